@@ -1,0 +1,1 @@
+//! Footfall WebAssembly bindings.

@@ -1,0 +1,1 @@
+//! Footfall reference collector (library): `app(state) -> Router`.

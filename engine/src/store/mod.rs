@@ -1,0 +1,181 @@
+//! Storage: one trait, one module per backend, one shared test suite.
+//!
+//! The collector writes through [`Store::write`] (durable: `Ok` means committed) and the query
+//! layer reads through [`Store::query`] with SQL it generates for the backend's [`Dialect`].
+//!
+//! # Canonical schema (every backend creates these tables in [`Store::migrate`])
+//!
+//! `events` — one row per (project_id, message_id), always (exact dedupe):
+//!
+//! | column | type | meaning |
+//! |---|---|---|
+//! | project_id | text | owning project |
+//! | message_id | text | the SDK's messageId |
+//! | type | text | track, page, screen, identify, group, alias |
+//! | event | text | normalized event name: track → its `event`; page → `page_view`; screen → `screen_view`; identify → `$identify`; group → `$group`; alias → `$alias` |
+//! | ts | int64 | event time, ms since the Unix epoch, UTC, corrected for client clock skew |
+//! | received_at | int64 | server receive time, ms |
+//! | sent_at | int64 null | client send time, ms |
+//! | original_timestamp | text null | the client's timestamp as sent |
+//! | anonymous_id, user_id, session_id, group_id | text null | identity and session |
+//! | browser, os, device_type | text null | parsed from the user agent |
+//! | is_bot | bool (UInt8 on ClickHouse) | flagged by user agent; excluded from analytics by default |
+//! | ip | text null | truncated unless the project stores raw IPs |
+//! | properties, traits, context | text (JSON object) | as received, after privacy enforcement |
+//!
+//! `identities(project_id, anonymous_id, user_id, linked_at)` — first link wins per
+//! (project_id, anonymous_id). `dead_letters(project_id, received_at, reason, message_id, payload)`.
+//! `documents(kind, project_id, id, body, updated_at)` — JSON documents: dashboards, saved
+//! segments, alerts, privacy settings, suppression entries. `audit_log(id, project_id, at, actor,
+//! action, target, details)`.
+//!
+//! Person id (resolved at query time, see the query layer):
+//! `coalesce(events.user_id, identities.user_id, events.anonymous_id)`.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// SQL dialect of a backend; the query layer generates SQL per dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    DuckDb,
+    Postgres,
+    ClickHouse,
+}
+
+/// One stored event (see the schema table above for each column's meaning).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRow {
+    pub project_id: String,
+    pub message_id: String,
+    /// Segment type: track, page, screen, identify, group, alias.
+    pub kind: String,
+    pub event: String,
+    pub ts: i64,
+    pub received_at: i64,
+    pub sent_at: Option<i64>,
+    pub original_timestamp: Option<String>,
+    pub anonymous_id: Option<String>,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub group_id: Option<String>,
+    pub browser: Option<String>,
+    pub os: Option<String>,
+    pub device_type: Option<String>,
+    pub is_bot: bool,
+    pub ip: Option<String>,
+    /// JSON object text.
+    pub properties: String,
+    /// JSON object text.
+    pub traits: String,
+    /// JSON object text.
+    pub context: String,
+}
+
+/// anonymousId → userId; the first link per (project, anonymous id) wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityLink {
+    pub project_id: String,
+    pub anonymous_id: String,
+    pub user_id: String,
+    pub linked_at: i64,
+}
+
+/// A message the collector refused, kept with its reason (nothing is silently dropped).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub project_id: Option<String>,
+    pub received_at: i64,
+    pub reason: String,
+    pub message_id: Option<String>,
+    /// The message as received (or the raw body when it could not be parsed), truncated to 64 KB.
+    pub payload: String,
+}
+
+/// Everything one commit writes, atomically where the backend allows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteBatch {
+    pub events: Vec<EventRow>,
+    pub links: Vec<IdentityLink>,
+    pub dead_letters: Vec<DeadLetter>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteReport {
+    /// Events newly stored.
+    pub inserted: usize,
+    /// Indexes into `WriteBatch::events` that were already stored (same project and messageId).
+    pub duplicates: Vec<usize>,
+}
+
+/// Rows returned by [`Store::query`], values normalized to JSON (integers as i64, decimals as
+/// f64, text as strings, NULL as null).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// One admin action in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub project_id: Option<String>,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub details: Value,
+}
+
+/// What erasing a person removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseReport {
+    pub events_deleted: u64,
+    pub identity_links_deleted: u64,
+    /// The user id and every anonymous id that was linked to it.
+    pub ids: Vec<String>,
+}
+
+/// Errors at the storage boundary. The collector maps `Unavailable` to 503 + Retry-After.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage query failed: {0}")]
+    Query(String),
+    #[error("invalid storage location: {0}")]
+    Config(String),
+}
+
+/// A storage backend.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn dialect(&self) -> Dialect;
+    /// Creates or migrates the schema; idempotent.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Cheap reachability check for `/ready`.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Durably stores events (skipping duplicates), identity links (first wins) and dead letters.
+    /// `Ok` means committed.
+    async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError>;
+    /// Runs read-only SQL generated by the query layer for [`Store::dialect`].
+    async fn query(&self, sql: &str) -> Result<QueryResult, StoreError>;
+    /// Deletes every event and identity link of `user_id` and of every anonymous id linked to it.
+    async fn erase_person(&self, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError>;
+    /// Deletes events with `ts` before `cutoff_ms`; returns how many.
+    async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError>;
+    /// Upserts a JSON document.
+    async fn put_document(&self, kind: &str, project_id: &str, id: &str, body: &Value) -> Result<(), StoreError>;
+    async fn get_document(&self, kind: &str, project_id: &str, id: &str) -> Result<Option<Value>, StoreError>;
+    /// All documents of a kind in a project, as (id, body), ordered by id.
+    async fn list_documents(&self, kind: &str, project_id: &str) -> Result<Vec<(String, Value)>, StoreError>;
+    /// Returns whether a document was deleted.
+    async fn delete_document(&self, kind: &str, project_id: &str, id: &str) -> Result<bool, StoreError>;
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_audit(&self, project_id: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh machine (idempotent; quick when everything is there).
+# Debian packages: PostgreSQL 15, ClickHouse 18.16, Chromium, the rustc-web wasm toolchain,
+# lld (wasm-ld) and binaryen (wasm-opt). Plus the prebuilt libduckdb, wasm-bindgen-cli and the
+# npm dev dependencies of js/.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+apt_pkgs=(postgresql clickhouse-server clickhouse-client chromium chromium-driver rustc-web cargo-web rust-web-src lld binaryen)
+missing=()
+for p in "${apt_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y -q "${missing[@]}" >/tmp/footfall-apt.log 2>&1 || {
+    $sudo_cmd apt-get update -q >/dev/null 2>&1
+    $sudo_cmd apt-get install -y -q "${missing[@]}" >/tmp/footfall-apt.log 2>&1 || { tail -30 /tmp/footfall-apt.log; exit 1; }
+  }
+fi
+
+"$root/scripts/setup-duckdb.sh"
