@@ -22,7 +22,11 @@ fn every_message_type_round_trips() {
         let msg: Message = serde_json::from_value(json.clone()).unwrap();
         assert_eq!(msg.kind, kind, "{name}");
         msg.check_shape().unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(serde_json::to_value(&msg).unwrap(), json, "{name} did not round-trip");
+        assert_eq!(
+            serde_json::to_value(&msg).unwrap(),
+            json,
+            "{name} did not round-trip"
+        );
     }
 }
 
@@ -38,7 +42,10 @@ fn batch_round_trips() {
 fn shape_check_names_the_missing_field() {
     let mut msg: Message = serde_json::from_value(fixture("track")).unwrap();
     msg.event = None;
-    assert_eq!(msg.check_shape().unwrap_err().to_string(), "`event` is required for this message type");
+    assert_eq!(
+        msg.check_shape().unwrap_err().to_string(),
+        "`event` is required for this message type"
+    );
     let mut msg: Message = serde_json::from_value(fixture("alias")).unwrap();
     msg.previous_id = Some(String::new());
     assert!(msg.check_shape().unwrap_err().to_string().contains("previousId"));

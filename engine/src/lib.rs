@@ -6,4 +6,5 @@
 //!   user metrics, feature adoption, segments, lifecycle and stickiness. Queries run inside the
 //!   backend; events are never pulled into the process.
 
+pub mod query;
 pub mod store;

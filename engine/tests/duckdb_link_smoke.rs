@@ -4,7 +4,9 @@
 fn duckdb_links_and_has_json_functions() {
     let conn = duckdb::Connection::open_in_memory().unwrap();
     let v: String = conn
-        .query_row("SELECT json_extract_string('{\"a\":\"b\"}', '$.a')", [], |r| r.get(0))
+        .query_row("SELECT json_extract_string('{\"a\":\"b\"}', '$.a')", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(v, "b");
     let version: String = conn.query_row("PRAGMA version", [], |r| r.get(0)).unwrap();

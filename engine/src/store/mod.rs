@@ -166,16 +166,27 @@ pub trait Store: Send + Sync + 'static {
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError>;
     /// Deletes every event and identity link of `user_id` and of every anonymous id linked to it.
     async fn erase_person(&self, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError>;
+    /// Every stored event of `user_id` and of every anonymous id linked to it, oldest first
+    /// (right of access).
+    async fn export_person(&self, project_id: &str, user_id: &str) -> Result<Vec<EventRow>, StoreError>;
     /// Deletes events with `ts` before `cutoff_ms`; returns how many.
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError>;
     /// Upserts a JSON document.
-    async fn put_document(&self, kind: &str, project_id: &str, id: &str, body: &Value) -> Result<(), StoreError>;
-    async fn get_document(&self, kind: &str, project_id: &str, id: &str) -> Result<Option<Value>, StoreError>;
+    async fn put_document(
+        &self,
+        kind: &str,
+        project_id: &str,
+        id: &str,
+        body: &Value,
+    ) -> Result<(), StoreError>;
+    async fn get_document(&self, kind: &str, project_id: &str, id: &str)
+    -> Result<Option<Value>, StoreError>;
     /// All documents of a kind in a project, as (id, body), ordered by id.
     async fn list_documents(&self, kind: &str, project_id: &str) -> Result<Vec<(String, Value)>, StoreError>;
     /// Returns whether a document was deleted.
     async fn delete_document(&self, kind: &str, project_id: &str, id: &str) -> Result<bool, StoreError>;
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Newest first.
-    async fn list_audit(&self, project_id: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    async fn list_audit(&self, project_id: Option<&str>, limit: usize)
+    -> Result<Vec<AuditEntry>, StoreError>;
 }
