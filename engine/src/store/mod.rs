@@ -31,10 +31,80 @@
 //!
 //! Person id (resolved at query time, see the query layer):
 //! `coalesce(events.user_id, identities.user_id, events.anonymous_id)`.
+//!
+//! # Opening a store
+//!
+//! [`open_store`] picks the backend from a location: `postgres://…` / `postgresql://…` →
+//! [`PostgresStore`]; `http://host:8123/db` / `https://…` → [`ClickHouseStore`]; `duckdb:PATH`,
+//! `:memory:` or any other string (a directory) → [`DuckDbStore`]. Call [`Store::migrate`] once
+//! before use (idempotent; safe to run from several processes at once).
+//!
+//! # Reading events and identities: use the dedupe-safe relations
+//!
+//! On DuckDB and PostgreSQL the store guarantees the schema's uniqueness on insert, so `events`
+//! and `identities` can be read directly. ClickHouse cannot check uniqueness on insert (several
+//! collectors may insert the same message concurrently): its `events` table is a
+//! `ReplacingMergeTree` keyed by (project_id, message_id) in which duplicates collapse in
+//! background merges, and `identities` keeps every distinct (anonymous_id, user_id) pair. The query
+//! layer must therefore read through:
+//!
+//! * [`events_relation`] / [`events_from`] — `events` (DuckDB, PostgreSQL) or `events FINAL`
+//!   (ClickHouse; note its syntax `events AS e FINAL`, alias before `FINAL`).
+//! * [`identities_relation`] — `identities`, or on ClickHouse a subquery with the winning link
+//!   per (project_id, anonymous_id) and the same four columns.
+//!
+//! On every backend these relations hold exactly one row per (project_id, message_id) and per
+//! (project_id, anonymous_id).
+//!
+//! # Semantics shared by all backends (one test suite: engine/tests/store_suite.rs)
+//!
+//! * **Dedupe**: the first stored copy of a (project_id, message_id) wins; later copies (in the
+//!   same batch or stored before) are reported in [`WriteReport::duplicates`], in ascending index
+//!   order. PostgreSQL: exact, by primary key, also between concurrent writers. DuckDB (one
+//!   writing process per file): exact up to a 128-bit SHA-256 digest per key, kept in memory
+//!   instead of a primary key for ingestion speed (see `store/duckdb/keys.rs`). ClickHouse: the
+//!   report is best effort — a copy stored earlier is reported, but two writers inserting the same
+//!   new message at the same moment both count it as inserted; reads through [`events_relation`]
+//!   still see exactly one copy (the one received first).
+//! * **Identity**: first link wins per (project_id, anonymous_id), "first" being the earliest
+//!   `linked_at` (ties: the smaller `user_id`, bytewise), so the result never depends on arrival
+//!   order: an earlier link arriving later replaces a later one.
+//! * **Erasure**: the person's ids are `user_id` plus every anonymous id whose winning link points
+//!   to it. [`Store::erase_person`] deletes the events whose `user_id` or `anonymous_id` is one of
+//!   them, the identity links of those ids, and the project's dead letters whose payload contains
+//!   one of the ids as a JSON string (not counted in [`EraseReport`]; logged). ClickHouse returns
+//!   only after its delete mutations finished.
+//!   [`Store::export_person`] returns the same set of events, ordered by (ts, message_id).
+//! * **Query results**: integers (and decimals of scale 0, e.g. PostgreSQL's `sum(bigint)`) as
+//!   JSON integers, other numbers as floats (NaN/∞ as null), **booleans as 0/1** (ClickHouse has
+//!   no boolean type), dates as `YYYY-MM-DD`, timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC),
+//!   arrays as JSON arrays, everything else as strings.
+//! * **Audit log**: [`Store::list_audit`] with `None` lists every project's entries (and those
+//!   without a project), ordered by (`at`, `id`) descending; appending an entry whose id exists is
+//!   a no-op (idempotent retries). `at` is quoted in SQL (`"at"`): it is a DuckDB keyword.
+//! * **Documents**: [`Store::list_documents`] orders by id bytewise on every backend.
+//! * **Read-only queries**: [`Store::query`] runs in a read-only transaction (DuckDB,
+//!   PostgreSQL) or with `readonly=2` (ClickHouse), one statement per call; a statement that
+//!   writes fails with [`StoreError::Query`]. Connection failures and overload are
+//!   [`StoreError::Unavailable`] (the collector's 503).
+//!
+//! The schema as created per backend (types, keys, indexes) is documented in each backend module.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub mod clickhouse;
+mod common;
+pub mod duckdb;
+pub mod postgres;
+mod sql;
+
+pub use self::clickhouse::ClickHouseStore;
+pub use self::duckdb::DuckDbStore;
+pub use self::postgres::PostgresStore;
 
 /// SQL dialect of a backend; the query layer generates SQL per dialect.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -189,4 +259,63 @@ pub trait Store: Send + Sync + 'static {
     /// Newest first.
     async fn list_audit(&self, project_id: Option<&str>, limit: usize)
     -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// The dedupe-safe relation to read `events` from, for use without an alias:
+/// `events` on DuckDB and PostgreSQL, `events FINAL` on ClickHouse.
+pub fn events_relation(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::DuckDb | Dialect::Postgres => "events",
+        Dialect::ClickHouse => "events FINAL",
+    }
+}
+
+/// The dedupe-safe `FROM` item for `events` under `alias`: `events AS e`, or on ClickHouse
+/// `events AS e FINAL` (ClickHouse wants the alias before `FINAL`).
+pub fn events_from(dialect: Dialect, alias: &str) -> String {
+    match dialect {
+        Dialect::DuckDb | Dialect::Postgres => format!("events AS {alias}"),
+        Dialect::ClickHouse => format!("events AS {alias} FINAL"),
+    }
+}
+
+/// The relation holding exactly the winning identity link per (project_id, anonymous_id), with
+/// the columns project_id, anonymous_id, user_id, linked_at. Append an alias after it
+/// (`{identities_relation} AS i`). A plain table on DuckDB and PostgreSQL; a subquery on
+/// ClickHouse, whose table keeps every distinct (anonymous_id, user_id) pair.
+pub fn identities_relation(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::DuckDb | Dialect::Postgres => "identities",
+        Dialect::ClickHouse => clickhouse::IDENTITIES_RELATION,
+    }
+}
+
+/// Opens the store at `location` (see the module docs for the forms). Does not touch the schema:
+/// call [`Store::migrate`] before use. Errors name the location (with any password hidden).
+pub fn open_store(location: &str) -> Result<Arc<dyn Store>, StoreError> {
+    let trimmed = location.trim();
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::connect(trimmed)?));
+    }
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(Arc::new(ClickHouseStore::connect(trimmed)?));
+    }
+    let path = trimmed.strip_prefix("duckdb:").unwrap_or(trimmed);
+    if path.is_empty() {
+        return Err(StoreError::Config(format!(
+            "empty storage location {location:?}: give a directory, duckdb:PATH, postgres://… or http://host:8123/db"
+        )));
+    }
+    if path == ":memory:" {
+        return Ok(Arc::new(DuckDbStore::open_in_memory()?));
+    }
+    if let Some((scheme, _)) = path.split_once("://") {
+        return Err(StoreError::Config(format!(
+            "unsupported storage location {:?}: scheme {scheme:?} is not one of postgres, postgresql, http, https \
+             (a directory or duckdb:PATH selects the embedded DuckDB store)",
+            common::redact_location(location)
+        )));
+    }
+    Ok(Arc::new(DuckDbStore::open(path)?))
 }

@@ -1,0 +1,331 @@
+//! Backend-independent pieces of the storage layer: batch preparation (in-batch dedupe, link
+//! reduction), row decoding from [`QueryResult`] values, value formatting and clocks.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde_json::Value;
+
+use super::{AuditEntry, EventRow, IdentityLink, QueryResult, StoreError};
+
+/// Column list of `events` in canonical order (the order of [`EventRow`]'s fields).
+pub const EVENT_COLUMNS: &str = "project_id, message_id, type, event, ts, received_at, sent_at, \
+    original_timestamp, anonymous_id, user_id, session_id, group_id, browser, os, device_type, is_bot, ip, \
+    properties, traits, context";
+
+/// Column list of `audit_log` in [`AuditEntry`] order.
+pub const AUDIT_COLUMNS: &str = "id, project_id, \"at\", actor, action, target, details";
+
+/// Splits a batch's events into the first occurrence of each (project_id, message_id) (indexes,
+/// in batch order) and the indexes of later copies within the batch (in-batch duplicates).
+pub fn split_in_batch_duplicates(events: &[EventRow]) -> (Vec<usize>, Vec<usize>) {
+    let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(events.len());
+    let mut firsts = Vec::with_capacity(events.len());
+    let mut dups = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        if seen.insert((e.project_id.as_str(), e.message_id.as_str())) {
+            firsts.push(i);
+        } else {
+            dups.push(i);
+        }
+    }
+    (firsts, dups)
+}
+
+/// Whether link `a` beats link `b` for the same (project_id, anonymous_id): earlier `linked_at`,
+/// ties broken by the bytewise smaller `user_id`.
+pub fn link_wins(a: &IdentityLink, b: &IdentityLink) -> bool {
+    (a.linked_at, a.user_id.as_bytes()) < (b.linked_at, b.user_id.as_bytes())
+}
+
+/// Keeps the winning link per (project_id, anonymous_id), sorted by that key (a stable lock
+/// order for concurrent upserts). Links with an empty anonymous or user id are dropped.
+pub fn reduce_links(links: &[IdentityLink]) -> Vec<IdentityLink> {
+    let mut best: HashMap<(&str, &str), &IdentityLink> = HashMap::new();
+    for l in links
+        .iter()
+        .filter(|l| !l.anonymous_id.is_empty() && !l.user_id.is_empty())
+    {
+        best.entry((l.project_id.as_str(), l.anonymous_id.as_str()))
+            .and_modify(|cur| {
+                if link_wins(l, cur) {
+                    *cur = l;
+                }
+            })
+            .or_insert(l);
+    }
+    let mut out: Vec<IdentityLink> = best.into_values().cloned().collect();
+    out.sort_by(|a, b| (&a.project_id, &a.anonymous_id).cmp(&(&b.project_id, &b.anonymous_id)));
+    out
+}
+
+/// Strings that identify a dead letter as belonging to one of `ids`: each id as a JSON string
+/// (with its quotes), as it appears in a message payload.
+pub fn json_needles(ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| Value::String(id.clone()).to_string())
+        .collect()
+}
+
+fn col<'a>(row: &'a [Value], i: usize, what: &str) -> Result<&'a Value, StoreError> {
+    row.get(i)
+        .ok_or_else(|| StoreError::Query(format!("{what}: missing column {i}")))
+}
+
+fn text(row: &[Value], i: usize, what: &str) -> Result<String, StoreError> {
+    match col(row, i, what)? {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Ok(String::new()),
+        other => Ok(other.to_string()),
+    }
+}
+
+fn opt_text(row: &[Value], i: usize, what: &str) -> Result<Option<String>, StoreError> {
+    match col(row, i, what)? {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        other => Ok(Some(other.to_string())),
+    }
+}
+
+fn opt_int(row: &[Value], i: usize, what: &str) -> Result<Option<i64>, StoreError> {
+    match col(row, i, what)? {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| StoreError::Query(format!("{what}: column {i} is not an integer: {n}"))),
+        Value::String(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| StoreError::Query(format!("{what}: column {i} is not an integer: {s:?}"))),
+        other => Err(StoreError::Query(format!(
+            "{what}: column {i} is not an integer: {other}"
+        ))),
+    }
+}
+
+fn int(row: &[Value], i: usize, what: &str) -> Result<i64, StoreError> {
+    opt_int(row, i, what)?.ok_or_else(|| StoreError::Query(format!("{what}: column {i} is null")))
+}
+
+/// Decodes a row selected with [`EVENT_COLUMNS`].
+pub fn event_from_values(row: &[Value]) -> Result<EventRow, StoreError> {
+    const W: &str = "events row";
+    Ok(EventRow {
+        project_id: text(row, 0, W)?,
+        message_id: text(row, 1, W)?,
+        kind: text(row, 2, W)?,
+        event: text(row, 3, W)?,
+        ts: int(row, 4, W)?,
+        received_at: int(row, 5, W)?,
+        sent_at: opt_int(row, 6, W)?,
+        original_timestamp: opt_text(row, 7, W)?,
+        anonymous_id: opt_text(row, 8, W)?,
+        user_id: opt_text(row, 9, W)?,
+        session_id: opt_text(row, 10, W)?,
+        group_id: opt_text(row, 11, W)?,
+        browser: opt_text(row, 12, W)?,
+        os: opt_text(row, 13, W)?,
+        device_type: opt_text(row, 14, W)?,
+        is_bot: int(row, 15, W)? != 0,
+        ip: opt_text(row, 16, W)?,
+        properties: text(row, 17, W)?,
+        traits: text(row, 18, W)?,
+        context: text(row, 19, W)?,
+    })
+}
+
+/// Decodes a row selected with [`AUDIT_COLUMNS`].
+pub fn audit_from_values(row: &[Value]) -> Result<AuditEntry, StoreError> {
+    const W: &str = "audit_log row";
+    Ok(AuditEntry {
+        id: text(row, 0, W)?,
+        project_id: opt_text(row, 1, W)?,
+        at: int(row, 2, W)?,
+        actor: text(row, 3, W)?,
+        action: text(row, 4, W)?,
+        target: text(row, 5, W)?,
+        details: parse_json(&text(row, 6, W)?, W)?,
+    })
+}
+
+/// Parses a stored JSON text column.
+pub fn parse_json(s: &str, what: &str) -> Result<Value, StoreError> {
+    if s.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_str(s).map_err(|e| StoreError::Query(format!("{what}: stored JSON is invalid: {e}")))
+}
+
+/// A float as a JSON value (NaN and infinities, which JSON cannot hold, become null).
+pub fn float_value(f: f64) -> Value {
+    serde_json::Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// A 128-bit integer as a JSON integer when it fits in i64, else as a float.
+pub fn wide_int_value(v: i128) -> Value {
+    i64::try_from(v)
+        .map(Value::from)
+        .unwrap_or_else(|_| float_value(v as f64))
+}
+
+/// A decimal's text (`-12.50`, `3`) as a JSON integer when its scale is 0, else a float.
+pub fn decimal_text_value(s: &str, scale: u32) -> Value {
+    if let (0, Ok(i)) = (scale, s.parse::<i64>()) {
+        return Value::from(i);
+    }
+    s.parse::<f64>()
+        .map(float_value)
+        .unwrap_or_else(|_| Value::String(s.to_string()))
+}
+
+/// Days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn date_text(days_since_epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(days_since_epoch * 86_400, 0)
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| days_since_epoch.to_string())
+}
+
+/// Microseconds since 1970-01-01 UTC as `YYYY-MM-DD HH:MM:SS`, with `.ffffff` when not whole.
+pub fn timestamp_text(micros_since_epoch: i64) -> String {
+    let secs = micros_since_epoch.div_euclid(1_000_000);
+    let micros = micros_since_epoch.rem_euclid(1_000_000);
+    match chrono::DateTime::from_timestamp(secs, (micros * 1000) as u32) {
+        Some(d) if micros == 0 => d.format("%Y-%m-%d %H:%M:%S").to_string(),
+        Some(d) => d.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
+        None => micros_since_epoch.to_string(),
+    }
+}
+
+/// Current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// A strictly increasing version number for this process (nanoseconds since the epoch, bumped on
+/// ties), used for last-write-wins rows on ClickHouse.
+pub fn next_version() -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0).max(0) as u64;
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(p) => prev = p,
+        }
+    }
+}
+
+/// `location` with any URL password replaced by `***`, for error messages and logs.
+pub fn redact_location(location: &str) -> String {
+    let Some((scheme, rest)) = location.split_once("://") else {
+        return location.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let mut out = format!("{scheme}://");
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            let redacted = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
+            out.push_str(&format!("{redacted}@{host}"));
+        }
+        None => out.push_str(authority),
+    }
+    // Query parameters named password=… are hidden too.
+    let tail: Vec<String> = tail
+        .split('&')
+        .map(|part| match part.split_once("password=") {
+            Some((pre, _)) if pre.is_empty() || pre.ends_with('?') => format!("{pre}password=***"),
+            _ => part.to_string(),
+        })
+        .collect();
+    out.push_str(&tail.join("&"));
+    out
+}
+
+/// The body of a `DOC_GET` result, if any.
+pub fn document_from(r: QueryResult) -> Result<Option<Value>, StoreError> {
+    match r.rows.first().and_then(|row| row.first()) {
+        Some(Value::String(body)) => parse_json(body, "documents.body").map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// (id, body) pairs from a `DOC_LIST` result, in bytewise id order.
+pub fn documents_from(r: QueryResult) -> Result<Vec<(String, Value)>, StoreError> {
+    let mut docs = r
+        .rows
+        .into_iter()
+        .map(|row| {
+            let mut it = row.into_iter();
+            let id = it
+                .next()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            let body = it
+                .next()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            Ok((id, parse_json(&body, "documents.body")?))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    docs.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(docs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(anon: &str, user: &str, at: i64) -> IdentityLink {
+        IdentityLink {
+            project_id: "p".into(),
+            anonymous_id: anon.into(),
+            user_id: user.into(),
+            linked_at: at,
+        }
+    }
+
+    #[test]
+    fn reduce_links_keeps_earliest_then_smallest_user() {
+        let out = reduce_links(&[
+            link("a", "u2", 5),
+            link("a", "u1", 7),
+            link("b", "z", 3),
+            link("b", "y", 3),
+        ]);
+        assert_eq!(out, vec![link("a", "u2", 5), link("b", "y", 3)]);
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_location("postgres://u:secret@h:5/db"),
+            "postgres://u:***@h:5/db"
+        );
+        assert_eq!(
+            redact_location("http://h:8123/db?user=a&password=x"),
+            "http://h:8123/db?user=a&password=***"
+        );
+        assert_eq!(redact_location("/var/lib/footfall"), "/var/lib/footfall");
+    }
+
+    #[test]
+    fn formats_dates_and_timestamps() {
+        assert_eq!(date_text(0), "1970-01-01");
+        assert_eq!(
+            timestamp_text(86_400_000_000 + 1_500_000),
+            "1970-01-02 00:00:01.500000"
+        );
+        assert_eq!(timestamp_text(-1_000_000), "1969-12-31 23:59:59");
+    }
+}

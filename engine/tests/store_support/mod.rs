@@ -1,0 +1,212 @@
+//! Backends for the shared storage suite (engine/tests/store_suite.rs) and the throughput
+//! report (engine/tests/store_throughput.rs): one isolated store per test.
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+
+use footfall_engine::store::{EventRow, Store, open_store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    DuckDb,
+    Postgres,
+    ClickHouse,
+}
+
+impl Kind {
+    pub fn env_var(self) -> Option<&'static str> {
+        match self {
+            Kind::DuckDb => None,
+            Kind::Postgres => Some("FOOTFALL_TEST_POSTGRES_URL"),
+            Kind::ClickHouse => Some("FOOTFALL_TEST_CLICKHOUSE_URL"),
+        }
+    }
+}
+
+/// One test's store, isolated from every other test's.
+pub struct Backend {
+    pub kind: Kind,
+    pub store: Arc<dyn Store>,
+    /// Where `store` lives (another `open_store` of it reaches the same data).
+    pub location: String,
+    /// Server URL without our isolation (PostgreSQL) / the server root (ClickHouse).
+    server: String,
+    /// PostgreSQL schema or ClickHouse database created for the test.
+    namespace: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn unique_name(test: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let short: String = test
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(30)
+        .collect();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "ff_{}_{}_{}_{}",
+        short.to_ascii_lowercase(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos % 100_000
+    )
+}
+
+impl Backend {
+    /// Opens and migrates a fresh store, or `None` (after a loud notice) when the backend's server
+    /// is not configured; panics instead when FOOTFALL_REQUIRE_BACKENDS=1.
+    pub async fn start(kind: Kind, test: &str) -> Option<Backend> {
+        let server = match kind.env_var() {
+            None => String::new(),
+            Some(var) => match std::env::var(var) {
+                Ok(url) if !url.is_empty() => url,
+                _ => {
+                    let msg = format!(
+                        "{var} is not set: {kind:?} store test `{test}` SKIPPED \
+                         (start the servers with: eval \"$(scripts/services.sh start)\")"
+                    );
+                    if std::env::var("FOOTFALL_REQUIRE_BACKENDS").as_deref() == Ok("1") {
+                        panic!("FOOTFALL_REQUIRE_BACKENDS=1 but {msg}");
+                    }
+                    // Straight to stderr (not eprintln!, which the test harness captures), once
+                    // per backend and test binary.
+                    static WARNED: [Once; 3] = [Once::new(), Once::new(), Once::new()];
+                    WARNED[kind as usize].call_once(|| {
+                        let banner = format!(
+                            "\n!!!!!!!!!! {var} is not set: {kind:?} store tests SKIPPED \
+                             (start the servers with: eval \"$(scripts/services.sh start)\") !!!!!!!!!!\n\n"
+                        );
+                        let _ = std::io::stderr().write_all(banner.as_bytes());
+                    });
+                    eprintln!("{msg}");
+                    return None;
+                }
+            },
+        };
+        let namespace = unique_name(test);
+        let (location, dir) = match kind {
+            Kind::DuckDb => {
+                let dir = tempfile::tempdir().unwrap();
+                (dir.path().display().to_string(), Some(dir))
+            }
+            Kind::Postgres => {
+                let sep = if server.contains('?') { '&' } else { '?' };
+                (format!("{server}{sep}schema={namespace}"), None)
+            }
+            Kind::ClickHouse => {
+                let mut url = reqwest::Url::parse(&server).expect("FOOTFALL_TEST_CLICKHOUSE_URL is a URL");
+                url.set_path(&format!("/{namespace}"));
+                (url.to_string(), None)
+            }
+        };
+        let store = open_store(&location).unwrap_or_else(|e| panic!("open {location}: {e}"));
+        store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrate {location}: {e}"));
+        Some(Backend {
+            kind,
+            store,
+            location,
+            server,
+            namespace,
+            _dir: dir,
+        })
+    }
+
+    /// A second handle on the same storage: another collector process, in effect, on PostgreSQL
+    /// and ClickHouse. DuckDB allows one process per database file; opening it again in the same
+    /// process must share the open database.
+    pub async fn another_handle(&self) -> Arc<dyn Store> {
+        open_store(&self.location).unwrap()
+    }
+
+    /// Runs one statement directly on the ClickHouse server, in the test's database.
+    pub async fn clickhouse_exec(&self, sql: &str) -> String {
+        assert_eq!(self.kind, Kind::ClickHouse);
+        let mut url = reqwest::Url::parse(&self.server).unwrap();
+        url.set_path("/");
+        url.query_pairs_mut().append_pair("database", &self.namespace);
+        let r = reqwest::Client::new()
+            .post(url)
+            .body(sql.to_string())
+            .send()
+            .await
+            .unwrap();
+        let ok = r.status().is_success();
+        let text = r.text().await.unwrap_or_default();
+        assert!(ok, "{sql}: {text}");
+        text
+    }
+
+    /// Drops the test's schema / database (DuckDB: the temp dir goes with the value).
+    pub async fn cleanup(&self) {
+        match self.kind {
+            Kind::DuckDb => {}
+            Kind::Postgres => {
+                let (client, conn) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.namespace))
+                    .await
+                    .unwrap();
+            }
+            Kind::ClickHouse => {
+                let mut url = reqwest::Url::parse(&self.server).unwrap();
+                url.set_path("/");
+                let r = reqwest::Client::new()
+                    .post(url)
+                    .body(format!("DROP DATABASE IF EXISTS {}", self.namespace))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    r.status().is_success(),
+                    "drop database: {}",
+                    r.text().await.unwrap_or_default()
+                );
+            }
+        }
+    }
+}
+
+/// A plain track event; tests override what they need.
+pub fn event(project: &str, message_id: &str, ts: i64) -> EventRow {
+    EventRow {
+        project_id: project.into(),
+        message_id: message_id.into(),
+        kind: "track".into(),
+        event: "Signed Up".into(),
+        ts,
+        received_at: ts + 10,
+        sent_at: None,
+        original_timestamp: None,
+        anonymous_id: Some(format!("anon-{message_id}")),
+        user_id: None,
+        session_id: None,
+        group_id: None,
+        browser: None,
+        os: None,
+        device_type: None,
+        is_bot: false,
+        ip: None,
+        properties: "{}".into(),
+        traits: "{}".into(),
+        context: "{}".into(),
+    }
+}
+
+/// Events `msg-{i}` for `i` in `range`, with `ts(i)`.
+pub fn events(project: &str, range: std::ops::Range<i64>, ts: impl Fn(i64) -> i64) -> Vec<EventRow> {
+    range
+        .map(|i| event(project, &format!("msg-{i:06}"), ts(i)))
+        .collect()
+}
