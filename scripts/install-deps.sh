@@ -23,3 +23,15 @@ if ((${#missing[@]})); then
 fi
 
 "$root/scripts/setup-duckdb.sh"
+
+# Browser SDK: wasm-bindgen-cli at the Cargo.lock version, and js/'s npm dev dependencies
+# (playwright-core drives the Debian chromium above; no browser download).
+"$root/scripts/install-wasm-bindgen.sh"
+if [[ ! -d "$root/js/node_modules" || "$root/js/package-lock.json" -nt "$root/js/node_modules/.package-lock.json" ]]; then
+  (cd "$root/js" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# Dashboard browser test rig (engine/tests/ui): playwright-core drives the Debian chromium above.
+if [[ ! -d "$root/engine/tests/ui/node_modules" || "$root/engine/tests/ui/package-lock.json" -nt "$root/engine/tests/ui/node_modules/.package-lock.json" ]]; then
+  (cd "$root/engine/tests/ui" && npm ci --no-audit --no-fund --loglevel=error)
+fi

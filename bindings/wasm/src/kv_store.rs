@@ -1,0 +1,434 @@
+//! [`KvStore`]: the core's [`Store`] over a string key-value store (`localStorage` in browsers),
+//! safe when several tabs share it, and silent until consent allows storage.
+//!
+//! # Layout (keys under `footfall.<writeKey>.`)
+//! - `state`: the core's [`PersistedState`] as JSON (identity, session, consent choices).
+//! - `q.<tab>.<seq>`: a chunk of queued messages, a JSON array of
+//!   `{"messageId", "category", "enqueuedAt", "message": <the message itself>}` (the message is
+//!   embedded as JSON, not escaped into a string: escaping it again cost more than the rest of
+//!   the store), at most
+//!   [`CHUNK_MESSAGES`]. Writes are *behind*: the core's `append`/`remove` change the chunks in
+//!   memory and [`StoreHandle::commit`] writes the changed chunks — the host commits in a
+//!   microtask after the call that changed them (so a burst of `track()` calls costs one
+//!   `setItem`, not one per event: `localStorage` writes are the most expensive part of a track
+//!   in Chromium) and synchronously on page hide. Delivering a batch removes whole chunks.
+//!
+//! # Tabs
+//! Every tab writes its events under its own partition `<tab>` and only ever sends (and removes)
+//! events of partitions it owns, so two tabs never send the same event. A tab owns its partition
+//! while it lives (the host holds a Web Lock named after it); the partition of a tab that died
+//! with events still queued (closed offline, crashed) is *adopted* by the next tab that finds
+//! its lock free (see `web/tabs.rs`): the adopter takes the lock over, so only one tab can adopt
+//! it, and the events are neither lost nor sent twice. The store just loads the partitions it
+//! was told it owns.
+//!
+//! # Consent before storage
+//! The store starts *closed* unless storage is allowed (consent mode `opt_out`, or a consent
+//! choice found in the stored state): while closed, writes are kept in memory and nothing is
+//! written. [`StoreHandle::open`] (called by the host when the user grants consent) writes what
+//! was held back. Removing keys is always allowed.
+//!
+//! # The shared state
+//! All tabs share the `state` key. Each save is a three-way merge: a field (anonymous id, user
+//! id, session, consent choices) that this tab's core did not change since its last save takes
+//! the value stored by another tab, so a tab never overwrites another tab's consent choice or
+//! login with its stale copy. (The other tab's *running* core keeps its own copy until the page
+//! reloads; see the report to the core for `sync_state`.)
+//!
+//! # Cookie
+//! With a [`Cookie`] (option `cookieDomain`), the state is mirrored into a first-party cookie so
+//! identity follows the user across subdomains; at load the cookie's state wins over
+//! `localStorage`'s (it is the one shared between the sites).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use crate::kv::{Cookie, Kv, MemoryKv, partitions, prefix};
+use footfall::Store;
+use footfall::store::{PersistedState, Restored, StoreError, StoredMessage, StoredMessageRef};
+
+/// The most messages one chunk key holds.
+pub const CHUNK_MESSAGES: usize = 100;
+
+/// One queued message as a chunk holds it (see the module docs).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredItem {
+    message_id: String,
+    category: String,
+    enqueued_at: u64,
+    message: serde_json::Value,
+}
+
+/// The stored form of `m`: `{"messageId":…,"category":…,"enqueuedAt":…,"message":<json>}`.
+fn item_json(message_id: &str, category: &str, enqueued_at: u64, json: &str) -> String {
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = String::with_capacity(json.len() + message_id.len() + category.len() + 64);
+    out.push_str("{\"messageId\":");
+    out.push_str(&quote(message_id));
+    out.push_str(",\"category\":");
+    out.push_str(&quote(category));
+    out.push_str(",\"enqueuedAt\":");
+    out.push_str(&enqueued_at.to_string());
+    out.push_str(",\"message\":");
+    out.push_str(json);
+    out.push('}');
+    out
+}
+
+/// One queued message in memory: its id and its stored form.
+struct Item {
+    id: String,
+    json: String,
+}
+
+/// One `q.<tab>.<seq>` key.
+struct Chunk {
+    key: String,
+    items: Vec<Item>,
+    /// Changed since the last commit.
+    dirty: bool,
+}
+
+struct Inner {
+    kv: Box<dyn Kv>,
+    cookie: Option<Box<dyn Cookie>>,
+    prefix: String,
+    tab: String,
+    owned: Vec<String>,
+    seq: u64,
+    /// The chunks this tab owns, oldest first.
+    chunks: Vec<Chunk>,
+    /// The last chunk still takes appends (reset by each commit, so a committed chunk is only
+    /// rewritten when messages leave it).
+    appending: bool,
+    open: bool,
+    held_state: Option<PersistedState>,
+    /// The core's state as of its last save (or the load): the base of the three-way merge.
+    base_state: Option<PersistedState>,
+}
+
+impl Inner {
+    fn state_key(&self) -> String {
+        let mut k = self.prefix.clone();
+        k.push_str("state");
+        k
+    }
+
+    fn write(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.kv.set(key, value).map_err(StoreError)
+    }
+
+    /// Writes the core's `state`, merged with what other tabs wrote meanwhile: a field this
+    /// tab's core did not change since its last save (or load) takes the stored value, so a tab
+    /// never overwrites another tab's consent choice or login with its own stale copy.
+    fn write_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
+        let key = self.state_key();
+        let stored = self
+            .cookie
+            .as_ref()
+            .and_then(|c| c.get())
+            .or_else(|| self.kv.get(&key))
+            .and_then(|t| serde_json::from_str::<PersistedState>(&t).ok());
+        let merged = merge_state(state, self.base_state.as_ref(), stored.as_ref());
+        self.base_state = Some(state.clone());
+        let text = serde_json::to_string(&merged).map_err(|e| StoreError(e.to_string()))?;
+        if let Some(c) = &self.cookie {
+            c.set(&text);
+        }
+        self.write(&key, &text)
+    }
+
+    fn commit(&mut self) -> Result<(), StoreError> {
+        self.appending = false;
+        if !self.open {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        for chunk in self.chunks.iter_mut().filter(|c| c.dirty) {
+            chunk.dirty = false;
+            if chunk.items.is_empty() {
+                self.kv.remove(&chunk.key);
+                continue;
+            }
+            let mut value =
+                String::with_capacity(chunk.items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2);
+            value.push('[');
+            for (n, item) in chunk.items.iter().enumerate() {
+                if n > 0 {
+                    value.push(',');
+                }
+                value.push_str(&item.json);
+            }
+            value.push(']');
+            result = result.and(self.kv.set(&chunk.key, &value).map_err(StoreError));
+        }
+        self.chunks.retain(|c| !c.items.is_empty());
+        result
+    }
+}
+
+/// Three-way merge of persisted states (see `Inner::write_state`).
+fn merge_state(
+    ours: &PersistedState,
+    base: Option<&PersistedState>,
+    theirs: Option<&PersistedState>,
+) -> PersistedState {
+    let (Some(base), Some(theirs)) = (base, theirs) else {
+        return ours.clone();
+    };
+    fn pick<T: Clone + PartialEq>(ours: &T, base: &T, theirs: &T) -> T {
+        if ours == base {
+            theirs.clone()
+        } else {
+            ours.clone()
+        }
+    }
+    PersistedState {
+        anonymous_id: pick(&ours.anonymous_id, &base.anonymous_id, &theirs.anonymous_id),
+        user_id: pick(&ours.user_id, &base.user_id, &theirs.user_id),
+        session: pick(&ours.session, &base.session, &theirs.session),
+        consent: pick(&ours.consent, &base.consent, &theirs.consent),
+    }
+}
+
+/// The store handed to the core. See the module docs.
+pub struct KvStore(Arc<Mutex<Inner>>);
+
+/// What the host keeps to commit and open the store.
+#[derive(Clone)]
+pub struct StoreHandle(Arc<Mutex<Inner>>);
+
+fn lock(inner: &Mutex<Inner>) -> MutexGuard<'_, Inner> {
+    inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl KvStore {
+    /// A store for `prefix` writing partition `tab` and loading `tab` plus the `adopted`
+    /// partitions. `open`: storage already allowed (consent mode `opt_out`).
+    pub fn new(
+        kv: Box<dyn Kv>,
+        cookie: Option<Box<dyn Cookie>>,
+        prefix: String,
+        tab: String,
+        adopted: Vec<String>,
+        open: bool,
+    ) -> (KvStore, StoreHandle) {
+        let mut owned = adopted;
+        owned.push(tab.clone());
+        let inner = Inner {
+            kv,
+            cookie,
+            prefix,
+            tab,
+            owned,
+            seq: 0,
+            chunks: Vec::new(),
+            appending: false,
+            open,
+            held_state: None,
+            base_state: None,
+        };
+        let shared = Arc::new(Mutex::new(inner));
+        (KvStore(shared.clone()), StoreHandle(shared))
+    }
+}
+
+impl StoreHandle {
+    /// Whether writes reach storage.
+    pub fn is_open(&self) -> bool {
+        lock(&self.0).open
+    }
+
+    /// Whether queued-message changes wait for [`StoreHandle::commit`].
+    pub fn needs_commit(&self) -> bool {
+        let s = lock(&self.0);
+        s.open && s.chunks.iter().any(|c| c.dirty)
+    }
+
+    /// Another tab changed storage: when the shared state now records a consent choice, storage
+    /// is allowed here too (the user consented in that tab); writes what was held back.
+    pub fn open_if_consented_elsewhere(&self) -> Result<(), StoreError> {
+        {
+            let s = lock(&self.0);
+            if s.open {
+                return Ok(());
+            }
+            let stored = s
+                .cookie
+                .as_ref()
+                .and_then(|c| c.get())
+                .or_else(|| s.kv.get(&s.state_key()))
+                .and_then(|t| serde_json::from_str::<PersistedState>(&t).ok());
+            if stored.is_none_or(|st| st.consent.is_empty()) {
+                return Ok(());
+            }
+        }
+        self.open()
+    }
+
+    /// Writes the changed chunks (nothing while closed).
+    pub fn commit(&self) -> Result<(), StoreError> {
+        lock(&self.0).commit()
+    }
+
+    /// Allows storage and writes what was held back. Errors are returned for the host to count.
+    pub fn open(&self) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        if s.open {
+            return Ok(());
+        }
+        s.open = true;
+        let mut result = Ok(());
+        if let Some(state) = s.held_state.take() {
+            result = s.write_state(&state);
+        }
+        result.and(s.commit())
+    }
+}
+
+fn parse_seq(key: &str) -> u64 {
+    key.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+impl Store for KvStore {
+    fn load(&mut self) -> Result<Restored, StoreError> {
+        let mut s = lock(&self.0);
+        let mut restored = Restored::default();
+        let state_key = s.state_key();
+        let from_cookie = s.cookie.as_ref().and_then(|c| c.get());
+        let text = from_cookie.or_else(|| s.kv.get(&state_key));
+        // Nothing stored yet: the core starts from the empty state (the merge base).
+        s.base_state = Some(PersistedState::default());
+        if let Some(text) = text {
+            match serde_json::from_str::<PersistedState>(&text) {
+                Ok(state) => {
+                    if !state.consent.is_empty() {
+                        s.open = true;
+                    }
+                    s.base_state = Some(state.clone());
+                    restored.state = Some(state);
+                }
+                Err(_) => restored
+                    .warnings
+                    .push("stored state is unreadable; starting a new identity".into()),
+            }
+        }
+        let mut found: Vec<(u64, bool, u64, String, Vec<StoredMessage>)> = Vec::new();
+        for key in s.kv.keys() {
+            let Some(rest) = key
+                .strip_prefix(s.prefix.as_str())
+                .and_then(|k| k.strip_prefix("q."))
+            else {
+                continue;
+            };
+            let Some((tab, _)) = rest.split_once('.') else {
+                continue;
+            };
+            if !s.owned.iter().any(|t| t == tab) {
+                continue;
+            }
+            let parsed =
+                s.kv.get(&key)
+                    .and_then(|v| serde_json::from_str::<Vec<StoredItem>>(&v).ok());
+            match parsed {
+                Some(items) => {
+                    let messages: Vec<StoredMessage> = items
+                        .into_iter()
+                        .map(|i| StoredMessage {
+                            message_id: i.message_id,
+                            category: i.category,
+                            enqueued_at: i.enqueued_at,
+                            json: i.message.to_string(),
+                        })
+                        .collect();
+                    let first = messages.first().map_or(0, |m| m.enqueued_at);
+                    found.push((first, tab == s.tab, parse_seq(&key), key, messages));
+                }
+                None => {
+                    restored
+                        .warnings
+                        .push("skipped an unreadable chunk of queued events".into());
+                    s.kv.remove(&key);
+                }
+            }
+        }
+        found.sort_unstable_by_key(|f| (f.0, f.1, f.2));
+        for (_, own, seq, key, messages) in found {
+            if own {
+                s.seq = s.seq.max(seq + 1);
+            }
+            let mut items = Vec::with_capacity(messages.len());
+            for m in messages {
+                let json = item_json(&m.message_id, &m.category, m.enqueued_at, &m.json);
+                items.push(Item {
+                    id: m.message_id.clone(),
+                    json,
+                });
+                restored.messages.push(m);
+            }
+            s.chunks.push(Chunk {
+                key,
+                items,
+                dirty: false,
+            });
+        }
+        Ok(restored)
+    }
+
+    fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        if !s.open {
+            s.held_state = Some(state.clone());
+            return Ok(());
+        }
+        s.write_state(state)
+    }
+
+    fn append(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        for m in messages {
+            let json = item_json(m.message_id, m.category, m.enqueued_at, m.json);
+            let full = s.chunks.last().is_none_or(|c| c.items.len() >= CHUNK_MESSAGES);
+            if !s.appending || full {
+                let mut key = s.prefix.clone();
+                key.push_str("q.");
+                key.push_str(&s.tab);
+                key.push('.');
+                key.push_str(&s.seq.to_string());
+                s.seq += 1;
+                s.chunks.push(Chunk {
+                    key,
+                    items: Vec::new(),
+                    dirty: true,
+                });
+                s.appending = true;
+            }
+            if let Some(chunk) = s.chunks.last_mut() {
+                chunk.items.push(Item {
+                    id: m.message_id.to_string(),
+                    json,
+                });
+                chunk.dirty = true;
+            }
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        for id in message_ids {
+            for chunk in s.chunks.iter_mut() {
+                if let Some(i) = chunk.items.iter().position(|item| item.id == *id) {
+                    chunk.items.remove(i);
+                    chunk.dirty = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "kv_store_tests.rs"]
+mod tests;

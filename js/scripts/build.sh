@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds the npm package into js/dist (also `npm run build`):
+#   1. the bindings crate (bindings/wasm) for wasm32-unknown-unknown with the `wasm-release` profile
+#      (opt-level z, LTO, panic=abort), using the toolchain scripts/wasm-env.sh picks (rustup target
+#      when installed, else Debian's rustc-web with -Zbuild-std);
+#   2. wasm-bindgen --target web, with the CLI version that matches Cargo.lock;
+#   3. wasm-opt -Oz (Debian binaryen), with the same wasm features rustc was told to emit;
+#   4. esbuild bundles the TypeScript wrapper + glue as ESM (dist/footfall.js) and as a classic
+#      <script> build (dist/footfall.global.js, global `Footfall`); tsc emits the .d.ts files.
+# The .wasm ships in dist/ next to the JS and is loaded relative to it (no CDN).
+set -euo pipefail
+js="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$js/.." && pwd)"
+cd "$js"
+
+# Wasm features, given once to rustc and to wasm-opt so both agree. reference-types and
+# multivalue are turned off: Debian's binaryen 108 corrupts wasm-bindgen's externref table (it
+# rewrites it as `anyref`), and without them wasm-bindgen keeps JS values in a JS-side heap,
+# which works everywhere. The rest is supported by every browser with WebAssembly bulk memory
+# (Chrome 75, Firefox 79, Safari 15).
+rust_features="+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals,-multivalue,-reference-types"
+opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
+  --enable-mutable-globals --disable-multivalue --disable-reference-types)
+
+"$root/scripts/install-wasm-bindgen.sh"
+export PATH="$HOME/.cargo/bin:$PATH"
+[[ -d node_modules ]] || npm ci --no-audit --no-fund
+
+eval "$("$root/scripts/wasm-env.sh")"
+echo "build: footfall-wasm for wasm32 ($WASM_TOOLCHAIN toolchain)"
+rustflags="-C target-feature=$rust_features"
+size_flags=()
+if [[ "$WASM_TOOLCHAIN" == debian ]]; then
+  # std is built from source here anyway: also drop panic messages and locations and make
+  # `{:?}` print nothing (only log/error texts use it) — about 12% less gzipped wasm.
+  rustflags+=" -Zlocation-detail=none -Zfmt-debug=none"
+  size_flags=(-Zbuild-std-features=panic_immediate_abort)
+fi
+# The profile strips symbols; keep the target_features section for wasm-bindgen (wasm-opt strips
+# everything afterwards).
+(cd "$root" && CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="$rustflags" \
+  CARGO_PROFILE_WASM_RELEASE_STRIP=false \
+  $WASM_CARGO build -p footfall-wasm --lib --profile wasm-release $WASM_BUILD_FLAGS "${size_flags[@]}")
+raw="$WASM_TARGET_DIR/wasm32-unknown-unknown/wasm-release/footfall_wasm.wasm"
+
+rm -rf pkg dist
+mkdir -p pkg dist
+wasm-bindgen --target web --out-dir pkg --out-name footfall "$raw"
+wasm-opt -Oz "${opt_features[@]}" --strip-debug --strip-producers \
+  pkg/footfall_bg.wasm -o dist/footfall_bg.wasm
+
+esbuild=node_modules/.bin/esbuild
+common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warning)
+"$esbuild" src/index.ts "${common[@]}" --format=esm --outfile=dist/footfall.js
+# (import.meta is unused there: global.ts passes the .wasm URL from document.currentScript)
+"$esbuild" src/global.ts "${common[@]}" --format=iife --log-override:empty-import-meta=silent \
+  --outfile=dist/footfall.global.js
+node_modules/.bin/tsc -p tsconfig.json
+
+printf 'build: dist/ ready: %s\n' "$(cd dist && ls | tr '\n' ' ')"

@@ -1,0 +1,304 @@
+// Footfall browser SDK: a typed wrapper over the wasm-bindgen host in bindings/wasm. The Rust
+// core does everything (validation, tracking plan, consent, anonymization, sessions, batching,
+// retry, storage, transport); this file only checks argument types, turns arguments into the
+// core's event JSON, and is a no-op tracker where there is no browser (SSR).
+import init, { FootfallHost } from '../pkg/footfall.js';
+import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
+
+export type * from './types.js';
+
+let defaultWasmUrl: string | URL | undefined;
+let wasmReady: Promise<unknown> | undefined;
+
+/** Where the `<script>` build finds the .wasm (next to itself); the ESM build uses import.meta.url. */
+export function setDefaultWasmUrl(url: string | URL): void {
+  defaultWasmUrl = url;
+}
+
+function loadWasm(url?: string | URL | BufferSource): Promise<unknown> {
+  const source = url ?? defaultWasmUrl ?? new URL('./footfall_bg.wasm', import.meta.url);
+  wasmReady ??= init({ module_or_path: source });
+  return wasmReady;
+}
+
+function argError(method: string, arg: string, problem: string): Error {
+  return new Error(`Footfall.${method}: \`${arg}\` ${problem}`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkString(method: string, arg: string, v: unknown, optional = false): void {
+  if (optional && v == null) return;
+  if (typeof v !== 'string') throw argError(method, arg, `must be a string, got ${v === null ? 'null' : typeof v}`);
+}
+
+function checkObject(method: string, arg: string, v: unknown): void {
+  if (v != null && !isObject(v)) throw argError(method, arg, 'must be a plain object');
+}
+
+function checkCategories(method: string, v: unknown): void {
+  if (v == null) return;
+  if (!Array.isArray(v) || v.some((c) => typeof c !== 'string')) {
+    throw argError(method, 'categories', 'must be an array of category names');
+  }
+}
+
+function eventOptions(method: string, options: EventOptions | undefined): Record<string, unknown> {
+  if (options == null) return {};
+  if (!isObject(options)) throw argError(method, 'options', 'must be a plain object');
+  const out: Record<string, unknown> = { ...options };
+  const ts = options.timestamp;
+  if (ts instanceof Date) out.timestamp = ts.getTime();
+  else if (ts != null && (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0)) {
+    throw argError(method, 'options.timestamp', 'must be a Date or milliseconds since the epoch');
+  }
+  return out;
+}
+
+function stringify(method: string, arg: string, value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    throw argError(method, arg, `must be JSON-serializable (${(e as Error).message})`);
+  }
+}
+
+/** Consent controls: `ff.consent.grant(['analytics'])`, `deny`, `revoke`, `get`. */
+export interface Consent {
+  /** Grants the categories (all known ones when omitted); events waiting for them are sent. */
+  grant(categories?: string[]): void;
+  /** Denies the categories (all but `necessary` when omitted); their queued events are purged. */
+  deny(categories?: string[]): void;
+  /** Withdraws earlier consent; like `deny` (and may rotate the anonymous id, per config). */
+  revoke(categories?: string[]): void;
+  /** The decision for every configured category. */
+  get(): Record<string, ConsentDecision>;
+}
+
+/** A Footfall tracker. Create one with `await Footfall.load({ writeKey, endpoint, ... })`. */
+export class Footfall {
+  private readonly h: FootfallHost | null;
+  readonly consent: Consent;
+
+  private constructor(host: FootfallHost | null) {
+    this.h = host;
+    const call = (action: string, categories?: string[]) => {
+      checkCategories(`consent.${action}`, categories);
+      this.h?.consent(action, categories == null ? undefined : JSON.stringify(categories));
+    };
+    this.consent = {
+      grant: (c) => call('grant', c),
+      deny: (c) => call('deny', c),
+      revoke: (c) => call('revoke', c),
+      get: () => (this.h ? JSON.parse(this.h.consentState()) : {}),
+    };
+  }
+
+  /**
+   * Loads the engine and starts tracking. Rejects with an `Error` naming the option when the
+   * options are invalid. Without a browser (server-side rendering) it resolves to a tracker
+   * that does nothing.
+   */
+  static async load(options: FootfallOptions): Promise<Footfall> {
+    if (!isObject(options)) throw argError('load', 'options', 'must be an object');
+    if (typeof window === 'undefined' || typeof document === 'undefined') return new Footfall(null);
+    const { wasmUrl, ...rest } = options;
+    await loadWasm(wasmUrl);
+    try {
+      return new Footfall(await FootfallHost.start(stringify('load', 'options', rest)));
+    } catch (e) {
+      throw new Error(`Footfall.load: ${(e as Error).message}`);
+    }
+  }
+
+  /** Whether this tracker records anything (false on the server). */
+  get active(): boolean {
+    return this.h !== null;
+  }
+
+  private send(method: string, event: Record<string, unknown>): void {
+    const json = stringify(method, 'properties', event);
+    if (!this.h) return;
+    try {
+      this.h.track(json);
+    } catch (e) {
+      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
+    }
+  }
+
+  private typed(method: string, kind: string, args: unknown[], properties?: Properties): void {
+    checkObject(method, 'properties', properties);
+    const json = stringify(method, 'arguments', args);
+    const props = properties == null ? undefined : stringify(method, 'properties', properties);
+    if (!this.h) return;
+    try {
+      this.h.typed(kind, json, props);
+    } catch (e) {
+      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Records that the user did `event`. */
+  track(event: string, properties?: Properties, options?: EventOptions): void {
+    checkString('track', 'event', event);
+    checkObject('track', 'properties', properties);
+    this.send('track', { type: 'track', event, properties, ...eventOptions('track', options) });
+  }
+
+  /** A page view (url, path, referrer, title and search are filled in from the page). */
+  page(name?: string, properties?: Properties, options?: EventOptions): void {
+    checkString('page', 'name', name, true);
+    checkObject('page', 'properties', properties);
+    this.send('page', { type: 'page', name: name ?? undefined, properties, ...eventOptions('page', options) });
+  }
+
+  /** Ties this browser's anonymous id to `userId` and records traits. */
+  identify(userId: string, traits?: Properties, options?: EventOptions): void {
+    checkString('identify', 'userId', userId);
+    checkObject('identify', 'traits', traits);
+    this.send('identify', { type: 'identify', userId, traits, ...eventOptions('identify', options) });
+  }
+
+  /** The user belongs to `groupId` (an account, a company). */
+  group(groupId: string, traits?: Properties, options?: EventOptions): void {
+    checkString('group', 'groupId', groupId);
+    checkObject('group', 'traits', traits);
+    this.send('group', { type: 'group', groupId, traits, ...eventOptions('group', options) });
+  }
+
+  /** `previousId` (default: the current user or anonymous id) is now known as `userId`. */
+  alias(userId: string, previousId?: string, options?: EventOptions): void {
+    checkString('alias', 'userId', userId);
+    checkString('alias', 'previousId', previousId, true);
+    this.send('alias', { type: 'alias', userId, previousId: previousId ?? undefined, ...eventOptions('alias', options) });
+  }
+
+  /** Logout: a new anonymous id, no user id, a new session. */
+  reset(): void {
+    this.h?.reset();
+  }
+
+  /** Super properties, added to every later event (the event's own properties win). */
+  register(properties: Properties): void {
+    if (!isObject(properties)) throw argError('register', 'properties', 'must be a plain object');
+    this.h?.register(stringify('register', 'properties', properties));
+  }
+
+  /** Removes one super property. */
+  unregister(name: string): void {
+    checkString('unregister', 'name', name);
+    this.h?.unregister(name);
+  }
+
+  /** Sends everything queued now. Resolves when done, or when delivery is failing (the events
+   * stay queued and are retried); never rejects. */
+  flush(): Promise<void> {
+    return this.h ? (this.h.flush() as Promise<void>) : Promise.resolve();
+  }
+
+  /** Counters: enqueued, sent, retried, dropped by reason, queued, ... */
+  stats(): Stats | null {
+    return this.h ? JSON.parse(this.h.stats()) : null;
+  }
+
+  /** The anonymous id (a UUID), or null on the server. */
+  anonymousId(): string | null {
+    return this.h ? this.h.anonymousId() : null;
+  }
+
+  /** The identified user id, if any. */
+  userId(): string | null {
+    return this.h?.userId() ?? null;
+  }
+
+  /** The current session id, if a session is live. */
+  sessionId(): string | null {
+    return this.h?.sessionId() ?? null;
+  }
+
+  /** Stops listening and sending; queued events stay stored for the next page. */
+  destroy(): void {
+    this.h?.destroy();
+  }
+
+  // ----- typed product events (names and properties fixed by the core) -----
+
+  /** `page_view {url, referrer, page_name}`; url and referrer default to the page's. */
+  trackPageView(page?: { url?: string; referrer?: string; pageName?: string }, properties?: Properties): void {
+    checkObject('trackPageView', 'page', page);
+    checkString('trackPageView', 'page.url', page?.url, true);
+    checkString('trackPageView', 'page.referrer', page?.referrer, true);
+    checkString('trackPageView', 'page.pageName', page?.pageName, true);
+    this.typed('trackPageView', 'page_view', [page?.url, page?.referrer, page?.pageName], properties);
+  }
+
+  /** `click {element_id, element_type, element_text}`. */
+  trackClick(click: { elementId: string; elementType: string; elementText?: string }, properties?: Properties): void {
+    if (!isObject(click)) throw argError('trackClick', 'click', 'must be an object');
+    checkString('trackClick', 'click.elementId', click.elementId);
+    checkString('trackClick', 'click.elementType', click.elementType);
+    checkString('trackClick', 'click.elementText', click.elementText, true);
+    this.typed('trackClick', 'click', [click.elementId, click.elementType, click.elementText], properties);
+  }
+
+  /** `submit {form_name}`. */
+  trackSubmit(formName: string, properties?: Properties): void {
+    checkString('trackSubmit', 'formName', formName);
+    this.typed('trackSubmit', 'submit', [formName], properties);
+  }
+
+  /** `sign_up`. */
+  trackSignUp(properties?: Properties): void {
+    this.typed('trackSignUp', 'sign_up', [], properties);
+  }
+
+  /** `sign_in`. */
+  trackSignIn(properties?: Properties): void {
+    this.typed('trackSignIn', 'sign_in', [], properties);
+  }
+
+  /** `sign_out`. */
+  trackSignOut(properties?: Properties): void {
+    this.typed('trackSignOut', 'sign_out', [], properties);
+  }
+
+  /** `feature_used {feature_name, feature_version}`. */
+  trackFeatureUsed(featureName: string, featureVersion?: string, properties?: Properties): void {
+    checkString('trackFeatureUsed', 'featureName', featureName);
+    checkString('trackFeatureUsed', 'featureVersion', featureVersion, true);
+    this.typed('trackFeatureUsed', 'feature_used', [featureName, featureVersion], properties);
+  }
+
+  /** `purchase {purchase_id, amount, currency, items}`. */
+  trackPurchase(
+    purchase: { purchaseId: string; amount: number; currency: string; items?: unknown[] },
+    properties?: Properties,
+  ): void {
+    if (!isObject(purchase)) throw argError('trackPurchase', 'purchase', 'must be an object');
+    checkString('trackPurchase', 'purchase.purchaseId', purchase.purchaseId);
+    if (typeof purchase.amount !== 'number' || !Number.isFinite(purchase.amount)) {
+      throw argError('trackPurchase', 'purchase.amount', 'must be a finite number');
+    }
+    checkString('trackPurchase', 'purchase.currency', purchase.currency);
+    if (purchase.items != null && !Array.isArray(purchase.items)) {
+      throw argError('trackPurchase', 'purchase.items', 'must be an array');
+    }
+    const args = [purchase.purchaseId, purchase.amount, purchase.currency, purchase.items ?? []];
+    this.typed('trackPurchase', 'purchase', args, properties);
+  }
+
+  /** `error {error_type, error_message, stack_trace}` from an `Error` or from strings. */
+  trackError(error: Error | string, message?: string, properties?: Properties): void {
+    if (error instanceof Error) {
+      this.typed('trackError', 'error', [error.name, error.message, error.stack], properties);
+      return;
+    }
+    checkString('trackError', 'error', error);
+    checkString('trackError', 'message', message);
+    this.typed('trackError', 'error', [error, message], properties);
+  }
+}
+
+export default Footfall;
