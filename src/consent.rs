@@ -1,0 +1,199 @@
+//! Consent state: which categories may leave, which wait, which are denied.
+//!
+//! A category's decision, in order of precedence:
+//! 1. `necessary` is always granted;
+//! 2. a privacy signal the host reported and the config respects denies: GPC denies
+//!    `consent.gpc_categories` (default `marketing`), DNT denies every other category;
+//! 3. the user's explicit choice (grant / deny / revoke), persisted with the identity;
+//! 4. otherwise the mode: `opt_out` grants, `opt_in` leaves it pending.
+//!
+//! Pending events wait in the core's memory (never in the store) until a decision; the core
+//! owns that buffer. This module only answers questions and records choices.
+
+use std::collections::BTreeMap;
+
+use crate::config::{Config, ConsentMode};
+
+/// The category that is always granted (the consent audit trail itself travels in it).
+pub const NECESSARY: &str = "necessary";
+
+/// What may happen to events of a category right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentDecision {
+    Granted,
+    Denied,
+    /// No decision yet (`opt_in`): events wait in memory.
+    Pending,
+}
+
+/// Browser privacy signals as reported by the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PrivacySignals {
+    /// `navigator.globalPrivacyControl` / the `Sec-GPC: 1` header.
+    pub gpc: bool,
+    /// `navigator.doNotTrack == "1"` / the `DNT: 1` header.
+    pub dnt: bool,
+}
+
+/// The consent state machine (no I/O).
+#[derive(Debug, Clone)]
+pub struct ConsentState {
+    mode: ConsentMode,
+    known: Vec<String>,
+    gpc_categories: Vec<String>,
+    respect_gpc: bool,
+    respect_dnt: bool,
+    choices: BTreeMap<String, bool>,
+    signals: PrivacySignals,
+}
+
+impl ConsentState {
+    /// The state for `config` with the persisted explicit `choices`.
+    pub fn new(config: &Config, choices: BTreeMap<String, bool>) -> ConsentState {
+        ConsentState {
+            mode: config.consent_mode(),
+            known: config.consent.categories.clone(),
+            gpc_categories: config.consent.gpc_categories.clone(),
+            respect_gpc: config.consent.respect_gpc,
+            respect_dnt: config.consent.respect_dnt,
+            choices,
+            signals: PrivacySignals::default(),
+        }
+    }
+
+    /// The decision for `category` (see the module docs for the precedence).
+    pub fn decide(&self, category: &str) -> ConsentDecision {
+        if category == NECESSARY {
+            return ConsentDecision::Granted;
+        }
+        if self.respect_dnt && self.signals.dnt {
+            return ConsentDecision::Denied;
+        }
+        if self.respect_gpc && self.signals.gpc && self.gpc_categories.iter().any(|c| c == category) {
+            return ConsentDecision::Denied;
+        }
+        match self.choices.get(category) {
+            Some(true) => ConsentDecision::Granted,
+            Some(false) => ConsentDecision::Denied,
+            None if self.mode == ConsentMode::OptOut => ConsentDecision::Granted,
+            None => ConsentDecision::Pending,
+        }
+    }
+
+    /// Records explicit choices.
+    pub fn choose(&mut self, categories: &[&str], granted: bool) {
+        for c in categories {
+            if *c != NECESSARY {
+                self.choices.insert((*c).to_string(), granted);
+            }
+        }
+    }
+
+    /// Records the signals the host reports.
+    pub fn set_signals(&mut self, signals: PrivacySignals) {
+        self.signals = signals;
+    }
+
+    /// The reported signals.
+    pub fn signals(&self) -> PrivacySignals {
+        self.signals
+    }
+
+    /// The explicit choices (what is persisted).
+    pub fn choices(&self) -> &BTreeMap<String, bool> {
+        &self.choices
+    }
+
+    /// Every category this state knows about: configured, chosen, and `necessary`.
+    pub fn categories(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(NECESSARY)
+            .chain(self.known.iter().map(String::as_str))
+            .chain(self.choices.keys().map(String::as_str))
+    }
+
+    /// `context.consent.categoryPreferences`: every known category → currently granted.
+    pub fn preferences(&self) -> BTreeMap<String, bool> {
+        self.categories()
+            .map(|c| (c.to_string(), self.decide(c) == ConsentDecision::Granted))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ConsentMode;
+
+    fn state(mode: ConsentMode) -> ConsentState {
+        let mut config = Config::default();
+        config.consent.mode = Some(mode);
+        ConsentState::new(&config, BTreeMap::new())
+    }
+
+    #[test]
+    fn opt_in_waits_and_opt_out_grants_until_a_choice() {
+        let mut s = state(ConsentMode::OptIn);
+        assert_eq!(s.decide("analytics"), ConsentDecision::Pending);
+        assert_eq!(s.decide("necessary"), ConsentDecision::Granted);
+        s.choose(&["analytics"], true);
+        s.choose(&["marketing"], false);
+        assert_eq!(s.decide("analytics"), ConsentDecision::Granted);
+        assert_eq!(s.decide("marketing"), ConsentDecision::Denied);
+        assert_eq!(s.decide("custom"), ConsentDecision::Pending);
+
+        let mut s = state(ConsentMode::OptOut);
+        assert_eq!(s.decide("custom"), ConsentDecision::Granted);
+        s.choose(&["custom"], false);
+        assert_eq!(s.decide("custom"), ConsentDecision::Denied);
+    }
+
+    #[test]
+    fn necessary_cannot_be_denied() {
+        let mut s = state(ConsentMode::OptIn);
+        s.choose(&["necessary"], false);
+        s.set_signals(PrivacySignals { gpc: true, dnt: true });
+        assert_eq!(s.decide("necessary"), ConsentDecision::Granted);
+    }
+
+    #[test]
+    fn gpc_denies_marketing_even_when_granted_and_dnt_is_off_by_default() {
+        let mut s = state(ConsentMode::OptOut);
+        s.choose(&["marketing", "analytics"], true);
+        s.set_signals(PrivacySignals { gpc: true, dnt: true });
+        assert_eq!(s.decide("marketing"), ConsentDecision::Denied);
+        assert_eq!(
+            s.decide("analytics"),
+            ConsentDecision::Granted,
+            "respect_dnt defaults to false"
+        );
+
+        let mut config = Config::default();
+        config.consent.respect_dnt = true;
+        config.consent.respect_gpc = false;
+        let mut s = ConsentState::new(&config, BTreeMap::new());
+        s.set_signals(PrivacySignals { gpc: true, dnt: true });
+        assert_eq!(s.decide("analytics"), ConsentDecision::Denied);
+        s.set_signals(PrivacySignals {
+            gpc: true,
+            dnt: false,
+        });
+        assert_eq!(
+            s.decide("marketing"),
+            ConsentDecision::Granted,
+            "gpc not respected"
+        );
+    }
+
+    #[test]
+    fn preferences_list_known_categories() {
+        let mut s = state(ConsentMode::OptIn);
+        s.choose(&["analytics", "beta_features"], true);
+        let p = s.preferences();
+        assert_eq!(p.get("necessary"), Some(&true));
+        assert_eq!(p.get("analytics"), Some(&true));
+        assert_eq!(p.get("marketing"), Some(&false));
+        assert_eq!(p.get("beta_features"), Some(&true));
+    }
+}

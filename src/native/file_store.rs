@@ -1,0 +1,433 @@
+//! [`FileStore`]: the native client's persistence, in a data directory.
+//!
+//! - `state.json` — the [`PersistedState`], replaced atomically (write `state.json.tmp`, rename).
+//! - `queue.log` — an append-only log of records, each
+//!   `"FFQ1" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`, where the payload
+//!   is either an *add* (`1 | enqueued_at u64 LE | id len u16 | id | category len u16 | category
+//!   | message JSON`) or a *remove* (`2 | message ids joined by '\n'`).
+//!
+//! Loading replays the log. A record whose checksum does not match, or that is cut short by a
+//! crash mid-write, is skipped with a warning (the reader resynchronizes on the next `FFQ1`
+//! marker), never a crash. After loading, and whenever removed records outnumber live ones
+//! (and exceed [`COMPACT_AFTER_REMOVES`]), the log is compacted: rewritten with only the live
+//! messages and atomically renamed into place.
+//!
+//! Writes go straight to the file (no user-space buffer), so everything appended survives a
+//! process crash; with [`FileStore::with_sync`] each write is also `fsync`ed (survives power
+//! loss, costs a disk flush per event). One data directory must be used by one process at a time.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::store::{PersistedState, Restored, Store, StoreError, StoredMessage, StoredMessageRef};
+
+const MAGIC: &[u8; 4] = b"FFQ1";
+const HEADER: usize = 12;
+const ADD: u8 = 1;
+const REMOVE: u8 = 2;
+/// The largest payload a reader accepts (a message is at most a few hundred KB).
+const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
+/// Compaction happens only after at least this many removed records.
+pub const COMPACT_AFTER_REMOVES: u64 = 1_000;
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> StoreError {
+    StoreError(format!("{what} {}: {e}", path.display()))
+}
+
+/// The file-backed [`Store`]; see the module docs for the format.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+    log: Option<File>,
+    sync: bool,
+    adds: u64,
+    removes: u64,
+}
+
+impl FileStore {
+    /// A store in `dir` (created if missing).
+    pub fn open(dir: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+        Ok(FileStore {
+            dir,
+            log: None,
+            sync: false,
+            adds: 0,
+            removes: 0,
+        })
+    }
+
+    /// `fsync` after every write (default off).
+    pub fn with_sync(mut self, sync: bool) -> FileStore {
+        self.sync = sync;
+        self
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.join("queue.log")
+    }
+
+    fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let tmp = path.with_extension("tmp");
+        let mut f = File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
+        f.write_all(bytes).map_err(|e| io_err("writing", &tmp, e))?;
+        if self.sync {
+            f.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
+        }
+        fs::rename(&tmp, path).map_err(|e| io_err("renaming", &tmp, e))
+    }
+
+    fn append_records(&mut self, records: &[u8]) -> Result<(), StoreError> {
+        if self.log.is_none() {
+            let path = self.log_path();
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err("opening", &path, e))?;
+            self.log = Some(f);
+        }
+        let path = self.log_path();
+        let f = self.log.as_mut().expect("opened above");
+        f.write_all(records)
+            .map_err(|e| io_err("appending to", &path, e))?;
+        if self.sync {
+            f.sync_data().map_err(|e| io_err("syncing", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the log with only `live` messages.
+    fn rewrite(&mut self, live: &[StoredMessage]) -> Result<(), StoreError> {
+        let mut bytes = Vec::new();
+        for m in live {
+            encode_add(
+                &mut bytes,
+                m.message_id.as_str(),
+                &m.category,
+                m.enqueued_at,
+                &m.json,
+            );
+        }
+        self.log = None;
+        self.write_atomically(&self.log_path(), &bytes)?;
+        self.adds = live.len() as u64;
+        self.removes = 0;
+        Ok(())
+    }
+
+    fn compact(&mut self) -> Result<(), StoreError> {
+        let bytes = match fs::read(self.log_path()) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("reading", &self.log_path(), e)),
+        };
+        let (live, _) = replay(&bytes);
+        self.rewrite(&live)
+    }
+}
+
+fn push_record(out: &mut Vec<u8>, payload: &[u8]) {
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+}
+
+fn encode_add(out: &mut Vec<u8>, id: &str, category: &str, enqueued_at: u64, json: &str) {
+    let mut p = Vec::with_capacity(1 + 8 + 4 + id.len() + category.len() + json.len());
+    p.push(ADD);
+    p.extend_from_slice(&enqueued_at.to_le_bytes());
+    for s in [id, category] {
+        p.extend_from_slice(&(s.len().min(u16::MAX as usize) as u16).to_le_bytes());
+        p.extend_from_slice(&s.as_bytes()[..s.len().min(u16::MAX as usize)]);
+    }
+    p.extend_from_slice(json.as_bytes());
+    push_record(out, &p);
+}
+
+enum Record {
+    Add(StoredMessage),
+    Remove(Vec<String>),
+}
+
+fn take_str(p: &[u8], at: &mut usize) -> Option<String> {
+    let len = u16::from_le_bytes(p.get(*at..*at + 2)?.try_into().ok()?) as usize;
+    let s = std::str::from_utf8(p.get(*at + 2..*at + 2 + len)?)
+        .ok()?
+        .to_string();
+    *at += 2 + len;
+    Some(s)
+}
+
+fn decode(payload: &[u8]) -> Option<Record> {
+    match *payload.first()? {
+        ADD => {
+            let enqueued_at = u64::from_le_bytes(payload.get(1..9)?.try_into().ok()?);
+            let mut at = 9;
+            let message_id = take_str(payload, &mut at)?;
+            let category = take_str(payload, &mut at)?;
+            let json = std::str::from_utf8(payload.get(at..)?).ok()?.to_string();
+            Some(Record::Add(StoredMessage {
+                message_id,
+                category,
+                enqueued_at,
+                json,
+            }))
+        }
+        REMOVE => {
+            let text = std::str::from_utf8(&payload[1..]).ok()?;
+            Some(Record::Remove(
+                text.split('\n')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Replays a log: the live messages in order, and a warning per skipped stretch.
+fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
+    let mut slots: Vec<Option<StoredMessage>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut warnings = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let header = bytes.get(pos..pos + HEADER);
+        let parsed = header.and_then(|h| {
+            if &h[..4] != MAGIC {
+                return None;
+            }
+            let len = u32::from_le_bytes(h[4..8].try_into().ok()?) as usize;
+            let crc = u32::from_le_bytes(h[8..12].try_into().ok()?);
+            if len > MAX_PAYLOAD {
+                return None;
+            }
+            let payload = bytes.get(pos + HEADER..pos + HEADER + len)?;
+            (crc32fast::hash(payload) == crc).then(|| decode(payload).map(|r| (r, HEADER + len)))?
+        });
+        match parsed {
+            Some((record, size)) => {
+                match record {
+                    Record::Add(m) => {
+                        if let Some(&i) = index.get(&m.message_id) {
+                            slots[i] = None;
+                        }
+                        index.insert(m.message_id.clone(), slots.len());
+                        slots.push(Some(m));
+                    }
+                    Record::Remove(ids) => {
+                        for id in ids {
+                            if let Some(i) = index.remove(&id) {
+                                slots[i] = None;
+                            }
+                        }
+                    }
+                }
+                pos += size;
+            }
+            None => {
+                let next = bytes[pos + 1..]
+                    .windows(4)
+                    .position(|w| w == MAGIC)
+                    .map(|i| pos + 1 + i);
+                let skipped = next.unwrap_or(bytes.len()) - pos;
+                let what = if next.is_none() {
+                    "torn or corrupt record at the end"
+                } else {
+                    "corrupt record"
+                };
+                warnings.push(format!(
+                    "queue.log: {what} at byte {pos} ({skipped} bytes) skipped"
+                ));
+                pos = next.unwrap_or(bytes.len());
+            }
+        }
+    }
+    (slots.into_iter().flatten().collect(), warnings)
+}
+
+impl Store for FileStore {
+    fn load(&mut self) -> Result<Restored, StoreError> {
+        let mut warnings = Vec::new();
+        let state = match fs::read(self.state_path()) {
+            Ok(bytes) => match serde_json::from_slice::<PersistedState>(&bytes) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    warnings.push(format!(
+                        "state.json unreadable ({e}); starting with a new identity"
+                    ));
+                    None
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io_err("reading", &self.state_path(), e)),
+        };
+        let bytes = match fs::read(self.log_path()) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(io_err("reading", &self.log_path(), e)),
+        };
+        let (messages, log_warnings) = replay(&bytes);
+        warnings.extend(log_warnings);
+        if let Err(e) = self.rewrite(&messages) {
+            warnings.push(format!("compaction failed: {e}"));
+        }
+        Ok(Restored {
+            state,
+            messages,
+            warnings,
+        })
+    }
+
+    fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(state).map_err(|e| StoreError(e.to_string()))?;
+        self.write_atomically(&self.state_path(), &bytes)
+    }
+
+    fn append(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        let mut out = Vec::new();
+        for m in messages {
+            encode_add(&mut out, m.message_id, m.category, m.enqueued_at, m.json);
+        }
+        self.adds += messages.len() as u64;
+        self.append_records(&out)
+    }
+
+    fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError> {
+        if message_ids.is_empty() {
+            return Ok(());
+        }
+        let mut payload = vec![REMOVE];
+        payload.extend_from_slice(message_ids.join("\n").as_bytes());
+        let mut out = Vec::new();
+        push_record(&mut out, &payload);
+        self.append_records(&out)?;
+        self.removes += message_ids.len() as u64;
+        if self.removes >= COMPACT_AFTER_REMOVES && self.removes * 2 > self.adds {
+            self.compact()?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(id: &str) -> StoredMessage {
+        StoredMessage {
+            message_id: id.into(),
+            category: "analytics".into(),
+            enqueued_at: 42,
+            json: format!(r#"{{"type":"track","messageId":"{id}"}}"#),
+        }
+    }
+
+    fn append(store: &mut FileStore, ids: &[&str]) {
+        let owned: Vec<StoredMessage> = ids.iter().map(|i| msg(i)).collect();
+        let refs: Vec<StoredMessageRef<'_>> = owned
+            .iter()
+            .map(|m| StoredMessageRef {
+                message_id: &m.message_id,
+                category: &m.category,
+                enqueued_at: m.enqueued_at,
+                json: &m.json,
+            })
+            .collect();
+        store.append(&refs).unwrap();
+    }
+
+    fn ids(r: &Restored) -> Vec<&str> {
+        r.messages.iter().map(|m| m.message_id.as_str()).collect()
+    }
+
+    #[test]
+    fn round_trips_state_and_queue_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path()).unwrap();
+        assert_eq!(s.load().unwrap(), Restored::default());
+        let state = PersistedState {
+            anonymous_id: Some("a".into()),
+            ..Default::default()
+        };
+        s.save_state(&state).unwrap();
+        append(&mut s, &["1", "2", "3"]);
+        s.remove(&["2"]).unwrap();
+        drop(s);
+        let restored = FileStore::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(restored.state, Some(state));
+        assert_eq!(ids(&restored), ["1", "3"]);
+        assert_eq!(restored.messages[0], msg("1"));
+        assert!(restored.warnings.is_empty());
+    }
+
+    #[test]
+    fn torn_tail_and_corrupt_middle_are_skipped_with_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path()).unwrap();
+        s.load().unwrap();
+        append(&mut s, &["1", "2", "3"]);
+        drop(s);
+        let path = dir.path().join("queue.log");
+        let mut bytes = fs::read(&path).unwrap();
+        let second = bytes
+            .windows(4)
+            .enumerate()
+            .filter(|(_, w)| *w == MAGIC)
+            .nth(1)
+            .unwrap()
+            .0;
+        bytes[second + HEADER + 5] ^= 0xff; // corrupt record 2's payload
+        bytes.extend_from_slice(b"FFQ1\x40\x00\x00\x00"); // a torn header at the end
+        fs::write(&path, &bytes).unwrap();
+        let restored = FileStore::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(ids(&restored), ["1", "3"]);
+        assert_eq!(restored.warnings.len(), 2, "{:?}", restored.warnings);
+        // Loading compacted the log: the next load is clean.
+        let again = FileStore::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(ids(&again), ["1", "3"]);
+        assert!(again.warnings.is_empty());
+    }
+
+    #[test]
+    fn garbage_files_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("queue.log"),
+            b"\x00\x01FFQ1FFQ1\xff\xff\xff\xffgarbage",
+        )
+        .unwrap();
+        fs::write(dir.path().join("state.json"), b"{not json").unwrap();
+        let restored = FileStore::open(dir.path()).unwrap().load().unwrap();
+        assert!(restored.messages.is_empty() && restored.state.is_none());
+        assert!(restored.warnings.iter().any(|w| w.contains("state.json")));
+    }
+
+    #[test]
+    fn compacts_when_removes_dominate() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = FileStore::open(dir.path()).unwrap();
+        s.load().unwrap();
+        let ids_owned: Vec<String> = (0..1_500).map(|i| i.to_string()).collect();
+        let id_refs: Vec<&str> = ids_owned.iter().map(String::as_str).collect();
+        append(&mut s, &id_refs);
+        let before = fs::metadata(dir.path().join("queue.log")).unwrap().len();
+        s.remove(&id_refs[..1_400]).unwrap();
+        let after = fs::metadata(dir.path().join("queue.log")).unwrap().len();
+        assert!(after < before / 5, "{before} -> {after}");
+        append(&mut s, &["new"]);
+        let restored = FileStore::open(dir.path()).unwrap().load().unwrap();
+        assert_eq!(restored.messages.len(), 101);
+        assert_eq!(restored.messages.last().unwrap().message_id, "new");
+    }
+}

@@ -1,0 +1,78 @@
+//! [`HttpTransport`]: gzip + HTTP Basic + POST `{endpoint}/v1/batch` with reqwest.
+
+use std::io::Write;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+
+use super::{BoxFuture, Transport};
+use crate::delivery::Delivery;
+
+/// The production transport.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    http: reqwest::Client,
+    url: String,
+    authorization: String,
+}
+
+impl HttpTransport {
+    /// Posts to `url` (the full `{endpoint}/v1/batch`) with `authorization` (the header value)
+    /// and a per-request `timeout`.
+    pub fn new(
+        url: String,
+        authorization: String,
+        timeout: Duration,
+    ) -> Result<HttpTransport, reqwest::Error> {
+        let http = reqwest::Client::builder().timeout(timeout).build()?;
+        Ok(HttpTransport {
+            http,
+            url,
+            authorization,
+        })
+    }
+}
+
+/// `body` gzip-compressed (fast level: batches are repetitive JSON).
+pub fn gzip(body: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(body.len() / 4 + 64), Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = enc.write_all(body);
+    enc.finish().unwrap_or_default()
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, body: Vec<u8>) -> BoxFuture<Delivery> {
+        let request = self
+            .http
+            .post(&self.url)
+            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_ENCODING, "gzip")
+            .header(AUTHORIZATION, &self.authorization)
+            .header(USER_AGENT, concat!("footfall-rust/", env!("CARGO_PKG_VERSION")))
+            .body(gzip(&body));
+        Box::pin(async move {
+            match request.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let body = response.text().await.ok().filter(|b| !b.is_empty());
+                    Delivery::Http {
+                        status,
+                        retry_after,
+                        body,
+                    }
+                }
+                Err(e) => Delivery::NetworkError {
+                    detail: e.to_string(),
+                },
+            }
+        })
+    }
+}

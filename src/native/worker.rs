@@ -1,0 +1,215 @@
+//! The background worker: owns the [`Core`], applies commands in order, sends due batches
+//! through the [`Transport`] (several in flight per `delivery.max_in_flight`), reports outcomes
+//! and sleeps on the [`HostClock`] until the core's next wakeup. It resolves `flush` waiters
+//! once nothing is in flight and nothing more is due, and finishes on `shutdown` (or when every
+//! handle is gone) once the queue is empty or the deadline passed.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::{Id, JoinSet};
+
+use super::client::{Command, ConsentAction, Counters, Reply, ShutdownReport};
+use super::{HostClock, Transport};
+use crate::Core;
+use crate::delivery::Delivery;
+
+/// Commands handled per wakeup before sending due batches (keeps bursts efficient).
+const COMMANDS_PER_TURN: usize = 1024;
+
+struct Closing {
+    deadline_ms: u64,
+    reply: Option<Reply<ShutdownReport>>,
+}
+
+pub(crate) struct Worker {
+    core: Core,
+    rx: mpsc::UnboundedReceiver<Command>,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn HostClock>,
+    counters: Arc<Counters>,
+    persistent: bool,
+    close_timeout_ms: u64,
+    sends: JoinSet<Delivery>,
+    batch_of_task: HashMap<Id, u64>,
+    flush_waiters: Vec<Reply<usize>>,
+    closing: Option<Closing>,
+    killed: Option<Reply<()>>,
+}
+
+impl Worker {
+    pub(crate) fn new(
+        core: Core,
+        rx: mpsc::UnboundedReceiver<Command>,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn HostClock>,
+        counters: Arc<Counters>,
+        persistent: bool,
+        close_timeout_ms: u64,
+    ) -> Worker {
+        Worker {
+            core,
+            rx,
+            transport,
+            clock,
+            counters,
+            persistent,
+            close_timeout_ms,
+            sends: JoinSet::new(),
+            batch_of_task: HashMap::new(),
+            flush_waiters: Vec::new(),
+            closing: None,
+            killed: None,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let now = self.clock.now_ms();
+            let started = self.send_due(now);
+            if let Some(reply) = self.killed.take() {
+                self.sends.abort_all();
+                reply.send(());
+                return;
+            }
+            if self.settle(now, started) {
+                return;
+            }
+            let mut wake = self.core.next_wakeup(now);
+            if let Some(c) = &self.closing {
+                wake = Some(wake.map_or(c.deadline_ms, |w| w.min(c.deadline_ms)));
+            }
+            let sleep = wake.map(|t| self.clock.sleep_until(t));
+            let receiving = self.closing.is_none() || !self.rx.is_closed();
+            tokio::select! {
+                command = self.rx.recv(), if receiving => match command {
+                    Some(c) => {
+                        self.handle(c);
+                        for _ in 0..COMMANDS_PER_TURN {
+                            match self.rx.try_recv() {
+                                Ok(c) => self.handle(c),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => self.begin_closing(now + self.close_timeout_ms, None),
+                },
+                Some(done) = self.sends.join_next_with_id(), if !self.sends.is_empty() => {
+                    let (task, delivery) = match done {
+                        Ok((task, delivery)) => (task, delivery),
+                        Err(e) => (e.id(), Delivery::NetworkError { detail: format!("send task failed: {e}") }),
+                    };
+                    if let Some(batch) = self.batch_of_task.remove(&task) {
+                        self.core.report(batch, delivery, self.clock.now_ms());
+                    }
+                }
+                () = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => {}
+            }
+        }
+    }
+
+    fn handle(&mut self, command: Command) {
+        let now = self.clock.now_ms();
+        match command {
+            Command::Track(event, at) => {
+                self.counters
+                    .in_channel
+                    .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+                self.core.track(event, at.min(now));
+            }
+            Command::Consent { action, categories } => {
+                let refs: Vec<&str> = categories.iter().map(String::as_str).collect();
+                match action {
+                    ConsentAction::Grant => self.core.grant(&refs, now),
+                    ConsentAction::Deny => self.core.deny(&refs, now),
+                    ConsentAction::Revoke => self.core.revoke(&refs, now),
+                    ConsentAction::GrantAll => self.core.grant_all(now),
+                    ConsentAction::DenyAll => self.core.deny_all(now),
+                }
+            }
+            Command::Signals(signals) => self.core.set_privacy_signals(signals, now),
+            Command::Reset => self.core.reset(now),
+            Command::Register(props) => self.core.register(props),
+            Command::Unregister(key) => self.core.unregister(&key),
+            Command::Flush(reply) => {
+                self.core.flush();
+                self.flush_waiters.push(reply);
+            }
+            Command::Stats(reply) => reply.send(self.core.stats()),
+            Command::Shutdown { deadline_ms, reply } => self.begin_closing(deadline_ms, Some(reply)),
+            #[cfg(feature = "testing")]
+            Command::Kill(reply) => self.killed = Some(reply),
+        }
+    }
+
+    fn begin_closing(&mut self, deadline_ms: u64, reply: Option<Reply<ShutdownReport>>) {
+        self.core.flush();
+        match &mut self.closing {
+            Some(c) => {
+                c.deadline_ms = c.deadline_ms.min(deadline_ms);
+                if reply.is_some() {
+                    c.reply = reply;
+                }
+            }
+            None => self.closing = Some(Closing { deadline_ms, reply }),
+        }
+    }
+
+    /// Hands every due batch to the transport; returns how many were started.
+    fn send_due(&mut self, now: u64) -> usize {
+        if self.closing.is_some() {
+            self.core.flush();
+        }
+        let mut started = 0;
+        while let Some(batch) = self.core.poll_batch(now) {
+            let send = self.transport.send(batch.body);
+            let handle = self.sends.spawn(send);
+            self.batch_of_task.insert(handle.id(), batch.id);
+            started += 1;
+        }
+        started
+    }
+
+    /// Resolves flush waiters and finishes a shutdown when due; `true` = stop the worker.
+    fn settle(&mut self, now: u64, started: usize) -> bool {
+        let idle = started == 0 && self.sends.is_empty();
+        if idle && !self.flush_waiters.is_empty() {
+            let queued = self.core.stats().queued;
+            for w in self.flush_waiters.drain(..) {
+                w.send(queued);
+            }
+        }
+        let Some(closing) = &self.closing else {
+            return false;
+        };
+        let drained = self.sends.is_empty() && self.core.stats().queued == 0;
+        if !drained && now < closing.deadline_ms {
+            return false;
+        }
+        self.sends.abort_all();
+        let unsent = if self.persistent {
+            let s = self.core.stats();
+            s.queued + s.in_flight
+        } else {
+            self.core.abandon()
+        };
+        self.core.persist(now);
+        let stats = self.core.stats();
+        let report = ShutdownReport {
+            sent: stats.sent,
+            unsent,
+            persisted: self.persistent,
+        };
+        if let Ok(mut slot) = self.counters.final_stats.lock() {
+            *slot = Some(stats);
+        }
+        if let Some(reply) = self.closing.take().and_then(|c| c.reply) {
+            reply.send(report);
+        }
+        for w in self.flush_waiters.drain(..) {
+            w.send(unsent);
+        }
+        true
+    }
+}

@@ -1,0 +1,269 @@
+//! Step 5: anonymization of the enriched message, per `analytics.privacy`.
+//!
+//! - `anonymize_ip`: `context.ip` is truncated (IPv4: last octet zeroed; IPv6: last 80 bits
+//!   zeroed, keeping the /48) and `context.anonymizeIp = true` tells the collector to truncate
+//!   the request address too. An unparseable `context.ip` is removed.
+//! - `hash_user_id`: `userId` (and an alias's `previousId` unless it is the anonymous id) becomes
+//!   hex HMAC-SHA256(`hash_salt`, id).
+//! - `scrub_pii`: see [`super::pii`].
+//! - `property_deny_list`: keys removed from properties, traits and `context.page`.
+//! - `url_param_deny_list`: query parameters removed from `url`/`referrer` properties and from
+//!   `context.page.url`/`referrer`/`search`.
+
+use std::net::IpAddr;
+
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use super::pii;
+use crate::config::PrivacyConfig;
+use crate::message::{Message, MessageType, Properties};
+
+/// Truncates an IP address (see the module docs); `None` if `ip` is not an address.
+pub fn truncate_ip(ip: &str) -> Option<String> {
+    match ip.trim().parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(std::net::Ipv4Addr::new(a, b, c, 0).to_string())
+        }
+        IpAddr::V6(v6) => {
+            let mut seg = v6.segments();
+            for s in &mut seg[3..] {
+                *s = 0;
+            }
+            Some(std::net::Ipv6Addr::from(seg).to_string())
+        }
+    }
+}
+
+/// Lowercase hex HMAC-SHA256(`salt`, `id`).
+pub fn hash_id(salt: &str, id: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(id.as_bytes());
+    let mut out = String::with_capacity(64);
+    for b in mac.finalize().into_bytes() {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+    out
+}
+
+/// `url` without the query parameters named in `deny` (case-insensitive). Works on absolute
+/// URLs, paths and bare `?a=b` search strings; the fragment is kept.
+pub fn strip_query_params(url: &str, deny: &[String]) -> Option<String> {
+    let (before_fragment, fragment) = match url.find('#') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let q = before_fragment.find('?')?;
+    let (base, query) = (&before_fragment[..q], &before_fragment[q + 1..]);
+    let denied = |pair: &str| {
+        let key = pair.split('=').next().unwrap_or("");
+        deny.iter().any(|d| d.eq_ignore_ascii_case(key))
+    };
+    if !query.split('&').any(denied) {
+        return None;
+    }
+    let kept: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !denied(p)).collect();
+    let mut out = String::with_capacity(url.len());
+    out.push_str(base);
+    if !kept.is_empty() {
+        out.push('?');
+        out.push_str(&kept.join("&"));
+    }
+    out.push_str(fragment);
+    Some(out)
+}
+
+fn strip_url_fields(map: &mut Properties, keys: &[&str], deny: &[String]) {
+    for key in keys {
+        if let Some(Value::String(url)) = map.get_mut(*key) {
+            if let Some(clean) = strip_query_params(url, deny) {
+                *url = clean;
+            }
+        }
+    }
+}
+
+/// Removes keys named in `deny` (case-insensitive) from `map` and every nested object.
+pub fn remove_denied_keys(map: &mut Properties, deny: &[String]) {
+    map.retain(|k, _| !deny.iter().any(|d| d.eq_ignore_ascii_case(k)));
+    for value in map.values_mut() {
+        remove_denied_in_value(value, deny);
+    }
+}
+
+fn remove_denied_in_value(value: &mut Value, deny: &[String]) {
+    match value {
+        Value::Object(map) => remove_denied_keys(map, deny),
+        Value::Array(items) => items.iter_mut().for_each(|v| remove_denied_in_value(v, deny)),
+        _ => {}
+    }
+}
+
+fn scrub_map(map: &mut Properties) {
+    for value in map.values_mut() {
+        pii::scrub(value);
+    }
+}
+
+/// Applies every enabled anonymization to `msg`.
+pub fn anonymize(msg: &mut Message, privacy: &PrivacyConfig) {
+    if privacy.anonymize_ip {
+        msg.context.anonymize_ip = Some(true);
+        if let Some(ip) = msg.context.ip.take() {
+            msg.context.ip = truncate_ip(&ip);
+        }
+    }
+    if privacy.hash_user_id {
+        let salt = privacy.hash_salt.as_deref().unwrap_or("");
+        if let Some(user_id) = &msg.user_id {
+            msg.user_id = Some(hash_id(salt, user_id));
+        }
+        if msg.kind == MessageType::Alias {
+            if let Some(prev) = &msg.previous_id {
+                if msg.anonymous_id.as_ref() != Some(prev) {
+                    msg.previous_id = Some(hash_id(salt, prev));
+                }
+            }
+        }
+    }
+    for map in [
+        msg.properties.as_mut(),
+        msg.traits.as_mut(),
+        msg.context.page.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        anonymize_properties(map, privacy);
+    }
+}
+
+/// The property rules (deny list, URL parameters, PII scrubbing) for one map. The core also
+/// applies this to super properties when they are registered, so merging them into a message
+/// later gives the same result as anonymizing after the merge.
+pub fn anonymize_properties(map: &mut Properties, privacy: &PrivacyConfig) {
+    if !privacy.property_deny_list.is_empty() {
+        remove_denied_keys(map, &privacy.property_deny_list);
+    }
+    if !privacy.url_param_deny_list.is_empty() {
+        strip_url_fields(map, &["url", "referrer", "search"], &privacy.url_param_deny_list);
+    }
+    if privacy.scrub_pii {
+        scrub_map(map);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn truncates_ipv4_and_ipv6() {
+        assert_eq!(truncate_ip("203.0.113.77").as_deref(), Some("203.0.113.0"));
+        assert_eq!(
+            truncate_ip("2001:db8:85a3:8d3:1319:8a2e:370:7348").as_deref(),
+            Some("2001:db8:85a3::")
+        );
+        assert_eq!(truncate_ip("::1").as_deref(), Some("::"));
+        assert_eq!(truncate_ip("not-an-ip"), None);
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_test_case_2() {
+        assert_eq!(
+            hash_id("Jefe", "what do ya want for nothing?"),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn strips_denied_query_params_only() {
+        let deny: Vec<String> = vec!["gclid".into(), "fbclid".into()];
+        assert_eq!(
+            strip_query_params("https://x.com/p?a=1&gclid=abc&b=2#top", &deny).as_deref(),
+            Some("https://x.com/p?a=1&b=2#top")
+        );
+        assert_eq!(strip_query_params("/p?FBCLID=z", &deny).as_deref(), Some("/p"));
+        assert_eq!(
+            strip_query_params("?gclid=1&utm_source=x", &deny).as_deref(),
+            Some("?utm_source=x")
+        );
+        assert_eq!(strip_query_params("https://x.com/p?a=1", &deny), None);
+        assert_eq!(strip_query_params("https://x.com/#?gclid=1", &deny), None);
+    }
+
+    fn message() -> Message {
+        let mut m = Message::new(MessageType::Track, "m".into(), "t".into());
+        m.user_id = Some("user_42".into());
+        m.anonymous_id = Some("anon".into());
+        m.context.ip = Some("198.51.100.23".into());
+        m.properties = json!({
+            "url": "https://shop.example/?gclid=X&plan=pro",
+            "password": "hunter2",
+            "nested": {"Password": "x", "email": "ada@example.com"}
+        })
+        .as_object()
+        .cloned();
+        m.context.page = json!({"search": "?fbclid=1&q=shoes"}).as_object().cloned();
+        m
+    }
+
+    #[test]
+    fn anonymize_applies_each_enabled_rule() {
+        let privacy = PrivacyConfig {
+            hash_user_id: true,
+            hash_salt: Some("pepper".into()),
+            scrub_pii: true,
+            property_deny_list: vec!["password".into()],
+            ..PrivacyConfig::default()
+        };
+        let mut m = message();
+        anonymize(&mut m, &privacy);
+        assert_eq!(m.context.ip.as_deref(), Some("198.51.100.0"));
+        assert_eq!(m.context.anonymize_ip, Some(true));
+        assert_eq!(m.user_id.as_deref(), Some(hash_id("pepper", "user_42").as_str()));
+        assert_eq!(m.anonymous_id.as_deref(), Some("anon"));
+        let props = m.properties.unwrap();
+        assert_eq!(props["url"], "https://shop.example/?plan=pro");
+        assert!(!props.contains_key("password"));
+        assert_eq!(props["nested"], json!({"email": pii::REDACTED}));
+        assert_eq!(m.context.page.unwrap()["search"], "?q=shoes");
+    }
+
+    #[test]
+    fn nothing_changes_when_everything_is_off() {
+        let privacy = PrivacyConfig {
+            anonymize_ip: false,
+            url_param_deny_list: vec![],
+            ..Default::default()
+        };
+        let mut m = message();
+        anonymize(&mut m, &privacy);
+        assert_eq!(m, message());
+    }
+
+    #[test]
+    fn alias_previous_id_is_hashed_unless_it_is_the_anonymous_id() {
+        let privacy = PrivacyConfig {
+            hash_user_id: true,
+            hash_salt: Some("s".into()),
+            ..Default::default()
+        };
+        let mut m = Message::new(MessageType::Alias, "m".into(), "t".into());
+        m.user_id = Some("new".into());
+        m.previous_id = Some("old_user".into());
+        anonymize(&mut m, &privacy);
+        assert_eq!(m.previous_id.as_deref(), Some(hash_id("s", "old_user").as_str()));
+        let mut m = Message::new(MessageType::Alias, "m".into(), "t".into());
+        m.user_id = Some("new".into());
+        m.anonymous_id = Some("anon".into());
+        m.previous_id = Some("anon".into());
+        anonymize(&mut m, &privacy);
+        assert_eq!(m.previous_id.as_deref(), Some("anon"));
+    }
+}

@@ -1,0 +1,43 @@
+//! The event pipeline, one small function per step, run in this order by [`crate::Core`]:
+//!
+//! 1. [`validate`]: names, ids and values are well-formed (`invalid`).
+//! 2. [`plan`]: the tracking plan (`disabled`, `not_in_plan`, unlisted properties removed).
+//! 3. consent ([`crate::consent`]): denied → dropped (`consent`); pending → held in memory.
+//! 4. [`enrich`]: ids, timestamp, session and caller context ([`enrich::stamp`], at track time,
+//!    so an event waiting for consent keeps its facts); library, super properties and consent
+//!    state ([`enrich::decorate`], when the event is let through).
+//! 5. [`anonymize`] (+ [`pii`]): IP truncation, user id hashing, PII scrubbing, deny lists.
+//! 6. before-send hooks ([`crate::BeforeSend`]), then serialization, the size limit
+//!    (`too_large`) and the queue.
+//!
+//! Without before-send hooks, step 4's shared parts (library, consent state, super properties)
+//! are written straight into the message's JSON instead of being copied into each message (the
+//! result is the same JSON; super properties are anonymized once, when registered), which keeps
+//! `track()` at a handful of allocations.
+//!
+//! Each step either passes the event/message on (possibly changed) or says why it is dropped
+//! with a [`Rejected`] value; the core counts the drop and logs it.
+
+pub mod anonymize;
+pub mod enrich;
+pub mod pii;
+pub mod plan;
+pub mod validate;
+
+use crate::stats::DropReason;
+
+/// A pipeline step refused the event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub reason: DropReason,
+    pub detail: String,
+}
+
+impl Rejected {
+    pub fn new(reason: DropReason, detail: impl Into<String>) -> Rejected {
+        Rejected {
+            reason,
+            detail: detail.into(),
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The bounded delivery queue and the batch body writer.
+//!
+//! Each queued message is kept as its final JSON (serialized once, at enqueue, without
+//! `sentAt`) plus the few fields the queue needs (id, category, enqueue time, attempts). A batch
+//! body is then written by concatenation: `{"batch":[{"sentAt":"…",<message fields>},…],
+//! "sentAt":"…"}` — splicing the per-attempt `sentAt` right after each message's opening brace —
+//! with no re-serialization, which makes building a batch a memcpy.
+//!
+//! The bound (`tracking.max_queue_size`) counts waiting and in-flight messages. When full, the
+//! oldest waiting non-`necessary` message is evicted; a new non-`necessary` message is refused
+//! when only `necessary` ones are waiting.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::consent::NECESSARY;
+use crate::store::StoredMessage;
+
+/// One queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: Box<str>,
+    /// Shared between messages of the same category (interned by the core).
+    pub category: Arc<str>,
+    pub enqueued_at: u64,
+    /// Failed delivery attempts so far.
+    pub attempts: u32,
+    /// The message JSON without `sentAt`; always starts with `{"`.
+    pub json: Box<str>,
+}
+
+impl Entry {
+    pub fn is_necessary(&self) -> bool {
+        &*self.category == NECESSARY
+    }
+
+    /// Bytes this message adds to a batch body (its JSON, the spliced `sentAt`, a comma).
+    pub fn batch_bytes(&self) -> usize {
+        self.json.len() + SENT_AT_FIELD + 1
+    }
+
+    pub fn from_stored(m: StoredMessage, category: Arc<str>) -> Entry {
+        Entry {
+            id: m.message_id.into(),
+            category,
+            enqueued_at: m.enqueued_at,
+            attempts: 0,
+            json: m.json.into(),
+        }
+    }
+}
+
+/// `"sentAt":"2026-11-28T20:49:12.345Z",`
+const SENT_AT_FIELD: usize = r#""sentAt":"","#.len() + 24;
+/// `{"batch":[` + `],"sentAt":"2026-11-28T20:49:12.345Z"}`
+pub const ENVELOPE_BYTES: usize = r#"{"batch":[],"sentAt":""}"#.len() + 24;
+
+/// What [`Queue::push`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued; nothing else changed.
+    Queued,
+    /// Queued, and this older message was evicted to make room.
+    Evicted(Entry),
+    /// Not queued: the queue is full of messages that may not be evicted for it.
+    Refused(Entry),
+}
+
+/// The waiting messages (in order) and the count of messages in flight.
+#[derive(Debug, Default)]
+pub struct Queue {
+    waiting: VecDeque<Entry>,
+    waiting_bytes: usize,
+    in_flight: usize,
+}
+
+impl Queue {
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn waiting_bytes(&self) -> usize {
+        self.waiting_bytes
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.waiting.is_empty()
+    }
+
+    /// Enqueue time of the first waiting message.
+    pub fn oldest(&self) -> Option<u64> {
+        self.waiting.front().map(|e| e.enqueued_at)
+    }
+
+    /// The newest waiting message.
+    pub fn last(&self) -> Option<&Entry> {
+        self.waiting.back()
+    }
+
+    #[cfg(test)]
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.waiting.iter()
+    }
+
+    /// Appends `entry`, keeping waiting + in-flight at most `max`.
+    pub fn push(&mut self, entry: Entry, max: usize) -> Pushed {
+        if self.waiting.len() + self.in_flight < max {
+            self.push_back(entry);
+            return Pushed::Queued;
+        }
+        let victim = self.waiting.iter().position(|e| !e.is_necessary()).or_else(|| {
+            // Only necessary messages wait: a necessary newcomer replaces the oldest of them.
+            (entry.is_necessary() && !self.waiting.is_empty()).then_some(0)
+        });
+        match victim.and_then(|i| self.waiting.remove(i)) {
+            Some(old) => {
+                self.waiting_bytes -= old.batch_bytes();
+                self.push_back(entry);
+                Pushed::Evicted(old)
+            }
+            None => Pushed::Refused(entry),
+        }
+    }
+
+    fn push_back(&mut self, entry: Entry) {
+        self.waiting_bytes += entry.batch_bytes();
+        self.waiting.push_back(entry);
+    }
+
+    /// Takes up to `max_count` messages from the front whose body fits `max_body_bytes` (at
+    /// least one message, if any waits and fits alone). They count as in flight.
+    pub fn take(&mut self, max_count: usize, max_body_bytes: usize) -> Vec<Entry> {
+        let mut taken = Vec::new();
+        let mut bytes = ENVELOPE_BYTES;
+        while let Some(front) = self.waiting.front() {
+            if taken.len() >= max_count || bytes + front.batch_bytes() > max_body_bytes {
+                break;
+            }
+            bytes += front.batch_bytes();
+            let e = self.waiting.pop_front().expect("front exists");
+            self.waiting_bytes -= e.batch_bytes();
+            taken.push(e);
+        }
+        self.in_flight += taken.len();
+        taken
+    }
+
+    /// Messages of a batch come back from flight (delivered or not).
+    pub fn landed(&mut self, n: usize) {
+        self.in_flight = self.in_flight.saturating_sub(n);
+    }
+
+    /// Puts messages back at the front, in their order (for another attempt).
+    pub fn requeue_front(&mut self, entries: Vec<Entry>) {
+        for e in entries.into_iter().rev() {
+            self.waiting_bytes += e.batch_bytes();
+            self.waiting.push_front(e);
+        }
+    }
+
+    /// Removes and returns every waiting message matching `pred`.
+    pub fn remove_where(&mut self, mut pred: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
+        let mut removed = Vec::new();
+        let mut kept = VecDeque::with_capacity(self.waiting.len());
+        for e in self.waiting.drain(..) {
+            if pred(&e) {
+                self.waiting_bytes -= e.batch_bytes();
+                removed.push(e);
+            } else {
+                kept.push_back(e);
+            }
+        }
+        self.waiting = kept;
+        removed
+    }
+
+    /// Removes and returns the front message if it matches `pred`.
+    pub fn pop_front_if(&mut self, pred: impl FnOnce(&Entry) -> bool) -> Option<Entry> {
+        if pred(self.waiting.front()?) {
+            let e = self.waiting.pop_front()?;
+            self.waiting_bytes -= e.batch_bytes();
+            return Some(e);
+        }
+        None
+    }
+}
+
+/// Writes a batch body. `sent_at` is the RFC 3339 attempt time (24 bytes); `write_key` is
+/// included for transports that cannot send headers (`sendBeacon`).
+pub fn write_body(entries: &[Entry], sent_at: &str, write_key: Option<&str>) -> Vec<u8> {
+    let size = ENVELOPE_BYTES
+        + entries.iter().map(Entry::batch_bytes).sum::<usize>()
+        + write_key.map_or(0, |k| k.len() + 16);
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\"batch\":[");
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"sentAt\":\"");
+        out.extend_from_slice(sent_at.as_bytes());
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(&e.json.as_bytes()[1..]);
+    }
+    out.extend_from_slice(b"],\"sentAt\":\"");
+    out.extend_from_slice(sent_at.as_bytes());
+    out.push(b'"');
+    if let Some(key) = write_key {
+        out.extend_from_slice(b",\"writeKey\":");
+        // A JSON string encoding of the key (never fails for a &str).
+        out.extend_from_slice(serde_json::to_string(key).unwrap_or_default().as_bytes());
+    }
+    out.push(b'}');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Batch;
+
+    fn entry(id: &str, category: &str) -> Entry {
+        let json = format!(
+            r#"{{"type":"track","messageId":"{id}","anonymousId":"a","timestamp":"2026-11-28T10:00:00.000Z","event":"e","context":{{"category":"{category}"}}}}"#
+        );
+        Entry {
+            id: id.into(),
+            category: category.into(),
+            enqueued_at: 0,
+            attempts: 0,
+            json: json.into(),
+        }
+    }
+
+    #[test]
+    fn body_is_a_valid_segment_batch_with_sent_at_everywhere() {
+        let entries = vec![entry("1", "analytics"), entry("2", "necessary")];
+        let sent_at = "2026-11-28T10:00:01.000Z";
+        let body = write_body(&entries, sent_at, Some("key\"1"));
+        let batch: Batch = serde_json::from_slice(&body).unwrap();
+        assert_eq!(batch.batch.len(), 2);
+        assert_eq!(batch.sent_at.as_deref(), Some(sent_at));
+        assert_eq!(batch.write_key.as_deref(), Some("key\"1"));
+        assert!(batch.batch.iter().all(|m| m.sent_at.as_deref() == Some(sent_at)));
+        assert_eq!(batch.batch[1].message_id, "2");
+        let exact = ENVELOPE_BYTES + entries.iter().map(Entry::batch_bytes).sum::<usize>() - 1;
+        assert_eq!(write_body(&entries, sent_at, None).len(), exact);
+    }
+
+    #[test]
+    fn full_queue_evicts_oldest_non_necessary() {
+        let mut q = Queue::default();
+        assert_eq!(q.push(entry("n1", "necessary"), 3), Pushed::Queued);
+        assert_eq!(q.push(entry("a1", "analytics"), 3), Pushed::Queued);
+        assert_eq!(q.push(entry("a2", "analytics"), 3), Pushed::Queued);
+        match q.push(entry("a3", "analytics"), 3) {
+            Pushed::Evicted(e) => assert_eq!(&*e.id, "a1"),
+            other => panic!("{other:?}"),
+        }
+        let ids: Vec<&str> = q.iter().map(|e| &*e.id).collect();
+        assert_eq!(ids, ["n1", "a2", "a3"]);
+    }
+
+    #[test]
+    fn full_queue_of_necessary_refuses_others_and_rotates_necessary() {
+        let mut q = Queue::default();
+        q.push(entry("n1", "necessary"), 2);
+        q.push(entry("n2", "necessary"), 2);
+        assert!(matches!(q.push(entry("a", "analytics"), 2), Pushed::Refused(e) if &*e.id == "a"));
+        assert!(matches!(q.push(entry("n3", "necessary"), 2), Pushed::Evicted(e) if &*e.id == "n1"));
+    }
+
+    #[test]
+    fn in_flight_counts_toward_the_bound() {
+        let mut q = Queue::default();
+        q.push(entry("1", "analytics"), 2);
+        q.push(entry("2", "analytics"), 2);
+        assert_eq!(q.take(10, usize::MAX).len(), 2);
+        assert!(matches!(q.push(entry("3", "analytics"), 2), Pushed::Refused(_)));
+        q.landed(2);
+        assert_eq!(q.push(entry("3", "analytics"), 2), Pushed::Queued);
+    }
+
+    #[test]
+    fn take_respects_count_and_bytes_and_requeue_keeps_order() {
+        let mut q = Queue::default();
+        for i in 0..5 {
+            q.push(entry(&i.to_string(), "analytics"), 100);
+        }
+        let one = entry("0", "analytics").batch_bytes();
+        assert_eq!(q.take(2, usize::MAX).len(), 2);
+        let by_bytes = q.take(10, ENVELOPE_BYTES + 2 * one);
+        assert_eq!(by_bytes.len(), 2);
+        assert_eq!(q.take(10, ENVELOPE_BYTES).len(), 0, "nothing fits");
+        q.requeue_front(by_bytes);
+        let ids: Vec<&str> = q.iter().map(|e| &*e.id).collect();
+        assert_eq!(ids, ["2", "3", "4"]);
+        assert_eq!(q.waiting_bytes(), 3 * one);
+        let removed = q.remove_where(|e| &*e.id == "3");
+        assert_eq!(removed.len(), 1);
+        assert_eq!(q.waiting_bytes(), 2 * one);
+    }
+}

@@ -1,0 +1,145 @@
+//! Consent changes: grant, deny, revoke, privacy signals — and their consequences for the
+//! pending buffer, the queue, the store and the audit trail.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::consent::{ConsentDecision, PrivacySignals};
+use crate::rng::uuid_v4;
+use crate::stats::{DropReason, LogEvent};
+
+use super::Core;
+
+impl Core {
+    /// The user granted `categories`: their pending events are released (in order) and new
+    /// events flow. Emits `consent_updated` if anything changed.
+    pub fn grant(&mut self, categories: &[&str], now: u64) {
+        self.change_consent("grant", "user", now, |c| c.choose(categories, true));
+    }
+
+    /// The user declined `categories`: their pending events are discarded and their queued and
+    /// persisted events purged (`consent`). Emits `consent_updated` if anything changed.
+    pub fn deny(&mut self, categories: &[&str], now: u64) {
+        self.change_consent("deny", "user", now, |c| c.choose(categories, false));
+    }
+
+    /// The user withdrew consent for `categories`: like [`Core::deny`], and with
+    /// `consent.rotate_anonymous_id_on_revoke` a new anonymous id and session.
+    pub fn revoke(&mut self, categories: &[&str], now: u64) {
+        self.change_consent("revoke", "user", now, |c| c.choose(categories, false));
+        if self.config.consent.rotate_anonymous_id_on_revoke {
+            self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
+            self.state.session = None;
+            self.save_state(now);
+        }
+    }
+
+    /// Grants every known category (configured, chosen before, or waiting in the buffer).
+    pub fn grant_all(&mut self, now: u64) {
+        let all = self.all_categories();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.grant(&refs, now);
+    }
+
+    /// Denies every known category but `necessary`.
+    pub fn deny_all(&mut self, now: u64) {
+        let all = self.all_categories();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.deny(&refs, now);
+    }
+
+    /// The host reports the browser's (or request's) Global Privacy Control and Do Not Track
+    /// signals; they apply per `consent.respect_gpc` / `consent.respect_dnt`. Not persisted:
+    /// report them on every start.
+    pub fn set_privacy_signals(&mut self, signals: PrivacySignals, now: u64) {
+        if signals != self.consent.signals() {
+            self.change_consent("signal", if signals.dnt { "dnt" } else { "gpc" }, now, |c| {
+                c.set_signals(signals)
+            });
+        }
+    }
+
+    /// The decision for `category` right now.
+    pub fn consent_decision(&self, category: &str) -> ConsentDecision {
+        self.consent.decide(category)
+    }
+
+    /// `context.consent.categoryPreferences` as it would be sent now.
+    pub fn consent_preferences(&self) -> &BTreeMap<String, bool> {
+        &self.consent_context.category_preferences
+    }
+
+    fn all_categories(&self) -> Vec<String> {
+        let mut set: BTreeSet<String> = self.consent.categories().map(str::to_string).collect();
+        set.extend(self.pending.iter().map(|m| m.consent_category().to_string()));
+        set.into_iter().collect()
+    }
+
+    fn decisions(&self) -> BTreeMap<String, ConsentDecision> {
+        self.all_categories()
+            .into_iter()
+            .map(|c| {
+                let d = self.consent.decide(&c);
+                (c, d)
+            })
+            .collect()
+    }
+
+    fn change_consent(
+        &mut self,
+        action: &str,
+        source: &str,
+        now: u64,
+        apply: impl FnOnce(&mut crate::consent::ConsentState),
+    ) {
+        let before = self.decisions();
+        let choices_before = self.consent.choices().clone();
+        apply(&mut self.consent);
+        if *self.consent.choices() != choices_before {
+            self.save_state(now);
+        }
+        if self.decisions() == before {
+            return;
+        }
+        self.refresh_consent_context();
+        self.emit(LogEvent::ConsentChanged {
+            preferences: &self.consent_context.category_preferences,
+            source,
+        });
+
+        // Nothing of a category that is no longer granted may stay queued or persisted.
+        let revoked = self
+            .queue
+            .remove_where(|e| self.consent.decide(&e.category) != ConsentDecision::Granted);
+        let mut forget: Vec<Box<str>> = Vec::with_capacity(revoked.len());
+        for e in revoked {
+            self.dropped(Some(&e.id), DropReason::Consent, "consent withdrawn while queued");
+            forget.push(e.id);
+        }
+        // In-flight messages were consented when handed out; forget them in the store so a crash
+        // cannot resurrect them (a failed attempt drops them on return).
+        for flight in self.in_flight.values() {
+            forget.extend(
+                flight
+                    .entries
+                    .iter()
+                    .filter(|e| !self.is_granted(&e.category))
+                    .map(|e| e.id.clone()),
+            );
+        }
+        self.forget(&forget);
+
+        // The audit event goes first, then the released events in their original order.
+        self.emit_consent_updated(action, source, now);
+        let pending = std::mem::take(&mut self.pending);
+        for msg in pending {
+            match self.consent.decide(msg.consent_category()) {
+                ConsentDecision::Granted => self.admit(msg, now),
+                ConsentDecision::Denied => {
+                    let id = msg.message_id.clone();
+                    self.dropped(Some(&id), DropReason::Consent, "consent denied while pending");
+                }
+                ConsentDecision::Pending => self.pending.push_back(msg),
+            }
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! [`Core`]: the SDK state machine a host drives. See the crate docs for the driving loop.
+//!
+//! This file holds the state, construction/restore, identity, super properties, hooks and
+//! stats; `track.rs` runs the pipeline, `consent_api.rs` handles consent changes and `send.rs`
+//! batching and delivery outcomes.
+
+mod consent_api;
+mod send;
+mod track;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+pub use send::OutgoingBatch;
+
+use crate::config::{Config, ConfigError, secs_to_ms};
+use crate::consent::ConsentState;
+use crate::event::EventContext;
+use crate::message::{ConsentContext, Library, Message, Properties};
+use crate::queue::{Entry, Pushed, Queue};
+use crate::rng::{Rng, uuid_v4};
+use crate::session::SessionRules;
+use crate::stats::{DebugLog, DropReason, LogEvent, Stats};
+use crate::store::{PersistedState, STATE_SAVE_INTERVAL_MS, Store, StoreError};
+
+pub use crate::platform::BeforeSend;
+
+/// The library name the native client reports in `context.library`.
+pub const LIBRARY_NAME: &str = "footfall-rust";
+
+/// How many warnings [`Stats::warnings`] keeps.
+const RECENT_WARNINGS: usize = 20;
+
+/// Config durations converted to milliseconds once.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    flush_interval_ms: u64,
+    session: SessionRules,
+    max_age_ms: u64,
+    backoff_base_ms: u64,
+    backoff_cap_ms: u64,
+}
+
+impl Limits {
+    fn new(config: &Config) -> Limits {
+        Limits {
+            flush_interval_ms: secs_to_ms(config.tracking.flush_interval),
+            session: SessionRules {
+                timeout_ms: secs_to_ms(config.tracking.session_timeout),
+                max_length_ms: secs_to_ms(config.tracking.max_session_length),
+            },
+            max_age_ms: secs_to_ms(config.delivery.max_age),
+            backoff_base_ms: secs_to_ms(config.delivery.backoff_base),
+            backoff_cap_ms: secs_to_ms(config.delivery.backoff_cap),
+        }
+    }
+}
+
+/// A batch handed to the host and not yet reported.
+struct InFlight {
+    entries: Vec<Entry>,
+}
+
+/// The Footfall core: pipeline, consent, identity, sessions, queue and delivery policy, with no
+/// I/O, no threads and no clock. Every method that depends on time takes `now` (ms since the
+/// Unix epoch). See the crate docs for how a host drives it.
+pub struct Core {
+    config: Config,
+    limits: Limits,
+    store: Box<dyn Store>,
+    rng: Box<dyn Rng>,
+    state: PersistedState,
+    state_dirty: bool,
+    state_saved_at: u64,
+    consent: ConsentState,
+    consent_context: ConsentContext,
+    super_properties: Properties,
+    default_context: EventContext,
+    library: Library,
+    pending: VecDeque<Message>,
+    queue: Queue,
+    in_flight: BTreeMap<u64, InFlight>,
+    hooks: Vec<BeforeSend>,
+    log: Option<DebugLog>,
+    startup_warnings: Vec<String>,
+    stats: Stats,
+    next_batch_id: u64,
+    retry_at: u64,
+    failures: u32,
+    split_limit: Option<usize>,
+    flush_requested: bool,
+    /// Consent categories of queued messages, shared instead of copied per message.
+    categories: Vec<Arc<str>>,
+    /// Reused serialization buffer.
+    scratch: Vec<u8>,
+}
+
+impl Core {
+    /// Builds a core for `config` and restores what `store` persisted (identity, session,
+    /// consent choices, queued messages). Restored messages whose category is no longer granted,
+    /// or that are older than `delivery.max_age`, are dropped and removed from the store.
+    /// Store problems become warnings ([`Stats::warnings`], replayed to the debug log when it is
+    /// set); only an invalid config is an error.
+    pub fn new(
+        config: Config,
+        store: Box<dyn Store>,
+        rng: Box<dyn Rng>,
+        now: u64,
+    ) -> Result<Core, ConfigError> {
+        config.validate()?;
+        let limits = Limits::new(&config);
+        let consent = ConsentState::new(&config, BTreeMap::new());
+        let mut core = Core {
+            limits,
+            store,
+            rng,
+            state: PersistedState::default(),
+            state_dirty: false,
+            state_saved_at: now,
+            consent_context: ConsentContext {
+                category_preferences: consent.preferences(),
+            },
+            consent,
+            super_properties: Properties::new(),
+            default_context: EventContext::default(),
+            library: Library {
+                name: LIBRARY_NAME.to_string(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+            pending: VecDeque::new(),
+            queue: Queue::default(),
+            in_flight: BTreeMap::new(),
+            hooks: Vec::new(),
+            log: None,
+            startup_warnings: Vec::new(),
+            stats: Stats::default(),
+            next_batch_id: 1,
+            retry_at: 0,
+            failures: 0,
+            split_limit: None,
+            flush_requested: false,
+            categories: Vec::new(),
+            scratch: Vec::with_capacity(1024),
+            config,
+        };
+        core.restore(now);
+        Ok(core)
+    }
+
+    fn restore(&mut self, now: u64) {
+        let restored = match self.store.load() {
+            Ok(r) => r,
+            Err(e) => {
+                self.store_failed(&e);
+                Default::default()
+            }
+        };
+        for w in &restored.warnings {
+            self.warn(w);
+        }
+        self.state = restored.state.unwrap_or_default();
+        let fresh = self.state.anonymous_id.as_deref().is_none_or(str::is_empty);
+        if fresh {
+            self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
+        }
+        self.consent = ConsentState::new(&self.config, std::mem::take(&mut self.state.consent));
+        self.refresh_consent_context();
+        if fresh {
+            self.save_state(now);
+        }
+        let mut gone = Vec::new();
+        for stored in restored.messages {
+            let category = self.intern(&stored.category);
+            let entry = Entry::from_stored(stored, category);
+            let reason = if !self.is_granted(&entry.category) {
+                Some(DropReason::Consent)
+            } else if now.saturating_sub(entry.enqueued_at) > self.limits.max_age_ms {
+                Some(DropReason::Expired)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.dropped(Some(&entry.id), reason, "restored from the store");
+                gone.push(entry.id);
+                continue;
+            }
+            self.stats.restored += 1;
+            match self.queue.push(entry, self.config.tracking.max_queue_size) {
+                Pushed::Queued => {}
+                Pushed::Evicted(old) | Pushed::Refused(old) => {
+                    self.dropped(
+                        Some(&old.id),
+                        DropReason::QueueFull,
+                        "restored queue over max_queue_size",
+                    );
+                    gone.push(old.id);
+                }
+            }
+        }
+        self.forget(&gone);
+    }
+
+    // ----- identity -----
+
+    /// The current anonymous id (a UUID v4, persisted).
+    pub fn anonymous_id(&self) -> &str {
+        self.state.anonymous_id.as_deref().unwrap_or("")
+    }
+
+    /// The identified user id, if any (raw; `hash_user_id` applies only on the wire).
+    pub fn user_id(&self) -> Option<&str> {
+        self.state.user_id.as_deref()
+    }
+
+    /// The current session id, if a session is live at `now`.
+    pub fn session_id(&self, now: u64) -> Option<&str> {
+        self.state
+            .session
+            .as_ref()
+            .filter(|s| crate::session::is_live(s, now, self.limits.session))
+            .map(|s| s.id.as_str())
+    }
+
+    /// Logout: a new anonymous id, no user id, no session. Queued messages are kept (they
+    /// belong to the previous identity and are still delivered).
+    pub fn reset(&mut self, now: u64) {
+        self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
+        self.state.user_id = None;
+        self.state.session = None;
+        self.save_state(now);
+    }
+
+    // ----- configuration of the pipeline -----
+
+    /// Registers super properties, added to every `track`/`page`/`screen` message (the event's
+    /// own properties win). The privacy rules for properties (deny list, URL parameters, PII
+    /// scrubbing) apply to them here, once. Kept in memory: hosts register them at startup.
+    pub fn register(&mut self, mut properties: Properties) {
+        crate::pipeline::anonymize::anonymize_properties(&mut properties, &self.config.privacy);
+        self.super_properties.extend(properties);
+    }
+
+    /// Removes one super property.
+    pub fn unregister(&mut self, key: &str) {
+        self.super_properties.remove(key);
+    }
+
+    /// The registered super properties.
+    pub fn super_properties(&self) -> &Properties {
+        &self.super_properties
+    }
+
+    /// Context merged into every message (the event's own context wins): the browser's
+    /// `userAgent`, `locale` and current `page`, an `app` object, ...
+    pub fn set_default_context(&mut self, context: EventContext) {
+        self.default_context = context;
+    }
+
+    /// `context.library` (default `footfall-rust` and this crate's version).
+    pub fn set_library(&mut self, name: &str, version: &str) {
+        self.library = Library {
+            name: name.to_string(),
+            version: version.to_string(),
+        };
+    }
+
+    /// Adds a `before_send` hook; hooks run in the order added, after anonymization.
+    pub fn add_before_send(&mut self, hook: BeforeSend) {
+        self.hooks.push(hook);
+    }
+
+    /// Sets the debug log hook; warnings from startup (restore) are replayed to it at once.
+    pub fn set_debug_log(&mut self, log: DebugLog) {
+        for w in &self.startup_warnings {
+            log(&LogEvent::Warning { detail: w });
+        }
+        self.startup_warnings.clear();
+        self.log = Some(log);
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The URL batches are POSTed to: `{delivery.endpoint}/v1/batch`.
+    pub fn batch_url(&self) -> String {
+        format!("{}/v1/batch", self.config.delivery.endpoint.trim_end_matches('/'))
+    }
+
+    /// The `Authorization` header value: HTTP Basic with the write key as username and an empty
+    /// password.
+    pub fn authorization(&self) -> String {
+        basic_auth(&self.config.delivery.write_key)
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.clone();
+        s.pending_consent = self.pending.len();
+        s.queued = self.queue.waiting();
+        s.in_flight = self.queue.in_flight();
+        s
+    }
+
+    /// Saves the persisted state now if session activity changed it since the last save
+    /// (call on page hide / before exit; it is also done by `poll_batch` every 10 s).
+    pub fn persist(&mut self, now: u64) {
+        if self.state_dirty {
+            self.save_state(now);
+        }
+    }
+
+    // ----- internals shared by the submodules -----
+
+    /// The shared copy of `category`.
+    fn intern(&mut self, category: &str) -> Arc<str> {
+        if let Some(c) = self.categories.iter().find(|c| &***c == category) {
+            return c.clone();
+        }
+        let c: Arc<str> = Arc::from(category);
+        if self.categories.len() < 64 {
+            self.categories.push(c.clone());
+        }
+        c
+    }
+
+    fn is_granted(&self, category: &str) -> bool {
+        self.consent.decide(category) == crate::consent::ConsentDecision::Granted
+    }
+
+    fn refresh_consent_context(&mut self) {
+        self.consent_context = ConsentContext {
+            category_preferences: self.consent.preferences(),
+        };
+    }
+
+    fn save_state(&mut self, now: u64) {
+        self.state.consent = self.consent.choices().clone();
+        let result = self.store.save_state(&self.state);
+        self.state.consent.clear();
+        self.state_dirty = false;
+        self.state_saved_at = now;
+        if let Err(e) = result {
+            self.store_failed(&e);
+        }
+    }
+
+    fn save_state_if_due(&mut self, now: u64) {
+        if self.state_dirty && now.saturating_sub(self.state_saved_at) >= STATE_SAVE_INTERVAL_MS {
+            self.save_state(now);
+        }
+    }
+
+    /// Removes messages from the store.
+    fn forget<S: AsRef<str>>(&mut self, ids: &[S]) {
+        if ids.is_empty() {
+            return;
+        }
+        let refs: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+        if let Err(e) = self.store.remove(&refs) {
+            self.store_failed(&e);
+        }
+    }
+
+    fn store_failed(&mut self, e: &StoreError) {
+        self.stats.store_errors += 1;
+        self.warn(&e.to_string());
+    }
+
+    fn warn(&mut self, detail: &str) {
+        if self.stats.warnings.len() == RECENT_WARNINGS {
+            self.stats.warnings.remove(0);
+        }
+        self.stats.warnings.push(detail.to_string());
+        match &self.log {
+            Some(log) => log(&LogEvent::Warning { detail }),
+            None => self.startup_warnings.push(detail.to_string()),
+        }
+    }
+
+    fn emit(&self, event: LogEvent<'_>) {
+        if let Some(log) = &self.log {
+            log(&event);
+        }
+    }
+
+    fn dropped(&mut self, message_id: Option<&str>, reason: DropReason, detail: &str) {
+        self.stats.count_drop(reason, 1);
+        self.emit(LogEvent::Dropped {
+            message_id,
+            reason,
+            detail,
+        });
+    }
+}
+
+/// `Basic base64(write_key + ":")`.
+pub fn basic_auth(write_key: &str) -> String {
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{write_key}:");
+    let mut out = String::from("Basic ");
+    for chunk in input.as_bytes().chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+//! Batching and delivery: when a batch is ready, what goes in it, and what a delivery outcome
+//! does to its messages (see [`crate::delivery`] for the policy table).
+
+use crate::delivery::{Delivery, Verdict, backoff_ms, classify};
+use crate::queue::{ENVELOPE_BYTES, Entry, write_body};
+use crate::stats::{DropReason, LogEvent, Rejection};
+
+use super::{Core, InFlight};
+
+/// A batch for the host to send: POST `body` to [`Core::batch_url`] with
+/// `Content-Type: application/json` and the [`Core::authorization`] header (gzip optional),
+/// then report the outcome with [`Core::report`] and this `id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingBatch {
+    pub id: u64,
+    /// `{"batch":[...],"sentAt":"..."}` (with `writeKey` when asked for, for beacons).
+    pub body: Vec<u8>,
+    /// How many messages it carries.
+    pub messages: usize,
+}
+
+impl Core {
+    /// Asks for everything queued to be sent as soon as possible, ignoring `batch_size` and
+    /// `flush_interval` (still respecting backoff and `max_in_flight`). Drive with
+    /// [`Core::poll_batch`] as usual.
+    pub fn flush(&mut self) {
+        self.flush_requested = !self.queue.is_empty();
+    }
+
+    fn ready(&self, now: u64) -> bool {
+        let t = &self.config.tracking;
+        self.flush_requested
+            || self.split_limit.is_some()
+            || self.queue.waiting() >= t.batch_size
+            || self.queue.waiting_bytes() + ENVELOPE_BYTES >= t.max_batch_bytes
+            || self
+                .queue
+                .oldest()
+                .is_some_and(|o| now >= o.saturating_add(self.limits.flush_interval_ms))
+    }
+
+    /// When the host should call [`Core::poll_batch`] next (ms since the epoch; `now` or earlier
+    /// means right away), or `None` when nothing is due until the next `track`, consent change or
+    /// [`Core::report`].
+    pub fn next_wakeup(&self, now: u64) -> Option<u64> {
+        let oldest = self.queue.oldest()?;
+        if self.in_flight.len() >= self.config.delivery.max_in_flight {
+            return None;
+        }
+        let ready_at = if self.ready(now) {
+            now
+        } else {
+            oldest.saturating_add(self.limits.flush_interval_ms)
+        };
+        let expiry = oldest.saturating_add(self.limits.max_age_ms).saturating_add(1);
+        Some(ready_at.max(self.retry_at).min(expiry))
+    }
+
+    /// The next batch to send, if one is due at `now` (thresholds reached, flush requested, not
+    /// backing off, fewer than `delivery.max_in_flight` batches out). Call until it returns
+    /// `None`. Its messages count as in flight until [`Core::report`].
+    pub fn poll_batch(&mut self, now: u64) -> Option<OutgoingBatch> {
+        self.save_state_if_due(now);
+        self.expire(now);
+        if self.queue.is_empty() {
+            self.flush_requested = false;
+            self.split_limit = None;
+            return None;
+        }
+        if self.in_flight.len() >= self.config.delivery.max_in_flight
+            || now < self.retry_at
+            || !self.ready(now)
+        {
+            return None;
+        }
+        let max_count = self
+            .config
+            .tracking
+            .batch_size
+            .min(self.split_limit.unwrap_or(usize::MAX));
+        let entries = self.queue.take(max_count, self.config.tracking.max_batch_bytes);
+        if self.queue.is_empty() {
+            self.flush_requested = false;
+        }
+        (!entries.is_empty()).then(|| self.hand_out(entries, now, None))
+    }
+
+    /// Everything queued now, in batches whose bodies are at most `max_bytes` (e.g. 64 KB for
+    /// `sendBeacon` / `fetch(keepalive)` on page hide), ignoring thresholds, backoff and
+    /// `max_in_flight`. With `write_key_in_body` each body carries `writeKey` (for transports
+    /// that cannot set headers). Report each like any batch (`Delivery::Beacon`). Also saves the
+    /// persisted state.
+    pub fn flush_all(&mut self, now: u64, max_bytes: usize, write_key_in_body: bool) -> Vec<OutgoingBatch> {
+        self.persist(now);
+        self.expire(now);
+        let key = write_key_in_body.then(|| self.config.delivery.write_key.clone());
+        // `,"writeKey":"…"` as write_body encodes it.
+        let key_bytes = key
+            .as_ref()
+            .map_or(0, |k| serde_json::to_string(k).map_or(0, |j| j.len()) + 12);
+        let limit = max_bytes
+            .min(self.config.tracking.max_batch_bytes)
+            .saturating_sub(key_bytes);
+        let mut out = Vec::new();
+        loop {
+            let entries = self.queue.take(usize::MAX, limit);
+            if entries.is_empty() {
+                break;
+            }
+            out.push(self.hand_out(entries, now, key.as_deref()));
+        }
+        self.flush_requested = !self.queue.is_empty();
+        out
+    }
+
+    fn hand_out(&mut self, entries: Vec<Entry>, now: u64, write_key: Option<&str>) -> OutgoingBatch {
+        let id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let sent_at = crate::time::format_rfc3339_ms(now);
+        let body = write_body(&entries, &sent_at, write_key);
+        let messages = entries.len();
+        self.stats.batches += 1;
+        self.emit(LogEvent::BatchReady {
+            batch_id: id,
+            messages,
+            bytes: body.len(),
+        });
+        self.in_flight.insert(id, InFlight { entries });
+        OutgoingBatch { id, body, messages }
+    }
+
+    /// Drops waiting messages older than `delivery.max_age`.
+    fn expire(&mut self, now: u64) {
+        let max_age = self.limits.max_age_ms;
+        let mut gone = Vec::new();
+        while let Some(e) = self
+            .queue
+            .pop_front_if(|e| now.saturating_sub(e.enqueued_at) > max_age)
+        {
+            self.dropped(Some(&e.id), DropReason::Expired, "older than delivery.max_age");
+            gone.push(e.id);
+        }
+        self.forget(&gone);
+    }
+
+    /// Reports what happened to batch `batch_id` (see [`crate::delivery`] for the policy). An
+    /// unknown id is ignored with a warning.
+    pub fn report(&mut self, batch_id: u64, delivery: Delivery, now: u64) {
+        let Some(InFlight { entries }) = self.in_flight.remove(&batch_id) else {
+            return self.warn(&format!("report for unknown batch {batch_id} ignored"));
+        };
+        self.queue.landed(entries.len());
+        match classify(&delivery, now) {
+            Verdict::Delivered { rejected } => {
+                self.failures = 0;
+                let mut accepted = entries.len();
+                for (index, reason) in rejected {
+                    if let Some(e) = entries.get(index) {
+                        accepted -= 1;
+                        self.reject(e, &reason);
+                    }
+                }
+                self.stats.sent += accepted as u64;
+                self.emit(LogEvent::Delivered {
+                    batch_id,
+                    messages: entries.len(),
+                    accepted,
+                });
+                self.forget(&entries.iter().map(|e| &*e.id).collect::<Vec<_>>());
+            }
+            Verdict::Refused { reasons, cause } => {
+                for (i, e) in entries.iter().enumerate() {
+                    let reason = reasons
+                        .iter()
+                        .find(|(idx, _)| *idx == i)
+                        .map_or(cause.as_str(), |(_, r)| r.as_str());
+                    self.reject(e, reason);
+                }
+                self.forget(&entries.iter().map(|e| &*e.id).collect::<Vec<_>>());
+            }
+            Verdict::Split if entries.len() == 1 => {
+                self.dropped(
+                    Some(&entries[0].id),
+                    DropReason::TooLarge,
+                    "the collector answered 413 to it alone",
+                );
+                self.forget(&[&*entries[0].id]);
+            }
+            Verdict::Split => {
+                let half = entries.len().div_ceil(2);
+                self.split_limit = Some(self.split_limit.map_or(half, |l| l.min(half)));
+                self.stats.retried += entries.len() as u64;
+                let cause = format!("HTTP 413; next batches carry at most {half}");
+                self.emit(LogEvent::RetryScheduled {
+                    batch_id,
+                    messages: entries.len(),
+                    delay_ms: 0,
+                    cause: &cause,
+                });
+                self.return_to_queue(entries, false, now);
+            }
+            Verdict::Retry { after_ms, cause } => {
+                self.failures = self.failures.saturating_add(1);
+                let delay = after_ms.unwrap_or_else(|| {
+                    backoff_ms(
+                        self.failures,
+                        self.limits.backoff_base_ms,
+                        self.limits.backoff_cap_ms,
+                        &mut *self.rng,
+                    )
+                });
+                self.retry_at = self.retry_at.max(now.saturating_add(delay));
+                self.emit(LogEvent::RetryScheduled {
+                    batch_id,
+                    messages: entries.len(),
+                    delay_ms: delay,
+                    cause: &cause,
+                });
+                self.return_to_queue(entries, true, now);
+            }
+        }
+    }
+
+    fn reject(&mut self, e: &Entry, reason: &str) {
+        self.stats.remember_rejection(Rejection {
+            message_id: e.id.to_string(),
+            reason: reason.to_string(),
+        });
+        self.dropped(Some(&e.id), DropReason::Rejected, reason);
+    }
+
+    /// Failed messages go back to the front of the queue unless they used up their attempts,
+    /// expired, or lost their consent meanwhile.
+    fn return_to_queue(&mut self, entries: Vec<Entry>, count_attempt: bool, now: u64) {
+        let max_attempts = self.config.delivery.max_attempts;
+        let mut kept = Vec::with_capacity(entries.len());
+        let mut gone = Vec::new();
+        for mut e in entries {
+            if count_attempt {
+                e.attempts += 1;
+            }
+            let reason = if !self.is_granted(&e.category) {
+                Some(DropReason::Consent)
+            } else if e.attempts >= max_attempts {
+                Some(DropReason::RetriesExhausted)
+            } else if now.saturating_sub(e.enqueued_at) > self.limits.max_age_ms {
+                Some(DropReason::Expired)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    self.dropped(Some(&e.id), reason, "after a failed delivery");
+                    gone.push(e.id);
+                }
+                None => kept.push(e),
+            }
+        }
+        self.stats.retried += kept.len() as u64;
+        self.queue.requeue_front(kept);
+        self.forget(&gone);
+    }
+
+    /// Gives up on everything not yet delivered (waiting, pending consent, in flight), counting
+    /// it as dropped with reason `shutdown`; the store is left as it is (a persistent store
+    /// delivers it on the next start). For hosts that shut down without persistence. Returns how
+    /// many messages were given up.
+    pub fn abandon(&mut self) -> usize {
+        let waiting = self.queue.remove_where(|_| true);
+        let in_flight: Vec<Entry> = std::mem::take(&mut self.in_flight)
+            .into_values()
+            .flat_map(|f| f.entries)
+            .collect();
+        self.queue.landed(in_flight.len());
+        let pending = std::mem::take(&mut self.pending);
+        let n = waiting.len() + in_flight.len() + pending.len();
+        for e in waiting.iter().chain(&in_flight) {
+            self.dropped(
+                Some(&e.id),
+                DropReason::Shutdown,
+                "host shut down before delivery",
+            );
+        }
+        for m in &pending {
+            self.dropped(
+                Some(&m.message_id),
+                DropReason::Shutdown,
+                "host shut down while waiting for consent",
+            );
+        }
+        n
+    }
+}

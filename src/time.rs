@@ -1,0 +1,203 @@
+//! Time on the wire, by hand (no `chrono` in the browser bundle).
+//!
+//! The core counts time as `u64` milliseconds since the Unix epoch, always passed in by the host
+//! (`now`). Messages carry RFC 3339 UTC strings with exactly three fractional digits
+//! (`2026-11-28T20:49:12.345Z`). HTTP `Retry-After` values are either delta-seconds or an
+//! IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); [`retry_after_ms`] understands both.
+
+/// Days since 1970-01-01 → (year, month 1-12, day 1-31). Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// (year, month 1-12, day 1-31) → days since 1970-01-01. Inverse of [`civil_from_days`].
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn push_padded(out: &mut String, value: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut v = value;
+    let mut i = buf.len();
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    let start = (buf.len() - width).min(i);
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or("0"));
+}
+
+/// Appends `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn write_rfc3339_ms(out: &mut String, ms: u64) {
+    let secs = ms / 1000;
+    let (year, month, day) = civil_from_days((secs / 86_400) as i64);
+    let sod = secs % 86_400;
+    push_padded(out, year.max(0) as u64, 4);
+    out.push('-');
+    push_padded(out, u64::from(month), 2);
+    out.push('-');
+    push_padded(out, u64::from(day), 2);
+    out.push('T');
+    push_padded(out, sod / 3600, 2);
+    out.push(':');
+    push_padded(out, sod / 60 % 60, 2);
+    out.push(':');
+    push_padded(out, sod % 60, 2);
+    out.push('.');
+    push_padded(out, ms % 1000, 3);
+    out.push('Z');
+}
+
+/// `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+pub fn format_rfc3339_ms(ms: u64) -> String {
+    let mut out = String::with_capacity(24);
+    write_rfc3339_ms(&mut out, ms);
+    out
+}
+
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// Parses an RFC 3339 timestamp (`Z` or `±HH:MM` offset, any number of fractional digits) into
+/// milliseconds since the epoch. Returns `None` for anything else or for dates before 1970.
+pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = digits(s.get(0..4)?)? as i64;
+    let month = digits(s.get(5..7)?)? as u32;
+    let day = digits(s.get(8..10)?)? as u32;
+    let (h, mi, sec) = (
+        digits(s.get(11..13)?)?,
+        digits(s.get(14..16)?)?,
+        digits(s.get(17..19)?)?,
+    );
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut rest = s.get(19..)?;
+    let mut millis = 0u64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let end = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        if end == 0 {
+            return None;
+        }
+        let mut scaled = 0u64;
+        for (i, c) in frac[..end].bytes().take(3).enumerate() {
+            scaled += u64::from(c - b'0') * [100, 10, 1][i];
+        }
+        millis = scaled;
+        rest = &frac[end..];
+    }
+    let offset_min: i64 = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
+            let m = (digits(&rest[1..3])? * 60 + digits(&rest[4..6])?) as i64;
+            if rest.starts_with('-') { -m } else { m }
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + (h * 3600 + mi * 60 + sec) as i64 - offset_min * 60;
+    u64::try_from(secs).ok().map(|s| s * 1000 + millis)
+}
+
+/// Parses an HTTP IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into ms since the epoch.
+pub fn parse_http_date_ms(s: &str) -> Option<u64> {
+    let mut parts = s.split_ascii_whitespace();
+    let _weekday = parts.next()?.strip_suffix(',')?;
+    let day = digits(parts.next()?)? as u32;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month_name = parts.next()?;
+    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as u32 + 1;
+    let year = digits(parts.next()?)? as i64;
+    let mut hms = parts.next()?.split(':');
+    let (h, m, sec) = (digits(hms.next()?)?, digits(hms.next()?)?, digits(hms.next()?)?);
+    if parts.next()? != "GMT" || parts.next().is_some() || h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + (h * 3600 + m * 60 + sec) as i64;
+    u64::try_from(secs).ok().map(|s| s * 1000)
+}
+
+/// The delay a `Retry-After` header value asks for, in ms from `now_ms`: delta-seconds
+/// (`"120"`) or an HTTP date (a date in the past means "now", 0). `None` if unparseable.
+pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
+    let value = value.trim();
+    if let Some(secs) = digits(value) {
+        return Some(secs.saturating_mul(1000));
+    }
+    parse_http_date_ms(value).map(|at| at.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_epoch_and_known_instants() {
+        assert_eq!(format_rfc3339_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_rfc3339_ms(1_764_324_930_123), "2025-11-28T10:15:30.123Z");
+        assert_eq!(format_rfc3339_ms(951_782_400_007), "2000-02-29T00:00:00.007Z");
+        assert_eq!(format_rfc3339_ms(4_102_444_799_999), "2099-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn parse_inverts_format_for_many_instants() {
+        let mut ms = 0u64;
+        while ms < 5_000_000_000_000 {
+            assert_eq!(parse_rfc3339_ms(&format_rfc3339_ms(ms)), Some(ms), "{ms}");
+            ms += 86_399_997 * 7 + 13;
+        }
+    }
+
+    #[test]
+    fn parses_offsets_and_fractions() {
+        let base = parse_rfc3339_ms("2026-11-28T10:15:30.123Z").unwrap();
+        assert_eq!(parse_rfc3339_ms("2026-11-28T11:15:30.123+01:00"), Some(base));
+        assert_eq!(parse_rfc3339_ms("2026-11-28T10:15:30.123456Z"), Some(base));
+        assert_eq!(parse_rfc3339_ms("2026-11-28T10:15:30Z"), Some(base - 123));
+        assert_eq!(parse_rfc3339_ms("2026-11-28 10:15:30"), None);
+        assert_eq!(parse_rfc3339_ms("2026-13-28T10:15:30Z"), None);
+        assert_eq!(parse_rfc3339_ms("not a date at all!!"), None);
+    }
+
+    #[test]
+    fn retry_after_accepts_seconds_and_http_dates() {
+        assert_eq!(retry_after_ms("120", 0), Some(120_000));
+        assert_eq!(retry_after_ms(" 0 ", 0), Some(0));
+        let now = parse_http_date_ms("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(now, 784_111_777_000);
+        assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(30_000));
+        assert_eq!(retry_after_ms("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(0));
+        assert_eq!(retry_after_ms("soon", now), None);
+        assert_eq!(retry_after_ms("-5", now), None);
+    }
+}
