@@ -1,0 +1,357 @@
+//! Dashboard data: every widget's result over its effective range, as serializable JSON.
+//!
+//! ```json
+//! {"dashboard": {"id": "product", "name": "Product", "description": null},
+//!  "from": "2026-10-01T00:00:00.000Z", "to": "2026-11-01T00:00:00.000Z",
+//!  "generated_at": "...",
+//!  "widgets": [
+//!   {"index": 0, "id": "dau", "title": "DAU", "type": "metric", "from": "...", "to": "...",
+//!    "result": {"kind": "number", "metric": "count_distinct", "value": 812,
+//!               "trend": {"period": "7_days", "from": "...", "to": "...", "previous": 790,
+//!                         "change": 22, "change_pct": 2.78}}},
+//!   {"index": 1, "type": "chart", "chart_type": "line", "result": {"kind": "table",
+//!    "columns": [{"name": "day", "label": "day", "role": "dimension", "time": "day"},
+//!                {"name": "count", "label": "count", "role": "metric"}],
+//!    "rows": [["2026-10-01", 120], ...]}},
+//!   {"index": 2, "type": "funnel", "result": {"kind": "funnel", "steps": [{"name": "Visit",
+//!    "event": "page_view", "persons": 100, "conversion_from_start": 1.0,
+//!    "conversion_from_previous": 1.0, "drop_off": 0}, ...], "overall_conversion": 0.12,
+//!    "median_time_to_convert_s": 3600.0, "avg_time_to_convert_s": 5400.0}},
+//!   {"index": 3, "type": "table", "error": "query failed: ..."}]}
+//! ```
+//!
+//! Ranges: `from`/`to` of the request (absolute or relative dates) apply to every widget but those
+//! whose own range is `fixed: true`; without them each widget uses its own range, else the
+//! dashboard's, else the last 30 days. Fractions
+//! (conversion) are 0..1; `change_pct` is a percentage (null when the previous value is 0).
+//! Time buckets are `YYYY-MM-DD` (hours `YYYY-MM-DDTHH:00Z`); a chart over time gets every bucket
+//! of its range, missing count buckets as 0.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::DashboardError;
+use super::cache::DataCache;
+use super::filters::TimeBucket;
+use super::model::{ChartType, Dashboard, Widget, WidgetKind};
+use super::period::{DateRange, ms_to_rfc3339};
+use super::translate;
+use crate::query::QueryContext;
+use crate::store::Store;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardMeta {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DashboardData {
+    pub dashboard: DashboardMeta,
+    /// The request's range (RFC 3339), when it gave one.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub generated_at: String,
+    pub widgets: Vec<WidgetData>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WidgetData {
+    pub index: usize,
+    pub id: String,
+    pub title: String,
+    #[serde(rename = "type")]
+    pub kind: WidgetKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_type: Option<ChartType>,
+    /// The widget keeps its own range whatever the request asks (`date_range.fixed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fixed_range: bool,
+    /// Effective range, RFC 3339, half-open.
+    pub from: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<WidgetResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Served from the host's cache (see [`DataCache`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+}
+
+/// A widget's result in one of three shapes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WidgetResult {
+    Number {
+        metric: String,
+        /// Null when undefined (an average over no events).
+        value: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trend: Option<TrendData>,
+    },
+    Table {
+        columns: Vec<Column>,
+        rows: Vec<Vec<Value>>,
+    },
+    Funnel {
+        steps: Vec<FunnelStepData>,
+        overall_conversion: f64,
+        median_time_to_convert_s: Option<f64>,
+        avg_time_to_convert_s: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    /// Canonical dimension (`properties.plan`, `day`) or metric name (`count`, `sum_amount`).
+    pub name: String,
+    /// Header label (the table's `columns`, else the name).
+    pub label: String,
+    /// `dimension` or `metric`.
+    pub role: ColumnRole,
+    /// The bucket when this dimension is a time bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<TimeBucket>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnRole {
+    Dimension,
+    Metric,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrendData {
+    /// As written in the widget (`7_days`, `previous_period`).
+    pub period: String,
+    /// The comparison range, RFC 3339.
+    pub from: String,
+    pub to: String,
+    pub previous: Option<f64>,
+    /// value − previous.
+    pub change: Option<f64>,
+    /// (value − previous) / |previous| × 100; null when previous is 0 or missing.
+    pub change_pct: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunnelStepData {
+    pub name: String,
+    pub event: String,
+    pub persons: u64,
+    /// 0..1
+    pub conversion_from_start: f64,
+    /// 0..1
+    pub conversion_from_previous: f64,
+    /// Persons of the previous step who did not reach this one (0 for the first step).
+    pub drop_off: u64,
+}
+
+/// The data of every widget of `dashboard` at the current time.
+pub async fn dashboard_data(
+    store: &dyn Store,
+    project: &str,
+    dashboard: &Dashboard,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<DashboardData, DashboardError> {
+    dashboard_data_at(
+        store,
+        project,
+        dashboard,
+        from,
+        to,
+        chrono::Utc::now().timestamp_millis(),
+    )
+    .await
+}
+
+/// [`dashboard_data`] with an explicit `now` (ms) for relative dates: deterministic in tests.
+/// Fails only when the request's range is invalid; widget failures go in their `error`.
+pub async fn dashboard_data_at(
+    store: &dyn Store,
+    project: &str,
+    dashboard: &Dashboard,
+    from: Option<&str>,
+    to: Option<&str>,
+    now_ms: i64,
+) -> Result<DashboardData, DashboardError> {
+    let req = DataRequest {
+        from,
+        to,
+        now_ms,
+        widget: None,
+        cache: None,
+        refresh: false,
+    };
+    dashboard_data_with(store, project, dashboard, &req).await
+}
+
+/// What a data request asks for, beyond the dashboard.
+#[derive(Clone, Copy)]
+pub struct DataRequest<'a> {
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    /// "Now" for relative dates, ms.
+    pub now_ms: i64,
+    /// Only this widget (its `widget_id`, or `w{index}`): the live page loads widgets one by one
+    /// so the first ones show while the slow ones run.
+    pub widget: Option<&'a str>,
+    /// Results younger than the cache's TTL are reused, fresh ones stored.
+    pub cache: Option<&'a DataCache>,
+    /// Bypass (but refill) the cache.
+    pub refresh: bool,
+}
+
+/// The general form of [`dashboard_data`]; `NotFound` when `req.widget` names no widget.
+pub async fn dashboard_data_with(
+    store: &dyn Store,
+    project: &str,
+    dashboard: &Dashboard,
+    req: &DataRequest<'_>,
+) -> Result<DashboardData, DashboardError> {
+    let now_ms = req.now_ms;
+    let tz = dashboard.time_zone.as_deref();
+    let requested = request_range(req.from, req.to, now_ms, tz)?;
+    let mut ctx = QueryContext::at(project, now_ms);
+    ctx.time_zone = dashboard.time_zone.clone();
+    let ctx = &ctx;
+    let dashboard_id = dashboard.id.clone().unwrap_or_default();
+    let selected: Vec<(usize, &Widget)> = dashboard
+        .widgets
+        .iter()
+        .enumerate()
+        .filter(|(i, w)| req.widget.is_none_or(|id| widget_id(*i, w) == id))
+        .collect();
+    if let (Some(id), true) = (req.widget, selected.is_empty()) {
+        return Err(DashboardError::NotFound {
+            kind: "widget",
+            id: format!("{dashboard_id}/{id}"),
+        });
+    }
+    let dashboard_id = &dashboard_id;
+    let jobs = selected.into_iter().map(|(index, w)| async move {
+        let own = w.own_range();
+        let range = match (requested, &own) {
+            (Some(r), own) if !own.as_ref().is_some_and(|o| o.fixed) => Ok(r),
+            _ => own
+                .or_else(|| dashboard.date_range.clone())
+                .unwrap_or_else(DateRange::last_30_days)
+                .resolve(now_ms, tz),
+        };
+        let key = match (&range, req.cache) {
+            (Ok((f, t)), Some(_)) => Some(DataCache::key(
+                project,
+                dashboard_id,
+                &serde_json::to_string(w).unwrap_or_default(),
+                *f,
+                *t,
+            )),
+            _ => None,
+        };
+        let hit = match (&key, req.cache, req.refresh) {
+            (Some(k), Some(c), false) => c.get(k, now_ms),
+            _ => None,
+        };
+        if let Some(mut hit) = hit {
+            hit.index = index;
+            hit.cached = true;
+            return hit;
+        }
+        let data = widget_data(store, ctx, index, w, range).await;
+        if let (Some(k), Some(c), None) = (key, req.cache, &data.error) {
+            c.put(k, now_ms, data.clone());
+        }
+        data
+    });
+    let widgets = futures::future::join_all(jobs).await;
+    Ok(DashboardData {
+        dashboard: DashboardMeta {
+            id: dashboard.id.clone().unwrap_or_default(),
+            name: dashboard.name.clone(),
+            description: dashboard.description.clone(),
+        },
+        from: requested.map(|r| ms_to_rfc3339(r.0)),
+        to: requested.map(|r| ms_to_rfc3339(r.1)),
+        generated_at: ms_to_rfc3339(now_ms),
+        widgets,
+    })
+}
+
+/// A widget's id: its `widget_id`, else `w{index}`.
+pub fn widget_id(index: usize, w: &Widget) -> String {
+    w.widget_id.clone().unwrap_or_else(|| format!("w{index}"))
+}
+
+/// The request's range when it gave `from` and/or `to` (a missing end defaults: `from` to
+/// `30_days_ago`, `to` to `today`).
+pub fn request_range(
+    from: Option<&str>,
+    to: Option<&str>,
+    now_ms: i64,
+    time_zone: Option<&str>,
+) -> Result<Option<(i64, i64)>, DashboardError> {
+    let from = from.map(str::trim).filter(|s| !s.is_empty());
+    let to = to.map(str::trim).filter(|s| !s.is_empty());
+    if from.is_none() && to.is_none() {
+        return Ok(None);
+    }
+    let r = DateRange {
+        from: from.unwrap_or("30_days_ago").to_string(),
+        to: to.unwrap_or("today").to_string(),
+        fixed: false,
+    };
+    r.resolve(now_ms, time_zone)
+        .map(Some)
+        .map_err(DashboardError::Invalid)
+}
+
+async fn widget_data(
+    store: &dyn Store,
+    ctx: &QueryContext,
+    index: usize,
+    w: &Widget,
+    range: Result<(i64, i64), String>,
+) -> WidgetData {
+    let mut out = WidgetData {
+        index,
+        id: widget_id(index, w),
+        title: w.title.clone(),
+        kind: w.kind,
+        chart_type: (w.kind == WidgetKind::Chart).then(|| w.effective_chart_type()),
+        fixed_range: w.own_range().is_some_and(|r| r.fixed),
+        from: String::new(),
+        to: String::new(),
+        result: None,
+        error: None,
+        cached: false,
+    };
+    let (from, to) = match range {
+        Ok(r) => r,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    out.from = ms_to_rfc3339(from);
+    out.to = ms_to_rfc3339(to);
+    match translate::run_widget(store, ctx, w, from, to).await {
+        Ok(r) => out.result = Some(r),
+        Err(e) => {
+            tracing::warn!(project = ctx.project_id, widget = out.id, error = %e, "dashboard widget failed");
+            out.error = Some(e.to_string());
+        }
+    }
+    out
+}
+
+/// `change` and `change_pct` of a value against its previous value.
+pub fn trend_numbers(value: Option<f64>, previous: Option<f64>) -> (Option<f64>, Option<f64>) {
+    match (value, previous) {
+        (Some(v), Some(p)) => (Some(v - p), (p != 0.0).then(|| (v - p) / p.abs() * 100.0)),
+        _ => (None, None),
+    }
+}

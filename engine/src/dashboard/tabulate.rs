@@ -1,0 +1,259 @@
+//! Any query result (JSON) as a table, for `footfall query --format table|csv`.
+//!
+//! Shapes, in order: `{columns, rows}` (columns as names or `{name}` objects); a list of objects
+//! (columns: the union of keys in first-seen order); a list of scalars (one `value` column); an
+//! object holding a list of objects (e.g. funnel `steps`, retention `cohorts`: that list is the
+//! table, the object's scalar fields become notes); any other object (`key`, `value` rows with
+//! nested objects flattened as `a.b`); a scalar (one `value` cell). Nested lists and objects
+//! inside cells are written as compact JSON. Object keys have no order in `serde_json::Value`, so
+//! identifying columns (`step`, `name`, `event`, `date`...) come first, the rest alphabetically.
+
+use serde_json::{Map, Value};
+
+/// Rows of JSON values under named columns, plus scalar notes (`overall_conversion: 0.2`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+    pub notes: Vec<(String, Value)>,
+}
+
+/// See the module doc.
+pub fn to_table(v: &Value) -> Table {
+    match v {
+        Value::Object(m) => {
+            if let (Some(Value::Array(cols)), Some(Value::Array(rows))) = (m.get("columns"), m.get("rows")) {
+                let columns = cols
+                    .iter()
+                    .map(|c| match c {
+                        Value::String(s) => s.clone(),
+                        other => other
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                            .unwrap_or_else(|| cell(other)),
+                    })
+                    .collect();
+                let rows = rows
+                    .iter()
+                    .map(|r| r.as_array().cloned().unwrap_or_else(|| vec![r.clone()]))
+                    .collect();
+                return Table {
+                    columns,
+                    rows,
+                    notes: scalar_notes(m, &["columns", "rows"]),
+                };
+            }
+            if let Some((key, Value::Array(items))) = m.iter().find(|(_, v)| is_object_list(v)) {
+                let mut t = objects_table(items);
+                t.notes = scalar_notes(m, &[key.as_str()]);
+                return t;
+            }
+            let mut rows = Vec::new();
+            flatten("", m, &mut rows);
+            Table {
+                columns: vec!["key".into(), "value".into()],
+                rows,
+                notes: Vec::new(),
+            }
+        }
+        Value::Array(items) if is_object_list(v) => objects_table(items),
+        Value::Array(items) => Table {
+            columns: vec!["value".into()],
+            rows: items.iter().map(|i| vec![i.clone()]).collect(),
+            notes: Vec::new(),
+        },
+        scalar => Table {
+            columns: vec!["value".into()],
+            rows: vec![vec![scalar.clone()]],
+            notes: Vec::new(),
+        },
+    }
+}
+
+fn is_object_list(v: &Value) -> bool {
+    matches!(v, Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object))
+}
+
+/// Columns shown first, in this order, when a result's rows are JSON objects.
+const PREFERRED: &[&str] = &[
+    "step",
+    "name",
+    "event",
+    "feature",
+    "date",
+    "bucket",
+    "cohort",
+    "cohort_start",
+    "period",
+    "breakdown",
+    "value",
+    "person",
+    "persons",
+    "users",
+    "active_persons",
+    "count",
+];
+
+fn objects_table(items: &[Value]) -> Table {
+    let mut columns: Vec<String> = Vec::new();
+    for item in items {
+        for k in item.as_object().into_iter().flat_map(|o| o.keys()) {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    // JSON objects carry no field order (serde_json sorts keys): identifying columns first.
+    columns.sort_by_key(|c| PREFERRED.iter().position(|p| p == c).unwrap_or(PREFERRED.len()));
+    let rows = items
+        .iter()
+        .map(|item| {
+            columns
+                .iter()
+                .map(|c| item.get(c).cloned().unwrap_or(Value::Null))
+                .collect()
+        })
+        .collect();
+    Table {
+        columns,
+        rows,
+        notes: Vec::new(),
+    }
+}
+
+fn scalar_notes(m: &Map<String, Value>, skip: &[&str]) -> Vec<(String, Value)> {
+    m.iter()
+        .filter(|(k, v)| !skip.contains(&k.as_str()) && !v.is_array() && !v.is_object())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+fn flatten(prefix: &str, m: &Map<String, Value>, out: &mut Vec<Vec<Value>>) {
+    for (k, v) in m {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Object(inner) if !inner.is_empty() => flatten(&key, inner, out),
+            other => out.push(vec![Value::String(key), other.clone()]),
+        }
+    }
+}
+
+/// A cell as text: strings bare, null empty, everything else as JSON.
+pub fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One CSV field (RFC 4180 quoting).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl Table {
+    /// CSV with a header row, CRLF line ends (notes are not part of a CSV).
+    pub fn to_csv(&self) -> String {
+        let mut out = String::new();
+        let line =
+            |cells: Vec<String>| cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n";
+        out.push_str(&line(self.columns.clone()));
+        for r in &self.rows {
+            out.push_str(&line(r.iter().map(cell).collect()));
+        }
+        out
+    }
+
+    /// Aligned columns (numbers right-aligned), then the notes.
+    pub fn to_text(&self) -> String {
+        let texts: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+        let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
+        for r in &texts {
+            for (i, c) in r.iter().enumerate() {
+                if i < widths.len() {
+                    widths[i] = widths[i].max(c.chars().count());
+                }
+            }
+        }
+        let numeric: Vec<bool> = (0..self.columns.len())
+            .map(|i| {
+                self.rows
+                    .iter()
+                    .all(|r| r.get(i).is_none_or(|v| v.is_number() || v.is_null()))
+            })
+            .collect();
+        let fmt_row = |cells: &[String]| {
+            let parts: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let w = widths.get(i).copied().unwrap_or(0);
+                    if numeric.get(i).copied().unwrap_or(false) {
+                        format!("{c:>w$}")
+                    } else {
+                        format!("{c:<w$}")
+                    }
+                })
+                .collect();
+            parts.join("  ").trim_end().to_string() + "\n"
+        };
+        let mut out = fmt_row(&self.columns);
+        out.push_str(
+            &(widths
+                .iter()
+                .map(|w| "-".repeat(*w))
+                .collect::<Vec<_>>()
+                .join("  ")
+                + "\n"),
+        );
+        for r in &texts {
+            out.push_str(&fmt_row(r));
+        }
+        if self.rows.is_empty() {
+            out.push_str("(no rows)\n");
+        }
+        for (k, v) in &self.notes {
+            out.push_str(&format!("{k}: {}\n", cell(v)));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn shapes() {
+        let t = to_table(&json!({"columns": ["event", "count"], "rows": [["a", 2], ["b,c", 1]]}));
+        assert_eq!(t.to_csv(), "event,count\r\na,2\r\n\"b,c\",1\r\n");
+        let t = to_table(
+            &json!({"steps": [{"name": "a", "persons": 3}, {"name": "b", "persons": 1}], "overall": 0.5}),
+        );
+        assert_eq!(t.columns, ["name", "persons"]);
+        assert_eq!(t.notes, vec![("overall".to_string(), json!(0.5))]);
+        let text = t.to_text();
+        assert!(
+            text.starts_with("name  persons\n----  -------\na           3\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("overall: 0.5\n"));
+        let t = to_table(&json!({"a": {"b": 1}, "c": "x"}));
+        assert_eq!(
+            t.rows,
+            vec![vec![json!("a.b"), json!(1)], vec![json!("c"), json!("x")]]
+        );
+        assert_eq!(to_table(&json!(7)).rows, vec![vec![json!(7)]]);
+    }
+}
