@@ -1,0 +1,139 @@
+//! Query benchmark of the embedded DuckDB store (driven by scripts/bench-engine.sh, which runs
+//! the hand-written peers on the same data and prints the comparison table).
+//!
+//! ```sh
+//! cargo run --release -p footfall-engine --example bench_queries -- \
+//!     --events 1000000 --dir target/bench-engine --runs 5 --out target/bench-engine/ours.json
+//! ```
+//!
+//! Generates `--events` events (seeded, see `footfall_engine::generate`) into a DuckDB store in
+//! `--dir` (reused when it already holds that many), then times each query `--runs` times and
+//! writes the medians (ms) as JSON: the queries are the DAU trend over 30 days, a 4-step funnel
+//! with a 14-day window, weekly retention over 5 weeks, user metrics of the busiest user and
+//! feature adoption.
+
+use std::time::Instant;
+
+use footfall_engine::generate::{GenConfig, seed_store};
+use footfall_engine::query::*;
+use footfall_engine::store::{DuckDbStore, Store};
+use serde_json::json;
+
+const PROJECT: &str = "bench";
+/// 2026-10-01T00:00:00Z, the generator's default start.
+const START: i64 = 1_790_812_800_000;
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_string())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let events: usize = arg("--events", "1000000").parse().expect("--events N");
+    let runs: usize = arg("--runs", "5").parse().expect("--runs N");
+    let dir = arg("--dir", "target/bench-engine");
+    let out = arg("--out", "target/bench-engine/ours.json");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let store = DuckDbStore::open(&dir).expect("open duckdb store");
+    store.migrate().await.expect("migrate");
+    let have = store
+        .query("SELECT count(*) FROM events WHERE project_id = 'bench'")
+        .await
+        .expect("count");
+    let have = have.rows[0][0].as_i64().unwrap_or(0) as usize;
+    if have == 0 {
+        let t = Instant::now();
+        let report = seed_store(&store, GenConfig::new(PROJECT, events))
+            .await
+            .expect("generate");
+        eprintln!("generated {report:?} in {:.1} s", t.elapsed().as_secs_f64());
+    } else {
+        eprintln!("reusing {have} stored events in {dir}");
+    }
+    let ctx = QueryContext::at(PROJECT, START + 30 * 86_400_000 + 12 * 3_600_000);
+    let busiest = store
+        .query(
+            "SELECT user_id FROM events WHERE project_id = 'bench' AND user_id IS NOT NULL \
+             GROUP BY user_id ORDER BY count(*) DESC, user_id LIMIT 1",
+        )
+        .await
+        .expect("busiest user");
+    let busiest = busiest.rows[0][0].as_str().unwrap_or_default().to_string();
+    let pricing = EventMatch::with_filter("page_view", Filter::eq("properties.path", "/pricing"));
+    let cta = EventMatch::with_filter("click", Filter::eq("properties.element_id", "cta-signup"));
+    let queries: Vec<(&str, Query)> = vec![
+        (
+            "dau_trend_30d",
+            Query::Trends(
+                TrendsQuery::new(EventMatch::named("*"), TrendMetric::Active(1), Interval::Day)
+                    .range("2026-10-01", "2026-10-30"),
+            ),
+        ),
+        (
+            "funnel_4_steps_14d",
+            Query::Funnel(
+                funnel::FunnelQuery::new(vec![
+                    pricing,
+                    cta,
+                    EventMatch::named("sign_up"),
+                    EventMatch::named("purchase"),
+                ])
+                .range("2026-10-01", "2026-10-30"),
+            ),
+        ),
+        (
+            "retention_weekly_5",
+            Query::Retention(
+                RetentionQuery::new(
+                    EventMatch::named("page_view"),
+                    EventMatch::named("*"),
+                    Interval::Week,
+                    5,
+                )
+                .range("2026-10-01", "2026-10-30"),
+            ),
+        ),
+        (
+            "user_metrics",
+            Query::UserMetrics(UserMetricsQuery::new(&busiest).range("2026-10-01", "2026-10-30")),
+        ),
+        (
+            "feature_adoption",
+            Query::FeatureAdoption(FeatureAdoptionQuery::new("export").range("2026-10-01", "2026-10-30")),
+        ),
+    ];
+    let mut medians = serde_json::Map::new();
+    let mut answers = serde_json::Map::new();
+    for (name, q) in &queries {
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let r = run_query(&store, &ctx, q)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            last = Some(r);
+        }
+        let m = median(times);
+        eprintln!("{name:<22} median {m:>9.1} ms");
+        medians.insert(name.to_string(), json!(m));
+        answers.insert(name.to_string(), serde_json::to_value(last).expect("serializes"));
+    }
+    let doc = json!({"events": events, "runs": runs, "busiest_user": busiest, "median_ms": medians, "answers": answers});
+    std::fs::write(&out, serde_json::to_string_pretty(&doc).expect("json")).expect("write results");
+}

@@ -1,0 +1,272 @@
+//! `query_events`: filters, dimensions (fields and time buckets), metrics, order, limit.
+//!
+//! ```json
+//! {"kind": "events", "from": "30_days_ago", "to": "today",
+//!  "filters": {"and": [{"field": "event", "op": "eq", "value": "purchase"},
+//!                      {"field": "properties.amount", "op": "gte", "value": 10}]},
+//!  "dimensions": ["day", "browser"],
+//!  "metrics": ["count", {"type": "count_distinct", "field": "person"},
+//!              {"type": "p95", "field": "properties.amount", "as": "p95_amount"}],
+//!  "order_by": ["count DESC"], "limit": 100}
+//! ```
+//!
+//! Rows are ordered by `order_by` then by every dimension ascending (NULLs last), so ties are
+//! deterministic. Time dimensions come back as labels (`2026-10-01`, weeks as their Monday,
+//! `2026-10`, hours `2026-10-01T13:00`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::fields::Field;
+use super::normalize::{float_json, rows};
+use super::scope::Prepared;
+use super::spec::{Interval, Metric, MetricKind, de_metrics, scoped_spec};
+use super::sql::Sql;
+use super::time::bucket_label;
+use super::{QueryContext, QueryError};
+use crate::store::Store;
+
+/// Default and maximum row limits.
+pub const DEFAULT_LIMIT: u64 = 100;
+pub const MAX_LIMIT: u64 = 10_000;
+
+fn default_metrics() -> Vec<Metric> {
+    vec![Metric::count()]
+}
+
+scoped_spec! {
+    /// An events query (see the module doc for an example).
+    pub struct EventsQuery {
+        /// Group by these: field names (see [`crate::query::Condition::field`]) or the time buckets
+        /// `hour`, `day`, `week`, `month`. Default none (one row).
+        #[serde(default)]
+        pub dimensions: Vec<String>,
+        /// Default `[count]`.
+        #[serde(default = "default_metrics", deserialize_with = "de_metrics")]
+        pub metrics: Vec<Metric>,
+        /// `"<column> [ASC|DESC]"` over output columns. Default: time dimensions ascending if any,
+        /// else the first metric descending.
+        #[serde(default)]
+        pub order_by: Vec<String>,
+        /// Default 100, at most 10,000.
+        #[serde(default)]
+        pub limit: Option<u64>,
+    }
+}
+
+impl EventsQuery {
+    pub fn new(dimensions: &[&str], metrics: Vec<Metric>) -> Self {
+        Self::from_fields(
+            dimensions.iter().map(|s| s.to_string()).collect(),
+            metrics,
+            Vec::new(),
+            None,
+        )
+    }
+}
+
+/// One output column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    /// `dimension` or `metric`.
+    pub role: String,
+    /// For time dimensions: the bucket unit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<Interval>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsResult {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+enum Dim {
+    Time(Interval),
+    Field(Field),
+}
+
+fn parse_dim(name: &str) -> Result<Dim, QueryError> {
+    Ok(match name {
+        "hour" => Dim::Time(Interval::Hour),
+        "day" | "date" => Dim::Time(Interval::Day),
+        "week" => Dim::Time(Interval::Week),
+        "month" => Dim::Time(Interval::Month),
+        other => {
+            Dim::Field(Field::parse(other).map_err(|e| QueryError::Invalid(format!("dimensions: {e}")))?)
+        }
+    })
+}
+
+/// SQL aggregate of a metric.
+pub(crate) fn metric_sql(sql: &Sql, m: &Metric) -> Result<String, QueryError> {
+    let field = |default: Option<&str>| -> Result<Field, QueryError> {
+        let name = m
+            .field
+            .as_deref()
+            .or(default)
+            .ok_or_else(|| QueryError::Invalid(format!("metric `{}` needs a field", m.kind.name())))?;
+        Field::parse(name)
+    };
+    let num = || -> Result<String, QueryError> { field(None)?.num_sql(sql) };
+    Ok(match m.kind {
+        MetricKind::Count => "count(*)".into(),
+        MetricKind::CountDistinct => sql.count_distinct(&field(Some("person"))?.text_sql(sql)?),
+        MetricKind::Sum => format!("coalesce(sum({}), 0)", num()?),
+        MetricKind::Avg => format!("avg({})", num()?),
+        MetricKind::Min => format!("min({})", num()?),
+        MetricKind::Max => format!("max({})", num()?),
+        MetricKind::Median => sql.quantile(&num()?, 0.5),
+        MetricKind::P90 => sql.quantile(&num()?, 0.9),
+        MetricKind::P95 => sql.quantile(&num()?, 0.95),
+        MetricKind::P99 => sql.quantile(&num()?, 0.99),
+    })
+}
+
+/// A metric value as JSON: counts as integers, the rest rounded floats; an aggregate over no
+/// rows is null except counts and sums (0).
+pub(crate) fn metric_json(kind: MetricKind, v: &Value, n_rows: i64) -> Value {
+    match kind {
+        MetricKind::Count | MetricKind::CountDistinct => {
+            Value::from(v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)).unwrap_or(0))
+        }
+        _ if n_rows == 0 => {
+            if kind == MetricKind::Sum {
+                Value::from(0.0)
+            } else {
+                Value::Null
+            }
+        }
+        _ => float_json(v.as_f64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
+    }
+}
+
+pub async fn query_events(
+    store: &dyn Store,
+    ctx: &QueryContext,
+    q: &EventsQuery,
+) -> Result<EventsResult, QueryError> {
+    let p = Prepared::new(store, ctx, &q.scope()).await?;
+    let sql = &p.sql;
+    if q.metrics.is_empty() {
+        return Err(QueryError::Invalid("metrics: give at least one metric".into()));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(QueryError::Invalid(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let mut columns = Vec::new();
+    let mut select = Vec::new();
+    let mut dims = Vec::new();
+    for (i, name) in q.dimensions.iter().enumerate() {
+        let d = parse_dim(name)?;
+        let expr = match &d {
+            Dim::Time(iv) => p.frame.bucket_sql(sql, "ts", *iv),
+            Dim::Field(f) => f.text_sql(sql)?,
+        };
+        select.push(format!("{expr} AS d{i}"));
+        columns.push(Column {
+            name: name.clone(),
+            role: "dimension".into(),
+            time: if let Dim::Time(iv) = d { Some(iv) } else { None },
+        });
+        dims.push(d);
+    }
+    for (i, m) in q.metrics.iter().enumerate() {
+        select.push(format!("{} AS m{i}", metric_sql(sql, m)?));
+        let name = m.column_name();
+        if columns.iter().any(|c| c.name == name) {
+            return Err(QueryError::Invalid(format!(
+                "two output columns are named `{name}`: set `as`"
+            )));
+        }
+        columns.push(Column {
+            name,
+            role: "metric".into(),
+            time: None,
+        });
+    }
+    select.push("count(*) AS n_rows".into());
+    let alias = |i: usize| {
+        if i < dims.len() {
+            format!("d{i}")
+        } else {
+            format!("m{}", i - dims.len())
+        }
+    };
+    let mut order = Vec::new();
+    for o in &q.order_by {
+        let mut parts = o.split_whitespace();
+        let col = parts.next().unwrap_or_default();
+        let dir = match parts.next().map(|s| s.to_ascii_uppercase()).as_deref() {
+            None | Some("ASC") => "ASC",
+            Some("DESC") => "DESC",
+            Some(other) => {
+                return Err(QueryError::Invalid(format!(
+                    "order_by {o:?}: unknown direction {other}"
+                )));
+            }
+        };
+        let idx = columns
+            .iter()
+            .position(|c| c.name == col)
+            .ok_or_else(|| QueryError::Invalid(format!("order_by {o:?}: no output column `{col}`")))?;
+        order.push(format!("{} {dir} NULLS LAST", alias(idx)));
+    }
+    if q.order_by.is_empty() {
+        if dims.iter().any(|d| matches!(d, Dim::Time(_))) {
+            order.extend(
+                dims.iter()
+                    .enumerate()
+                    .map(|(i, _)| format!("d{i} ASC NULLS LAST")),
+            );
+        } else if !dims.is_empty() {
+            order.push("m0 DESC NULLS LAST".into());
+        }
+    }
+    order.extend((0..dims.len()).map(|i| format!("d{i} ASC NULLS LAST")));
+    let group = if dims.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " GROUP BY {}",
+            (0..dims.len())
+                .map(|i| format!("d{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let order_sql = if order.is_empty() {
+        String::new()
+    } else {
+        format!(" ORDER BY {}", order.join(", "))
+    };
+    let text = format!(
+        "SELECT {} FROM {}{group}{order_sql} LIMIT {limit}",
+        select.join(", "),
+        p.frame_events(&[])?
+    );
+    let res = p.run(&text).await?;
+    let mut out = Vec::new();
+    for row in rows(&res) {
+        let n_rows = row.i64(dims.len() + q.metrics.len())?;
+        let mut vals = Vec::new();
+        for (i, d) in dims.iter().enumerate() {
+            vals.push(match d {
+                Dim::Time(iv) => match row.opt_i64(i)? {
+                    Some(id) => Value::from(bucket_label(id, *iv)),
+                    None => Value::Null,
+                },
+                Dim::Field(_) => row.opt_str(i).map(Value::from).unwrap_or(Value::Null),
+            });
+        }
+        for (j, m) in q.metrics.iter().enumerate() {
+            vals.push(metric_json(m.kind, &row.value(dims.len() + j), n_rows));
+        }
+        out.push(vals);
+    }
+    Ok(EventsResult { columns, rows: out })
+}

@@ -1,0 +1,228 @@
+//! Retention: cohort table and weighted average.
+//!
+//! ```json
+//! {"kind": "retention", "start_event": "signup", "return_event": "*", "period": "week",
+//!  "periods": 5, "mode": "recurring", "from": "2026-10-05", "to": "2026-11-08"}
+//! ```
+//!
+//! Cohorts are the `period` buckets (day, week = ISO week, month; local time) of the range.
+//! * `recurring` (default): a person is in cohort C for every period C of the range in which
+//!   they did the start event.
+//! * `first_time`: a person is in the cohort of the period of their first start event ever (all
+//!   history is read); persons whose first start event is before the range are in no cohort.
+//!
+//! Cell (C, k), k >= 1: cohort persons who did the return event (default any event) in period
+//! C + k. Period 0 is the cohort size (100%). Returns are read inside the range only: a cell
+//! whose period C + k starts after the range's last period is null (not observable yet).
+//! `average[k]` = Σ returned(C, k) / Σ size(C) over the cohorts whose period C + k is observable.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::fields::{event_match_sql, pre_filter};
+use super::normalize::{rate, rows};
+use super::scope::Prepared;
+use super::spec::{EventMatch, Interval, de_event_match, scoped_spec};
+use super::time::bucket_label;
+use super::{QueryContext, QueryError};
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionMode {
+    #[default]
+    Recurring,
+    FirstTime,
+}
+
+fn any_event() -> EventMatch {
+    EventMatch::named("*")
+}
+fn default_period() -> Interval {
+    Interval::Day
+}
+fn default_periods() -> usize {
+    8
+}
+
+scoped_spec! {
+    /// A retention query (see the module doc).
+    pub struct RetentionQuery {
+        /// Default `*` (any event).
+        #[serde(default = "any_event", deserialize_with = "de_event_match")]
+        pub start_event: EventMatch,
+        /// Default `*` (any event).
+        #[serde(default = "any_event", deserialize_with = "de_event_match")]
+        pub return_event: EventMatch,
+        /// `day` (default), `week` or `month`.
+        #[serde(default = "default_period")]
+        pub period: Interval,
+        /// Periods per cohort row including period 0 (default 8, at most 100).
+        #[serde(default = "default_periods")]
+        pub periods: usize,
+        #[serde(default)]
+        pub mode: RetentionMode,
+    }
+}
+
+impl RetentionQuery {
+    pub fn new(start_event: EventMatch, return_event: EventMatch, period: Interval, periods: usize) -> Self {
+        Self::from_fields(
+            start_event,
+            return_event,
+            period,
+            periods,
+            RetentionMode::Recurring,
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cohort {
+    /// Label of the cohort's period (`2026-10-05`; `2026-10` for months).
+    pub period: String,
+    pub persons: i64,
+    /// Persons returning in period k (k = 0: the cohort size); null when not observable.
+    pub values: Vec<Value>,
+    /// `values[k] / persons` (0..1); null when not observable.
+    pub rates: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetentionResult {
+    pub period: Interval,
+    pub mode: RetentionMode,
+    pub cohorts: Vec<Cohort>,
+    /// Weighted average rate per period k (null when no cohort observes k).
+    pub average: Vec<Value>,
+}
+
+pub async fn get_retention(
+    store: &dyn Store,
+    ctx: &QueryContext,
+    q: &RetentionQuery,
+) -> Result<RetentionResult, QueryError> {
+    if q.period == Interval::Hour {
+        return Err(QueryError::Invalid(
+            "retention period must be day, week or month".into(),
+        ));
+    }
+    if !(1..=100).contains(&q.periods) {
+        return Err(QueryError::Invalid("periods must be between 1 and 100".into()));
+    }
+    let p = Prepared::new(store, ctx, &q.scope()).await?;
+    let sql = &p.sql;
+    let ids = p.frame.buckets(q.period);
+    let n = q.periods as i64;
+    let bucket = p.frame.bucket_sql(sql, "ts", q.period);
+    let start_m = event_match_sql(sql, &q.start_event)?;
+    let return_m = event_match_sql(sql, &q.return_event)?;
+    // One pass over the events: (person, period) with "did start" / "did return" flags.
+    let pre = pre_filter(sql, &[&q.start_event, &q.return_event])?;
+    let pb = format!(
+        "SELECT person, {bucket} AS b, max({}) AS st, max({}) AS rt FROM {} \
+         WHERE person IS NOT NULL AND ({start_m} OR {return_m}) GROUP BY person, {bucket}",
+        sql.flag(&start_m),
+        sql.flag(&return_m),
+        p.frame_events_pre(&pre, &[])?
+    );
+    let starts = match q.mode {
+        RetentionMode::Recurring => "SELECT person, b AS c FROM {pb} AS pb1 WHERE st = 1".to_string(),
+        RetentionMode::FirstTime => format!(
+            "SELECT person, {} AS c FROM (SELECT person, min(ts) AS fts FROM {} WHERE {start_m} AND person IS NOT NULL \
+             GROUP BY person) AS ft WHERE fts >= {}",
+            p.frame.bucket_sql(sql, "fts", q.period),
+            p.events_pre(
+                None,
+                Some(p.frame.to_ms),
+                &pre_filter(sql, &[&q.start_event])?,
+                &[]
+            )?,
+            p.frame.from_ms
+        ),
+    };
+    let returns = "SELECT person, b AS r FROM {pb} AS pb2 WHERE rt = 1";
+    // Sizes (k = -1) and cells in one statement.
+    let cells = if sql.is_ch() {
+        format!(
+            "SELECT toInt64(c) AS c, toInt64(-1) AS k, toInt64(count()) AS n FROM {{starts}} GROUP BY c UNION ALL \
+             SELECT toInt64(c) AS c, toInt64(r - c) AS k, toInt64(count()) AS n FROM {{starts}} ALL INNER JOIN {{returns}} \
+             USING person WHERE r > c AND r - c < {n} GROUP BY c, k"
+        )
+    } else {
+        format!(
+            "SELECT c, -1 AS k, count(*) AS n FROM {{starts}} AS s0 GROUP BY c UNION ALL \
+             SELECT s.c, rr.r - s.c AS k, count(*) AS n FROM {{starts}} AS s JOIN {{returns}} AS rr \
+             ON s.person = rr.person WHERE rr.r > s.c AND rr.r - s.c < {n} GROUP BY s.c, rr.r - s.c"
+        )
+    };
+    let text = sql.with_ctes(
+        &[("pb", pb), ("starts", starts), ("returns", returns.to_string())],
+        &cells,
+    );
+    let res = p.run(&text).await?;
+    let last = ids.last().copied().unwrap_or(i64::MIN);
+    let first = ids.first().copied().unwrap_or(0);
+    let mut cohorts: Vec<Cohort> = ids
+        .iter()
+        .map(|&c| Cohort {
+            period: bucket_label(c, q.period),
+            persons: 0,
+            values: (0..n)
+                .map(|k| {
+                    if c + k <= last {
+                        Value::from(0)
+                    } else {
+                        Value::Null
+                    }
+                })
+                .collect(),
+            rates: Vec::new(),
+        })
+        .collect();
+    for row in rows(&res) {
+        let (c, k, v) = (row.i64(0)?, row.i64(1)?, row.i64(2)?);
+        let Some(cohort) = usize::try_from(c - first).ok().and_then(|i| cohorts.get_mut(i)) else {
+            continue;
+        };
+        if k < 0 {
+            cohort.persons = v;
+            cohort.values[0] = Value::from(v);
+        } else if let Some(slot) = cohort.values.get_mut(k as usize).filter(|s| !s.is_null()) {
+            *slot = Value::from(v);
+        }
+    }
+    let mut average = Vec::new();
+    for k in 0..n as usize {
+        let (mut num, mut den, mut seen) = (0, 0, false);
+        for c in &cohorts {
+            if let Some(v) = c.values[k].as_i64() {
+                num += v;
+                den += c.persons;
+                seen = true;
+            }
+        }
+        average.push(if seen {
+            Value::from(rate(num, den))
+        } else {
+            Value::Null
+        });
+    }
+    for c in &mut cohorts {
+        c.rates = c
+            .values
+            .iter()
+            .map(|v| {
+                v.as_i64()
+                    .map(|x| Value::from(rate(x, c.persons)))
+                    .unwrap_or(Value::Null)
+            })
+            .collect();
+    }
+    Ok(RetentionResult {
+        period: q.period,
+        mode: q.mode,
+        cohorts,
+        average,
+    })
+}

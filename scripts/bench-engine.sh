@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Analytics-engine benchmark: our query layer on the embedded DuckDB store versus hand-written
+# SQL on DuckDB (Python `duckdb`) and on ClickHouse (Python `chdb`: windowFunnel / retention),
+# same data, same run. Prints medians and ratios (ours / peer; < 1 means we are faster).
+#
+#   scripts/bench-engine.sh            # 1,000,000 events
+#   scripts/bench-engine.sh --10m      # 10,000,000 events
+#   RUNS=7 scripts/bench-engine.sh     # runs per query (default 5)
+#
+# Data: engine/src/generate.rs (seed 42), stored in target/bench-engine/<N>/ (reused by later
+# runs). The peers read the same rows: Python duckdb opens the same database file read-only;
+# chdb loads a Parquet export into a MergeTree table ordered by (anonymous_id, ts). Every peer
+# resolves persons at query time with the same identities join as ours.
+# Python packages go into a venv under target/ (needs PyPI).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+events=1000000
+[[ "${1:-}" == "--10m" ]] && events=10000000
+runs="${RUNS:-5}"
+work="$root/target/bench-engine/$events"
+venv="$root/target/bench-venv"
+mkdir -p "$work"
+
+./scripts/setup-duckdb.sh
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -c "import duckdb, chdb" 2>/dev/null ||
+  "$venv/bin/pip" install -q duckdb chdb >/dev/null
+
+echo "==> our engine (embedded DuckDB store), $events events" >&2
+# LTO off: the work happens in DuckDB's C++, a fat-LTO release build only costs minutes.
+CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+  cargo run -q --release -p footfall-engine --example bench_queries -- \
+  --events "$events" --dir "$work/duckdb" --runs "$runs" --out "$work/ours.json"
+
+echo "==> peers" >&2
+"$venv/bin/python" - "$work" "$runs" <<'PY'
+import json, os, statistics, sys, time
+import duckdb, chdb
+from chdb import session as chs
+
+work, runs = sys.argv[1], int(sys.argv[2])
+ours = json.load(open(os.path.join(work, "ours.json")))
+S = 1790812800000          # 2026-10-01T00:00:00Z
+D = 86400000
+E = S + 30 * D
+W = 14 * D
+user = ours["busiest_user"]
+
+def timed(fn):
+    out, ts = None, []
+    for _ in range(runs):
+        t = time.perf_counter(); out = fn(); ts.append((time.perf_counter() - t) * 1000)
+    return statistics.median(ts), out
+
+# ---- DuckDB, hand-written SQL over the same database file ----
+con = duckdb.connect(os.path.join(work, "duckdb", "footfall.duckdb"), read_only=True)
+EV = f"""(SELECT coalesce(e.user_id, i.user_id, e.anonymous_id) AS person, e.ts, e.event, e.properties, e.session_id
+          FROM events e LEFT JOIN identities i ON i.project_id = e.project_id AND i.anonymous_id = e.anonymous_id
+          WHERE e.project_id = 'bench' AND NOT e.is_bot AND e.ts >= {S} AND e.ts < {E})"""
+duck = {
+ "dau_trend_30d": f"SELECT ts // {D} AS d, count(DISTINCT person) FROM {EV} GROUP BY d ORDER BY d",
+ "funnel_4_steps_14d": f"""WITH ev AS (SELECT person, ts,
+      CASE WHEN event = 'page_view' AND json_extract_string(properties, '$.path') = '/pricing' THEN 1
+           WHEN event = 'click' AND json_extract_string(properties, '$.element_id') = 'cta-signup' THEN 2
+           WHEN event = 'sign_up' THEN 3 WHEN event = 'purchase' THEN 4 END AS step FROM {EV}),
+    s1 AS (SELECT person, min(ts) AS t1 FROM ev WHERE step = 1 GROUP BY person),
+    s2 AS (SELECT s1.person, t1, min(ev.ts) AS t2 FROM s1 JOIN ev ON ev.person = s1.person AND ev.step = 2 AND ev.ts > t1 AND ev.ts <= t1 + {W} GROUP BY ALL),
+    s3 AS (SELECT s2.person, t1, min(ev.ts) AS t3 FROM s2 JOIN ev ON ev.person = s2.person AND ev.step = 3 AND ev.ts > t2 AND ev.ts <= t1 + {W} GROUP BY ALL),
+    s4 AS (SELECT s3.person FROM s3 JOIN ev ON ev.person = s3.person AND ev.step = 4 AND ev.ts > t3 AND ev.ts <= t1 + {W} GROUP BY ALL)
+    SELECT (SELECT count(*) FROM s1), (SELECT count(*) FROM s2), (SELECT count(*) FROM s3), (SELECT count(*) FROM s4)""",
+ "retention_weekly_5": f"""WITH ev AS (SELECT person, event, (ts // {D} + 3) // 7 AS w FROM {EV}),
+    st AS (SELECT DISTINCT person, w FROM ev WHERE event = 'page_view'), act AS (SELECT DISTINCT person, w FROM ev)
+    SELECT st.w, act.w - st.w AS k, count(*) FROM st JOIN act ON act.person = st.person AND act.w >= st.w AND act.w < st.w + 5
+    GROUP BY ALL ORDER BY ALL""",
+ "user_metrics": f"""SELECT count(*), count(DISTINCT ts // {D}), count(DISTINCT session_id), count(*) FILTER (event = 'page_view'),
+    count(*) FILTER (event = 'click'), count(*) FILTER (event = 'purchase') FROM {EV} WHERE person = '{user}'""",
+ "feature_adoption": f"""SELECT count(DISTINCT person) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export'),
+    count(DISTINCT person), count(*) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export') FROM {EV}""",
+}
+duck_ms = {k: timed(lambda q=q: con.execute(q).fetchall())[0] for k, q in duck.items()}
+
+# ---- ClickHouse (chdb): windowFunnel / retention ----
+pq_e, pq_i = os.path.join(work, "events.parquet"), os.path.join(work, "identities.parquet")
+if not os.path.exists(pq_e):
+    con.execute(f"COPY (SELECT anonymous_id, user_id, event, ts, session_id, properties, is_bot FROM events WHERE project_id = 'bench') TO '{pq_e}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT anonymous_id, user_id FROM identities WHERE project_id = 'bench') TO '{pq_i}' (FORMAT parquet)")
+con.close()
+sess = chs.Session(os.path.join(work, "chdb"))
+sess.query("CREATE DATABASE IF NOT EXISTS b")
+if sess.query("EXISTS TABLE b.events", "CSV").bytes().strip() != b"1":
+    sess.query(f"CREATE TABLE b.events ENGINE = MergeTree ORDER BY (anonymous_id, ts) AS SELECT ifNull(anonymous_id, '') AS anonymous_id, user_id, event, ts, session_id, properties, toUInt8(is_bot) AS is_bot FROM file('{pq_e}', Parquet)")
+    sess.query(f"CREATE TABLE b.identities ENGINE = MergeTree ORDER BY anonymous_id AS SELECT anonymous_id, user_id FROM file('{pq_i}', Parquet)")
+CEV = f"""(SELECT coalesce(e.user_id, nullIf(i.user_id, ''), e.anonymous_id) AS person, e.ts AS ts, e.event AS event, e.properties AS properties, e.session_id AS session_id
+          FROM b.events AS e LEFT ANY JOIN b.identities AS i ON i.anonymous_id = e.anonymous_id
+          WHERE e.is_bot = 0 AND e.ts >= {S} AND e.ts < {E})"""
+weeks = [(S // D + 3) // 7 + k for k in range(5)]
+ch = {
+ "dau_trend_30d": f"SELECT intDiv(ts, {D}) AS d, uniqExact(person) FROM {CEV} GROUP BY d ORDER BY d",
+ "funnel_4_steps_14d": f"""SELECT level, count() FROM (SELECT person, windowFunnel({W})(toUInt64(ts),
+      event = 'page_view' AND JSONExtractString(properties, 'path') = '/pricing',
+      event = 'click' AND JSONExtractString(properties, 'element_id') = 'cta-signup',
+      event = 'sign_up', event = 'purchase') AS level FROM {CEV} GROUP BY person) GROUP BY level ORDER BY level""",
+ "retention_weekly_5": f"""SELECT c, sumForEach(r) FROM (SELECT person, c, retention(w = c AND event = 'page_view', w = c + 1, w = c + 2, w = c + 3, w = c + 4) AS r
+      FROM (SELECT person, event, intDiv(intDiv(ts, {D}) + 3, 7) AS w FROM {CEV}) ARRAY JOIN {weeks} AS c GROUP BY person, c) GROUP BY c ORDER BY c""",
+ "user_metrics": f"""SELECT count(), uniqExact(intDiv(ts, {D})), uniqExact(session_id), countIf(event = 'page_view'), countIf(event = 'click'),
+      countIf(event = 'purchase') FROM {CEV} WHERE person = '{user}'""",
+ "feature_adoption": f"""SELECT uniqExactIf(person, event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export'), uniqExact(person),
+      countIf(event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export') FROM {CEV}""",
+}
+ch_ms = {k: timed(lambda q=q: sess.query(q, "CSV").bytes())[0] for k, q in ch.items()}
+fun = sess.query(ch["funnel_4_steps_14d"], "CSV").bytes().decode().strip()
+
+print(f"\nAnalytics engine benchmark: {ours['events']:,} events, median of {runs} runs (ms); ratio = ours / peer\n")
+print(f"| query | ours (DuckDB store) | DuckDB hand-written | ratio | ClickHouse (chdb) | ratio |")
+print(f"|---|---:|---:|---:|---:|---:|")
+for k in duck:
+    o = ours["median_ms"][k]
+    print(f"| {k} | {o:.1f} | {duck_ms[k]:.1f} | {o / duck_ms[k]:.2f} | {ch_ms[k]:.1f} | {o / ch_ms[k]:.2f} |")
+steps = [s["persons"] for s in ours["answers"]["funnel_4_steps_14d"]["steps"]]
+print(f"\nfunnel persons per step (ours): {steps}; windowFunnel level histogram (level,persons): {fun.splitlines()}")
+PY
