@@ -1,1 +1,114 @@
-//! Footfall reference collector (library): `app(state) -> Router`.
+//! Footfall reference collector: Segment-compatible ingestion with durable acks, exact dedupe
+//! and privacy enforcement, as a library ([`app`]`(state) -> Router`) plus the thin `footfall`
+//! binary ([`cli`]).
+//!
+//! # Design
+//! * **One pipeline** ([`ingest`]) serves the HTTP endpoints and `footfall import`: parse →
+//!   validate → consent → suppression → enrich → privacy → rows. Every refused message gets a
+//!   machine-readable reason ([`ingest::reason`]) and a dead-letter row; nothing is dropped
+//!   silently.
+//! * **Durable acks with group commit** ([`commit`]): requests hand their rows to one writer task
+//!   through a bounded channel and answer 2xx only after the commit that holds them. Concurrent
+//!   requests share a commit; a bounded number of requests is processed at once and the rest get
+//!   503 + `Retry-After`, so intake memory stays bounded under overload.
+//! * **Storage** is the engine's [`footfall_engine::store::Store`] trait (DuckDB embedded by
+//!   default, PostgreSQL, ClickHouse), opened from a location by [`backend::open`]. Exact dedupe
+//!   by (project, messageId) is the store's primary key, so it holds across processes.
+//! * **Errors**: [`error::ApiError`], mapped to HTTP status codes in one place.
+//! * **Routes** ([`routes`]) are grouped in modules (`ingest`, `admin`, `ops`) registered in a
+//!   [`routes::RouteTable`] that also feeds the OpenAPI conformance test.
+//! * **Privacy** ([`privacy`]): consent and IP rules per project, erasure with a suppression list
+//!   of fingerprints, export, retention, audit log.
+
+pub mod backend;
+pub mod cli;
+pub mod commit;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod import;
+pub mod ingest;
+pub mod metrics;
+pub mod privacy;
+pub mod routes;
+pub mod server;
+pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use config::Config;
+pub use error::ApiError;
+pub use routes::app;
+pub use state::AppState;
+
+/// Runs one arbitrary input through the body parser and the per-message pipeline, without
+/// storage: the fuzz target (`collector/fuzz`) and its seed-corpus test call this. It must never
+/// panic, whatever `data` holds.
+#[doc(hidden)]
+pub fn fuzz_parse(data: &[u8]) {
+    let limit = config::Limits::default().max_request_bytes;
+    let body = if data.starts_with(&[0x1f, 0x8b]) {
+        match ingest::body::inflate(data, limit) {
+            Ok(b) => b,
+            Err(_) => return,
+        }
+    } else {
+        bytes::Bytes::copy_from_slice(data)
+    };
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return;
+    };
+    let now = "2026-11-28T12:00:00.000Z";
+    let mut raws: Vec<String> = Vec::new();
+    if let Ok(env) = ingest::parse::parse_batch(text) {
+        raws.extend(env.batch.iter().map(|r| r.get().to_string()));
+    }
+    for kind in [
+        footfall::message::MessageType::Track,
+        footfall::message::MessageType::Alias,
+    ] {
+        if let Ok(single) = ingest::parse::parse_single(text, kind) {
+            raws.push(single.message);
+        }
+    }
+    raws.push(text.to_string());
+    let privacy = config::Privacy::default();
+    for raw in &raws {
+        let _ = ingest::parse::sniff_message_id(raw);
+        let Ok(parsed) = ingest::parse::parse_message(raw, now) else {
+            continue;
+        };
+        let mut m = parsed.message;
+        if ingest::validate::check_fields(&m).is_err() || ingest::validate::has_nul(raw, &m) {
+            continue;
+        }
+        let Ok(times) = ingest::validate::times(
+            &m,
+            parsed.timestamp_defaulted,
+            None,
+            1_795_860_000_000,
+            true,
+            86_400_000,
+        ) else {
+            continue;
+        };
+        let _ = ingest::validate::consent_allows(&m, &privacy, Default::default());
+        let ua = m
+            .context
+            .user_agent
+            .as_deref()
+            .map(ingest::enrich::parse_user_agent)
+            .unwrap_or_default();
+        let Ok(ip) = ingest::row::enforce_ip(&mut m, None, false) else {
+            continue;
+        };
+        let _ = ingest::row::identity_link("p", &m, times.ts);
+        let row = ingest::row::build_row("p", m, times, 1_795_860_000_000, &ua, ip);
+        for json_text in [&row.properties, &row.traits, &row.context] {
+            assert!(
+                serde_json::from_str::<serde_json::Value>(json_text).is_ok(),
+                "stored JSON must parse"
+            );
+        }
+    }
+}

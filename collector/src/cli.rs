@@ -1,0 +1,376 @@
+//! The `footfall` command line (clap). Configuration precedence: flag > environment variable >
+//! config file > default.
+//!
+//! ```text
+//! footfall serve  [--config F] [--listen ADDR] [--data DIR | --store URL]
+//!                 [--write-key KEY] [--admin-token TOKEN] [--trust-proxy N] [--demo]
+//! footfall import FILE... [--project ID] [--config F] [--data DIR | --store URL]
+//! footfall erase  --user ID [--project ID] [--config F] [--data DIR | --store URL]
+//! footfall export --user ID [--project ID] [--out FILE] [--config F] [--data DIR | --store URL]
+//! ```
+//!
+//! `--write-key KEY --admin-token TOKEN` configure a project `default` without a config file.
+//! To add a subcommand: add a variant to [`Command`] with its `Args` struct (flatten
+//! [`StoreArgs`] to get the config/storage flags) and a branch in [`run`].
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, ConfigError, ProjectConfig, TrustProxy};
+use crate::error::ApiError;
+use crate::import::ImportError;
+use crate::state::{AppState, StartError};
+use crate::{backend, demo, import, privacy, server};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "footfall",
+    version,
+    about = "Footfall collector: Segment-compatible ingestion, admin API and CLI"
+)]
+pub struct Cli {
+    /// Log format on stderr (log level: RUST_LOG, default info).
+    #[arg(long, env = "FOOTFALL_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (ingestion, admin, operations).
+    Serve(ServeArgs),
+    /// Import NDJSON files of Segment messages (.gz accepted) through the ingestion pipeline.
+    Import(ImportArgs),
+    /// Erase a person (events, identity links, linked anonymous ids) and refuse their later events.
+    Erase(UserArgs),
+    /// Print every stored event of a person as NDJSON (right of access).
+    Export(ExportArgs),
+}
+
+/// Where the configuration and the data are.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// YAML config file (see collector/README.md for every option).
+    #[arg(long, short = 'c', env = "FOOTFALL_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory of the embedded DuckDB store [default: ./footfall-data].
+    #[arg(long, env = "FOOTFALL_DATA", conflicts_with = "store")]
+    pub data: Option<PathBuf>,
+    /// Storage URL: postgres://user@host/db or http://host:8123/db (ClickHouse).
+    #[arg(long, env = "FOOTFALL_STORE")]
+    pub store: Option<String>,
+}
+
+impl StoreArgs {
+    /// The config file (or defaults) with these flags applied.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = match &self.config {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        if let Some(data) = &self.data {
+            config.data = data.clone();
+            config.store = None;
+        }
+        if let Some(store) = &self.store {
+            config.store = Some(store.clone());
+        }
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "FOOTFALL_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Write key of the project `default` (created when absent).
+    #[arg(long, env = "FOOTFALL_WRITE_KEY")]
+    pub write_key: Option<String>,
+    /// Admin API bearer token.
+    #[arg(long, env = "FOOTFALL_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Reverse-proxy hops to trust for X-Forwarded-For [default: 0].
+    #[arg(long, env = "FOOTFALL_TRUST_PROXY")]
+    pub trust_proxy: Option<u8>,
+    /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with a month of traffic.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Project to import into [default: the only configured project, else `default`].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Do not draw a progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// NDJSON files, one Segment message per line (.gz accepted).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The person's user id.
+    #[arg(long)]
+    pub user: String,
+    /// Project [default: the only configured project, else `default`].
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub user: UserArgs,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("storage: {0}")]
+    Store(#[from] footfall_engine::store::StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("seeding the demo project: {0}")]
+    Demo(String),
+}
+
+/// The binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("footfall: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("footfall: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Import(args) => {
+            let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
+            let project = state.project(&project).expect("resolved above").clone();
+            let summary = import::import_files(&state, &project, &args.files, !args.quiet).await?;
+            println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            Ok(())
+        }
+        Command::Erase(args) => {
+            let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
+            let project = state.project(&project).expect("resolved above").clone();
+            let summary = privacy::erase_user(&state, &project, &args.user, &cli_actor()).await?;
+            println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
+            Ok(())
+        }
+        Command::Export(args) => {
+            let u = &args.user;
+            let (state, project) = open_for(&u.store, u.project.as_deref()).await?;
+            let project = state.project(&project).expect("resolved above").clone();
+            let ndjson = privacy::export_user(&state, &project, &u.user, &cli_actor()).await?;
+            match &args.out {
+                Some(path) => std::fs::write(path, ndjson)?,
+                None => std::io::stdout().lock().write_all(ndjson.as_bytes())?,
+            }
+            Ok(())
+        }
+    }
+}
+
+fn cli_actor() -> String {
+    match std::env::var("USER") {
+        Ok(u) if !u.is_empty() => format!("cli:{u}"),
+        _ => "cli".to_string(),
+    }
+}
+
+/// Opens the store for an offline command and picks its project: `--project`, else the only
+/// configured one, else `default` (created in memory when the config does not name it).
+async fn open_for(args: &StoreArgs, project: Option<&str>) -> Result<(AppState, String), CliError> {
+    let mut config = args.load()?;
+    let id = match project {
+        Some(id) => id.to_string(),
+        None if config.projects.len() == 1 => config.projects[0].id.clone(),
+        None if config.projects.is_empty() => "default".to_string(),
+        None => return Err(ApiError::ProjectRequired.into()),
+    };
+    if !config.projects.iter().any(|p| p.id == id) {
+        config
+            .projects
+            .push(ProjectConfig::new(&id, &format!("cli-{}", uuid::Uuid::new_v4())));
+    }
+    let store = backend::open(&config)?;
+    Ok((AppState::new(config, store).await?, id))
+}
+
+/// Adds `key` to the project `default` (created when absent), unless a project has it already.
+fn add_default_key(config: &mut Config, key: &str) {
+    if config
+        .projects
+        .iter()
+        .any(|p| p.write_keys.iter().any(|k| k == key))
+    {
+        return;
+    }
+    match config.projects.iter_mut().find(|p| p.id == "default") {
+        Some(p) => p.write_keys.push(key.to_string()),
+        None => config.projects.push(ProjectConfig::new("default", key)),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let mut config = args.store.load()?;
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    if let Some(token) = &args.admin_token {
+        config.admin_token = Some(token.clone());
+    }
+    if let Some(hops) = args.trust_proxy {
+        config.trust_proxy = TrustProxy::Hops(hops);
+    }
+    let demo_project = if args.demo {
+        let p = demo::project(args.write_key.as_deref());
+        config.projects.retain(|q| q.id != p.id);
+        config.projects.push(p.clone());
+        if config.admin_token.is_none() {
+            config.admin_token = Some(format!("demo-admin-{}", uuid::Uuid::new_v4().simple()));
+        }
+        Some(p)
+    } else {
+        if let Some(key) = &args.write_key {
+            add_default_key(&mut config, key);
+        }
+        None
+    };
+    if config.projects.is_empty() {
+        tracing::warn!(
+            "no project configured: every ingestion request will get 401 (use --write-key or a config file)"
+        );
+    }
+    let store = backend::open(&config)?;
+    let state = AppState::new(config, store).await?;
+    if let Some(project) = &demo_project {
+        tracing::info!(project = %project.id, "seeding the demo project (once per data directory)");
+        match demo::seed(&state, project)
+            .await
+            .map_err(|e| CliError::Demo(e.to_string()))?
+        {
+            demo::Seeded::Written(n) => tracing::info!(events = n, "demo project seeded"),
+            demo::Seeded::AlreadyThere(n) => tracing::info!(events = n, "demo project already seeded"),
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = %backend::location(&state.config), projects = state.config.projects.len(), "collector ready");
+    // Machine-readable first line on stdout (tests and scripts read the port from it).
+    println!("footfall: listening on http://{addr}");
+    if let Some(project) = &demo_project {
+        println!(
+            "footfall: demo project `{}`, write key `{}`",
+            project.id, project.write_keys[0]
+        );
+        println!(
+            "footfall: admin token `{}`",
+            state.config.admin_token.as_deref().unwrap_or_default()
+        );
+    }
+    let _ = std::io::stdout().flush();
+    server::serve(state, listener, server::shutdown_signal()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse() {
+        let cli = Cli::try_parse_from([
+            "footfall",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            "/tmp/x",
+            "--write-key",
+            "k",
+            "--admin-token",
+            "t",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else { panic!() };
+        assert_eq!(s.write_key.as_deref(), Some("k"));
+        assert_eq!(s.store.load().unwrap().data, PathBuf::from("/tmp/x"));
+        assert!(
+            Cli::try_parse_from(["footfall", "serve", "--data", "d", "--store", "postgres://x"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from(["footfall", "import"]).is_err(),
+            "files are required"
+        );
+        assert!(Cli::try_parse_from(["footfall", "erase", "--user", "u"]).is_ok());
+    }
+
+    #[test]
+    fn default_key_project() {
+        let mut c = Config::default();
+        add_default_key(&mut c, "k1");
+        add_default_key(&mut c, "k1");
+        add_default_key(&mut c, "k2");
+        assert_eq!(c.projects.len(), 1);
+        assert_eq!(c.projects[0].write_keys, vec!["k1", "k2"]);
+    }
+}

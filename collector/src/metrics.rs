@@ -1,0 +1,172 @@
+//! Prometheus metrics (`GET /metrics`, OpenMetrics text, which Prometheus reads):
+//!
+//! | metric | type | meaning |
+//! |---|---|---|
+//! | `footfall_messages_received_total` | counter | messages in accepted-for-processing requests |
+//! | `footfall_messages_accepted_total` | counter | messages acknowledged (stored or duplicates) |
+//! | `footfall_messages_rejected_total{reason}` | counter | messages refused, by reason |
+//! | `footfall_messages_deduplicated_total` | counter | accepted messages that were already stored |
+//! | `footfall_requests_rejected_total{reason}` | counter | whole requests refused (4xx) or shed (503), by code |
+//! | `footfall_dead_letters_total` | counter | rows written to the dead-letter table |
+//! | `footfall_store_write_seconds` | histogram | latency of one group commit |
+//! | `footfall_commit_group_events` | histogram | events per group commit |
+//! | `footfall_store_write_errors_total` | counter | failed group commits |
+//! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
+
+use std::sync::atomic::AtomicI64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub received: Counter,
+    pub accepted: Counter,
+    pub rejected: Family<ReasonLabel, Counter>,
+    pub deduplicated: Counter,
+    pub requests_rejected: Family<ReasonLabel, Counter>,
+    pub dead_letters: Counter,
+    pub store_write_seconds: Histogram,
+    pub commit_group_events: Histogram,
+    pub store_write_errors: Counter,
+    pub inflight: Gauge<i64, AtomicI64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            received: Counter::default(),
+            accepted: Counter::default(),
+            rejected: Family::default(),
+            deduplicated: Counter::default(),
+            requests_rejected: Family::default(),
+            dead_letters: Counter::default(),
+            store_write_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            commit_group_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
+            store_write_errors: Counter::default(),
+            inflight: Gauge::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "footfall_messages_received",
+            "Messages received in processed requests",
+            m.received.clone(),
+        );
+        r.register(
+            "footfall_messages_accepted",
+            "Messages acknowledged (stored or duplicates)",
+            m.accepted.clone(),
+        );
+        r.register(
+            "footfall_messages_rejected",
+            "Messages refused, by reason",
+            m.rejected.clone(),
+        );
+        r.register(
+            "footfall_messages_deduplicated",
+            "Accepted messages already stored",
+            m.deduplicated.clone(),
+        );
+        r.register(
+            "footfall_requests_rejected",
+            "Whole requests refused or shed, by code",
+            m.requests_rejected.clone(),
+        );
+        r.register(
+            "footfall_dead_letters",
+            "Rows written to the dead-letter table",
+            m.dead_letters.clone(),
+        );
+        r.register(
+            "footfall_store_write_seconds",
+            "Latency of one group commit",
+            m.store_write_seconds.clone(),
+        );
+        r.register(
+            "footfall_commit_group_events",
+            "Events per group commit",
+            m.commit_group_events.clone(),
+        );
+        r.register(
+            "footfall_store_write_errors",
+            "Failed group commits",
+            m.store_write_errors.clone(),
+        );
+        r.register(
+            "footfall_inflight_requests",
+            "Ingestion requests being processed",
+            m.inflight.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    pub fn reject(&self, reason: &str) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn reject_request(&self, code: &str) {
+        self.requests_rejected
+            .get_or_create(&ReasonLabel {
+                reason: code.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn observe_commit(&self, seconds: f64, events: usize, ok: bool) {
+        self.store_write_seconds.observe(seconds);
+        self.commit_group_events.observe(events as f64);
+        if !ok {
+            self.store_write_errors.inc();
+        }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_by_reason() {
+        let m = Metrics::new();
+        m.received.inc_by(3);
+        m.reject("no_consent");
+        m.reject("no_consent");
+        m.observe_commit(0.01, 10, true);
+        let text = m.render();
+        assert!(text.contains("footfall_messages_received_total 3"), "{text}");
+        assert!(
+            text.contains("footfall_messages_rejected_total{reason=\"no_consent\"} 2"),
+            "{text}"
+        );
+        assert!(text.contains("footfall_store_write_seconds_count 1"), "{text}");
+        assert!(text.contains("footfall_inflight_requests 0"), "{text}");
+    }
+}

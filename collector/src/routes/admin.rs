@@ -1,0 +1,168 @@
+//! The admin API (`Authorization: Bearer <admin token>`; write keys never work here):
+//!
+//! * `DELETE /v1/admin/users/{userId}?project=ID` — erase a person (events, identity links,
+//!   linked anonymous ids), suppress their ids, answer the counts.
+//! * `GET /v1/admin/users/{userId}/export?project=ID` — the person's events as NDJSON.
+//! * `GET /v1/admin/audit?project=ID&limit=N` — the audit log, newest first.
+//! * `GET /v1/admin/dead_letters?project=ID&limit=N` — refused messages, newest first.
+//! * `GET /v1/admin/projects` — configured projects (ids, names, origins, privacy; no keys).
+//!
+//! `project` may be left out when one project is configured. The optional `X-Footfall-Actor`
+//! header names the person acting, recorded in the audit log as `admin:<name>`.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::RouteTable;
+use crate::error::ApiError;
+use crate::privacy::{self, sql_string};
+use crate::state::AppState;
+
+pub fn routes(table: RouteTable) -> RouteTable {
+    table
+        .add("/v1/admin/users/{user_id}", &["DELETE"], delete(erase_user))
+        .add("/v1/admin/users/{user_id}/export", &["GET"], get(export_user))
+        .add("/v1/admin/audit", &["GET"], get(audit_log))
+        .add("/v1/admin/dead_letters", &["GET"], get(dead_letters))
+        .add("/v1/admin/projects", &["GET"], get(projects))
+}
+
+/// An authenticated admin; `actor` is what the audit log records.
+pub struct Admin {
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        match token {
+            Some(t) if state.is_admin_token(t) => {
+                let name = parts
+                    .headers
+                    .get("x-footfall-actor")
+                    .and_then(|v| v.to_str().ok());
+                let actor = match name {
+                    Some(n) if !n.trim().is_empty() => {
+                        format!("admin:{}", n.trim().chars().take(100).collect::<String>())
+                    }
+                    _ => "admin".to_string(),
+                };
+                Ok(Admin { actor })
+            }
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectQuery {
+    pub project: Option<String>,
+    pub limit: Option<usize>,
+}
+
+fn store_error(state: &AppState, e: footfall_engine::store::StoreError) -> ApiError {
+    ApiError::from_store(e, state.config.limits.retry_after_secs)
+}
+
+async fn erase_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(user_id): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<privacy::ErasureSummary>, ApiError> {
+    let project = state.resolve_project(q.project.as_deref())?;
+    let summary = privacy::erase_user(&state, project, &user_id, &admin.actor)
+        .await
+        .map_err(|e| store_error(&state, e))?;
+    Ok(Json(summary))
+}
+
+async fn export_user(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(user_id): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Response, ApiError> {
+    let project = state.resolve_project(q.project.as_deref())?;
+    let body = privacy::export_user(&state, project, &user_id, &admin.actor)
+        .await
+        .map_err(|e| store_error(&state, e))?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+}
+
+async fn audit_log(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(p) = &q.project {
+        state.resolve_project(Some(p))?;
+    }
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let entries = state
+        .store
+        .list_audit(q.project.as_deref(), limit)
+        .await
+        .map_err(|e| store_error(&state, e))?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+async fn dead_letters(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let project = state.resolve_project(q.project.as_deref())?;
+    let limit = q.limit.unwrap_or(100).min(10_000);
+    let sql = format!(
+        "SELECT received_at, reason, message_id, payload FROM dead_letters WHERE project_id = {} \
+         ORDER BY received_at DESC LIMIT {limit}",
+        sql_string(state.store.dialect(), &project.id)
+    );
+    let result = state
+        .store
+        .query(&sql)
+        .await
+        .map_err(|e| store_error(&state, e))?;
+    let rows: Vec<Value> = result
+        .rows
+        .into_iter()
+        .map(|r| {
+            let mut it = r.into_iter();
+            json!({ "received_at": it.next(), "reason": it.next(), "message_id": it.next(), "payload": it.next() })
+        })
+        .collect();
+    Ok(Json(json!({ "project": project.id, "dead_letters": rows })))
+}
+
+async fn projects(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
+    let list: Vec<Value> = state
+        .config
+        .projects
+        .iter()
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "name": p.name.clone().unwrap_or_else(|| p.id.clone()),
+                "allowed_origins": p.allowed_origins,
+                "retention_days": state.config.retention_days(p),
+                "privacy": p.privacy,
+            })
+        })
+        .collect();
+    Json(json!({ "projects": list }))
+}

@@ -1,0 +1,104 @@
+//! The HTTP API: one module per group of routes, assembled by [`app`].
+//!
+//! Each module exposes `fn routes(table: RouteTable) -> RouteTable` and adds its routes with
+//! [`RouteTable::add`], which records the path and methods next to the handler. The record feeds
+//! [`route_table`], which the OpenAPI test compares with `collector/openapi.yaml`, so a route
+//! cannot be added without documenting it.
+//!
+//! To add a group of routes (e.g. dashboards): write `routes/dashboards.rs` with a `routes`
+//! function like the others, call it in [`all_routes`], and describe the paths in
+//! `collector/openapi.yaml`.
+
+pub mod admin;
+pub mod ingest;
+pub mod ops;
+
+use axum::Router;
+use axum::routing::MethodRouter;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+/// A documented route: its path (axum syntax, `{param}`) and HTTP methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub path: &'static str,
+    pub methods: &'static [&'static str],
+}
+
+/// A router that remembers which paths and methods it serves.
+pub struct RouteTable {
+    /// Same-origin routes (admin, operations, dashboards).
+    router: Router<AppState>,
+    /// Routes browsers call from other origins (ingestion): served with CORS.
+    public: Router<AppState>,
+    routes: Vec<RouteInfo>,
+}
+
+impl Default for RouteTable {
+    fn default() -> Self {
+        RouteTable {
+            router: Router::new(),
+            public: Router::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl RouteTable {
+    /// Adds `handler` at `path`; `methods` must list the methods `handler` serves (upper case).
+    pub fn add(
+        mut self,
+        path: &'static str,
+        methods: &'static [&'static str],
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, handler);
+        self.routes.push(RouteInfo { path, methods });
+        self
+    }
+
+    /// Like [`RouteTable::add`], for a route that web pages of other origins call (CORS applies:
+    /// the projects' `allowed_origins`, preflight included).
+    pub fn add_public(
+        mut self,
+        path: &'static str,
+        methods: &'static [&'static str],
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.public = self.public.route(path, handler);
+        self.routes.push(RouteInfo { path, methods });
+        self
+    }
+
+    /// Nests a whole router whose paths are documented by `routes` (for route groups built
+    /// elsewhere, e.g. in the engine crate).
+    pub fn merge(mut self, router: Router<AppState>, routes: &[RouteInfo]) -> Self {
+        self.router = self.router.merge(router);
+        self.routes.extend_from_slice(routes);
+        self
+    }
+}
+
+fn all_routes() -> RouteTable {
+    let table = RouteTable::default();
+    let table = ingest::routes(table);
+    let table = admin::routes(table);
+    ops::routes(table)
+}
+
+/// Every route the collector serves.
+pub fn route_table() -> Vec<RouteInfo> {
+    all_routes().routes
+}
+
+/// The collector's HTTP application.
+pub fn app(state: AppState) -> Router {
+    let table = all_routes();
+    let public = table.public.layer(ingest::cors(&state.config));
+    table
+        .router
+        .merge(public)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

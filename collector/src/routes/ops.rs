@@ -1,0 +1,50 @@
+//! Operations: `GET /health` (the process answers), `GET /ready` (storage reachable; 503
+//! otherwise, so a load balancer stops sending), `GET /metrics` (Prometheus / OpenMetrics text,
+//! see [`crate::metrics`]).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use super::RouteTable;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(table: RouteTable) -> RouteTable {
+    table
+        .add("/health", &["GET"], get(health))
+        .add("/ready", &["GET"], get(ready))
+        .add("/metrics", &["GET"], get(metrics))
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response(),
+        Err(e) => {
+            let retry_after = state.config.limits.retry_after_secs;
+            ApiError::StoreUnavailable {
+                message: e.to_string(),
+                retry_after,
+            }
+            .into_response()
+        }
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,231 @@
+//! The `footfall` command line on an embedded store: `import` (NDJSON and .gz, same validation,
+//! dedupe and identity as HTTP), `export --user`, `erase --user`, and `serve --demo`.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn footfall(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(common::binary())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .env_remove("FOOTFALL_DATA")
+        .env_remove("FOOTFALL_STORE")
+        .env_remove("FOOTFALL_CONFIG")
+        .output()
+        .expect("run footfall");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `footfall import --quiet` into project `shop`; its JSON summary.
+fn import(data: &str, files: &[&Path]) -> Value {
+    let mut args = vec!["import", "--data", data, "--project", "shop", "--quiet"];
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let (ok, out, err) = footfall(&args);
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn ts(minutes_ago: i64) -> String {
+    footfall_collector::ingest::iso(chrono::Utc::now().timestamp_millis() - minutes_ago * 60_000)
+}
+
+fn write_ndjson(path: &Path, lines: &[Value], gzip: bool) {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l.to_string());
+        text.push('\n');
+    }
+    if gzip {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        std::fs::write(path, e.finish().unwrap()).unwrap();
+    } else {
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+#[test]
+fn import_export_erase() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let first = vec![
+        json!({"type": "page", "messageId": "i1", "anonymousId": "anon-1", "timestamp": ts(50), "name": "Home"}),
+        json!({"type": "identify", "messageId": "i2", "anonymousId": "anon-1", "userId": "user_42", "timestamp": ts(40), "traits": {"plan": "pro"}}),
+        json!({"type": "track", "messageId": "i3", "userId": "user_42", "event": "purchase", "timestamp": ts(30), "sentAt": ts(-600), "properties": {"amount": 3}}),
+        json!({"type": "track", "messageId": "i4", "userId": "someone", "event": "signup", "timestamp": ts(20)}),
+        json!({"type": "track", "messageId": "bad", "userId": "someone"}),
+    ];
+    let plain = dir.path().join("a.ndjson");
+    write_ndjson(&plain, &first, false);
+    // A line that is not JSON, one that is not UTF-8, and a blank line.
+    let mut f = std::fs::OpenOptions::new().append(true).open(&plain).unwrap();
+    f.write_all(b"not json\n\xff\xfe\n\n").unwrap();
+    let second = vec![
+        first[2].clone(),
+        json!({"type": "track", "messageId": "g1", "anonymousId": "anon-1", "event": "feature_used", "timestamp": ts(10)}),
+    ];
+    let gz = dir.path().join("b.ndjson.gz");
+    write_ndjson(&gz, &second, true);
+
+    let summary = import(data, &[&plain, &gz]);
+    assert_eq!(summary["messages"], 9);
+    assert_eq!(summary["accepted"], 6);
+    assert_eq!(summary["already_stored"], 1, "i3 twice: stored once");
+    assert_eq!(summary["rejected"], 3);
+    assert_eq!(
+        summary["rejected_by_reason"],
+        json!({"invalid_json": 2, "missing_field:event": 1})
+    );
+
+    let again = import(data, &[&gz]);
+    assert_eq!(
+        (again["accepted"].as_u64(), again["already_stored"].as_u64()),
+        (Some(2), Some(2))
+    );
+
+    let (ok, out, err) = footfall(&["export", "--data", data, "--project", "shop", "--user", "user_42"]);
+    assert!(ok, "{err}");
+    let exported: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ids: Vec<&str> = exported
+        .iter()
+        .map(|e| e["message_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["i1", "i2", "i3", "g1"],
+        "oldest first, the anonymous history included"
+    );
+    assert_eq!(
+        exported[2]["ts"].as_i64(),
+        footfall_collector::ingest::validate::parse_ms(first[2]["timestamp"].as_str().unwrap()),
+        "imports keep timestamps (no skew correction)"
+    );
+
+    let out_file = dir.path().join("export.ndjson");
+    let (ok, _, err) = footfall(&[
+        "export",
+        "--data",
+        data,
+        "--project",
+        "shop",
+        "--user",
+        "user_42",
+        "--out",
+        out_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap().lines().count(), 4);
+
+    let (ok, out, err) = footfall(&["erase", "--data", data, "--project", "shop", "--user", "user_42"]);
+    assert!(ok, "{err}");
+    let erased: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(erased["events_deleted"], 4);
+    assert_eq!(erased["identity_links_deleted"], 1);
+    let (_, out, _) = footfall(&["export", "--data", data, "--project", "shop", "--user", "user_42"]);
+    assert_eq!(out, "");
+    // Importing the person again is refused: suppressed.
+    let third = import(data, &[&plain]);
+    assert_eq!(third["rejected_by_reason"]["suppressed"], 3, "{third}");
+
+    // Errors are reported, not panics.
+    let (ok, _, err) = footfall(&["import", "--data", data, "--quiet", "/nonexistent.ndjson"]);
+    assert!(!ok);
+    assert!(err.contains("cannot read /nonexistent.ndjson"), "{err}");
+    let (ok, _, err) = footfall(&["serve", "--config", "/nonexistent.yaml"]);
+    assert!(!ok);
+    assert!(err.contains("/nonexistent.yaml"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_seeds_a_populated_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(common::binary())
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-token",
+            common::ADMIN,
+            "--data",
+        ])
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let addr = first.rsplit("http://").next().unwrap().to_string();
+    let second = lines.next().unwrap().unwrap();
+    assert!(second.contains("write key `demo`"), "{second}");
+    std::thread::spawn(move || for _ in lines {});
+    let http = reqwest::Client::new();
+    let projects: Value = http
+        .get(format!("http://{addr}/v1/admin/projects"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(projects["projects"][0]["id"], "demo");
+    let r = http
+        .post(format!("http://{addr}/v1/track"))
+        .basic_auth("demo", Some(""))
+        .json(&common::track("live-1", "u", "e"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(child.wait().unwrap().success());
+    let store = common::open(data.to_str().unwrap());
+    let events = common::event_count(&*store, "demo").await;
+    assert!(events > 2000, "{events} demo events");
+    let d = store.dialect();
+    let persons = common::count(
+        &*store,
+        "SELECT count(DISTINCT user_id) FROM events WHERE project_id = 'demo'",
+    )
+    .await;
+    assert!(persons > 50, "{persons} identified persons");
+    let kinds = common::count(
+        &*store,
+        "SELECT count(DISTINCT event) FROM events WHERE project_id = 'demo'",
+    )
+    .await;
+    assert!(kinds >= 8, "{kinds} event names");
+    let bots = common::count(
+        &*store,
+        "SELECT count(*) FROM events WHERE project_id = 'demo' AND is_bot",
+    )
+    .await;
+    assert!(bots > 0);
+    let links = format!(
+        "SELECT count(*) FROM identities WHERE project_id = {}",
+        common::sql_str(d, "demo")
+    );
+    assert!(common::count(&*store, &links).await > 50);
+}
