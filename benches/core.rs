@@ -1,7 +1,9 @@
 //! Benchmarks of the core SDK (results: BENCHMARKS.md, "Core SDK").
 //!
-//! - `track/*`: cost of one `Core::track` (the whole pipeline up to the queue), and of the native
-//!   `Client::track` as the caller sees it (channel push).
+//! - `track/*`: cost of one `Core::track` (the whole pipeline up to the queue), of the browser's
+//!   per-event path natively (the event parsed from the JSON the page sends, with a browser's
+//!   default context: user agent, locale, page), and of the native `Client::track` as the caller
+//!   sees it (channel push).
 //! - `batch/*`: building a 100-message batch body — our path (messages serialized once at
 //!   enqueue, the body concatenated) vs the peers `serde_json::to_vec` of a `Value` tree and of
 //!   the typed `Batch` — and the whole message→bytes path (per-message encode + body).
@@ -18,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group};
 use footfall::testing::{MemoryTransport, SeededRng};
-use footfall::{Batch, Client, Config, Core, Delivery, Event, Message, NullStore};
+use footfall::{Batch, Client, Config, Core, Delivery, Event, EventContext, Message, NullStore};
 use serde_json::{Value, json};
 
 struct Counting;
@@ -165,6 +167,37 @@ fn time_tracks(c: &mut Core, iters: u64) -> Duration {
     took
 }
 
+/// The browser's call, as JSON from `JSON.stringify` (the host parses it with the core's JSON).
+const JS_EVENT: &str = r#"{"type":"track","event":"feature_used","properties":{"feature_name":"search","query_length":7,"plan":"pro","experiment":"b"}}"#;
+
+/// A core set up like the browser host's: write key in the body, a page's default context.
+fn browser_core() -> Core {
+    let mut c = core();
+    c.set_write_key_in_body(true);
+    let page = footfall::json::parse(
+        r#"{"path":"/pricing","referrer":"https://www.example.org/","search":"?plan=pro","title":"Pricing - Example Shop","url":"https://shop.example.com/pricing?plan=pro"}"#,
+    )
+    .unwrap();
+    c.set_default_context(EventContext {
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36".into()),
+        locale: Some("en-US".into()),
+        page: page.as_object().cloned(),
+        ..Default::default()
+    });
+    c
+}
+
+/// Times `iters` browser-path tracks: parse the page's JSON, then `Core::track`.
+fn time_js_tracks(c: &mut Core, iters: u64) -> Duration {
+    let start = Instant::now();
+    for _ in 0..iters {
+        c.track(Event::from_json_text(black_box(JS_EVENT)).unwrap(), T0);
+    }
+    let took = start.elapsed();
+    drain(c, T0);
+    took
+}
+
 fn bench_track(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("track");
     g.throughput(Throughput::Elements(1));
@@ -178,6 +211,10 @@ fn bench_track(cr: &mut Criterion) {
         cfg.privacy.property_deny_list = vec!["password".into()];
         let mut c = Core::new(cfg, Box::new(NullStore), Box::new(SeededRng::new(1)), T0).unwrap();
         b.iter_custom(|iters| time_tracks(&mut c, iters));
+    });
+    g.bench_function("browser_path_from_json", |b| {
+        let mut c = browser_core();
+        b.iter_custom(|iters| time_js_tracks(&mut c, iters));
     });
     g.bench_function("client_track_caller_side", |b| {
         let transport = MemoryTransport::new();
@@ -288,6 +325,8 @@ fn best_time_table() {
         drain(&mut c, T0);
         took
     });
+    let mut bc = browser_core();
+    let js = best_of(300, CHUNK, || time_js_tracks(&mut bc, CHUNK));
     let poll = best_of(300, 100, || {
         for i in 0..100 {
             c.track(event(i), T0);
@@ -324,6 +363,10 @@ fn best_time_table() {
         "== Core SDK: best of 300 rounds (wall clock; the least-disturbed round estimates the idle-machine cost) =="
     );
     println!("Core::track(): {track:.0} ns/event ({:.0} events/s)", rate(track));
+    println!(
+        "browser path natively (Event::from_json_text + Core::track, page context): {js:.0} ns/event ({:.0} events/s)",
+        rate(js)
+    );
     println!(
         "batch body from queued messages (poll_batch, 100 msgs): {poll:.0} ns/event ({:.1} M events/s, {:.0} MB/s)",
         rate(poll) / 1e6,

@@ -10,16 +10,19 @@
 //! Pending events wait in the core's memory (never in the store) until a decision; the core
 //! owns that buffer. This module only answers questions and records choices.
 
-use std::collections::BTreeMap;
-
 use crate::config::{Config, ConsentMode};
+use crate::map::NameMap;
 
 /// The category that is always granted (the consent audit trail itself travels in it).
 pub const NECESSARY: &str = "necessary";
 
 /// What may happen to events of a category right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum ConsentDecision {
     Granted,
     Denied,
@@ -27,9 +30,24 @@ pub enum ConsentDecision {
     Pending,
 }
 
+impl ConsentDecision {
+    /// `"granted"`, `"denied"` or `"pending"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentDecision::Granted => "granted",
+            ConsentDecision::Denied => "denied",
+            ConsentDecision::Pending => "pending",
+        }
+    }
+}
+
 /// Browser privacy signals as reported by the host.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase", default)
+)]
 pub struct PrivacySignals {
     /// `navigator.globalPrivacyControl` / the `Sec-GPC: 1` header.
     pub gpc: bool,
@@ -45,13 +63,13 @@ pub struct ConsentState {
     gpc_categories: Vec<String>,
     respect_gpc: bool,
     respect_dnt: bool,
-    choices: BTreeMap<String, bool>,
+    choices: NameMap<bool>,
     signals: PrivacySignals,
 }
 
 impl ConsentState {
     /// The state for `config` with the persisted explicit `choices`.
-    pub fn new(config: &Config, choices: BTreeMap<String, bool>) -> ConsentState {
+    pub fn new(config: &Config, choices: NameMap<bool>) -> ConsentState {
         ConsentState {
             mode: config.consent_mode(),
             known: config.consent.categories.clone(),
@@ -102,22 +120,32 @@ impl ConsentState {
     }
 
     /// The explicit choices (what is persisted).
-    pub fn choices(&self) -> &BTreeMap<String, bool> {
+    pub fn choices(&self) -> &NameMap<bool> {
         &self.choices
     }
 
-    /// Every category this state knows about: configured, chosen, and `necessary`.
+    /// Replaces the explicit choices (another tab changed them).
+    pub fn set_choices(&mut self, choices: NameMap<bool>) {
+        self.choices = choices;
+    }
+
+    /// Every category this state knows about, once each: `necessary`, the configured ones, then
+    /// the chosen ones.
     pub fn categories(&self) -> impl Iterator<Item = &str> {
+        let known = self.known.iter().map(String::as_str);
+        let chosen = self.choices.keys().map(String::as_str);
         std::iter::once(NECESSARY)
-            .chain(self.known.iter().map(String::as_str))
-            .chain(self.choices.keys().map(String::as_str))
+            .chain(known.filter(|c| *c != NECESSARY))
+            .chain(chosen.filter(move |c| *c != NECESSARY && !self.known.iter().any(|k| k == c)))
     }
 
     /// `context.consent.categoryPreferences`: every known category → currently granted.
-    pub fn preferences(&self) -> BTreeMap<String, bool> {
-        self.categories()
-            .map(|c| (c.to_string(), self.decide(c) == ConsentDecision::Granted))
-            .collect()
+    pub fn preferences(&self) -> NameMap<bool> {
+        let mut map = NameMap::new();
+        for c in self.categories() {
+            map.insert(c.to_string(), self.decide(c) == ConsentDecision::Granted);
+        }
+        map
     }
 }
 
@@ -129,7 +157,7 @@ mod tests {
     fn state(mode: ConsentMode) -> ConsentState {
         let mut config = Config::default();
         config.consent.mode = Some(mode);
-        ConsentState::new(&config, BTreeMap::new())
+        ConsentState::new(&config, NameMap::new())
     }
 
     #[test]
@@ -172,7 +200,7 @@ mod tests {
         let mut config = Config::default();
         config.consent.respect_dnt = true;
         config.consent.respect_gpc = false;
-        let mut s = ConsentState::new(&config, BTreeMap::new());
+        let mut s = ConsentState::new(&config, NameMap::new());
         s.set_signals(PrivacySignals { gpc: true, dnt: true });
         assert_eq!(s.decide("analytics"), ConsentDecision::Denied);
         s.set_signals(PrivacySignals {

@@ -14,27 +14,28 @@
 //! default). A message is dropped after `max_attempts` failed attempts (`retries_exhausted`) or
 //! once older than `max_age` (`expired`). A 413 does not count as a failed attempt.
 
-use serde::{Deserialize, Serialize};
-
-use crate::message::BatchResponse;
+use crate::json::{Value, push_u64};
+use crate::message::{BatchResponse, RejectedMessage};
 use crate::rng::{Rng, below_or_equal};
 
 /// The outcome of sending one batch, as the host observed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(tag = "kind", rename_all = "camelCase")
+)]
 pub enum Delivery {
     /// An HTTP response: status code, the raw `Retry-After` header and the raw body, if any.
-    #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "serde", serde(rename_all = "camelCase"))]
     Http {
         status: u16,
         retry_after: Option<String>,
         body: Option<String>,
     },
     /// No HTTP response (connection refused, timeout, DNS, offline).
-    #[serde(rename_all = "camelCase")]
     NetworkError { detail: String },
     /// `navigator.sendBeacon`'s return value: `true` = the browser queued it (assumed delivered).
-    #[serde(rename_all = "camelCase")]
     Beacon { queued: bool },
 }
 
@@ -65,10 +66,49 @@ pub enum Verdict {
     },
 }
 
+impl BatchResponse {
+    /// Reads the collector's answer (`{"accepted": n, "rejected": [{"index", "messageId"?,
+    /// "reason"}]}`); `None` when the body is not such an object.
+    pub fn from_json(text: &str) -> Option<BatchResponse> {
+        let Value::Object(mut map) = crate::json::parse(text).ok()? else {
+            return None;
+        };
+        let accepted = usize::try_from(map.get("accepted")?.as_u64()?).ok()?;
+        let mut rejected = Vec::new();
+        match map.remove("rejected") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(items)) => {
+                for item in items {
+                    let index = usize::try_from(item.get("index")?.as_u64()?).ok()?;
+                    let reason = item.get("reason")?.as_str()?.to_string();
+                    let message_id = match item.get("messageId") {
+                        None | Some(Value::Null) => None,
+                        Some(v) => Some(v.as_str()?.to_string()),
+                    };
+                    rejected.push(RejectedMessage {
+                        index,
+                        message_id,
+                        reason,
+                    });
+                }
+            }
+            Some(_) => return None,
+        }
+        Some(BatchResponse { accepted, rejected })
+    }
+}
+
 fn rejections(body: Option<&str>) -> Vec<(usize, String)> {
-    body.and_then(|b| serde_json::from_str::<BatchResponse>(b).ok())
+    body.and_then(BatchResponse::from_json)
         .map(|r| r.rejected.into_iter().map(|x| (x.index, x.reason)).collect())
         .unwrap_or_default()
+}
+
+/// `"HTTP <status>"`.
+fn http_cause(status: u16) -> String {
+    let mut s = String::from("HTTP ");
+    push_u64(&mut s, u64::from(status));
+    s
 }
 
 /// Classifies `delivery` (see the module docs). `now` resolves HTTP-date `Retry-After` values.
@@ -81,7 +121,7 @@ pub fn classify(delivery: &Delivery, now: u64) -> Verdict {
         },
         Delivery::NetworkError { detail } => Verdict::Retry {
             after_ms: None,
-            cause: format!("network: {detail}"),
+            cause: String::from("network: ") + detail,
         },
         Delivery::Http {
             status,
@@ -89,7 +129,7 @@ pub fn classify(delivery: &Delivery, now: u64) -> Verdict {
             body,
         } => {
             let status = *status;
-            let cause = format!("HTTP {status}");
+            let cause = http_cause(status);
             match status {
                 200..=299 => Verdict::Delivered {
                     rejected: rejections(body.as_deref()),
@@ -227,6 +267,30 @@ mod tests {
         assert_eq!(backoff_ms(200, 1_000, 60_000, &mut Max), 60_000);
     }
 
+    #[test]
+    fn batch_responses_are_read_strictly() {
+        let r = BatchResponse::from_json(
+            r#"{"accepted":1,"rejected":[{"index":2,"messageId":"m","reason":"bad"},{"index":0,"reason":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(r.accepted, 1);
+        assert_eq!(r.rejected[0].message_id.as_deref(), Some("m"));
+        assert_eq!((r.rejected[1].index, r.rejected[1].reason.as_str()), (0, "x"));
+        assert_eq!(
+            BatchResponse::from_json(r#"{"accepted":3}"#).unwrap().rejected,
+            vec![]
+        );
+        for bad in [
+            r#"{"rejected":[]}"#,
+            r#"{"accepted":1,"rejected":[{"index":0}]}"#,
+            "[]",
+            "x",
+        ] {
+            assert_eq!(BatchResponse::from_json(bad), None, "{bad}");
+        }
+    }
+
+    #[cfg(feature = "serde")]
     #[test]
     fn delivery_deserializes_from_js_objects() {
         let d: Delivery =

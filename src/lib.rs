@@ -25,7 +25,7 @@
 //! // Restores the anonymous id, session, consent choices and queued events from the store.
 //! let mut core = Core::new(config, Box::new(MemoryStore::new()), Box::new(SeededRng::new(7)), now)?;
 //! core.set_debug_log(Box::new(|e| eprintln!("[footfall] {e}")));
-//! core.set_privacy_signals(PrivacySignals { gpc: false, dnt: false }, now); // if the host knows
+//! core.set_initial_privacy_signals(PrivacySignals { gpc: false, dnt: false }, now); // if known
 //!
 //! core.track(Event::track("signed_up").property("plan", "pro"), now);
 //! core.track(Event::page_view("https://shop.example/", None, Some("Home")), now);
@@ -54,14 +54,30 @@
 //! ```
 //!
 //! Consent: [`Core::grant`], [`Core::deny`], [`Core::revoke`], [`Core::grant_all`],
-//! [`Core::deny_all`], [`Core::set_privacy_signals`]. Identity: `identify`/`alias` events,
-//! [`Core::reset`], [`Core::anonymous_id`]. Enrichment: [`Core::register`],
-//! [`Core::set_default_context`], [`Core::add_before_send`]. Observability: [`Core::stats`],
+//! [`Core::deny_all`], [`Core::set_privacy_signals`], [`Core::set_initial_privacy_signals`].
+//! Identity: `identify`/`alias` events, [`Core::reset`], [`Core::anonymous_id`]. Enrichment:
+//! [`Core::register`], [`Core::set_default_context`], `Core::add_before_send` (feature `serde`).
+//! Hosts sharing storage (browser tabs): [`Core::restore_messages`], [`Core::sync_state`],
+//! [`Core::retry_now`], [`Core::set_write_key_in_body`]. Observability: [`Core::stats`],
 //! [`Core::set_debug_log`].
+//!
+//! # Features
+//! - `native` (default): the tokio + reqwest client, the file store, YAML config (implies
+//!   `serde` and `yaml`).
+//! - `serde`: the wire types of [`message`] (`Message`, `Batch`, ...) and `Serialize` /
+//!   `Deserialize` for the public types, before-send hooks, and the builder API accepting
+//!   anything `Serialize`. The collector enables it.
+//! - `yaml`: `Config::from_yaml`.
+//! - `testing`: deterministic test doubles.
+//!
+//! Without features (the browser build) the core depends on no serialization crate: JSON is
+//! read and written by [`json`], and the output is byte-compatible with serializing the wire
+//! types with serde (tested against the golden fixtures).
 //!
 //! # Modules
 //! - [`message`]: the wire format (shared with the collector); [`time`]: RFC 3339 by hand.
-//! - [`config`]: `analytics_config.yaml` as serde types; [`event`]: the event API input.
+//! - [`json`]: the core's JSON (value, parser, writer); [`map`]: its one map type.
+//! - [`config`]: `analytics_config.yaml` as plain types; [`event`]: the event API input.
 //! - [`pipeline`]: validate, plan, enrich, anonymize — one small function per step.
 //! - [`consent`], [`session`], [`delivery`] (retry policy), [`stats`], [`store`], [`rng`],
 //!   [`clock`], [`platform`] (the only wasm32/native difference).
@@ -73,12 +89,15 @@ pub mod config;
 pub mod consent;
 pub mod delivery;
 pub mod event;
+pub mod json;
+pub mod map;
 pub mod message;
 pub mod pipeline;
 pub mod platform;
 pub(crate) mod queue;
 pub mod rng;
 pub mod session;
+pub mod settings;
 mod state_machine;
 pub mod stats;
 pub mod store;
@@ -90,13 +109,19 @@ pub mod native;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use crate::state_machine::{BeforeSend, Core, LIBRARY_NAME, OutgoingBatch, basic_auth};
+#[cfg(feature = "serde")]
+pub use crate::state_machine::BeforeSend;
+pub use crate::state_machine::{Core, LIBRARY_NAME, OutgoingBatch, basic_auth};
 pub use clock::Clock;
 pub use config::{Config, ConfigError, ConsentMode};
 pub use consent::{ConsentDecision, PrivacySignals};
 pub use delivery::Delivery;
-pub use event::{Event, EventContext, Tracker};
-pub use message::{Batch, Message, MessageType, Properties};
+#[cfg(feature = "serde")]
+pub use event::Tracker;
+pub use event::{Event, EventContext, Properties};
+pub use message::MessageType;
+#[cfg(feature = "serde")]
+pub use message::{Batch, Message};
 pub use rng::Rng;
 pub use stats::{DropReason, LogEvent, Stats};
 pub use store::{NullStore, Store};

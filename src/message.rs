@@ -17,19 +17,31 @@
 //!
 //! The golden fixtures in `tests/fixtures/` show one message of every type; the collector's tests
 //! load the same files.
+//!
+//! The serde types ([`Message`], [`Batch`], ...) need the `serde` feature (on with `native`; the
+//! collector enables it). The core itself never builds a `Message`: it writes each message's JSON
+//! directly (`wire.rs`), byte-compatible with serializing the `Message` (tested), so the browser
+//! bundle carries no serde. Only before-send hooks, which receive a `Message`, use these types.
 
+#[cfg(feature = "serde")]
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "serde")]
 use serde_json::{Map, Value};
 
 /// JSON object used for `properties`, `traits`, `integrations` and free-form context.
+#[cfg(feature = "serde")]
 pub type Properties = Map<String, Value>;
 
 /// The consent category a message belongs to when it does not say.
 pub const DEFAULT_CATEGORY: &str = "analytics";
 
 /// The six Segment message types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum MessageType {
     Track,
     Page,
@@ -51,9 +63,23 @@ impl MessageType {
             MessageType::Alias => "alias",
         }
     }
+
+    /// The type named `name` (the lowercase wire name).
+    pub fn from_name(name: &str) -> Option<MessageType> {
+        Some(match name {
+            "track" => MessageType::Track,
+            "page" => MessageType::Page,
+            "screen" => MessageType::Screen,
+            "identify" => MessageType::Identify,
+            "group" => MessageType::Group,
+            "alias" => MessageType::Alias,
+            _ => return None,
+        })
+    }
 }
 
 /// One Segment Spec message.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
@@ -98,6 +124,7 @@ pub struct Message {
 }
 
 /// `context`: what the SDK knows about where the message comes from.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
@@ -129,6 +156,7 @@ pub struct Context {
 }
 
 /// `context.library`.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Library {
     pub name: String,
@@ -136,6 +164,7 @@ pub struct Library {
 }
 
 /// `context.consent`: the consent state when the message was created.
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentContext {
@@ -144,6 +173,7 @@ pub struct ConsentContext {
     pub category_preferences: std::collections::BTreeMap<String, bool>,
 }
 
+#[cfg(feature = "serde")]
 impl ConsentContext {
     /// Whether `category` is granted. `necessary` is always granted.
     pub fn grants(&self, category: &str) -> bool {
@@ -152,6 +182,7 @@ impl ConsentContext {
 }
 
 /// What is wrong with a message's shape (missing a field its type requires).
+#[cfg(feature = "serde")]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
     #[error("`{0}` is required for this message type")]
@@ -162,6 +193,7 @@ pub enum ShapeError {
     EmptyMessageId,
 }
 
+#[cfg(feature = "serde")]
 impl Message {
     /// A message of `kind` with only the common fields set.
     pub fn new(kind: MessageType, message_id: String, timestamp: String) -> Self {
@@ -212,6 +244,7 @@ impl Message {
 }
 
 /// The body POSTed to `{endpoint}/v1/batch`: `{"batch": [...], "sentAt": ...}`.
+#[cfg(feature = "serde")]
 ///
 /// `writeKey` is accepted in the body for clients that cannot set headers (`sendBeacon`);
 /// SDKs that can set headers send it as the HTTP Basic username instead and leave it out.
@@ -226,20 +259,28 @@ pub struct Batch {
 }
 
 /// The collector's answer to a batch: how many were accepted and why the others were not.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct BatchResponse {
     pub accepted: usize,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub rejected: Vec<RejectedMessage>,
 }
 
 /// One message the collector refused, with the machine-readable reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(Serialize, Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct RejectedMessage {
     pub index: usize,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Option::is_none"))]
     pub message_id: Option<String>,
     pub reason: String,
 }

@@ -27,14 +27,17 @@ mod bounds {
 
 pub use bounds::{MaybeSend, MaybeSync};
 
+#[cfg(feature = "serde")]
 use crate::message::Message;
 use crate::stats::LogEvent;
 
-/// A `before_send` hook: returns the (possibly changed) message, or `None` to drop it.
-#[cfg(not(target_arch = "wasm32"))]
+/// A `before_send` hook: returns the (possibly changed) message, or `None` to drop it (feature
+/// `serde`: hooks see the wire [`Message`]).
+#[cfg(all(feature = "serde", not(target_arch = "wasm32")))]
 pub type BeforeSend = Box<dyn Fn(Message) -> Option<Message> + Send + Sync>;
-/// A `before_send` hook: returns the (possibly changed) message, or `None` to drop it.
-#[cfg(target_arch = "wasm32")]
+/// A `before_send` hook: returns the (possibly changed) message, or `None` to drop it (feature
+/// `serde`: hooks see the wire [`Message`]).
+#[cfg(all(feature = "serde", target_arch = "wasm32"))]
 pub type BeforeSend = Box<dyn Fn(Message) -> Option<Message>>;
 
 /// The debug log hook: called synchronously for each [`LogEvent`].

@@ -2,15 +2,17 @@
 //!
 //! Each queued message is kept as its final JSON (serialized once, at enqueue, without
 //! `sentAt`) plus the few fields the queue needs (id, category, enqueue time, attempts). A batch
-//! body is then written by concatenation: `{"batch":[{"sentAt":"…",<message fields>},…],
-//! "sentAt":"…"}` — splicing the per-attempt `sentAt` right after each message's opening brace —
-//! with no re-serialization, which makes building a batch a memcpy.
+//! body is then written by concatenation: `{"batch":[{…,"timestamp":"…","sentAt":"…",…},…],
+//! "sentAt":"…"}` — splicing the per-attempt `sentAt` right after each message's `timestamp`,
+//! where the golden fixtures have it — with no re-serialization, which makes building a batch a
+//! couple of memcpys.
 //!
 //! The bound (`tracking.max_queue_size`) counts waiting and in-flight messages. When full, the
 //! oldest waiting non-`necessary` message is evicted; a new non-`necessary` message is refused
 //! when only `necessary` ones are waiting.
 
 use std::collections::VecDeque;
+
 use std::sync::Arc;
 
 use crate::consent::NECESSARY;
@@ -27,6 +29,8 @@ pub struct Entry {
     pub attempts: u32,
     /// The message JSON without `sentAt`; always starts with `{"`.
     pub json: Box<str>,
+    /// Where `sentAt` is spliced in: right after the top-level `timestamp` (0: first).
+    pub sent_at: u32,
 }
 
 impl Entry {
@@ -39,14 +43,28 @@ impl Entry {
         self.json.len() + SENT_AT_FIELD + 1
     }
 
-    pub fn from_stored(m: StoredMessage, category: Arc<str>) -> Entry {
+    /// A new entry; `sent_at` is the splice position when the writer knows it, else it is
+    /// looked up.
+    pub fn new(
+        id: Box<str>,
+        category: Arc<str>,
+        enqueued_at: u64,
+        json: Box<str>,
+        sent_at: Option<usize>,
+    ) -> Entry {
+        let sent_at = sent_at.or_else(|| sent_at_position(&json)).unwrap_or(0) as u32;
         Entry {
-            id: m.message_id.into(),
+            id,
             category,
-            enqueued_at: m.enqueued_at,
+            enqueued_at,
             attempts: 0,
-            json: m.json.into(),
+            json,
+            sent_at,
         }
+    }
+
+    pub fn from_stored(m: StoredMessage, category: Arc<str>) -> Entry {
+        Entry::new(m.message_id.into(), category, m.enqueued_at, m.json.into(), None)
     }
 }
 
@@ -69,6 +87,7 @@ pub enum Pushed {
 /// The waiting messages (in order) and the count of messages in flight.
 #[derive(Debug, Default)]
 pub struct Queue {
+    /// Oldest first (a full queue evicts at the front on every push, so a deque).
     waiting: VecDeque<Entry>,
     waiting_bytes: usize,
     in_flight: usize,
@@ -134,17 +153,17 @@ impl Queue {
     /// Takes up to `max_count` messages from the front whose body fits `max_body_bytes` (at
     /// least one message, if any waits and fits alone). They count as in flight.
     pub fn take(&mut self, max_count: usize, max_body_bytes: usize) -> Vec<Entry> {
-        let mut taken = Vec::new();
         let mut bytes = ENVELOPE_BYTES;
-        while let Some(front) = self.waiting.front() {
-            if taken.len() >= max_count || bytes + front.batch_bytes() > max_body_bytes {
+        let mut n = 0;
+        for e in self.waiting.iter().take(max_count) {
+            if bytes + e.batch_bytes() > max_body_bytes {
                 break;
             }
-            bytes += front.batch_bytes();
-            let e = self.waiting.pop_front().expect("front exists");
-            self.waiting_bytes -= e.batch_bytes();
-            taken.push(e);
+            bytes += e.batch_bytes();
+            n += 1;
         }
+        let taken: Vec<Entry> = self.waiting.drain(..n).collect();
+        self.waiting_bytes -= bytes - ENVELOPE_BYTES;
         self.in_flight += taken.len();
         taken
     }
@@ -156,8 +175,8 @@ impl Queue {
 
     /// Puts messages back at the front, in their order (for another attempt).
     pub fn requeue_front(&mut self, entries: Vec<Entry>) {
+        self.waiting_bytes += entries.iter().map(Entry::batch_bytes).sum::<usize>();
         for e in entries.into_iter().rev() {
-            self.waiting_bytes += e.batch_bytes();
             self.waiting.push_front(e);
         }
     }
@@ -168,12 +187,12 @@ impl Queue {
         let mut kept = VecDeque::with_capacity(self.waiting.len());
         for e in self.waiting.drain(..) {
             if pred(&e) {
-                self.waiting_bytes -= e.batch_bytes();
                 removed.push(e);
             } else {
                 kept.push_back(e);
             }
         }
+        self.waiting_bytes -= removed.iter().map(Entry::batch_bytes).sum::<usize>();
         self.waiting = kept;
         removed
     }
@@ -191,29 +210,58 @@ impl Queue {
 
 /// Writes a batch body. `sent_at` is the RFC 3339 attempt time (24 bytes); `write_key` is
 /// included for transports that cannot send headers (`sendBeacon`).
-pub fn write_body(entries: &[Entry], sent_at: &str, write_key: Option<&str>) -> Vec<u8> {
-    let size = ENVELOPE_BYTES
-        + entries.iter().map(Entry::batch_bytes).sum::<usize>()
-        + write_key.map_or(0, |k| k.len() + 16);
+/// Where `sentAt` goes in a message's JSON: right after its top-level `timestamp` (the fields
+/// before it are ids, whose string values cannot contain the unescaped key). `None` when there
+/// is no timestamp (then it goes first).
+fn sent_at_position(json: &str) -> Option<usize> {
+    const KEY: &[u8] = b",\"timestamp\":\"";
+    let b = json.as_bytes();
+    let start = b.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    b[start..]
+        .iter()
+        .position(|&c| c == b'"')
+        .map(|end| start + end + 1)
+}
+
+/// `,"writeKey":"…"` for `write_key`, as a batch body carries it.
+pub fn write_key_field(write_key: &str) -> String {
+    let mut out = String::from(",\"writeKey\":");
+    crate::json::write_str(&mut out, write_key);
+    out
+}
+
+/// Writes a batch body. `sent_at` is the RFC 3339 attempt time (24 bytes); `key_field` is
+/// [`write_key_field`] for transports that cannot send headers (`sendBeacon`, CORS-simple
+/// `fetch`), or empty.
+pub fn write_body(entries: &[Entry], sent_at: &str, key_field: &str) -> Vec<u8> {
+    let size = ENVELOPE_BYTES + entries.iter().map(Entry::batch_bytes).sum::<usize>() + key_field.len();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(b"{\"batch\":[");
     for (i, e) in entries.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(b"{\"sentAt\":\"");
-        out.extend_from_slice(sent_at.as_bytes());
-        out.extend_from_slice(b"\",");
-        out.extend_from_slice(&e.json.as_bytes()[1..]);
+        let json = e.json.as_bytes();
+        match e.sent_at as usize {
+            0 => {
+                out.extend_from_slice(b"{\"sentAt\":\"");
+                out.extend_from_slice(sent_at.as_bytes());
+                out.extend_from_slice(b"\",");
+                out.extend_from_slice(&json[1..]);
+            }
+            at => {
+                out.extend_from_slice(&json[..at]);
+                out.extend_from_slice(b",\"sentAt\":\"");
+                out.extend_from_slice(sent_at.as_bytes());
+                out.push(b'"');
+                out.extend_from_slice(&json[at..]);
+            }
+        }
     }
     out.extend_from_slice(b"],\"sentAt\":\"");
     out.extend_from_slice(sent_at.as_bytes());
     out.push(b'"');
-    if let Some(key) = write_key {
-        out.extend_from_slice(b",\"writeKey\":");
-        // A JSON string encoding of the key (never fails for a &str).
-        out.extend_from_slice(serde_json::to_string(key).unwrap_or_default().as_bytes());
-    }
+    out.extend_from_slice(key_field.as_bytes());
     out.push(b'}');
     out
 }
@@ -221,34 +269,37 @@ pub fn write_body(entries: &[Entry], sent_at: &str, write_key: Option<&str>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "serde")]
     use crate::message::Batch;
 
     fn entry(id: &str, category: &str) -> Entry {
         let json = format!(
             r#"{{"type":"track","messageId":"{id}","anonymousId":"a","timestamp":"2026-11-28T10:00:00.000Z","event":"e","context":{{"category":"{category}"}}}}"#
         );
-        Entry {
-            id: id.into(),
-            category: category.into(),
-            enqueued_at: 0,
-            attempts: 0,
-            json: json.into(),
-        }
+        Entry::new(id.into(), category.into(), 0, json.into(), None)
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn body_is_a_valid_segment_batch_with_sent_at_everywhere() {
         let entries = vec![entry("1", "analytics"), entry("2", "necessary")];
         let sent_at = "2026-11-28T10:00:01.000Z";
-        let body = write_body(&entries, sent_at, Some("key\"1"));
+        let body = write_body(&entries, sent_at, &write_key_field("key\"1"));
         let batch: Batch = serde_json::from_slice(&body).unwrap();
         assert_eq!(batch.batch.len(), 2);
         assert_eq!(batch.sent_at.as_deref(), Some(sent_at));
         assert_eq!(batch.write_key.as_deref(), Some("key\"1"));
         assert!(batch.batch.iter().all(|m| m.sent_at.as_deref() == Some(sent_at)));
+        let text = String::from_utf8(body).unwrap();
+        assert!(
+            text.contains(
+                r#""timestamp":"2026-11-28T10:00:00.000Z","sentAt":"2026-11-28T10:00:01.000Z","event""#
+            ),
+            "sentAt follows timestamp: {text}"
+        );
         assert_eq!(batch.batch[1].message_id, "2");
         let exact = ENVELOPE_BYTES + entries.iter().map(Entry::batch_bytes).sum::<usize>() - 1;
-        assert_eq!(write_body(&entries, sent_at, None).len(), exact);
+        assert_eq!(write_body(&entries, sent_at, "").len(), exact);
     }
 
     #[test]

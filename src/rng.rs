@@ -2,7 +2,8 @@
 //!
 //! The host supplies the randomness: the operating system's natively ([`OsRng`], feature
 //! `native`), `crypto.getRandomValues` in the browser bindings, a seeded generator in tests
-//! (`testing::SeededRng`). The core turns 16 random bytes into a UUID v4 with the `uuid` crate.
+//! (`testing::SeededRng`). The core turns 16 random bytes into a UUID v4 (RFC 9562: version 4,
+//! variant `10`, lowercase hyphenated).
 
 use crate::platform::MaybeSend;
 
@@ -27,11 +28,23 @@ impl<R: Rng + ?Sized> Rng for Box<R> {
 
 /// A new random UUID v4, lowercase and hyphenated.
 pub fn uuid_v4(rng: &mut (impl Rng + ?Sized)) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes = [0u8; 16];
     rng.fill(&mut bytes);
-    let uuid = uuid::Builder::from_random_bytes(bytes).into_uuid();
-    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    uuid.hyphenated().encode_lower(&mut buf).to_owned()
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+    bytes[8] = (bytes[8] & 0x3f) | 0x80; // variant 10
+    let mut out = [b'-'; 36];
+    let mut at = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            at += 1;
+        }
+        out[at] = HEX[usize::from(b >> 4)];
+        out[at + 1] = HEX[usize::from(b & 15)];
+        at += 2;
+    }
+    // Only ASCII hex digits and dashes were written.
+    String::from_utf8(out.to_vec()).unwrap_or_default()
 }
 
 /// A uniformly random integer in `0..=max` (full-jitter backoff).
@@ -83,6 +96,20 @@ mod tests {
         assert_eq!(&id[14..15], "4");
         assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
         assert_ne!(uuid_v4(&mut Counter(0)), uuid_v4(&mut Counter(1)));
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn uuid_v4_matches_the_uuid_crate() {
+        for seed in 0..64u8 {
+            let mut bytes = [0u8; 16];
+            Counter(seed.wrapping_mul(37)).fill(&mut bytes);
+            let theirs = uuid::Builder::from_random_bytes(bytes)
+                .into_uuid()
+                .hyphenated()
+                .to_string();
+            assert_eq!(uuid_v4(&mut Counter(seed.wrapping_mul(37))), theirs);
+        }
     }
 
     #[test]

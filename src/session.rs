@@ -9,6 +9,8 @@
 use crate::rng::Rng;
 use crate::store::SessionState;
 
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
 /// Session rotation rules (ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionRules {
@@ -40,8 +42,15 @@ pub fn touch(session: &mut Option<SessionState>, now: u64, rules: SessionRules, 
         }
         _ => {
             let suffix = rng.next_u64() as u32;
+            let mut id = String::with_capacity(24);
+            id.push_str("s_");
+            crate::json::push_u64(&mut id, now);
+            id.push('_');
+            for shift in (0..8).rev() {
+                id.push(char::from(HEX[(suffix >> (shift * 4) & 15) as usize]));
+            }
             *session = Some(SessionState {
-                id: format!("s_{now}_{suffix:08x}"),
+                id,
                 started_at: now,
                 last_activity: now,
             });

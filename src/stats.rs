@@ -3,17 +3,23 @@
 //! [`Stats`] counts what was enqueued, sent, retried and dropped (by [`DropReason`]). The optional
 //! debug log hook ([`crate::Core::set_debug_log`]) receives a structured [`LogEvent`] for every
 //! step that matters (enqueued, dropped with reason, batch sent, retry scheduled, consent change,
-//! store warnings); `LogEvent` implements `Display` for a one-line human message. Building a log
-//! event costs nothing when no hook is set.
+//! store warnings); [`LogEvent::render`] (also its `Display`) gives a one-line human message.
+//! Building a log event costs nothing when no hook is set. [`Stats::to_json`] writes the
+//! snapshot as JSON (the browser's `stats()`); with the `serde` feature it is also `Serialize`,
+//! with the same shape.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use crate::json::{push_u64, write_str};
+use crate::map::NameMap;
 
 /// Why a message was dropped. Serialized in `snake_case` (`"queue_full"`), as shown in stats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum DropReason {
     /// The message's consent category is denied (at track time, or consent was denied/revoked
     /// while it was pending or queued).
@@ -80,9 +86,54 @@ impl fmt::Display for DropReason {
     }
 }
 
+/// Dropped messages counted per [`DropReason`]. With the `serde` feature it serializes as a map
+/// of the non-zero counts (`{"queue_full": 2}`), like [`Stats::to_json`] writes it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DropCounts([u64; DropReason::ALL.len()]);
+
+impl DropCounts {
+    /// Messages dropped for `reason`.
+    pub fn get(&self, reason: DropReason) -> u64 {
+        self.0[reason as usize]
+    }
+
+    /// The non-zero counts, in [`DropReason::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (DropReason, u64)> + '_ {
+        DropReason::ALL
+            .iter()
+            .map(|r| (*r, self.0[*r as usize]))
+            .filter(|(_, n)| *n > 0)
+    }
+
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    fn add(&mut self, reason: DropReason, n: u64) {
+        self.0[reason as usize] += n;
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for DropCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        for (reason, n) in self.iter() {
+            map.serialize_entry(reason.as_str(), &n)?;
+        }
+        map.end()
+    }
+}
+
 /// One message the collector refused, as remembered in [`Stats::recent_rejections`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct Rejection {
     pub message_id: String,
     pub reason: String,
@@ -93,12 +144,12 @@ pub const RECENT_REJECTIONS: usize = 20;
 
 /// A snapshot of the core's counters. Counters start at zero for each [`crate::Core`] instance
 /// (they are not persisted).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct Stats {
     /// Messages accepted into the delivery queue (after every pipeline step).
     pub enqueued: u64,
-    /// Messages restored from the store at startup.
+    /// Messages restored from the store (at startup, or adopted from another tab).
     pub restored: u64,
     /// Messages the collector accepted.
     pub sent: u64,
@@ -107,7 +158,7 @@ pub struct Stats {
     /// Batches handed to the host for sending.
     pub batches: u64,
     /// Dropped messages by reason.
-    pub dropped: BTreeMap<DropReason, u64>,
+    pub dropped: DropCounts,
     /// Messages waiting for a consent decision (in memory only).
     pub pending_consent: usize,
     /// Messages waiting in the delivery queue.
@@ -125,18 +176,16 @@ pub struct Stats {
 impl Stats {
     /// Messages dropped for `reason`.
     pub fn dropped(&self, reason: DropReason) -> u64 {
-        self.dropped.get(&reason).copied().unwrap_or(0)
+        self.dropped.get(reason)
     }
 
     /// Messages dropped for any reason.
     pub fn dropped_total(&self) -> u64 {
-        self.dropped.values().sum()
+        self.dropped.total()
     }
 
     pub(crate) fn count_drop(&mut self, reason: DropReason, n: u64) {
-        if n > 0 {
-            *self.dropped.entry(reason).or_insert(0) += n;
-        }
+        self.dropped.add(reason, n);
     }
 
     pub(crate) fn remember_rejection(&mut self, rejection: Rejection) {
@@ -145,11 +194,63 @@ impl Stats {
         }
         self.recent_rejections.push(rejection);
     }
+
+    /// The snapshot as JSON, camelCase (`{"enqueued":3,...,"dropped":{"queue_full":2},...}`).
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        let num = |out: &mut String, key: &str, n: u64| {
+            out.push_str(key);
+            push_u64(out, n);
+        };
+        num(&mut out, "{\"enqueued\":", self.enqueued);
+        num(&mut out, ",\"restored\":", self.restored);
+        num(&mut out, ",\"sent\":", self.sent);
+        num(&mut out, ",\"retried\":", self.retried);
+        num(&mut out, ",\"batches\":", self.batches);
+        out.push_str(",\"dropped\":{");
+        for (i, (reason, n)) in self.dropped.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, reason.as_str());
+            out.push(':');
+            push_u64(&mut out, n);
+        }
+        out.push('}');
+        num(&mut out, ",\"pendingConsent\":", self.pending_consent as u64);
+        num(&mut out, ",\"queued\":", self.queued as u64);
+        num(&mut out, ",\"inFlight\":", self.in_flight as u64);
+        num(&mut out, ",\"storeErrors\":", self.store_errors);
+        out.push_str(",\"recentRejections\":[");
+        for (i, r) in self.recent_rejections.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"messageId\":");
+            write_str(&mut out, &r.message_id);
+            out.push_str(",\"reason\":");
+            write_str(&mut out, &r.reason);
+            out.push('}');
+        }
+        out.push_str("],\"warnings\":[");
+        for (i, w) in self.warnings.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, w);
+        }
+        out.push_str("]}");
+        out
+    }
 }
 
 /// Severity of a [`LogEvent`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum LogLevel {
     Debug,
     Info,
@@ -190,7 +291,7 @@ pub enum LogEvent<'a> {
     },
     /// The effective consent state changed.
     ConsentChanged {
-        preferences: &'a BTreeMap<String, bool>,
+        preferences: &'a NameMap<bool>,
         source: &'a str,
     },
     /// Something went wrong that the core worked around (store error, corrupt record).
@@ -208,39 +309,58 @@ impl LogEvent<'_> {
             _ => LogLevel::Debug,
         }
     }
-}
 
-impl fmt::Display for LogEvent<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The event as one line of text (what `Display` shows), e.g.
+    /// `dropped m1 (too_large): 40000 bytes`. Built by concatenation, without `core::fmt`.
+    pub fn render(&self) -> String {
+        let mut s = String::with_capacity(64);
+        let n = |s: &mut String, v: u64| push_u64(s, v);
         match self {
-            LogEvent::Enqueued { message_id, category } => write!(f, "enqueued {message_id} ({category})"),
+            LogEvent::Enqueued { message_id, category } => {
+                for part in ["enqueued ", message_id, " (", category, ")"] {
+                    s.push_str(part);
+                }
+            }
             LogEvent::PendingConsent { message_id, category } => {
-                write!(f, "{message_id} waits for consent to `{category}`")
+                for part in [message_id, " waits for consent to `", category, "`"] {
+                    s.push_str(part);
+                }
             }
             LogEvent::Dropped {
                 message_id,
                 reason,
                 detail,
             } => {
-                write!(
-                    f,
-                    "dropped {} ({reason}): {detail}",
-                    message_id.unwrap_or("event")
-                )
+                let id = message_id.unwrap_or("event");
+                for part in ["dropped ", id, " (", reason.as_str(), "): ", detail] {
+                    s.push_str(part);
+                }
             }
             LogEvent::BatchReady {
                 batch_id,
                 messages,
                 bytes,
             } => {
-                write!(f, "batch {batch_id} ready: {messages} messages, {bytes} bytes")
+                s.push_str("batch ");
+                n(&mut s, *batch_id);
+                s.push_str(" ready: ");
+                n(&mut s, *messages as u64);
+                s.push_str(" messages, ");
+                n(&mut s, *bytes as u64);
+                s.push_str(" bytes");
             }
             LogEvent::Delivered {
                 batch_id,
                 messages,
                 accepted,
             } => {
-                write!(f, "batch {batch_id} delivered: {accepted} of {messages} accepted")
+                s.push_str("batch ");
+                n(&mut s, *batch_id);
+                s.push_str(" delivered: ");
+                n(&mut s, *accepted as u64);
+                s.push_str(" of ");
+                n(&mut s, *messages as u64);
+                s.push_str(" accepted");
             }
             LogEvent::RetryScheduled {
                 batch_id,
@@ -248,16 +368,38 @@ impl fmt::Display for LogEvent<'_> {
                 delay_ms,
                 cause,
             } => {
-                write!(
-                    f,
-                    "batch {batch_id} failed ({cause}); {messages} messages retry in {delay_ms} ms"
-                )
+                s.push_str("batch ");
+                n(&mut s, *batch_id);
+                s.push_str(" failed (");
+                s.push_str(cause);
+                s.push_str("); ");
+                n(&mut s, *messages as u64);
+                s.push_str(" messages retry in ");
+                n(&mut s, *delay_ms);
+                s.push_str(" ms");
             }
             LogEvent::ConsentChanged { preferences, source } => {
-                write!(f, "consent changed ({source}): {preferences:?}")
+                s.push_str("consent changed (");
+                s.push_str(source);
+                s.push_str("):");
+                for (category, granted) in preferences.iter() {
+                    s.push(' ');
+                    s.push_str(category);
+                    s.push_str(if *granted { "=granted" } else { "=denied" });
+                }
             }
-            LogEvent::Warning { detail } => write!(f, "warning: {detail}"),
+            LogEvent::Warning { detail } => {
+                s.push_str("warning: ");
+                s.push_str(detail);
+            }
         }
+        s
+    }
+}
+
+impl fmt::Display for LogEvent<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
     }
 }
 
@@ -267,6 +409,7 @@ pub use crate::platform::DebugLog;
 mod tests {
     use super::*;
 
+    #[cfg(feature = "serde")]
     #[test]
     fn drop_reasons_serialize_snake_case_and_match_as_str() {
         for reason in DropReason::ALL {
@@ -280,6 +423,17 @@ mod tests {
             serde_json::json!({"queue_full": 2})
         );
         assert_eq!(stats.dropped_total(), 2);
+        stats.remember_rejection(Rejection {
+            message_id: "m\"1".into(),
+            reason: "bad".into(),
+        });
+        stats.warnings.push("w".into());
+        let ours: serde_json::Value = serde_json::from_str(&stats.to_json()).unwrap();
+        assert_eq!(
+            ours,
+            serde_json::to_value(&stats).unwrap(),
+            "to_json and serde agree"
+        );
     }
 
     #[test]

@@ -17,10 +17,9 @@
 //! Implementations: [`NullStore`] (memory only), `native::FileStore` (append log in a data dir),
 //! `testing::MemoryStore`, and the browser bindings' `localStorage` store.
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
+use crate::json::read::{Read, Slot, fields, join, problem};
+use crate::json::{Map, Value, push_u64, write_str};
+use crate::map::NameMap;
 use crate::platform::MaybeSend;
 
 /// How often, at most, session activity alone causes a state save (ms). Identity, session id and
@@ -29,8 +28,12 @@ pub const STATE_SAVE_INTERVAL_MS: u64 = 10_000;
 
 /// A queued message as persisted: the serialized message (without `sentAt`) plus what the queue
 /// needs to manage it without parsing it again.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct StoredMessage {
     pub message_id: String,
     /// Consent category (`context.category`, default `analytics`).
@@ -43,8 +46,8 @@ pub struct StoredMessage {
 
 /// A [`StoredMessage`] borrowed from the queue, as handed to [`Store::append`]. Serializes
 /// to the same JSON as `StoredMessage`, so a store can write this and read back that.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct StoredMessageRef<'a> {
     pub message_id: &'a str,
     pub category: &'a str,
@@ -64,8 +67,12 @@ impl StoredMessageRef<'_> {
 }
 
 /// The session the core is in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase")
+)]
 pub struct SessionState {
     pub id: String,
     /// Session start, ms since the epoch.
@@ -74,16 +81,107 @@ pub struct SessionState {
     pub last_activity: u64,
 }
 
-/// Identity, session and consent choices: everything but the queue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+/// Identity, session and consent choices: everything but the queue. Stores write it as JSON
+/// with [`PersistedState::to_json`] and read it with [`PersistedState::from_json`]:
+/// `{"anonymousId":…,"userId":…,"session":{"id","startedAt","lastActivity"},"consent":{…}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(rename_all = "camelCase", default)
+)]
 pub struct PersistedState {
     pub anonymous_id: Option<String>,
     pub user_id: Option<String>,
     pub session: Option<SessionState>,
     /// Explicit consent choices (category → granted). Signals (GPC/DNT) are not persisted: the
     /// host reports them on every start.
-    pub consent: BTreeMap<String, bool>,
+    pub consent: NameMap<bool>,
+}
+
+impl PersistedState {
+    /// The state as JSON (absent fields left out).
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(160);
+        out.push('{');
+        let mut sep = "";
+        let mut field = |out: &mut String, key: &str| {
+            out.push_str(sep);
+            sep = ",";
+            write_str(out, key);
+            out.push(':');
+        };
+        if let Some(a) = &self.anonymous_id {
+            field(&mut out, "anonymousId");
+            write_str(&mut out, a);
+        }
+        if let Some(u) = &self.user_id {
+            field(&mut out, "userId");
+            write_str(&mut out, u);
+        }
+        if let Some(s) = &self.session {
+            field(&mut out, "session");
+            out.push_str("{\"id\":");
+            write_str(&mut out, &s.id);
+            out.push_str(",\"startedAt\":");
+            push_u64(&mut out, s.started_at);
+            out.push_str(",\"lastActivity\":");
+            push_u64(&mut out, s.last_activity);
+            out.push('}');
+        }
+        field(&mut out, "consent");
+        crate::json::write_bool_map(&mut out, &self.consent);
+        out.push('}');
+        out
+    }
+
+    /// Reads what [`PersistedState::to_json`] wrote (unknown fields are ignored, so a newer
+    /// version's state still loads). The error names the bad field.
+    pub fn from_json(text: &str) -> Result<PersistedState, String> {
+        let value = crate::json::parse(text).map_err(|e| e.message())?;
+        read_state(value).map_err(|e| e.message())
+    }
+}
+
+fn read_state(value: Value) -> Read<PersistedState> {
+    let mut state = PersistedState::default();
+    let (mut session, mut consent) = (Value::Null, Map::new());
+    fields(
+        value,
+        "state",
+        &mut [
+            ("anonymousId", Slot::OptStr(&mut state.anonymous_id)),
+            ("userId", Slot::OptStr(&mut state.user_id)),
+            ("session", Slot::Any(&mut session)),
+            ("consent", Slot::Object(&mut consent)),
+        ],
+        Some(&mut Map::new()), // newer versions' fields are ignored
+    )?;
+    if !session.is_null() {
+        let mut st = SessionState {
+            id: String::new(),
+            started_at: 0,
+            last_activity: 0,
+        };
+        fields(
+            session,
+            "state.session",
+            &mut [
+                ("id", Slot::Str(&mut st.id)),
+                ("startedAt", Slot::U64(&mut st.started_at)),
+                ("lastActivity", Slot::U64(&mut st.last_activity)),
+            ],
+            Some(&mut Map::new()),
+        )?;
+        state.session = Some(st);
+    }
+    for (category, granted) in consent {
+        let granted = granted
+            .as_bool()
+            .ok_or_else(|| problem(&join("state.consent", &category), "expected a boolean"))?;
+        state.consent.insert(category, granted);
+    }
+    Ok(state)
 }
 
 /// What a store hands back at startup.
@@ -97,9 +195,23 @@ pub struct Restored {
 }
 
 /// A store operation failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("store: {0}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreError(pub String);
+
+impl StoreError {
+    /// `"store: <detail>"` (what `Display` shows).
+    pub fn message(&self) -> String {
+        String::from("store: ") + &self.0
+    }
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for StoreError {}
 
 /// Synchronous persistence for the core. See the module docs for what is stored when.
 pub trait Store: MaybeSend {
@@ -145,5 +257,58 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError> {
         (**self).remove(message_ids)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_state_round_trips_as_json() {
+        let full = PersistedState {
+            anonymous_id: Some("a\"1".into()),
+            user_id: Some("u".into()),
+            session: Some(SessionState {
+                id: "s_1_ab".into(),
+                started_at: 1,
+                last_activity: 2,
+            }),
+            consent: [("analytics".to_string(), true), ("marketing".to_string(), false)].into(),
+        };
+        for state in [full, PersistedState::default()] {
+            assert_eq!(PersistedState::from_json(&state.to_json()).unwrap(), state);
+        }
+        let old = r#"{"anonymousId":"a","session":null,"consent":{},"future":1}"#;
+        assert_eq!(
+            PersistedState::from_json(old).unwrap().anonymous_id.as_deref(),
+            Some("a")
+        );
+        assert!(
+            PersistedState::from_json(r#"{"consent":{"a":1}}"#)
+                .unwrap_err()
+                .starts_with("state.consent.a")
+        );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn persisted_state_json_matches_serde() {
+        let state = PersistedState {
+            anonymous_id: Some("a".into()),
+            user_id: None,
+            session: Some(SessionState {
+                id: "s".into(),
+                started_at: 1,
+                last_activity: 2,
+            }),
+            consent: [("analytics".to_string(), true)].into(),
+        };
+        let ours: serde_json::Value = serde_json::from_str(&state.to_json()).unwrap();
+        let mut theirs = serde_json::to_value(&state).unwrap();
+        theirs.as_object_mut().unwrap().remove("userId"); // serde writes null, we leave it out
+        assert_eq!(ours, theirs);
+        let back: PersistedState = serde_json::from_str(&state.to_json()).unwrap();
+        assert_eq!(back, state);
     }
 }

@@ -30,18 +30,12 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn push_padded(out: &mut String, value: u64, width: usize) {
-    let mut buf = [b'0'; 20];
-    let mut v = value;
-    let mut i = buf.len();
-    while v > 0 {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
+/// Writes `value` as `width` decimal digits ending at `buf[end]` (exclusive).
+fn put(buf: &mut [u8; 24], end: usize, width: usize, mut value: u64) {
+    for i in (end - width..end).rev() {
+        buf[i] = b'0' + (value % 10) as u8;
+        value /= 10;
     }
-    let start = (buf.len() - width).min(i);
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[start..]).unwrap_or("0"));
 }
 
 /// Appends `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -49,20 +43,16 @@ pub fn write_rfc3339_ms(out: &mut String, ms: u64) {
     let secs = ms / 1000;
     let (year, month, day) = civil_from_days((secs / 86_400) as i64);
     let sod = secs % 86_400;
-    push_padded(out, year.max(0) as u64, 4);
-    out.push('-');
-    push_padded(out, u64::from(month), 2);
-    out.push('-');
-    push_padded(out, u64::from(day), 2);
-    out.push('T');
-    push_padded(out, sod / 3600, 2);
-    out.push(':');
-    push_padded(out, sod / 60 % 60, 2);
-    out.push(':');
-    push_padded(out, sod % 60, 2);
-    out.push('.');
-    push_padded(out, ms % 1000, 3);
-    out.push('Z');
+    let mut buf = *b"0000-00-00T00:00:00.000Z";
+    put(&mut buf, 4, 4, year.clamp(0, 9999) as u64);
+    put(&mut buf, 7, 2, u64::from(month));
+    put(&mut buf, 10, 2, u64::from(day));
+    put(&mut buf, 13, 2, sod / 3600);
+    put(&mut buf, 16, 2, sod / 60 % 60);
+    put(&mut buf, 19, 2, sod % 60);
+    put(&mut buf, 23, 3, ms % 1000);
+    // Only ASCII was written.
+    out.push_str(std::str::from_utf8(&buf).unwrap_or("1970-01-01T00:00:00.000Z"));
 }
 
 /// `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -73,10 +63,12 @@ pub fn format_rfc3339_ms(ms: u64) -> String {
 }
 
 fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.parse().ok()
+    s.bytes().try_fold(0u64, |n, b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 /// Parses an RFC 3339 timestamp (`Z` or `±HH:MM` offset, any number of fractional digits) into

@@ -1,210 +1,240 @@
-//! Serializing an enriched message without copying the shared context into it.
+//! Writing a message's wire JSON, by hand, without copying the shared context into it.
 //!
-//! Every message carries the same `context.library`, `context.consent` and super properties.
-//! Cloning them into each [`Message`] costs a dozen allocations per event; [`Wire`] instead
-//! serializes a message *as if* they had been set, reading them from the core. The output is
-//! the same JSON object that serializing the decorated message gives (keys may come in a
-//! different order). Message fields are destructured exhaustively, so a field added to the wire
-//! format fails to compile here until it is serialized too.
+//! Every message carries the same `context.library`, `context.consent`, super properties and
+//! (in the browser) default context. [`write_message`] writes a [`Stamped`] message *as if* they
+//! had been set, reading them from [`Shared`] (library and consent are kept pre-rendered by the
+//! core and copied in as bytes). The output is the JSON object that serializing the decorated
+//! [`crate::Message`] with serde gives — same fields, same names, same values, same escaping —
+//! laid out like the golden fixtures (`tests/fixtures/`): `type`, `messageId`, `anonymousId`,
+//! `userId`, `previousId`, `timestamp`, (`sentAt`), `event`, `name`, `category`, `groupId`,
+//! `properties`, `traits`, `context`, `integrations`, with properties in the order they were set
+//! (`wire_tests.rs` checks this byte for byte against the fixtures and value for value against
+//! serde). `sentAt` is left out: it is spliced in after `timestamp` per send attempt (`queue.rs`).
+//!
+//! With the `serde` feature, [`to_message`] builds the decorated `Message` itself, for
+//! before-send hooks.
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use crate::json::{Map, write_members, write_str};
+use crate::pipeline::enrich::Stamped;
 
-use crate::message::{ConsentContext, Context, Library, Message, Properties};
-
-/// `msg` with `library`/`consent` filled in where it has none, and `supers` merged into its
-/// properties (its own keys win).
-pub struct Wire<'a> {
-    pub msg: &'a Message,
-    pub library: &'a Library,
-    pub consent: &'a ConsentContext,
-    pub supers: &'a Properties,
+/// The context every message shares.
+pub struct Shared<'a> {
+    /// `context.library` as JSON: `{"name":…,"version":…}`; empty: left out.
+    pub library: &'a str,
+    /// `context.consent` as JSON: `{"categoryPreferences":{…}}`; empty: left out.
+    pub consent: &'a str,
+    /// Super properties (merged under the message's own).
+    pub supers: &'a Map,
 }
 
-struct Merged<'a> {
-    own: &'a Properties,
-    supers: &'a Properties,
+fn field(out: &mut String, key: &str) {
+    out.push_str(",\"");
+    out.push_str(key);
+    out.push_str("\":");
 }
 
-impl Serialize for Merged<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(None)?;
-        for (k, v) in self.own {
-            map.serialize_entry(k, v)?;
-        }
-        for (k, v) in self.supers.iter().filter(|(k, _)| !self.own.contains_key(*k)) {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
+fn opt_str(out: &mut String, key: &str, value: &Option<String>) {
+    if let Some(v) = value {
+        field(out, key);
+        write_str(out, v);
     }
 }
 
-struct WireContext<'a> {
-    ctx: &'a Context,
-    library: &'a Library,
-    consent: &'a ConsentContext,
+fn object(out: &mut String, key: &str, map: &Map) {
+    field(out, key);
+    out.push('{');
+    write_members(out, map, true);
+    out.push('}');
 }
 
-fn entry<M: SerializeMap, T: Serialize>(map: &mut M, key: &str, value: &Option<T>) -> Result<(), M::Error> {
-    match value {
-        Some(v) => map.serialize_entry(key, v),
-        None => Ok(()),
-    }
+/// `library.json` (`{"name":…,"version":…}`) for `name` and `version`.
+pub fn library_json(name: &str, version: &str) -> String {
+    let mut out = String::from("{\"name\":");
+    write_str(&mut out, name);
+    out.push_str(",\"version\":");
+    write_str(&mut out, version);
+    out.push('}');
+    out
 }
 
-impl Serialize for WireContext<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Context {
-            library,
-            session_id,
-            consent,
-            category,
-            page,
-            user_agent,
-            locale,
-            ip,
-            anonymize_ip,
-            extra,
-        } = self.ctx;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("library", library.as_ref().unwrap_or(self.library))?;
-        entry(&mut map, "sessionId", session_id)?;
-        map.serialize_entry("consent", consent.as_ref().unwrap_or(self.consent))?;
-        entry(&mut map, "category", category)?;
-        entry(&mut map, "page", page)?;
-        entry(&mut map, "userAgent", user_agent)?;
-        entry(&mut map, "locale", locale)?;
-        entry(&mut map, "ip", ip)?;
-        entry(&mut map, "anonymizeIp", anonymize_ip)?;
-        for (k, v) in extra {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
+/// `{"categoryPreferences":{…}}` for `preferences`.
+pub fn consent_json<'a>(preferences: impl IntoIterator<Item = (&'a String, &'a bool)>) -> String {
+    let mut out = String::from("{\"categoryPreferences\":");
+    crate::json::write_bool_map(&mut out, preferences);
+    out.push('}');
+    out
 }
 
-impl Serialize for Wire<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let Message {
-            kind,
-            message_id,
-            anonymous_id,
-            user_id,
-            timestamp,
-            sent_at,
-            event,
-            name,
-            category,
-            properties,
-            traits,
-            group_id,
-            previous_id,
-            context,
-            integrations,
-        } = self.msg;
-        let mut map = s.serialize_map(None)?;
-        map.serialize_entry("type", kind)?;
-        map.serialize_entry("messageId", message_id)?;
-        entry(&mut map, "anonymousId", anonymous_id)?;
-        entry(&mut map, "userId", user_id)?;
-        map.serialize_entry("timestamp", timestamp)?;
-        entry(&mut map, "sentAt", sent_at)?;
-        entry(&mut map, "event", event)?;
-        entry(&mut map, "name", name)?;
-        entry(&mut map, "category", category)?;
-        if let Some(own) = properties {
-            map.serialize_entry(
-                "properties",
-                &Merged {
-                    own,
-                    supers: self.supers,
-                },
-            )?;
-        }
-        entry(&mut map, "traits", traits)?;
-        entry(&mut map, "groupId", group_id)?;
-        entry(&mut map, "previousId", previous_id)?;
-        map.serialize_entry(
-            "context",
-            &WireContext {
-                ctx: context,
-                library: self.library,
-                consent: self.consent,
-            },
-        )?;
-        entry(&mut map, "integrations", integrations)?;
-        map.end()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::event::Event;
-    use crate::message::MessageType;
-    use crate::pipeline::enrich::{Identity, decorate, stamp};
-    use serde_json::json;
-
-    fn obj(v: serde_json::Value) -> Properties {
-        v.as_object().cloned().unwrap()
-    }
-
-    #[test]
-    fn equals_serializing_the_decorated_message() {
-        let library = Library {
-            name: "footfall-rust".into(),
-            version: "9".into(),
-        };
-        let consent = ConsentContext {
-            category_preferences: [("analytics".into(), true)].into(),
-        };
-        let supers = obj(json!({"app": "x", "plan": "super"}));
-        let who = Identity {
-            anonymous_id: "a",
-            user_id: Some("u"),
-            session_id: Some("s"),
-        };
-        let defaults = crate::event::EventContext {
-            locale: Some("de".into()),
-            ..Default::default()
-        };
-        let events = [
-            Event::track("t")
-                .property("plan", "own")
-                .ip("1.2.3.0")
-                .context_value("app", json!({"v": 1})),
-            Event::page(Some("Home")).page_category("docs"),
-            Event::identify("u2").trait_value("email", "x@y.io"),
-            Event::group("g").integration("All", false),
-            Event::alias("u3", Some("u")),
-            Event::new(MessageType::Screen),
-        ];
-        for (i, event) in events.into_iter().enumerate() {
-            let mut msg = stamp(
-                event,
-                format!("m{i}"),
-                "t".into(),
-                Some(who),
-                &defaults,
-                "marketing",
-            );
-            msg.context.anonymize_ip = Some(true);
-            let fast = serde_json::to_value(Wire {
-                msg: &msg,
-                library: &library,
-                consent: &consent,
-                supers: &supers,
-            })
-            .unwrap();
-            decorate(&mut msg, &library, &supers, &consent);
-            assert_eq!(fast, serde_json::to_value(&msg).unwrap(), "event {i}");
-            // A decorated message serializes the same through Wire (nothing is added twice).
-            let again = Wire {
-                msg: &msg,
-                library: &library,
-                consent: &consent,
-                supers: &supers,
-            };
-            assert_eq!(serde_json::to_value(again).unwrap(), fast);
+/// Appends the members of `own`, then those of `shared` that `own` does not have.
+fn merged_members(out: &mut String, own: &Map, shared: &Map, first: bool) {
+    let mut first = write_members(out, own, first);
+    for (k, v) in shared {
+        if !own.contains_key(k) {
+            if !first {
+                out.push(',');
+            }
+            first = false;
+            write_str(out, k);
+            out.push(':');
+            crate::json::write(out, v);
         }
     }
 }
+
+/// The message's own value, else the default.
+fn either<'a>(own: &'a Option<String>, default: &'a Option<String>) -> &'a Option<String> {
+    if own.is_some() { own } else { default }
+}
+
+/// Appends the message's JSON (without `sentAt`) to `out`; returns where `sentAt` belongs
+/// (the offset from the message's start right after `timestamp`).
+pub fn write_message(out: &mut String, m: &Stamped, shared: &Shared<'_>) -> usize {
+    let start = out.len();
+    let e = &m.event;
+    out.push_str("{\"type\":\"");
+    out.push_str(e.kind.as_str());
+    out.push_str("\",\"messageId\":");
+    write_str(out, &m.id);
+    opt_str(out, "anonymousId", &e.anonymous_id);
+    opt_str(out, "userId", &e.user_id);
+    opt_str(out, "previousId", &e.previous_id);
+    out.push_str(",\"timestamp\":\"");
+    crate::time::write_rfc3339_ms(out, m.at());
+    out.push('"');
+    let sent_at = out.len() - start;
+    opt_str(out, "event", &e.event);
+    opt_str(out, "name", &e.name);
+    opt_str(out, "category", &e.page_category);
+    opt_str(out, "groupId", &e.group_id);
+    if m.has_properties() {
+        field(out, "properties");
+        out.push('{');
+        merged_members(out, &e.properties, shared.supers, true);
+        out.push('}');
+    }
+    if m.has_traits() {
+        object(out, "traits", &e.traits);
+    }
+
+    let (own, defaults) = (&e.context, &m.defaults.context);
+    // `context` always has a first member: the core always sets `library` (only the fixture
+    // tests leave it out, and then `sessionId` comes first).
+    out.push_str(",\"context\":{");
+    let mark = out.len();
+    if !shared.library.is_empty() {
+        out.push_str("\"library\":");
+        out.push_str(shared.library);
+    }
+    opt_str(out, "sessionId", &m.session_id);
+    if !shared.consent.is_empty() {
+        field(out, "consent");
+        out.push_str(shared.consent);
+    }
+    opt_str(out, "category", &e.category);
+    if own.page.is_none() && own.user_agent.is_none() && own.locale.is_none() {
+        out.push_str(&m.defaults.head_json); // the usual case: the defaults' pre-rendered JSON
+    } else {
+        if let Some(page) = own.page.as_ref().or(defaults.page.as_ref()) {
+            object(out, "page", page);
+        }
+        opt_str(out, "userAgent", either(&own.user_agent, &defaults.user_agent));
+        opt_str(out, "locale", either(&own.locale, &defaults.locale));
+    }
+    opt_str(out, "ip", &own.ip);
+    if m.anonymize_ip {
+        out.push_str(",\"anonymizeIp\":true");
+    }
+    if own.extra.is_empty() {
+        out.push_str(&m.defaults.extra_json);
+    } else {
+        merged_members(out, &own.extra, &defaults.extra, false);
+    }
+    if out.as_bytes().get(mark) == Some(&b',') {
+        out.remove(mark); // no library: the first member written began with a comma
+    }
+    out.push('}');
+    if let Some(integrations) = &e.integrations {
+        object(out, "integrations", integrations);
+    }
+    out.push('}');
+    sent_at
+}
+
+/// The decorated wire [`crate::Message`] for `m` (library, consent, super properties and default
+/// context filled in), for before-send hooks.
+#[cfg(feature = "serde")]
+pub fn to_message(
+    m: Stamped,
+    library: (&str, &str),
+    preferences: &crate::map::NameMap<bool>,
+    supers: &Map,
+) -> crate::Message {
+    use crate::message::{ConsentContext, Library, Message};
+    let Stamped {
+        id,
+        session_id,
+        event: e,
+        defaults,
+        anonymize_ip,
+    } = m;
+    let mut msg = Message::new(
+        e.kind,
+        id,
+        crate::time::format_rfc3339_ms(e.timestamp.unwrap_or(0)),
+    );
+    let has_properties = matches!(
+        e.kind,
+        crate::MessageType::Track | crate::MessageType::Page | crate::MessageType::Screen
+    );
+    let has_traits =
+        matches!(e.kind, crate::MessageType::Identify | crate::MessageType::Group) && !e.traits.is_empty();
+    msg.anonymous_id = e.anonymous_id;
+    msg.user_id = e.user_id;
+    msg.event = e.event;
+    msg.name = e.name;
+    msg.category = e.page_category;
+    if has_properties {
+        let mut props = e.properties;
+        for (k, v) in supers {
+            if !props.contains_key(k) {
+                props.insert(k.clone(), v.clone());
+            }
+        }
+        msg.properties = Some(props.into());
+    }
+    if has_traits {
+        msg.traits = Some(e.traits.into());
+    }
+    msg.group_id = e.group_id;
+    msg.previous_id = e.previous_id;
+    msg.integrations = e.integrations.map(Into::into);
+    let c = &mut msg.context;
+    c.library = Some(Library {
+        name: library.0.to_string(),
+        version: library.1.to_string(),
+    });
+    c.session_id = session_id;
+    c.consent = Some(ConsentContext {
+        category_preferences: preferences.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+    });
+    c.category = e.category;
+    let own = e.context;
+    let defaults = &defaults.context;
+    c.page = own.page.or_else(|| defaults.page.clone()).map(Into::into);
+    c.user_agent = own.user_agent.or_else(|| defaults.user_agent.clone());
+    c.locale = own.locale.or_else(|| defaults.locale.clone());
+    c.ip = own.ip;
+    c.anonymize_ip = anonymize_ip.then_some(true);
+    let mut extra = own.extra;
+    for (k, v) in &defaults.extra {
+        if !extra.contains_key(k) {
+            extra.insert(k.clone(), v.clone());
+        }
+    }
+    c.extra = extra.into();
+    msg
+}
+
+#[cfg(all(test, feature = "serde"))]
+#[path = "wire_tests.rs"]
+mod tests;

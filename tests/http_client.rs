@@ -186,7 +186,7 @@ async fn killed_client_delivers_its_persisted_events_exactly_once_after_restart(
         .data_dir(dir.path())
         .build()
         .unwrap();
-    first.identify("user_42", Default::default());
+    first.identify("user_42", footfall::Properties::new());
     for i in 0..5 {
         first.track(Event::track("order").property("i", i));
     }

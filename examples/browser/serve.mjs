@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Serves the browser example on 127.0.0.1 (the built package from js/dist at /dist/, this page
-// at /example/ — every /example/* path is the same single-page app). Build first:
+// Serves the browser example on 127.0.0.1 without the collector: this page at /example/ (every
+// extension-less /example/* path is the same single-page app) and the built package from js/dist
+// at /example/<file> (and /dist/<file>), like `footfall serve --example-dir examples/browser
+// --example-dir js/dist` does. Build first:
 //   js/scripts/build.sh && node examples/browser/serve.mjs [--port 8090] [--endpoint http://127.0.0.1:8080]
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -19,9 +21,10 @@ const endpoint = arg('--endpoint', 'http://127.0.0.1:8080');
 const server = http.createServer(async (req, res) => {
   const path = new URL(req.url, 'http://x').pathname;
   try {
-    if (path.startsWith('/dist/') && /^[\w.]+$/.test(path.slice(6))) {
-      const type = path.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
-      res.writeHead(200, { 'content-type': type }).end(await readFile(join(dist, path.slice(6))));
+    const file = path.match(/^\/(?:dist|example)\/([\w.]+\.(?:js|wasm))$/)?.[1];
+    if (file) {
+      const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+      res.writeHead(200, { 'content-type': type }).end(await readFile(join(dist, file)));
     } else if (path === '/' || path.startsWith('/example')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(await readFile(join(here, 'index.html')));
     } else {

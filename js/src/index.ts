@@ -1,8 +1,10 @@
 // Footfall browser SDK: a typed wrapper over the wasm-bindgen host in bindings/wasm. The Rust
 // core does everything (validation, tracking plan, consent, anonymization, sessions, batching,
-// retry, storage, transport); this file only checks argument types, turns arguments into the
-// core's event JSON, and is a no-op tracker where there is no browser (SSR).
-import init, { FootfallHost } from '../pkg/footfall.js';
+// retry) and the Rust host decides what to send when; this file only checks argument types,
+// turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
+// (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
+import init from '../pkg/footfall.js';
+import { Driver } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
 export type * from './types.js';
@@ -79,20 +81,22 @@ export interface Consent {
 
 /** A Footfall tracker. Create one with `await Footfall.load({ writeKey, endpoint, ... })`. */
 export class Footfall {
-  private readonly h: FootfallHost | null;
+  private readonly d: Driver | null;
   readonly consent: Consent;
 
-  private constructor(host: FootfallHost | null) {
-    this.h = host;
+  private constructor(driver: Driver | null) {
+    this.d = driver;
     const call = (action: string, categories?: string[]) => {
       checkCategories(`consent.${action}`, categories);
-      this.h?.consent(action, categories == null ? undefined : JSON.stringify(categories));
+      this.run(`consent.${action}`, (h, now) =>
+        h.consent(action, categories == null ? undefined : JSON.stringify(categories), now),
+      );
     };
     this.consent = {
       grant: (c) => call('grant', c),
       deny: (c) => call('deny', c),
       revoke: (c) => call('revoke', c),
-      get: () => (this.h ? JSON.parse(this.h.consentState()) : {}),
+      get: () => (this.d ? (this.d.drain(), JSON.parse(this.d.h.consentState())) : {}),
     };
   }
 
@@ -107,7 +111,7 @@ export class Footfall {
     const { wasmUrl, ...rest } = options;
     await loadWasm(wasmUrl);
     try {
-      return new Footfall(await FootfallHost.start(stringify('load', 'options', rest)));
+      return new Footfall(await Driver.start(rest, stringify('load', 'options', rest)));
     } catch (e) {
       throw new Error(`Footfall.load: ${(e as Error).message}`);
     }
@@ -115,35 +119,48 @@ export class Footfall {
 
   /** Whether this tracker records anything (false on the server). */
   get active(): boolean {
-    return this.h !== null;
+    return this.d !== null;
+  }
+
+  /** Calls the host; bad arguments it reports become an `Error` naming the method. */
+  private run(method: string, call: (h: Driver['h'], now: number) => number): void {
+    if (!this.d) return;
+    this.d.drain();
+    let delay: number;
+    try {
+      delay = call(this.d.h, Date.now());
+    } catch (e) {
+      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
+    }
+    this.d.after(delay);
   }
 
   private send(method: string, event: Record<string, unknown>): void {
     const json = stringify(method, 'properties', event);
-    if (!this.h) return;
-    try {
-      this.h.track(json);
-    } catch (e) {
-      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
-    }
+    this.run(method, (h, now) => h.track(json, now));
   }
 
   private typed(method: string, kind: string, args: unknown[], properties?: Properties): void {
     checkObject(method, 'properties', properties);
     const json = stringify(method, 'arguments', args);
     const props = properties == null ? undefined : stringify(method, 'properties', properties);
-    if (!this.h) return;
-    try {
-      this.h.typed(kind, json, props);
-    } catch (e) {
-      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
-    }
+    this.run(method, (h, now) => h.typed(kind, json, props, now));
   }
 
   /** Records that the user did `event`. */
   track(event: string, properties?: Properties, options?: EventOptions): void {
     checkString('track', 'event', event);
     checkObject('track', 'properties', properties);
+    if (options == null) {
+      // The common case: the core checks the name now (bad arguments throw), the call itself
+      // reaches the core with the rest of the burst (Driver.queue).
+      const call = stringify('track', 'properties', [event, properties ?? null, Date.now()]);
+      if (!this.d) return;
+      const problem = this.d.h.checkName(event);
+      if (problem !== undefined) throw new Error(`Footfall.track: ${problem}`);
+      this.d.queue(call);
+      return;
+    }
     this.send('track', { type: 'track', event, properties, ...eventOptions('track', options) });
   }
 
@@ -177,50 +194,55 @@ export class Footfall {
 
   /** Logout: a new anonymous id, no user id, a new session. */
   reset(): void {
-    this.h?.reset();
+    this.d?.reset();
   }
 
   /** Super properties, added to every later event (the event's own properties win). */
   register(properties: Properties): void {
     if (!isObject(properties)) throw argError('register', 'properties', 'must be a plain object');
-    this.h?.register(stringify('register', 'properties', properties));
+    const json = stringify('register', 'properties', properties);
+    this.d?.drain();
+    this.d?.h.register(json);
   }
 
   /** Removes one super property. */
   unregister(name: string): void {
     checkString('unregister', 'name', name);
-    this.h?.unregister(name);
+    this.d?.drain();
+    this.d?.h.unregister(name);
   }
 
   /** Sends everything queued now. Resolves when done, or when delivery is failing (the events
    * stay queued and are retried); never rejects. */
   flush(): Promise<void> {
-    return this.h ? (this.h.flush() as Promise<void>) : Promise.resolve();
+    return this.d ? this.d.flush() : Promise.resolve();
   }
 
   /** Counters: enqueued, sent, retried, dropped by reason, queued, ... */
   stats(): Stats | null {
-    return this.h ? JSON.parse(this.h.stats()) : null;
+    return this.d ? (this.d.drain(), JSON.parse(this.d.h.stats())) : null;
   }
 
   /** The anonymous id (a UUID), or null on the server. */
   anonymousId(): string | null {
-    return this.h ? this.h.anonymousId() : null;
+    return this.d ? (this.d.drain(), this.d.h.anonymousId()) : null;
   }
 
   /** The identified user id, if any. */
   userId(): string | null {
-    return this.h?.userId() ?? null;
+    this.d?.drain();
+    return this.d?.h.userId() ?? null;
   }
 
   /** The current session id, if a session is live. */
   sessionId(): string | null {
-    return this.h?.sessionId() ?? null;
+    this.d?.drain();
+    return this.d?.h.sessionId(Date.now()) ?? null;
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */
   destroy(): void {
-    this.h?.destroy();
+    this.d?.destroy();
   }
 
   // ----- typed product events (names and properties fixed by the core) -----

@@ -9,11 +9,12 @@ before(async () => {
 });
 after(() => r?.close());
 
-// "GPC on → nothing sent": no tracked event leaves. The core still emits its `consent_updated`
-// audit record (category `necessary`) when the host reports the signal at startup; until the core
-// can take startup signals without an audit event (requested), that one record is sent and this
-// test pins exactly that.
-test('GPC on → nothing tracked is sent (only the necessary consent audit record)', async () => {
+// "GPC on → nothing sent": the signal is read at startup and applied without an audit event
+// (the core's `set_initial_privacy_signals`), so a page with GPC on and every category it denies
+// makes no request at all.
+test('GPC on → nothing sent: zero requests to the collector', async () => {
+  r.collector.state.messages.length = 0;
+  r.collector.state.requests.length = 0;
   const context = await r.browser.newContext();
   await context.addInitScript(() => {
     Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: () => true, configurable: true });
@@ -28,19 +29,14 @@ test('GPC on → nothing tracked is sent (only the necessary consent audit recor
     await ff.flush();
   });
   await sleep(500);
+  await page.evaluate(() => window.dispatchEvent(new Event('pagehide'))); // no beacon either
+  await sleep(200);
   const stats = await page.evaluate(() => ff.stats());
-  assert.ok(stats.dropped.consent >= 3, `page view and both events dropped for consent: ${JSON.stringify(stats)}`);
+  assert.equal(stats.dropped.consent, 3, `page view and both events dropped for consent: ${JSON.stringify(stats)}`);
+  assert.equal(stats.enqueued, 0, 'not even an audit record');
   assert.deepEqual(await page.evaluate(() => ff.consent.get()), { necessary: 'granted', analytics: 'denied', marketing: 'denied' });
-  const events = r.collector.state.messages.filter((m) => m.event !== 'consent_updated');
-  assert.deepEqual(events, [], 'no analytics or marketing event reached the collector');
-  const audit = r.collector.state.messages.filter((m) => m.event === 'consent_updated');
-  assert.ok(audit.length <= 1);
-  for (const m of audit) {
-    assert.equal(m.context.category, 'necessary');
-    assert.equal(m.properties.gpc, true);
-    assert.equal(m.properties.source, 'gpc');
-  }
-  assert.ok(requests.filter((u) => u.startsWith(r.collector.url)).length <= 1, 'at most the audit request');
+  assert.deepEqual(requests.filter((u) => u.startsWith(r.collector.url)), [], 'zero requests');
+  assert.equal(r.collector.state.requests.length, 0);
   await context.close();
 });
 

@@ -9,12 +9,13 @@ before(async () => {
 });
 after(() => r?.close());
 
-test('offline → events kept, delivered once on reconnect', async () => {
+test('offline → events kept, delivered once right after reconnecting (no backoff wait)', async () => {
   const context = await r.browser.newContext();
+  // A long backoff: only the `online` event (the core's retry_now) can make delivery prompt.
   const options = {
     autoPageViews: false,
     tracking: { flush_interval: 0.05 },
-    delivery: { backoff_base: 0.2, backoff_cap: 1 },
+    delivery: { backoff_base: 30, backoff_cap: 60 },
   };
   const page = await openApp(r, context, options);
   await context.setOffline(true);
@@ -29,8 +30,11 @@ test('offline → events kept, delivered once on reconnect', async () => {
   assert.equal(received(r).filter((m) => m.event?.startsWith('offline_')).length, 0);
   assert.equal((await storedEvents(page)).length, 3, 'kept in storage while offline');
 
+  const reconnected = Date.now();
   await context.setOffline(false);
   await r.collector.waitFor((s) => s.messages.filter((m) => m.event?.startsWith('offline_')).length >= 3, 10_000, 'reconnect delivery');
+  const waited = Date.now() - reconnected;
+  assert.ok(waited < 5_000, `delivered ${waited} ms after reconnecting, not after the backoff (≥ 30 s)`);
   await page.evaluate(() => ff.flush());
   for (const name of ['offline_0', 'offline_1', 'offline_2']) {
     assert.equal(received(r, isTrack(name)).length, 1, name);

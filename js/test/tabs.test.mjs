@@ -40,35 +40,60 @@ test('two tabs tracking, reloading and flushing at the same time: no duplicates,
   await context.close();
 });
 
-test("a tab that dies with events queued: exactly one later tab adopts and sends them", async () => {
-  r.collector.state.messages.length = 0;
-  const context = await r.browser.newContext();
-  const options = {
-    autoPageViews: false,
-    tracking: { flush_interval: 0.05 },
-    delivery: { backoff_base: 0.05, backoff_cap: 0.2 },
-  };
-  const survivor = await openApp(r, context, options);
+const orphanOptions = {
+  autoPageViews: false,
+  tracking: { flush_interval: 0.05 },
+  delivery: { backoff_base: 0.05, backoff_cap: 0.2 },
+};
+
+/** Opens a tab, tracks 5 events while the collector fails, and closes it (no beacon: the last
+ * delivery failed), leaving the events in its storage partition. */
+async function dieWithQueuedEvents(context) {
   r.collector.state.respond = () => ({ status: 503 });
-  const dying = await openApp(r, context, options);
+  const dying = await openApp(r, context, orphanOptions);
   await dying.evaluate(() => {
     for (let i = 0; i < 5; i++) ff.track(`orphan_${i}`);
   });
   await sleep(300);
-  await dying.close({ runBeforeUnload: true }); // collector failing: no beacon, events stay stored
-  r.collector.state.respond = null;
-  await sleep(200);
-  assert.deepEqual(names('orphan_'), [], 'nothing delivered while the collector was down');
+  await dying.close({ runBeforeUnload: true });
+}
 
-  // Two new tabs start at the same moment; only one may adopt the orphaned partition.
-  const [c, d] = await Promise.all([openApp(r, context, options), openApp(r, context, options)]);
-  await Promise.all([c.evaluate(() => ff.flush()), d.evaluate(() => ff.flush()), survivor.evaluate(() => ff.flush())]);
+test('a tab that dies with events queued while another runs: the running tab adopts and sends them', async () => {
+  r.collector.state.messages.length = 0;
+  const context = await r.browser.newContext();
+  const [survivor, other] = await Promise.all([openApp(r, context, orphanOptions), openApp(r, context, orphanOptions)]);
+  await dieWithQueuedEvents(context);
+  r.collector.state.respond = null;
+  // No page load needed: one of the running tabs obtains the dead tab's lock and adopts.
   await r.collector.waitFor(() => names('orphan_').length >= 5, 10_000, 'orphaned events');
   await sleep(500);
   assertNoDuplicates();
   assert.deepEqual(names('orphan_'), ['orphan_0', 'orphan_1', 'orphan_2', 'orphan_3', 'orphan_4']);
-  const restored = await Promise.all([c, d, survivor].map((p) => p.evaluate(() => ff.stats().restored)));
-  assert.deepEqual(restored.sort(), [0, 0, 5], `exactly one tab restored them: ${restored}`);
+  const restored = await Promise.all([survivor, other].map((p) => p.evaluate(() => ff.stats().restored)));
+  assert.deepEqual(restored.sort(), [0, 5], `exactly one tab adopted them: ${restored}`);
+  // A tab opened later finds nothing left to adopt.
+  const late = await openApp(r, context, orphanOptions);
+  assert.equal(await late.evaluate(() => ff.stats().restored), 0);
+  await context.close();
+});
+
+test('a tab that dies with events queued and no other tab: exactly one later tab adopts them', async () => {
+  r.collector.state.messages.length = 0;
+  const context = await r.browser.newContext();
+  await dieWithQueuedEvents(context);
+  r.collector.state.respond = null;
+  await sleep(200);
+  assert.deepEqual(names('orphan_'), [], 'nobody was there to send them');
+
+  // Two new tabs start at the same moment; only one may adopt the orphaned partition.
+  const [c, d] = await Promise.all([openApp(r, context, orphanOptions), openApp(r, context, orphanOptions)]);
+  await Promise.all([c.evaluate(() => ff.flush()), d.evaluate(() => ff.flush())]);
+  await r.collector.waitFor(() => names('orphan_').length >= 5, 10_000, 'orphaned events');
+  await sleep(500);
+  assertNoDuplicates();
+  assert.deepEqual(names('orphan_'), ['orphan_0', 'orphan_1', 'orphan_2', 'orphan_3', 'orphan_4']);
+  const restored = await Promise.all([c, d].map((p) => p.evaluate(() => ff.stats().restored)));
+  assert.deepEqual(restored.sort(), [0, 5], `exactly one tab restored them: ${restored}`);
   await context.close();
 });
 
@@ -85,3 +110,31 @@ test("a consent grant in one tab is not undone by another tab's stale state", as
   assert.deepEqual(state, { consent: 'granted', user: 'user_tabs' });
   await context.close();
 });
+
+test('tab B stops sending analytics right after tab A denies (and takes over its login)', async () => {
+  r.collector.state.messages.length = 0;
+  const context = await r.browser.newContext();
+  const options = { autoPageViews: false, tracking: { flush_interval: 0.05 } };
+  const [a, b] = await Promise.all([openApp(r, context, options), openApp(r, context, options)]);
+  await b.evaluate(() => ff.track('b_before'));
+  await r.collector.waitFor(() => names('b_before').length === 1, 10_000, 'b_before');
+  await a.evaluate(() => {
+    ff.identify('user_from_a');
+    ff.consent.deny(['analytics']);
+  });
+  // The storage event reaches tab B; its running core adopts the denial (no reload).
+  await b.waitForFunction(() => ff.consent.get().analytics === 'denied', null, { timeout: 5_000 });
+  assert.equal(await b.evaluate(() => ff.userId()), 'user_from_a', "B's core took over A's identity");
+  await b.evaluate(async () => {
+    ff.track('b_after_deny');
+    await ff.flush();
+  });
+  await sleep(500);
+  assert.deepEqual(names('b_after'), [], 'nothing of the denied category left tab B');
+  const stats = await b.evaluate(() => ff.stats());
+  assert.ok(stats.dropped.consent >= 1, JSON.stringify(stats));
+  const audits = received(r, (m) => m.event === 'consent_updated');
+  assert.equal(audits.length, 1, 'only tab A audited its change');
+  await context.close();
+});
+

@@ -12,85 +12,76 @@
 //! `alias`, whose `userId` is their subject: they update the core's identity unless
 //! `anonymousId` is also set explicitly.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+mod from_json;
 
-use crate::message::{MessageType, Properties};
+use crate::json::{IntoJson, Value};
+use crate::message::MessageType;
+
+pub use crate::json::Map as Properties;
 
 /// Caller-supplied context, merged into the message's `context`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventContext {
     /// The end user's IP address (truncated when `privacy.anonymize_ip` is on).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
     /// `{url, path, referrer, title, search}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub page: Option<Properties>,
     /// Any other context keys (`app`, `device`, `campaign`, ...), kept verbatim.
-    #[serde(flatten)]
     pub extra: Properties,
 }
 
 /// One call to the event API. Build with [`Event::track`], [`Event::page`], ... and the
-/// chainable setters; see the module docs for the identity rules.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// chainable setters (or from a JS-shaped object with [`Event::from_json`]); see the module docs
+/// for the identity rules.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    #[serde(rename = "type")]
     pub kind: MessageType,
     /// `track`: the event name (1–200 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
     /// `page` / `screen`: the page or screen name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `page`: the page's category (Segment's `category` field of page calls).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_category: Option<String>,
     /// `track` / `page` / `screen` properties.
-    #[serde(default, skip_serializing_if = "Properties::is_empty")]
     pub properties: Properties,
     /// `identify` / `group` traits.
-    #[serde(default, skip_serializing_if = "Properties::is_empty")]
     pub traits: Properties,
     /// `identify` / `alias`: the user being identified / the new id. Others: explicit user id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// Explicit anonymous id (makes the event explicit, see the module docs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_id: Option<String>,
     /// `group`: the group id.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_id: Option<String>,
     /// `alias`: the previous id (default: the current user id, else the anonymous id).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_id: Option<String>,
     /// The consent category (default: the tracking plan's, else `analytics`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<String>,
-    #[serde(default)]
     pub context: EventContext,
     /// When it happened, ms since the epoch (default: the `now` it is enqueued with).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrations: Option<Properties>,
     /// A value that could not be converted to JSON (the event is dropped as `invalid`).
-    #[serde(skip)]
     pub(crate) invalid: Option<String>,
 }
 
-fn to_json(value: impl Serialize) -> Result<Value, String> {
-    serde_json::to_value(value).map_err(|e| e.to_string())
+/// Where a builder value goes.
+#[derive(Clone, Copy)]
+enum Part {
+    Properties,
+    Traits,
+    Context,
+}
+
+/// `what` `key`: `problem` — the detail of an event made invalid by a value.
+fn invalid(what: &str, key: &str, problem: &str) -> String {
+    crate::json::cat(&[what, " `", key, "`: ", problem])
 }
 
 impl Event {
     /// An event of `kind` with nothing else set.
+    #[inline(never)] // the other constructors call it (one copy of a large initializer)
     pub fn new(kind: MessageType) -> Event {
         Event {
             kind,
@@ -113,94 +104,79 @@ impl Event {
 
     /// A `track` call: the user did `event`.
     pub fn track(event: impl Into<String>) -> Event {
-        Event {
-            event: Some(event.into()),
-            ..Event::new(MessageType::Track)
-        }
+        let mut e = Event::new(MessageType::Track);
+        e.event = Some(event.into());
+        e
     }
 
     /// A `page` call (name optional).
     pub fn page(name: Option<&str>) -> Event {
-        Event {
-            name: name.map(str::to_string),
-            ..Event::new(MessageType::Page)
-        }
+        let mut e = Event::new(MessageType::Page);
+        e.name = name.map(str::to_string);
+        e
     }
 
     /// A `screen` call.
     pub fn screen(name: impl Into<String>) -> Event {
-        Event {
-            name: Some(name.into()),
-            ..Event::new(MessageType::Screen)
-        }
+        let mut e = Event::new(MessageType::Screen);
+        e.name = Some(name.into());
+        e
     }
 
     /// An `identify` call: links the current anonymous id to `user_id` (and, unless the event
     /// is explicit, makes `user_id` the core's current user).
     pub fn identify(user_id: impl Into<String>) -> Event {
-        Event {
-            user_id: Some(user_id.into()),
-            ..Event::new(MessageType::Identify)
-        }
+        let mut e = Event::new(MessageType::Identify);
+        e.user_id = Some(user_id.into());
+        e
     }
 
     /// A `group` call: the user belongs to `group_id`.
     pub fn group(group_id: impl Into<String>) -> Event {
-        Event {
-            group_id: Some(group_id.into()),
-            ..Event::new(MessageType::Group)
-        }
+        let mut e = Event::new(MessageType::Group);
+        e.group_id = Some(group_id.into());
+        e
     }
 
     /// An `alias` call: `previous_id` (default: the current distinct id) is now `user_id`.
     pub fn alias(user_id: impl Into<String>, previous_id: Option<&str>) -> Event {
-        Event {
-            user_id: Some(user_id.into()),
-            previous_id: previous_id.map(str::to_string),
-            ..Event::new(MessageType::Alias)
-        }
+        let mut e = Event::new(MessageType::Alias);
+        e.user_id = Some(user_id.into());
+        e.previous_id = previous_id.map(str::to_string);
+        e
     }
 
-    /// Sets property `key` (anything `Serialize`; a value that fails to serialize makes the
-    /// event `invalid`).
-    pub fn property(mut self, key: impl Into<String>, value: impl Serialize) -> Event {
-        match to_json(value) {
-            Ok(v) => {
-                self.properties.insert(key.into(), v);
-            }
-            Err(e) => self.invalid = Some(format!("property `{}`: {e}", key.into())),
-        }
+    /// Sets property `key` (see [`IntoJson`]: with the `serde` feature anything `Serialize`; a
+    /// value that fails to convert makes the event `invalid`).
+    pub fn property(mut self, key: impl Into<String>, value: impl IntoJson) -> Event {
+        self.put(Part::Properties, key.into(), value.into_json());
         self
     }
 
     /// Sets property `key` when `value` is `Some`.
-    pub fn property_opt(self, key: impl Into<String>, value: Option<impl Serialize>) -> Event {
+    pub fn property_opt(self, key: impl Into<String>, value: Option<impl IntoJson>) -> Event {
         match value {
             Some(v) => self.property(key, v),
             None => self,
         }
     }
 
-    /// Merges a map of properties.
-    pub fn properties(mut self, properties: Properties) -> Event {
-        self.properties.extend(properties);
+    /// Merges a map of properties (a [`Properties`] map, or with the `serde` feature a
+    /// `serde_json` map).
+    pub fn properties(mut self, properties: impl Into<Properties>) -> Event {
+        self.properties.extend(properties.into());
         self
     }
 
     /// Sets trait `key` (identify / group).
-    pub fn trait_value(mut self, key: impl Into<String>, value: impl Serialize) -> Event {
-        match to_json(value) {
-            Ok(v) => {
-                self.traits.insert(key.into(), v);
-            }
-            Err(e) => self.invalid = Some(format!("trait `{}`: {e}", key.into())),
-        }
+    pub fn trait_value(mut self, key: impl Into<String>, value: impl IntoJson) -> Event {
+        self.put(Part::Traits, key.into(), value.into_json());
         self
     }
 
     /// Merges a map of traits.
-    pub fn traits(mut self, traits: Properties) -> Event {
-        self.traits.extend(traits);
+    pub fn traits(mut self, traits: impl Into<Properties>) -> Event {
+        self.traits.extend(traits.into());
         self
     }
 
@@ -253,14 +229,25 @@ impl Event {
     }
 
     /// Any other `context` key.
-    pub fn context_value(mut self, key: impl Into<String>, value: impl Serialize) -> Event {
-        match to_json(value) {
-            Ok(v) => {
-                self.context.extra.insert(key.into(), v);
-            }
-            Err(e) => self.invalid = Some(format!("context `{}`: {e}", key.into())),
-        }
+    pub fn context_value(mut self, key: impl Into<String>, value: impl IntoJson) -> Event {
+        self.put(Part::Context, key.into(), value.into_json());
         self
+    }
+
+    /// Stores a converted builder value (one copy for every builder method and value type).
+    #[inline(never)]
+    fn put(&mut self, part: Part, key: String, value: Result<Value, String>) {
+        let (map, what) = match part {
+            Part::Properties => (&mut self.properties, "property"),
+            Part::Traits => (&mut self.traits, "trait"),
+            Part::Context => (&mut self.context.extra, "context"),
+        };
+        match value {
+            Ok(v) => {
+                map.insert(key, v);
+            }
+            Err(e) => self.invalid = Some(invalid(what, &key, &e)),
+        }
     }
 
     /// `integrations.<name> = enabled`.
@@ -316,8 +303,9 @@ impl Event {
             .property_opt("feature_version", feature_version)
     }
 
-    /// `purchase {purchase_id, amount, currency, items}`; `items` is any serializable list.
-    pub fn purchase(purchase_id: &str, amount: f64, currency: &str, items: impl Serialize) -> Event {
+    /// `purchase {purchase_id, amount, currency, items}`; `amount` is a number and `items` a list
+    /// (anything [`IntoJson`]: `49.9` and `json!([...])` with the `serde` feature).
+    pub fn purchase(purchase_id: &str, amount: impl IntoJson, currency: &str, items: impl IntoJson) -> Event {
         Event::track("purchase")
             .property("purchase_id", purchase_id)
             .property("amount", amount)
@@ -344,6 +332,7 @@ impl Event {
 
 /// The event API of a host that accepts events without `now` (the native [`crate::Client`]
 /// and its blocking facade): `track` plus the typed product events.
+#[cfg(feature = "serde")]
 pub trait Tracker {
     /// Sends an event through the pipeline; never fails, never blocks.
     fn track(&self, event: Event);
@@ -377,7 +366,7 @@ pub trait Tracker {
         self.track(Event::feature_used(feature_name, feature_version))
     }
     /// `purchase {purchase_id, amount, currency, items}`.
-    fn track_purchase(&self, purchase_id: &str, amount: f64, currency: &str, items: Vec<Value>) {
+    fn track_purchase(&self, purchase_id: &str, amount: f64, currency: &str, items: Vec<serde_json::Value>) {
         self.track(Event::purchase(purchase_id, amount, currency, items))
     }
     /// `error {error_type, error_message, stack_trace}`.
@@ -385,19 +374,19 @@ pub trait Tracker {
         self.track(Event::error(error_type, error_message, stack_trace))
     }
     /// A `page` call.
-    fn page(&self, name: Option<&str>, properties: Properties) {
+    fn page(&self, name: Option<&str>, properties: impl Into<Properties>) {
         self.track(Event::page(name).properties(properties))
     }
     /// A `screen` call.
-    fn screen(&self, name: &str, properties: Properties) {
+    fn screen(&self, name: &str, properties: impl Into<Properties>) {
         self.track(Event::screen(name).properties(properties))
     }
     /// An `identify` call.
-    fn identify(&self, user_id: &str, traits: Properties) {
+    fn identify(&self, user_id: &str, traits: impl Into<Properties>) {
         self.track(Event::identify(user_id).traits(traits))
     }
     /// A `group` call.
-    fn group(&self, group_id: &str, traits: Properties) {
+    fn group(&self, group_id: &str, traits: impl Into<Properties>) {
         self.track(Event::group(group_id).traits(traits))
     }
     /// An `alias` call.
@@ -409,10 +398,11 @@ pub trait Tracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::parse;
 
     #[test]
     fn typed_events_have_exact_names_and_properties() {
+        let items = parse(r#"[{"sku": "a"}]"#).unwrap();
         let cases = [
             (
                 Event::page_view("https://x/", Some("https://r/"), Some("Home")),
@@ -434,7 +424,7 @@ mod tests {
                 vec!["feature_name", "feature_version"],
             ),
             (
-                Event::purchase("o1", 9.5, "EUR", json!([{"sku": "a"}])),
+                Event::purchase("o1", Value::from(95u32), "EUR", items),
                 "purchase",
                 vec!["purchase_id", "amount", "currency", "items"],
             ),
@@ -447,21 +437,26 @@ mod tests {
         for (event, name, props) in cases {
             assert_eq!(event.kind, MessageType::Track);
             assert_eq!(event.event.as_deref(), Some(name));
-            let mut keys: Vec<&str> = event.properties.keys().map(String::as_str).collect();
-            let mut want = props.clone();
-            keys.sort();
-            want.sort();
-            assert_eq!(keys, want, "{name}");
+            let keys: Vec<&str> = event.properties.keys().map(String::as_str).collect();
+            assert_eq!(keys, props, "{name}: in the documented order");
         }
-        assert_eq!(
-            Event::purchase("o1", 9.5, "EUR", Vec::<u8>::new()).properties["amount"],
-            json!(9.5)
-        );
         assert!(
             !Event::page_view("u", None, None)
                 .properties
                 .contains_key("referrer")
         );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn the_native_builder_takes_anything_serialize() {
+        let e = Event::purchase("o1", 9.5, "EUR", serde_json::json!([{"sku": "a"}]))
+            .property("count", 3u8)
+            .trait_value("tags", vec!["a", "b"]);
+        assert_eq!(e.properties["amount"].as_number().unwrap().as_str(), "9.5");
+        assert_eq!(e.properties["items"][0]["sku"], "a");
+        assert_eq!(e.properties["count"].as_u64(), Some(3));
+        assert_eq!(e.traits["tags"].to_json(), r#"["a","b"]"#);
     }
 
     #[test]
@@ -473,24 +468,12 @@ mod tests {
         assert!(!Event::alias("u", None).is_explicit());
     }
 
+    #[cfg(feature = "serde")]
     #[test]
     fn unserializable_values_mark_the_event_invalid() {
         let mut map = std::collections::HashMap::new();
         map.insert(vec![1u8], 2);
         let e = Event::track("a").property("bad", map);
         assert!(e.invalid.as_deref().unwrap().contains("bad"));
-    }
-
-    #[test]
-    fn deserializes_from_a_js_shaped_object() {
-        let e: Event = serde_json::from_value(json!({
-            "type": "track", "event": "clicked", "properties": {"a": 1}, "category": "marketing",
-            "context": {"userAgent": "UA", "campaign": {"source": "x"}}, "timestamp": 5
-        }))
-        .unwrap();
-        assert_eq!(e.event.as_deref(), Some("clicked"));
-        assert_eq!(e.context.user_agent.as_deref(), Some("UA"));
-        assert_eq!(e.context.extra["campaign"]["source"], "x");
-        assert!(serde_json::from_value::<Event>(json!({"type": "track", "evnt": "x"})).is_err());
     }
 }

@@ -24,8 +24,9 @@ use crate::Core;
 use crate::clock::SystemClock;
 use crate::config::{Config, ConfigError};
 use crate::consent::PrivacySignals;
+use crate::event::Properties;
 use crate::event::{Event, Tracker};
-use crate::message::{Message, Properties};
+use crate::message::Message;
 use crate::rng::{OsRng, Rng};
 use crate::stats::{DropReason, LogEvent, LogLevel, Stats};
 use crate::store::{NullStore, Store, StoreError};
@@ -386,9 +387,10 @@ impl Client {
         self.send(Command::Reset);
     }
 
-    /// Registers super properties (added to every track/page/screen).
-    pub fn register(&self, properties: Properties) {
-        self.send(Command::Register(properties));
+    /// Registers super properties (added to every track/page/screen): a [`Properties`] map or
+    /// a `serde_json` map.
+    pub fn register(&self, properties: impl Into<Properties>) {
+        self.send(Command::Register(properties.into()));
     }
 
     /// Removes a super property.

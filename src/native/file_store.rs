@@ -260,7 +260,10 @@ impl Store for FileStore {
     fn load(&mut self) -> Result<Restored, StoreError> {
         let mut warnings = Vec::new();
         let state = match fs::read(self.state_path()) {
-            Ok(bytes) => match serde_json::from_slice::<PersistedState>(&bytes) {
+            Ok(bytes) => match std::str::from_utf8(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(PersistedState::from_json)
+            {
                 Ok(s) => Some(s),
                 Err(e) => {
                     warnings.push(format!(
@@ -290,8 +293,7 @@ impl Store for FileStore {
     }
 
     fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(state).map_err(|e| StoreError(e.to_string()))?;
-        self.write_atomically(&self.state_path(), &bytes)
+        self.write_atomically(&self.state_path(), state.to_json().as_bytes())
     }
 
     fn append(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {

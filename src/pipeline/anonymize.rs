@@ -10,44 +10,20 @@
 //! - `url_param_deny_list`: query parameters removed from `url`/`referrer` properties and from
 //!   `context.page.url`/`referrer`/`search`.
 
-use std::net::IpAddr;
-
-use hmac::{Hmac, Mac};
-use serde_json::Value;
-use sha2::Sha256;
-
 use super::pii;
 use crate::config::PrivacyConfig;
-use crate::message::{Message, MessageType, Properties};
+use crate::event::EventContext;
+use crate::json::Value;
+use crate::message::MessageType;
+use crate::pipeline::enrich::Stamped;
 
-/// Truncates an IP address (see the module docs); `None` if `ip` is not an address.
-pub fn truncate_ip(ip: &str) -> Option<String> {
-    match ip.trim().parse::<IpAddr>().ok()? {
-        IpAddr::V4(v4) => {
-            let [a, b, c, _] = v4.octets();
-            Some(std::net::Ipv4Addr::new(a, b, c, 0).to_string())
-        }
-        IpAddr::V6(v6) => {
-            let mut seg = v6.segments();
-            for s in &mut seg[3..] {
-                *s = 0;
-            }
-            Some(std::net::Ipv6Addr::from(seg).to_string())
-        }
-    }
-}
+pub use super::ip::truncate_ip;
+
+type Properties = crate::json::Map;
 
 /// Lowercase hex HMAC-SHA256(`salt`, `id`).
 pub fn hash_id(salt: &str, id: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC accepts any key length");
-    mac.update(id.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in mac.finalize().into_bytes() {
-        out.push(HEX[usize::from(b >> 4)] as char);
-        out.push(HEX[usize::from(b & 15)] as char);
-    }
-    out
+    super::hash::hex(&super::hash::hmac_sha256(salt.as_bytes(), id.as_bytes()))
 }
 
 /// `url` without the query parameters named in `deny` (case-insensitive). Works on absolute
@@ -66,12 +42,13 @@ pub fn strip_query_params(url: &str, deny: &[String]) -> Option<String> {
     if !query.split('&').any(denied) {
         return None;
     }
-    let kept: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !denied(p)).collect();
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
-    if !kept.is_empty() {
-        out.push('?');
-        out.push_str(&kept.join("&"));
+    let mut sep = '?';
+    for pair in query.split('&').filter(|p| !p.is_empty() && !denied(p)) {
+        out.push(sep);
+        out.push_str(pair);
+        sep = '&';
     }
     out.push_str(fragment);
     Some(out)
@@ -79,7 +56,7 @@ pub fn strip_query_params(url: &str, deny: &[String]) -> Option<String> {
 
 fn strip_url_fields(map: &mut Properties, keys: &[&str], deny: &[String]) {
     for key in keys {
-        if let Some(Value::String(url)) = map.get_mut(*key) {
+        if let Some(Value::String(url)) = map.get_mut(key) {
             if let Some(clean) = strip_query_params(url, deny) {
                 *url = clean;
             }
@@ -109,36 +86,39 @@ fn scrub_map(map: &mut Properties) {
     }
 }
 
-/// Applies every enabled anonymization to `msg`.
-pub fn anonymize(msg: &mut Message, privacy: &PrivacyConfig) {
-    if privacy.anonymize_ip {
-        msg.context.anonymize_ip = Some(true);
-        if let Some(ip) = msg.context.ip.take() {
-            msg.context.ip = truncate_ip(&ip);
-        }
-    }
+/// Applies every enabled anonymization to `msg` (its own fields; the shared default context was
+/// anonymized with [`anonymize_context`] when the host set it).
+pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig) {
+    msg.anonymize_ip = privacy.anonymize_ip;
+    let e = &mut msg.event;
     if privacy.hash_user_id {
         let salt = privacy.hash_salt.as_deref().unwrap_or("");
-        if let Some(user_id) = &msg.user_id {
-            msg.user_id = Some(hash_id(salt, user_id));
+        if let Some(user_id) = &e.user_id {
+            e.user_id = Some(hash_id(salt, user_id));
         }
-        if msg.kind == MessageType::Alias {
-            if let Some(prev) = &msg.previous_id {
-                if msg.anonymous_id.as_ref() != Some(prev) {
-                    msg.previous_id = Some(hash_id(salt, prev));
+        if e.kind == MessageType::Alias {
+            if let Some(prev) = &e.previous_id {
+                if e.anonymous_id.as_ref() != Some(prev) {
+                    e.previous_id = Some(hash_id(salt, prev));
                 }
             }
         }
     }
-    for map in [
-        msg.properties.as_mut(),
-        msg.traits.as_mut(),
-        msg.context.page.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        anonymize_properties(map, privacy);
+    anonymize_context(&mut e.context, privacy);
+    anonymize_properties(&mut e.properties, privacy);
+    anonymize_properties(&mut e.traits, privacy);
+}
+
+/// The context rules: `ip` truncated (or removed when it is not an address) and the `page`
+/// object's properties anonymized.
+pub fn anonymize_context(ctx: &mut EventContext, privacy: &PrivacyConfig) {
+    if privacy.anonymize_ip {
+        if let Some(ip) = ctx.ip.take() {
+            ctx.ip = truncate_ip(&ip);
+        }
+    }
+    if let Some(page) = ctx.page.as_mut() {
+        anonymize_properties(page, privacy);
     }
 }
 
@@ -146,6 +126,9 @@ pub fn anonymize(msg: &mut Message, privacy: &PrivacyConfig) {
 /// applies this to super properties when they are registered, so merging them into a message
 /// later gives the same result as anonymizing after the merge.
 pub fn anonymize_properties(map: &mut Properties, privacy: &PrivacyConfig) {
+    if map.is_empty() {
+        return;
+    }
     if !privacy.property_deny_list.is_empty() {
         remove_denied_keys(map, &privacy.property_deny_list);
     }
@@ -160,7 +143,9 @@ pub fn anonymize_properties(map: &mut Properties, privacy: &PrivacyConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::event::Event;
+    use crate::pipeline::enrich::stamp;
+    use std::sync::Arc;
 
     #[test]
     fn truncates_ipv4_and_ipv6() {
@@ -197,20 +182,20 @@ mod tests {
         assert_eq!(strip_query_params("https://x.com/#?gclid=1", &deny), None);
     }
 
-    fn message() -> Message {
-        let mut m = Message::new(MessageType::Track, "m".into(), "t".into());
-        m.user_id = Some("user_42".into());
-        m.anonymous_id = Some("anon".into());
-        m.context.ip = Some("198.51.100.23".into());
-        m.properties = json!({
-            "url": "https://shop.example/?gclid=X&plan=pro",
-            "password": "hunter2",
-            "nested": {"Password": "x", "email": "ada@example.com"}
-        })
-        .as_object()
-        .cloned();
-        m.context.page = json!({"search": "?fbclid=1&q=shoes"}).as_object().cloned();
-        m
+    fn message() -> Stamped {
+        let props = crate::json::parse(
+            r#"{"url": "https://shop.example/?gclid=X&plan=pro", "password": "hunter2",
+                "nested": {"Password": "x", "email": "ada@example.com"}}"#,
+        )
+        .unwrap();
+        let page = crate::json::parse(r#"{"search": "?fbclid=1&q=shoes"}"#).unwrap();
+        let mut e = Event::track("t")
+            .user_id("user_42")
+            .anonymous_id("anon")
+            .ip("198.51.100.23")
+            .properties(props.as_object().unwrap().clone());
+        e.context.page = page.as_object().cloned();
+        stamp(e, "m".into(), 0, None, &Arc::default(), "analytics")
     }
 
     #[test]
@@ -224,15 +209,16 @@ mod tests {
         };
         let mut m = message();
         anonymize(&mut m, &privacy);
-        assert_eq!(m.context.ip.as_deref(), Some("198.51.100.0"));
-        assert_eq!(m.context.anonymize_ip, Some(true));
-        assert_eq!(m.user_id.as_deref(), Some(hash_id("pepper", "user_42").as_str()));
-        assert_eq!(m.anonymous_id.as_deref(), Some("anon"));
-        let props = m.properties.unwrap();
+        let e = &m.event;
+        assert_eq!(e.context.ip.as_deref(), Some("198.51.100.0"));
+        assert!(m.anonymize_ip);
+        assert_eq!(e.user_id.as_deref(), Some(hash_id("pepper", "user_42").as_str()));
+        assert_eq!(e.anonymous_id.as_deref(), Some("anon"));
+        let props = &e.properties;
         assert_eq!(props["url"], "https://shop.example/?plan=pro");
         assert!(!props.contains_key("password"));
-        assert_eq!(props["nested"], json!({"email": pii::REDACTED}));
-        assert_eq!(m.context.page.unwrap()["search"], "?q=shoes");
+        assert_eq!(props["nested"].to_json(), r#"{"email":"[redacted]"}"#);
+        assert_eq!(e.context.page.as_ref().unwrap()["search"], "?q=shoes");
     }
 
     #[test]
@@ -244,7 +230,7 @@ mod tests {
         };
         let mut m = message();
         anonymize(&mut m, &privacy);
-        assert_eq!(m, message());
+        assert_eq!(m.event, message().event);
     }
 
     #[test]
@@ -254,16 +240,14 @@ mod tests {
             hash_salt: Some("s".into()),
             ..Default::default()
         };
-        let mut m = Message::new(MessageType::Alias, "m".into(), "t".into());
-        m.user_id = Some("new".into());
-        m.previous_id = Some("old_user".into());
-        anonymize(&mut m, &privacy);
-        assert_eq!(m.previous_id.as_deref(), Some(hash_id("s", "old_user").as_str()));
-        let mut m = Message::new(MessageType::Alias, "m".into(), "t".into());
-        m.user_id = Some("new".into());
-        m.anonymous_id = Some("anon".into());
-        m.previous_id = Some("anon".into());
-        anonymize(&mut m, &privacy);
-        assert_eq!(m.previous_id.as_deref(), Some("anon"));
+        let alias = |previous: &str, anon: Option<&str>| {
+            let mut e = Event::alias("new", Some(previous));
+            e.anonymous_id = anon.map(str::to_string);
+            let mut m = stamp(e, "m".into(), 0, None, &Arc::default(), "analytics");
+            anonymize(&mut m, &privacy);
+            m.event.previous_id.unwrap()
+        };
+        assert_eq!(alias("old_user", None), hash_id("s", "old_user"));
+        assert_eq!(alias("anon", Some("anon")), "anon");
     }
 }

@@ -5,21 +5,24 @@
 //! 3. consent ([`crate::consent`]): denied → dropped (`consent`); pending → held in memory.
 //! 4. [`enrich`]: ids, timestamp, session and caller context ([`enrich::stamp`], at track time,
 //!    so an event waiting for consent keeps its facts); library, super properties and consent
-//!    state ([`enrich::decorate`], when the event is let through).
-//! 5. [`anonymize`] (+ [`pii`]): IP truncation, user id hashing, PII scrubbing, deny lists.
-//! 6. before-send hooks ([`crate::BeforeSend`]), then serialization, the size limit
+//!    state are added when the message is written (`wire.rs`).
+//! 5. [`anonymize`] (+ [`pii`], [`ip`], [`hash`]): IP truncation, user id hashing, PII
+//!    scrubbing, deny lists.
+//! 6. before-send hooks (`BeforeSend`, feature `serde`), then serialization, the size limit
 //!    (`too_large`) and the queue.
 //!
-//! Without before-send hooks, step 4's shared parts (library, consent state, super properties)
-//! are written straight into the message's JSON instead of being copied into each message (the
-//! result is the same JSON; super properties are anonymized once, when registered), which keeps
-//! `track()` at a handful of allocations.
+//! Step 4's shared parts (library, consent state, super properties, the default context) are
+//! written straight into each message's JSON instead of being copied into each message (the
+//! result is the same JSON; super properties and the default context are anonymized once, when
+//! set), which keeps `track()` at a handful of allocations.
 //!
 //! Each step either passes the event/message on (possibly changed) or says why it is dropped
 //! with a [`Rejected`] value; the core counts the drop and logs it.
 
 pub mod anonymize;
 pub mod enrich;
+pub mod hash;
+pub mod ip;
 pub mod pii;
 pub mod plan;
 pub mod validate;

@@ -10,7 +10,7 @@
 //!
 //! Integer values with 13–19 digits that pass the Luhn check are redacted too.
 
-use serde_json::Value;
+use crate::json::Value;
 
 /// What a redacted value becomes.
 pub const REDACTED: &str = "[redacted]";
@@ -128,13 +128,15 @@ pub fn scrub(value: &mut Value) -> usize {
             *value = Value::String(REDACTED.to_string());
             1
         }
-        Value::Number(n) => match n.as_u64() {
-            Some(v) if luhn_valid(v.to_string().as_bytes()) && (13..=19).contains(&v.to_string().len()) => {
-                *value = Value::String(REDACTED.to_string());
-                1
-            }
-            _ => 0,
-        },
+        // Integers written with 13–19 digits (no sign, fraction or exponent) that pass Luhn.
+        Value::Number(n)
+            if (13..=19).contains(&n.as_str().len())
+                && n.as_str().bytes().all(|b| b.is_ascii_digit())
+                && luhn_valid(n.as_str().as_bytes()) =>
+        {
+            *value = Value::String(REDACTED.to_string());
+            1
+        }
         Value::Array(items) => items.iter_mut().map(scrub).sum(),
         Value::Object(map) => map.values_mut().map(scrub).sum(),
         _ => 0,
@@ -144,7 +146,7 @@ pub fn scrub(value: &mut Value) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json::parse;
 
     #[test]
     fn finds_emails() {
@@ -210,17 +212,19 @@ mod tests {
 
     #[test]
     fn scrub_walks_nested_values() {
-        let mut v = json!({
-            "email": "ada@example.com",
-            "nested": {"list": ["ok", "+44 20 7946 0958", 4111111111111111u64]},
-            "amount": 49.9,
-            "count": 12,
-            "when": "2026-11-28T10:15:30.123Z"
-        });
+        let mut v = parse(
+            r#"{"email": "ada@example.com",
+                "nested": {"list": ["ok", "+44 20 7946 0958", 4111111111111111, -4111111111111111]},
+                "amount": 49.9, "count": 12, "when": "2026-11-28T10:15:30.123Z"}"#,
+        )
+        .unwrap();
         assert_eq!(scrub(&mut v), 3);
         assert_eq!(v["email"], REDACTED);
-        assert_eq!(v["nested"]["list"], json!(["ok", REDACTED, REDACTED]));
-        assert_eq!(v["amount"], 49.9);
+        assert_eq!(
+            v["nested"]["list"].to_json(),
+            r#"["ok","[redacted]","[redacted]",-4111111111111111]"#
+        );
+        assert_eq!(v["amount"].to_json(), "49.9");
         assert_eq!(v["when"], "2026-11-28T10:15:30.123Z");
     }
 }

@@ -6,20 +6,19 @@
 //! passes unchanged, or is dropped (`not_in_plan`) when strict. A spec's `category` becomes the
 //! event's consent category unless the caller set one.
 
-use std::collections::BTreeMap;
-
 use super::Rejected;
 use crate::config::EventSpec;
 use crate::event::Event;
+use crate::map::NameMap;
 use crate::message::MessageType;
 use crate::stats::DropReason;
 
+fn detail(parts: &[&str]) -> String {
+    crate::json::cat(parts)
+}
+
 /// Applies `plan` to `event`.
-pub fn apply_plan(
-    event: &mut Event,
-    plan: &BTreeMap<String, EventSpec>,
-    strict: bool,
-) -> Result<(), Rejected> {
+pub fn apply_plan(event: &mut Event, plan: &NameMap<EventSpec>, strict: bool) -> Result<(), Rejected> {
     if plan.is_empty() || event.kind != MessageType::Track {
         return Ok(());
     }
@@ -28,7 +27,7 @@ pub fn apply_plan(
         if strict {
             return Err(Rejected::new(
                 DropReason::NotInPlan,
-                format!("event `{name}` is not in the tracking plan"),
+                detail(&["event `", name, "` is not in the tracking plan"]),
             ));
         }
         return Ok(());
@@ -36,7 +35,7 @@ pub fn apply_plan(
     if !spec.enabled {
         return Err(Rejected::new(
             DropReason::Disabled,
-            format!("event `{name}` is disabled by the tracking plan"),
+            detail(&["event `", name, "` is disabled by the tracking plan"]),
         ));
     }
     if let Some(allowed) = &spec.properties {
@@ -45,7 +44,7 @@ pub fn apply_plan(
             if let Some(k) = event.properties.keys().find(|k| !is_allowed(k)) {
                 return Err(Rejected::new(
                     DropReason::NotInPlan,
-                    format!("property `{k}` of `{name}` is not in the tracking plan"),
+                    detail(&["property `", k, "` of `", name, "` is not in the tracking plan"]),
                 ));
             }
         } else {
@@ -62,8 +61,8 @@ pub fn apply_plan(
 mod tests {
     use super::*;
 
-    fn plan() -> BTreeMap<String, EventSpec> {
-        let mut p = BTreeMap::new();
+    fn plan() -> NameMap<EventSpec> {
+        let mut p = NameMap::new();
         let props = |l: &[&str]| Some(l.iter().map(|s| s.to_string()).collect());
         p.insert(
             "page_view".into(),
@@ -91,8 +90,8 @@ mod tests {
 
     #[test]
     fn no_plan_passes_everything() {
-        let mut e = Event::track("anything").property("x", 1);
-        apply_plan(&mut e, &BTreeMap::new(), true).unwrap();
+        let mut e = Event::track("anything").property("x", 1u8);
+        apply_plan(&mut e, &NameMap::new(), true).unwrap();
         assert!(e.properties.contains_key("x"));
     }
 
@@ -106,7 +105,7 @@ mod tests {
     fn unlisted_properties_are_removed_or_rejected_when_strict() {
         let e = Event::track("page_view")
             .property("url", "u")
-            .property("secret", 1);
+            .property("secret", 1u8);
         let mut lax = e.clone();
         apply_plan(&mut lax, &plan(), false).unwrap();
         assert_eq!(lax.properties.keys().collect::<Vec<_>>(), ["url"]);

@@ -8,30 +8,29 @@ use crate::stats::DropReason;
 /// The longest event (or page/screen) name, in characters.
 pub const MAX_NAME_CHARS: usize = 200;
 
+fn invalid(what: &str, problem: &str) -> Rejected {
+    Rejected::new(DropReason::Invalid, crate::json::cat(&[what, problem]))
+}
+
 fn check_name(what: &str, name: &str) -> Result<(), Rejected> {
     if name.trim().is_empty() {
-        return Err(Rejected::new(
-            DropReason::Invalid,
-            format!("{what} must not be empty"),
-        ));
+        return Err(invalid(what, " must not be empty"));
     }
-    let chars = name.chars().count();
+    // Characters: the bytes that do not continue a UTF-8 sequence.
+    let chars = name.bytes().filter(|b| b & 0xC0 != 0x80).count();
     if chars > MAX_NAME_CHARS {
-        return Err(Rejected::new(
-            DropReason::Invalid,
-            format!("{what} is {chars} characters, the limit is {MAX_NAME_CHARS}"),
-        ));
+        let mut detail = String::from(" is ");
+        crate::json::push_u64(&mut detail, chars as u64);
+        detail.push_str(" characters, the limit is 200");
+        return Err(invalid(what, &detail));
     }
     Ok(())
 }
 
 fn check_id(what: &str, id: Option<&str>, required: bool) -> Result<(), Rejected> {
     match id {
-        Some(id) if id.trim().is_empty() => Err(Rejected::new(
-            DropReason::Invalid,
-            format!("{what} must not be empty"),
-        )),
-        None if required => Err(Rejected::new(DropReason::Invalid, format!("{what} is required"))),
+        Some(id) if id.trim().is_empty() => Err(invalid(what, " must not be empty")),
+        None if required => Err(invalid(what, " is required")),
         _ => Ok(()),
     }
 }

@@ -1,31 +1,48 @@
 //! Consent changes: grant, deny, revoke, privacy signals — and their consequences for the
 //! pending buffer, the queue, the store and the audit trail.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use crate::consent::{ConsentDecision, PrivacySignals};
+use crate::consent::{ConsentDecision, ConsentState, PrivacySignals};
+use crate::map::NameMap;
 use crate::rng::uuid_v4;
 use crate::stats::{DropReason, LogEvent};
 
 use super::Core;
 
+/// How a consent change is recorded.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Record {
+    /// A change made here: saved, and audited with a `consent_updated` event.
+    SaveAndAudit,
+    /// Startup signals: saved if choices changed, not audited (they are reported on every
+    /// start; auditing them would add an event per page load).
+    Quiet,
+    /// A change another instance made and already saved and audited: neither.
+    Adopted,
+}
+
 impl Core {
     /// The user granted `categories`: their pending events are released (in order) and new
     /// events flow. Emits `consent_updated` if anything changed.
     pub fn grant(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("grant", "user", now, |c| c.choose(categories, true));
+        self.change_consent("grant", "user", now, Record::SaveAndAudit, &mut |c| {
+            c.choose(categories, true)
+        });
     }
 
     /// The user declined `categories`: their pending events are discarded and their queued and
     /// persisted events purged (`consent`). Emits `consent_updated` if anything changed.
     pub fn deny(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("deny", "user", now, |c| c.choose(categories, false));
+        self.change_consent("deny", "user", now, Record::SaveAndAudit, &mut |c| {
+            c.choose(categories, false)
+        });
     }
 
     /// The user withdrew consent for `categories`: like [`Core::deny`], and with
     /// `consent.rotate_anonymous_id_on_revoke` a new anonymous id and session.
     pub fn revoke(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("revoke", "user", now, |c| c.choose(categories, false));
+        self.change_consent("revoke", "user", now, Record::SaveAndAudit, &mut |c| {
+            c.choose(categories, false)
+        });
         if self.config.consent.rotate_anonymous_id_on_revoke {
             self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
             self.state.session = None;
@@ -49,10 +66,27 @@ impl Core {
 
     /// The host reports the browser's (or request's) Global Privacy Control and Do Not Track
     /// signals; they apply per `consent.respect_gpc` / `consent.respect_dnt`. Not persisted:
-    /// report them on every start.
+    /// report them on every start — with [`Core::set_initial_privacy_signals`], which does not
+    /// audit them — and call this when they change while running (audited with
+    /// `consent_updated`).
     pub fn set_privacy_signals(&mut self, signals: PrivacySignals, now: u64) {
         if signals != self.consent.signals() {
-            self.change_consent("signal", if signals.dnt { "dnt" } else { "gpc" }, now, |c| {
+            let source = if signals.dnt { "dnt" } else { "gpc" };
+            self.change_consent("signal", source, now, Record::SaveAndAudit, &mut |c| {
+                c.set_signals(signals)
+            });
+        }
+    }
+
+    /// The signals as the host finds them at startup (right after [`Core::new`]): applied with
+    /// the same consequences as [`Core::set_privacy_signals`] (pending events of categories they
+    /// deny are discarded, queued and persisted ones purged) but without a `consent_updated`
+    /// event — the signal is not a change the user made now, and a host reporting it on every
+    /// page load would otherwise send an audit event each time (so "GPC on" could never mean
+    /// "nothing sent").
+    pub fn set_initial_privacy_signals(&mut self, signals: PrivacySignals, now: u64) {
+        if signals != self.consent.signals() {
+            self.change_consent("signal", "startup", now, Record::Quiet, &mut |c| {
                 c.set_signals(signals)
             });
         }
@@ -64,17 +98,22 @@ impl Core {
     }
 
     /// `context.consent.categoryPreferences` as it would be sent now.
-    pub fn consent_preferences(&self) -> &BTreeMap<String, bool> {
-        &self.consent_context.category_preferences
+    pub fn consent_preferences(&self) -> &NameMap<bool> {
+        &self.preferences
     }
 
+    /// Every category the core knows: configured, chosen, and waiting in the buffer.
     fn all_categories(&self) -> Vec<String> {
-        let mut set: BTreeSet<String> = self.consent.categories().map(str::to_string).collect();
-        set.extend(self.pending.iter().map(|m| m.consent_category().to_string()));
-        set.into_iter().collect()
+        let mut all: Vec<String> = self.consent.categories().map(str::to_string).collect();
+        for m in &self.pending {
+            if !all.iter().any(|c| c == m.category()) {
+                all.push(m.category().to_string());
+            }
+        }
+        all
     }
 
-    fn decisions(&self) -> BTreeMap<String, ConsentDecision> {
+    fn decisions(&self) -> Vec<(String, ConsentDecision)> {
         self.all_categories()
             .into_iter()
             .map(|c| {
@@ -84,17 +123,19 @@ impl Core {
             .collect()
     }
 
-    fn change_consent(
+    #[inline(never)] // shared by every consent entry point; inlined it would be copied into each
+    pub(super) fn change_consent(
         &mut self,
         action: &str,
         source: &str,
         now: u64,
-        apply: impl FnOnce(&mut crate::consent::ConsentState),
+        record: Record,
+        apply: &mut dyn FnMut(&mut ConsentState),
     ) {
         let before = self.decisions();
         let choices_before = self.consent.choices().clone();
         apply(&mut self.consent);
-        if *self.consent.choices() != choices_before {
+        if record != Record::Adopted && *self.consent.choices() != choices_before {
             self.save_state(now);
         }
         if self.decisions() == before {
@@ -102,7 +143,7 @@ impl Core {
         }
         self.refresh_consent_context();
         self.emit(LogEvent::ConsentChanged {
-            preferences: &self.consent_context.category_preferences,
+            preferences: &self.preferences,
             source,
         });
 
@@ -117,10 +158,9 @@ impl Core {
         }
         // In-flight messages were consented when handed out; forget them in the store so a crash
         // cannot resurrect them (a failed attempt drops them on return).
-        for flight in self.in_flight.values() {
+        for (_, entries) in &self.in_flight {
             forget.extend(
-                flight
-                    .entries
+                entries
                     .iter()
                     .filter(|e| !self.is_granted(&e.category))
                     .map(|e| e.id.clone()),
@@ -129,16 +169,17 @@ impl Core {
         self.forget(&forget);
 
         // The audit event goes first, then the released events in their original order.
-        self.emit_consent_updated(action, source, now);
+        if record == Record::SaveAndAudit {
+            self.emit_consent_updated(action, source, now);
+        }
         let pending = std::mem::take(&mut self.pending);
         for msg in pending {
-            match self.consent.decide(msg.consent_category()) {
+            match self.consent.decide(msg.category()) {
                 ConsentDecision::Granted => self.admit(msg, now),
                 ConsentDecision::Denied => {
-                    let id = msg.message_id.clone();
-                    self.dropped(Some(&id), DropReason::Consent, "consent denied while pending");
+                    self.dropped(Some(&msg.id), DropReason::Consent, "consent denied while pending");
                 }
-                ConsentDecision::Pending => self.pending.push_back(msg),
+                ConsentDecision::Pending => self.pending.push(msg),
             }
         }
     }

@@ -1,28 +1,32 @@
 //! [`Core`]: the SDK state machine a host drives. See the crate docs for the driving loop.
 //!
 //! This file holds the state, construction/restore, identity, super properties, hooks and
-//! stats; `track.rs` runs the pipeline, `consent_api.rs` handles consent changes and `send.rs`
-//! batching and delivery outcomes.
+//! stats; `track.rs` runs the pipeline, `consent_api.rs` handles consent changes, `send.rs`
+//! batching and delivery outcomes, and `tabs.rs` what a host sharing storage with other
+//! instances (browser tabs) needs: adopting another instance's queue and its identity/consent
+//! changes.
 
 mod consent_api;
 mod send;
+mod tabs;
 mod track;
 
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 pub use send::OutgoingBatch;
 
 use crate::config::{Config, ConfigError, secs_to_ms};
 use crate::consent::ConsentState;
-use crate::event::EventContext;
-use crate::message::{ConsentContext, Library, Message, Properties};
+use crate::event::{EventContext, Properties};
+use crate::map::NameMap;
+use crate::pipeline::enrich::{Defaults, Stamped};
 use crate::queue::{Entry, Pushed, Queue};
 use crate::rng::{Rng, uuid_v4};
 use crate::session::SessionRules;
 use crate::stats::{DebugLog, DropReason, LogEvent, Stats};
-use crate::store::{PersistedState, STATE_SAVE_INTERVAL_MS, Store, StoreError};
+use crate::store::{PersistedState, STATE_SAVE_INTERVAL_MS, Store, StoreError, StoredMessage};
 
+#[cfg(feature = "serde")]
 pub use crate::platform::BeforeSend;
 
 /// The library name the native client reports in `context.library`.
@@ -56,10 +60,8 @@ impl Limits {
     }
 }
 
-/// A batch handed to the host and not yet reported.
-struct InFlight {
-    entries: Vec<Entry>,
-}
+/// A batch handed to the host and not yet reported: its id and messages.
+type InFlight = (u64, Vec<Entry>);
 
 /// The Footfall core: pipeline, consent, identity, sessions, queue and delivery policy, with no
 /// I/O, no threads and no clock. Every method that depends on time takes `now` (ms since the
@@ -73,13 +75,19 @@ pub struct Core {
     state_dirty: bool,
     state_saved_at: u64,
     consent: ConsentState,
-    consent_context: ConsentContext,
+    /// `context.consent.categoryPreferences` now, and its JSON (`{"categoryPreferences":…}`).
+    preferences: NameMap<bool>,
+    consent_json: String,
     super_properties: Properties,
-    default_context: EventContext,
-    library: Library,
-    pending: VecDeque<Message>,
+    /// Anonymized when set; shared by the messages tracked while it is in force.
+    default_context: Arc<Defaults>,
+    /// `context.library` name and version, and its JSON.
+    library: (String, String),
+    library_json: String,
+    pending: Vec<Stamped>,
     queue: Queue,
-    in_flight: BTreeMap<u64, InFlight>,
+    in_flight: Vec<InFlight>,
+    #[cfg(feature = "serde")]
     hooks: Vec<BeforeSend>,
     log: Option<DebugLog>,
     startup_warnings: Vec<String>,
@@ -92,7 +100,9 @@ pub struct Core {
     /// Consent categories of queued messages, shared instead of copied per message.
     categories: Vec<Arc<str>>,
     /// Reused serialization buffer.
-    scratch: Vec<u8>,
+    scratch: String,
+    /// `,"writeKey":"…"` when every batch body carries the write key, else empty.
+    key_field: String,
 }
 
 impl Core {
@@ -109,7 +119,8 @@ impl Core {
     ) -> Result<Core, ConfigError> {
         config.validate()?;
         let limits = Limits::new(&config);
-        let consent = ConsentState::new(&config, BTreeMap::new());
+        let consent = ConsentState::new(&config, NameMap::new());
+        let version = env!("CARGO_PKG_VERSION");
         let mut core = Core {
             limits,
             store,
@@ -117,19 +128,17 @@ impl Core {
             state: PersistedState::default(),
             state_dirty: false,
             state_saved_at: now,
-            consent_context: ConsentContext {
-                category_preferences: consent.preferences(),
-            },
+            preferences: NameMap::new(),
+            consent_json: String::new(),
             consent,
             super_properties: Properties::new(),
-            default_context: EventContext::default(),
-            library: Library {
-                name: LIBRARY_NAME.to_string(),
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            },
-            pending: VecDeque::new(),
+            default_context: Arc::default(),
+            library: (LIBRARY_NAME.to_string(), version.to_string()),
+            library_json: crate::wire::library_json(LIBRARY_NAME, version),
+            pending: Vec::new(),
             queue: Queue::default(),
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
+            #[cfg(feature = "serde")]
             hooks: Vec::new(),
             log: None,
             startup_warnings: Vec::new(),
@@ -140,7 +149,8 @@ impl Core {
             split_limit: None,
             flush_requested: false,
             categories: Vec::new(),
-            scratch: Vec::with_capacity(1024),
+            scratch: String::with_capacity(1024),
+            key_field: String::new(),
             config,
         };
         core.restore(now);
@@ -168,8 +178,16 @@ impl Core {
         if fresh {
             self.save_state(now);
         }
+        self.admit_stored(restored.messages, now);
+    }
+
+    /// Queues persisted messages (restored at startup, or adopted from another instance's
+    /// storage): those whose category is no longer granted, or older than `delivery.max_age`,
+    /// are dropped and removed from the store; the rest count as `restored`. They are not
+    /// appended to the store again (it already holds them).
+    fn admit_stored(&mut self, messages: Vec<StoredMessage>, now: u64) {
         let mut gone = Vec::new();
-        for stored in restored.messages {
+        for stored in messages {
             let category = self.intern(&stored.category);
             let entry = Entry::from_stored(stored, category);
             let reason = if !self.is_granted(&entry.category) {
@@ -235,7 +253,9 @@ impl Core {
     /// Registers super properties, added to every `track`/`page`/`screen` message (the event's
     /// own properties win). The privacy rules for properties (deny list, URL parameters, PII
     /// scrubbing) apply to them here, once. Kept in memory: hosts register them at startup.
-    pub fn register(&mut self, mut properties: Properties) {
+    /// Takes a [`Properties`] map (or, with the `serde` feature, a `serde_json` map).
+    pub fn register(&mut self, properties: impl Into<Properties>) {
+        let mut properties = properties.into();
         crate::pipeline::anonymize::anonymize_properties(&mut properties, &self.config.privacy);
         self.super_properties.extend(properties);
     }
@@ -251,20 +271,23 @@ impl Core {
     }
 
     /// Context merged into every message (the event's own context wins): the browser's
-    /// `userAgent`, `locale` and current `page`, an `app` object, ...
-    pub fn set_default_context(&mut self, context: EventContext) {
-        self.default_context = context;
+    /// `userAgent`, `locale` and current `page`, an `app` object, ... Anonymized here, once (IP,
+    /// page URL parameters, deny list, PII), like a message's own context. Messages already
+    /// tracked keep the context that was in force when they were tracked.
+    pub fn set_default_context(&mut self, mut context: EventContext) {
+        crate::pipeline::anonymize::anonymize_context(&mut context, &self.config.privacy);
+        self.default_context = Arc::new(Defaults::new(context));
     }
 
     /// `context.library` (default `footfall-rust` and this crate's version).
     pub fn set_library(&mut self, name: &str, version: &str) {
-        self.library = Library {
-            name: name.to_string(),
-            version: version.to_string(),
-        };
+        self.library = (name.to_string(), version.to_string());
+        self.library_json = crate::wire::library_json(name, version);
     }
 
-    /// Adds a `before_send` hook; hooks run in the order added, after anonymization.
+    /// Adds a `before_send` hook; hooks run in the order added, after anonymization, and see
+    /// the decorated wire [`crate::Message`] (feature `serde`).
+    #[cfg(feature = "serde")]
     pub fn add_before_send(&mut self, hook: BeforeSend) {
         self.hooks.push(hook);
     }
@@ -285,7 +308,20 @@ impl Core {
 
     /// The URL batches are POSTed to: `{delivery.endpoint}/v1/batch`.
     pub fn batch_url(&self) -> String {
-        format!("{}/v1/batch", self.config.delivery.endpoint.trim_end_matches('/'))
+        String::from(self.config.delivery.endpoint.trim_end_matches('/')) + "/v1/batch"
+    }
+
+    /// Whether every batch body carries the write key (`"writeKey":"…"`), for hosts whose
+    /// transport cannot set the `Authorization` header: the browser sends CORS-simple
+    /// `text/plain` requests (an `Authorization` header would force a preflight). Default off
+    /// (the native client sends HTTP Basic); [`Core::flush_all`] can also ask for it per call.
+    /// Size limits account for the key.
+    pub fn set_write_key_in_body(&mut self, on: bool) {
+        self.key_field = if on {
+            crate::queue::write_key_field(&self.config.delivery.write_key)
+        } else {
+            String::new()
+        };
     }
 
     /// The `Authorization` header value: HTTP Basic with the write key as username and an empty
@@ -330,9 +366,8 @@ impl Core {
     }
 
     fn refresh_consent_context(&mut self) {
-        self.consent_context = ConsentContext {
-            category_preferences: self.consent.preferences(),
-        };
+        self.preferences = self.consent.preferences();
+        self.consent_json = crate::wire::consent_json(&self.preferences);
     }
 
     fn save_state(&mut self, now: u64) {
@@ -365,7 +400,7 @@ impl Core {
 
     fn store_failed(&mut self, e: &StoreError) {
         self.stats.store_errors += 1;
-        self.warn(&e.to_string());
+        self.warn(&e.message());
     }
 
     fn warn(&mut self, detail: &str) {
@@ -398,7 +433,7 @@ impl Core {
 /// `Basic base64(write_key + ":")`.
 pub fn basic_auth(write_key: &str) -> String {
     const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{write_key}:");
+    let input = String::from(write_key) + ":";
     let mut out = String::from("Basic ");
     for chunk in input.as_bytes().chunks(3) {
         let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];

@@ -2,18 +2,19 @@
 //! does to its messages (see [`crate::delivery`] for the policy table).
 
 use crate::delivery::{Delivery, Verdict, backoff_ms, classify};
-use crate::queue::{ENVELOPE_BYTES, Entry, write_body};
+use crate::queue::{ENVELOPE_BYTES, Entry, write_body, write_key_field};
 use crate::stats::{DropReason, LogEvent, Rejection};
 
-use super::{Core, InFlight};
+use super::Core;
 
 /// A batch for the host to send: POST `body` to [`Core::batch_url`] with
-/// `Content-Type: application/json` and the [`Core::authorization`] header (gzip optional),
-/// then report the outcome with [`Core::report`] and this `id`.
+/// `Content-Type: application/json` and the [`Core::authorization`] header (gzip optional) —
+/// or, with [`Core::set_write_key_in_body`], as `text/plain` without headers — then report the
+/// outcome with [`Core::report`] and this `id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingBatch {
     pub id: u64,
-    /// `{"batch":[...],"sentAt":"..."}` (with `writeKey` when asked for, for beacons).
+    /// `{"batch":[...],"sentAt":"..."}` (with `writeKey` when asked for).
     pub body: Vec<u8>,
     /// How many messages it carries.
     pub messages: usize,
@@ -27,12 +28,19 @@ impl Core {
         self.flush_requested = !self.queue.is_empty();
     }
 
+    /// Asks for the next attempt to happen now rather than after the backoff (the host's
+    /// connectivity came back: the browser's `online` event). Attempt counts are kept; the next
+    /// failure backs off as usual.
+    pub fn retry_now(&mut self) {
+        self.retry_at = 0;
+    }
+
     fn ready(&self, now: u64) -> bool {
         let t = &self.config.tracking;
         self.flush_requested
             || self.split_limit.is_some()
             || self.queue.waiting() >= t.batch_size
-            || self.queue.waiting_bytes() + ENVELOPE_BYTES >= t.max_batch_bytes
+            || self.queue.waiting_bytes() + ENVELOPE_BYTES + self.key_field.len() >= t.max_batch_bytes
             || self
                 .queue
                 .oldest()
@@ -78,7 +86,12 @@ impl Core {
             .tracking
             .batch_size
             .min(self.split_limit.unwrap_or(usize::MAX));
-        let entries = self.queue.take(max_count, self.config.tracking.max_batch_bytes);
+        let limit = self
+            .config
+            .tracking
+            .max_batch_bytes
+            .saturating_sub(self.key_field.len());
+        let entries = self.queue.take(max_count, limit);
         if self.queue.is_empty() {
             self.flush_requested = false;
         }
@@ -87,17 +100,18 @@ impl Core {
 
     /// Everything queued now, in batches whose bodies are at most `max_bytes` (e.g. 64 KB for
     /// `sendBeacon` / `fetch(keepalive)` on page hide), ignoring thresholds, backoff and
-    /// `max_in_flight`. With `write_key_in_body` each body carries `writeKey` (for transports
-    /// that cannot set headers). Report each like any batch (`Delivery::Beacon`). Also saves the
-    /// persisted state.
+    /// `max_in_flight`. With `write_key_in_body` (or [`Core::set_write_key_in_body`]) each body
+    /// carries `writeKey` (for transports that cannot set headers). Report each like any batch
+    /// (`Delivery::Beacon`). Also saves the persisted state.
     pub fn flush_all(&mut self, now: u64, max_bytes: usize, write_key_in_body: bool) -> Vec<OutgoingBatch> {
         self.persist(now);
         self.expire(now);
-        let key = write_key_in_body.then(|| self.config.delivery.write_key.clone());
-        // `,"writeKey":"…"` as write_body encodes it.
-        let key_bytes = key
-            .as_ref()
-            .map_or(0, |k| serde_json::to_string(k).map_or(0, |j| j.len()) + 12);
+        let key = if write_key_in_body && self.key_field.is_empty() {
+            Some(write_key_field(&self.config.delivery.write_key))
+        } else {
+            None
+        };
+        let key_bytes = key.as_ref().map_or(self.key_field.len(), String::len);
         let limit = max_bytes
             .min(self.config.tracking.max_batch_bytes)
             .saturating_sub(key_bytes);
@@ -113,11 +127,12 @@ impl Core {
         out
     }
 
-    fn hand_out(&mut self, entries: Vec<Entry>, now: u64, write_key: Option<&str>) -> OutgoingBatch {
+    /// `key_field`: the `,"writeKey":…` to add, when not every body carries it anyway.
+    fn hand_out(&mut self, entries: Vec<Entry>, now: u64, key_field: Option<&str>) -> OutgoingBatch {
         let id = self.next_batch_id;
         self.next_batch_id += 1;
         let sent_at = crate::time::format_rfc3339_ms(now);
-        let body = write_body(&entries, &sent_at, write_key);
+        let body = write_body(&entries, &sent_at, key_field.unwrap_or(&self.key_field));
         let messages = entries.len();
         self.stats.batches += 1;
         self.emit(LogEvent::BatchReady {
@@ -125,7 +140,7 @@ impl Core {
             messages,
             bytes: body.len(),
         });
-        self.in_flight.insert(id, InFlight { entries });
+        self.in_flight.push((id, entries));
         OutgoingBatch { id, body, messages }
     }
 
@@ -146,9 +161,13 @@ impl Core {
     /// Reports what happened to batch `batch_id` (see [`crate::delivery`] for the policy). An
     /// unknown id is ignored with a warning.
     pub fn report(&mut self, batch_id: u64, delivery: Delivery, now: u64) {
-        let Some(InFlight { entries }) = self.in_flight.remove(&batch_id) else {
-            return self.warn(&format!("report for unknown batch {batch_id} ignored"));
+        let Some(i) = self.in_flight.iter().position(|(id, _)| *id == batch_id) else {
+            let mut w = String::from("report for unknown batch ");
+            crate::json::push_u64(&mut w, batch_id);
+            w.push_str(" ignored");
+            return self.warn(&w);
         };
+        let (_, entries) = self.in_flight.remove(i);
         self.queue.landed(entries.len());
         match classify(&delivery, now) {
             Verdict::Delivered { rejected } => {
@@ -190,7 +209,8 @@ impl Core {
                 let half = entries.len().div_ceil(2);
                 self.split_limit = Some(self.split_limit.map_or(half, |l| l.min(half)));
                 self.stats.retried += entries.len() as u64;
-                let cause = format!("HTTP 413; next batches carry at most {half}");
+                let mut cause = String::from("HTTP 413; next batches carry at most ");
+                crate::json::push_u64(&mut cause, half as u64);
                 self.emit(LogEvent::RetryScheduled {
                     batch_id,
                     messages: entries.len(),
@@ -223,7 +243,7 @@ impl Core {
 
     fn reject(&mut self, e: &Entry, reason: &str) {
         self.stats.remember_rejection(Rejection {
-            message_id: e.id.to_string(),
+            message_id: String::from(&*e.id),
             reason: reason.to_string(),
         });
         self.dropped(Some(&e.id), DropReason::Rejected, reason);
@@ -268,8 +288,8 @@ impl Core {
     pub fn abandon(&mut self) -> usize {
         let waiting = self.queue.remove_where(|_| true);
         let in_flight: Vec<Entry> = std::mem::take(&mut self.in_flight)
-            .into_values()
-            .flat_map(|f| f.entries)
+            .into_iter()
+            .flat_map(|(_, entries)| entries)
             .collect();
         self.queue.landed(in_flight.len());
         let pending = std::mem::take(&mut self.pending);
@@ -283,7 +303,7 @@ impl Core {
         }
         for m in &pending {
             self.dropped(
-                Some(&m.message_id),
+                Some(&m.id),
                 DropReason::Shutdown,
                 "host shut down while waiting for consent",
             );

@@ -720,3 +720,115 @@ fn super_properties_follow_the_privacy_rules() {
     assert_eq!(props["tier"], "gold");
     assert!(!props.contains_key("secret"));
 }
+
+#[test]
+fn write_key_in_body_puts_the_key_in_every_batch_and_keeps_bodies_under_the_limit() {
+    let mut h = harness(json!({
+        "delivery": {"write_key": "wk_\"body"},
+        "tracking": {"batch_size": 100, "max_batch_bytes": 8192, "max_message_bytes": 4096}
+    }));
+    h.core.set_write_key_in_body(true);
+    for i in 0..20 {
+        h.core.track(
+            Event::track("e")
+                .property("pad", "x".repeat(700))
+                .property("i", i),
+            T0,
+        );
+    }
+    h.core.flush();
+    let mut seen = 0;
+    while let Some(b) = h.core.poll_batch(T0) {
+        assert!(b.body.len() <= 8192, "{}", b.body.len());
+        let parsed = parse(&b);
+        assert_eq!(parsed.write_key.as_deref(), Some("wk_\"body"));
+        seen += parsed.batch.len();
+        h.core.report(b.id, Delivery::status(200), T0);
+    }
+    assert_eq!(seen, 20);
+    // flush_all does not add it twice.
+    h.core.track(Event::track("last"), T0);
+    let beacons = h.core.flush_all(T0, 64 * 1024, true);
+    let text = String::from_utf8(beacons[0].body.clone()).unwrap();
+    assert_eq!(text.matches("writeKey").count(), 1, "{text}");
+    h.core
+        .report(beacons[0].id, Delivery::Beacon { queued: true }, T0);
+    h.core.set_write_key_in_body(false);
+    h.core.track(Event::track("header_auth"), T0);
+    h.core.flush();
+    assert_eq!(parse(&h.core.poll_batch(T0).unwrap()).write_key, None);
+}
+
+#[test]
+fn retry_now_skips_the_backoff_but_keeps_counting_attempts() {
+    let mut h = harness(
+        json!({"tracking": {"batch_size": 1}, "delivery": {"backoff_base": 30, "backoff_cap": 60, "max_attempts": 2}}),
+    );
+    h.core.track(Event::track("a"), T0);
+    let b = h.core.poll_batch(T0).unwrap();
+    h.core.report(
+        b.id,
+        Delivery::Http {
+            status: 503,
+            retry_after: Some("60".into()),
+            body: None,
+        },
+        T0,
+    );
+    assert_eq!(h.core.next_wakeup(T0), Some(T0 + 60_000));
+    assert!(h.core.poll_batch(T0 + 1).is_none(), "backing off");
+    h.core.retry_now(); // the browser is back online
+    assert_eq!(h.core.next_wakeup(T0 + 1), Some(T0 + 1));
+    let again = h.core.poll_batch(T0 + 1).expect("due at once");
+    assert_eq!(ids(&parse(&again)), ids(&parse(&b)));
+    h.core.report(
+        again.id,
+        Delivery::NetworkError {
+            detail: "offline".into(),
+        },
+        T0 + 1,
+    );
+    assert_eq!(
+        h.core.stats().dropped(DropReason::RetriesExhausted),
+        1,
+        "the attempt before retry_now still counted"
+    );
+}
+
+#[test]
+fn initial_privacy_signals_apply_without_an_audit_event() {
+    let store = MemoryStore::new();
+    // A previous page load queued an ad event; this one starts with GPC on.
+    let mut h = harness_with(config(json!({"tracking": {"batch_size": 100}})), store.clone(), 1);
+    h.core.track(Event::track("ad").category("marketing"), T0);
+    drop(h);
+    let mut h = harness_with(config(json!({"tracking": {"batch_size": 100}})), store.clone(), 2);
+    assert_eq!(h.core.stats().queued, 1);
+    h.core.set_initial_privacy_signals(
+        PrivacySignals {
+            gpc: true,
+            dnt: false,
+        },
+        T0 + 1,
+    );
+    assert_eq!(h.core.consent_decision("marketing"), ConsentDecision::Denied);
+    let s = h.core.stats();
+    assert_eq!(
+        (s.queued, s.dropped(DropReason::Consent)),
+        (0, 1),
+        "purged, nothing audited"
+    );
+    assert!(store.messages().is_empty());
+    assert_eq!(h.core.next_wakeup(T0 + 1), None, "nothing to send");
+    // A change while running is audited as before.
+    h.core.set_privacy_signals(
+        PrivacySignals {
+            gpc: false,
+            dnt: false,
+        },
+        T0 + 2,
+    );
+    h.core.flush();
+    let b = parse(&h.core.poll_batch(T0 + 2).unwrap());
+    assert_eq!(events(&b), ["consent_updated"]);
+}

@@ -5,15 +5,16 @@ use std::borrow::Cow;
 
 use crate::consent::{ConsentDecision, NECESSARY};
 use crate::event::Event;
-use crate::message::{DEFAULT_CATEGORY, Message, MessageType};
-use crate::pipeline::enrich::{Identity, decorate, stamp};
+use crate::json::{Map, Value};
+use crate::message::{DEFAULT_CATEGORY, MessageType};
+use crate::pipeline::enrich::{Identity, Stamped, stamp};
 use crate::pipeline::{anonymize::anonymize, plan::apply_plan, validate::validate};
 use crate::queue::{Entry, Pushed};
 use crate::rng::uuid_v4;
 use crate::session::{Touch, touch};
 use crate::stats::{DropReason, LogEvent};
 use crate::store::StoredMessageRef;
-use crate::wire::Wire;
+use crate::wire::{Shared, write_message};
 
 use super::Core;
 
@@ -49,27 +50,16 @@ impl Core {
         }
         let decision = self.consent.decide(&category);
         if decision == ConsentDecision::Denied {
-            return self.dropped(
-                None,
-                DropReason::Consent,
-                &format!("consent for `{category}` is denied"),
-            );
+            let detail = crate::json::cat(&["consent for `", &category, "` is denied"]);
+            return self.dropped(None, DropReason::Consent, &detail);
         }
         let message_id = uuid_v4(&mut *self.rng);
-        let timestamp = crate::time::format_rfc3339_ms(at);
         let identity = (!explicit).then(|| Identity {
             anonymous_id: self.state.anonymous_id.as_deref().unwrap_or(""),
             user_id: self.state.user_id.as_deref(),
             session_id: self.state.session.as_ref().map(|s| s.id.as_str()),
         });
-        let msg = stamp(
-            event,
-            message_id,
-            timestamp,
-            identity,
-            &self.default_context,
-            &category,
-        );
+        let msg = stamp(event, message_id, at, identity, &self.default_context, &category);
         if decision == ConsentDecision::Pending {
             self.hold_for_consent(msg);
         } else {
@@ -108,93 +98,114 @@ impl Core {
         }
     }
 
-    fn hold_for_consent(&mut self, msg: Message) {
-        if self.pending.len() >= self.config.consent.max_pending {
-            if let Some(old) = self.pending.pop_front() {
-                self.dropped(
-                    Some(&old.message_id),
-                    DropReason::QueueFull,
-                    "consent.max_pending reached",
-                );
-            }
+    fn hold_for_consent(&mut self, msg: Stamped) {
+        if self.pending.len() >= self.config.consent.max_pending && !self.pending.is_empty() {
+            let old = self.pending.remove(0);
+            self.dropped(
+                Some(&old.id),
+                DropReason::QueueFull,
+                "consent.max_pending reached",
+            );
         }
         self.emit(LogEvent::PendingConsent {
-            message_id: &msg.message_id,
-            category: msg.consent_category(),
+            message_id: &msg.id,
+            category: msg.category(),
         });
-        self.pending.push_back(msg);
+        self.pending.push(msg);
     }
 
-    /// Steps 4–7 for a message whose category is granted. Without before-send hooks the shared
-    /// context (library, consent state, super properties) is not copied into the message but
-    /// written straight into its JSON ([`crate::wire::Wire`]); with hooks the message is fully
-    /// decorated first so the hooks see everything. Anonymization needs neither: super
-    /// properties were anonymized when registered.
-    pub(super) fn admit(&mut self, mut msg: Message, now: u64) {
+    /// Steps 5–7 for a message whose category is granted: anonymize, before-send hooks (if
+    /// any), serialize with the shared context written in place ([`crate::wire`]), size limit,
+    /// queue. Super properties and the default context were anonymized when set.
+    pub(super) fn admit(&mut self, mut msg: Stamped, now: u64) {
         anonymize(&mut msg, &self.config.privacy);
-        if !self.hooks.is_empty() {
-            decorate(
-                &mut msg,
-                &self.library,
-                &self.super_properties,
-                &self.consent_context,
-            );
-            for hook in &self.hooks {
-                let id = msg.message_id.clone();
-                match hook(msg) {
-                    Some(m) => msg = m,
-                    None => {
-                        return self.dropped(
-                            Some(&id),
-                            DropReason::BeforeSend,
-                            "a before_send hook returned None",
-                        );
-                    }
-                }
-            }
-            if msg.message_id.is_empty() {
-                return self.dropped(None, DropReason::Invalid, "a before_send hook cleared messageId");
-            }
-            if !self.is_granted(msg.consent_category()) {
-                let detail = format!(
-                    "before_send moved it to `{}`, which is not granted",
-                    msg.consent_category()
-                );
-                return self.dropped(Some(&msg.message_id), DropReason::Consent, &detail);
-            }
-        }
-        msg.sent_at = None;
         self.scratch.clear();
-        let wire = Wire {
-            msg: &msg,
-            library: &self.library,
-            consent: &self.consent_context,
+        #[cfg(feature = "serde")]
+        if !self.hooks.is_empty() {
+            let Some((json, id, category)) = self.run_hooks(msg) else {
+                return;
+            };
+            self.scratch = json;
+            let category = self.intern(&category);
+            return self.enqueue_json(id, &category, now, None);
+        }
+        let shared = Shared {
+            library: &self.library_json,
+            consent: &self.consent_json,
             supers: &self.super_properties,
         };
-        let json = match serde_json::to_writer(&mut self.scratch, &wire)
-            .map(|()| std::str::from_utf8(&self.scratch))
-        {
-            Ok(Ok(j)) => Box::<str>::from(j),
-            Ok(Err(e)) => return self.dropped(Some(&msg.message_id), DropReason::Invalid, &e.to_string()),
-            Err(e) => return self.dropped(Some(&msg.message_id), DropReason::Invalid, &e.to_string()),
-        };
-        if json.len() > self.config.tracking.max_message_bytes {
-            let detail = format!(
-                "{} bytes, the limit is {}",
-                json.len(),
-                self.config.tracking.max_message_bytes
-            );
-            return self.dropped(Some(&msg.message_id), DropReason::TooLarge, &detail);
+        let sent_at = write_message(&mut self.scratch, &msg, &shared);
+        let category = self.intern(msg.category());
+        self.enqueue_json(msg.id, &category, now, Some(sent_at));
+    }
+
+    /// Queues the message JSON in `self.scratch` (size limit, queue, store); `sent_at` is where
+    /// `sentAt` goes when known.
+    fn enqueue_json(&mut self, id: String, category: &std::sync::Arc<str>, now: u64, sent_at: Option<usize>) {
+        let limit = self.config.tracking.max_message_bytes;
+        if self.scratch.len() > limit {
+            let mut detail = String::new();
+            crate::json::push_u64(&mut detail, self.scratch.len() as u64);
+            detail.push_str(" bytes, the limit is ");
+            crate::json::push_u64(&mut detail, limit as u64);
+            return self.dropped(Some(&id), DropReason::TooLarge, &detail);
         }
-        let category = self.intern(msg.consent_category());
-        let entry = Entry {
-            id: msg.message_id.into(),
-            category,
-            enqueued_at: now,
-            attempts: 0,
-            json,
-        };
+        let entry = Entry::new(
+            id.into(),
+            category.clone(),
+            now,
+            Box::from(self.scratch.as_str()),
+            sent_at,
+        );
         self.enqueue(entry);
+    }
+
+    /// Runs the before-send hooks on the decorated wire message; returns its JSON, id and
+    /// consent category, or `None` when a hook dropped it (counted) or moved it to a category
+    /// that is not granted.
+    #[cfg(feature = "serde")]
+    fn run_hooks(&mut self, msg: Stamped) -> Option<(String, String, String)> {
+        let mut msg = crate::wire::to_message(
+            msg,
+            (&self.library.0, &self.library.1),
+            &self.preferences,
+            &self.super_properties,
+        );
+        for hook in &self.hooks {
+            let id = msg.message_id.clone();
+            match hook(msg) {
+                Some(m) => msg = m,
+                None => {
+                    self.dropped(
+                        Some(&id),
+                        DropReason::BeforeSend,
+                        "a before_send hook returned None",
+                    );
+                    return None;
+                }
+            }
+        }
+        if msg.message_id.is_empty() {
+            self.dropped(None, DropReason::Invalid, "a before_send hook cleared messageId");
+            return None;
+        }
+        if !self.is_granted(msg.consent_category()) {
+            let detail = crate::json::cat(&[
+                "before_send moved it to `",
+                msg.consent_category(),
+                "`, which is not granted",
+            ]);
+            self.dropped(Some(&msg.message_id), DropReason::Consent, &detail);
+            return None;
+        }
+        msg.sent_at = None;
+        match serde_json::to_string(&msg) {
+            Ok(json) => Some((json, msg.message_id.clone(), msg.consent_category().to_string())),
+            Err(e) => {
+                self.dropped(Some(&msg.message_id), DropReason::Invalid, &e.to_string());
+                None
+            }
+        }
     }
 
     fn enqueue(&mut self, entry: Entry) {
@@ -237,20 +248,24 @@ impl Core {
 
     /// The audit trail: a `consent_updated` track event in the `necessary` category.
     pub(super) fn emit_consent_updated(&mut self, action: &str, source: &str, now: u64) {
-        let states: serde_json::Map<String, serde_json::Value> = self
-            .consent
-            .categories()
-            .map(|c| (c.to_string(), serde_json::json!(self.consent.decide(c))))
+        let mut states = Map::new();
+        for c in self.consent.categories() {
+            states.insert(c.to_string(), Value::from(self.consent.decide(c).as_str()));
+        }
+        let preferences: Map = self
+            .preferences
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Bool(*v)))
             .collect();
         let signals = self.consent.signals();
-        let event = Event::track("consent_updated")
-            .category(NECESSARY)
-            .property("preferences", &self.consent_context.category_preferences)
-            .property("states", states)
-            .property("action", action)
-            .property("source", source)
-            .property("gpc", signals.gpc)
-            .property("dnt", signals.dnt);
+        let mut event = Event::track("consent_updated").category(NECESSARY);
+        let p = &mut event.properties;
+        p.insert("preferences".into(), Value::Object(preferences));
+        p.insert("states".into(), Value::Object(states));
+        p.insert("action".into(), Value::from(action));
+        p.insert("source".into(), Value::from(source));
+        p.insert("gpc".into(), Value::Bool(signals.gpc));
+        p.insert("dnt".into(), Value::Bool(signals.dnt));
         self.process(event, now, true);
     }
 }

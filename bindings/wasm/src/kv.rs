@@ -1,6 +1,9 @@
 //! The key-value storage the browser host persists into: the [`Kv`] and [`Cookie`] traits (the
 //! browser implements them over `localStorage` and `document.cookie`; tests use [`MemoryKv`]),
 //! and the key layout helpers shared by the store and the tab partition claim.
+//!
+//! Keys live under `footfall.<writeKey>.`: `state` (the shared identity/consent state) and
+//! `q.<tab>.<seq>` (chunks of one tab's queued events).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -12,8 +15,8 @@ pub trait Kv: MaybeSend {
     /// Fails when the quota is exceeded or storage is disabled.
     fn set(&self, key: &str, value: &str) -> Result<(), String>;
     fn remove(&self, key: &str);
-    /// Every key (for scanning partitions at startup).
-    fn keys(&self) -> Vec<String>;
+    /// Every key that starts with `prefix` (for scanning partitions).
+    fn keys(&self, prefix: &str) -> Vec<String>;
 }
 
 /// A first-party cookie holding the persisted state.
@@ -24,21 +27,20 @@ pub trait Cookie: MaybeSend {
 
 /// The key prefix for a write key.
 pub fn prefix(write_key: &str) -> String {
-    let mut p = String::from("footfall.");
-    p.push_str(write_key);
-    p.push('.');
-    p
+    footfall::json::cat(&["footfall.", write_key, "."])
+}
+
+/// The tab id of a queue chunk key under `prefix` (`<prefix>q.<tab>.<seq>`).
+pub fn chunk_tab<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
+    let rest = key.strip_prefix(prefix)?.strip_prefix("q.")?;
+    rest.rsplit_once('.').map(|(tab, _)| tab)
 }
 
 /// The partitions (tab ids) that hold queued events under `prefix`.
 pub fn partitions(kv: &dyn Kv, prefix: &str) -> Vec<String> {
     let mut tabs: Vec<String> = Vec::new();
-    for key in kv.keys() {
-        if let Some((tab, _)) = key
-            .strip_prefix(prefix)
-            .and_then(|k| k.strip_prefix("q."))
-            .and_then(|k| k.split_once('.'))
-        {
+    for key in kv.keys(prefix) {
+        if let Some(tab) = chunk_tab(&key, prefix) {
             if !tabs.iter().any(|t| t == tab) {
                 tabs.push(tab.to_string());
             }
@@ -55,6 +57,11 @@ impl MemoryKv {
     fn map(&self) -> MutexGuard<'_, std::collections::BTreeMap<String, String>> {
         self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+
+    /// Every key (tests).
+    pub fn all_keys(&self) -> Vec<String> {
+        self.map().keys().cloned().collect()
+    }
 }
 
 impl Kv for MemoryKv {
@@ -68,7 +75,11 @@ impl Kv for MemoryKv {
     fn remove(&self, key: &str) {
         self.map().remove(key);
     }
-    fn keys(&self) -> Vec<String> {
-        self.map().keys().cloned().collect()
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        self.map()
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }

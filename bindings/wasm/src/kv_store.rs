@@ -16,11 +16,13 @@
 //! # Tabs
 //! Every tab writes its events under its own partition `<tab>` and only ever sends (and removes)
 //! events of partitions it owns, so two tabs never send the same event. A tab owns its partition
-//! while it lives (the host holds a Web Lock named after it); the partition of a tab that died
-//! with events still queued (closed offline, crashed) is *adopted* by the next tab that finds
-//! its lock free (see `web/tabs.rs`): the adopter takes the lock over, so only one tab can adopt
-//! it, and the events are neither lost nor sent twice. The store just loads the partitions it
-//! was told it owns.
+//! while it lives (the page holds a Web Lock named after it); the partition of a tab that died
+//! with events still queued (closed offline, crashed) is *adopted* by exactly one other tab — at
+//! its startup if the lock is free, or while it runs when the lock is released (the JS host
+//! waits on the locks of the partitions it sees): the adopter takes the lock over, so the events
+//! are neither lost nor sent twice. The store loads the partitions it was told it owns at
+//! startup, and [`StoreHandle::adopt`] loads one more later (handed to the core's
+//! `restore_messages`).
 //!
 //! # Consent before storage
 //! The store starts *closed* unless storage is allowed (consent mode `opt_out`, or a consent
@@ -29,11 +31,12 @@
 //! was held back. Removing keys is always allowed.
 //!
 //! # The shared state
-//! All tabs share the `state` key. Each save is a three-way merge: a field (anonymous id, user
-//! id, session, consent choices) that this tab's core did not change since its last save takes
-//! the value stored by another tab, so a tab never overwrites another tab's consent choice or
-//! login with its stale copy. (The other tab's *running* core keeps its own copy until the page
-//! reloads; see the report to the core for `sync_state`.)
+//! All tabs share the `state` key. When another tab changes it (the `storage` event), the host
+//! hands [`StoreHandle::stored_state`] to the core's `sync_state`, so the running core takes
+//! over that tab's identity and consent at once. Each save is also a three-way merge: a field
+//! (anonymous id, user id, session, consent choices) that this tab's core did not change since
+//! its last save takes the value stored by another tab, so a save racing with another tab's
+//! change never overwrites it with a stale copy.
 //!
 //! # Cookie
 //! With a [`Cookie`] (option `cookieDomain`), the state is mirrored into a first-party cookie so
@@ -42,37 +45,52 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-pub use crate::kv::{Cookie, Kv, MemoryKv, partitions, prefix};
+pub use crate::kv::{Cookie, Kv, MemoryKv, chunk_tab, partitions, prefix};
 use footfall::Store;
+use footfall::json::{Value, push_u64, write_str};
 use footfall::store::{PersistedState, Restored, StoreError, StoredMessage, StoredMessageRef};
 
-/// The most messages one chunk key holds.
-pub const CHUNK_MESSAGES: usize = 100;
-
-/// One queued message as a chunk holds it (see the module docs).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StoredItem {
-    message_id: String,
-    category: String,
-    enqueued_at: u64,
-    message: serde_json::Value,
-}
+/// The most messages one chunk key holds. Small enough that removing a few messages from a
+/// chunk (an eviction, a partly accepted batch) rewrites little; large enough that a burst of
+/// events costs a few `setItem`s.
+pub const CHUNK_MESSAGES: usize = 25;
 
 /// The stored form of `m`: `{"messageId":…,"category":…,"enqueuedAt":…,"message":<json>}`.
 fn item_json(message_id: &str, category: &str, enqueued_at: u64, json: &str) -> String {
-    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
     let mut out = String::with_capacity(json.len() + message_id.len() + category.len() + 64);
     out.push_str("{\"messageId\":");
-    out.push_str(&quote(message_id));
+    write_str(&mut out, message_id);
     out.push_str(",\"category\":");
-    out.push_str(&quote(category));
+    write_str(&mut out, category);
     out.push_str(",\"enqueuedAt\":");
-    out.push_str(&enqueued_at.to_string());
+    push_u64(&mut out, enqueued_at);
     out.push_str(",\"message\":");
     out.push_str(json);
     out.push('}');
     out
+}
+
+/// The messages of a chunk (`None` if it is not a readable chunk).
+fn read_chunk(text: &str) -> Option<Vec<StoredMessage>> {
+    let Value::Array(items) = footfall::json::parse(text).ok()? else {
+        return None;
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            Some(StoredMessage {
+                message_id: item.get("messageId")?.as_str()?.to_string(),
+                category: item.get("category")?.as_str()?.to_string(),
+                enqueued_at: item.get("enqueuedAt")?.as_u64()?,
+                json: item.get("message").filter(|m| m.as_object().is_some())?.to_json(),
+            })
+        })
+        .collect()
+}
+
+/// The newest `enqueuedAt` of a chunk (for tabs without Web Locks, see `partition_ages`).
+fn newest_in_chunk(text: &str) -> Option<u64> {
+    read_chunk(text)?.iter().map(|m| m.enqueued_at).max()
 }
 
 /// One queued message in memory: its id and its stored form.
@@ -118,20 +136,86 @@ impl Inner {
         self.kv.set(key, value).map_err(StoreError)
     }
 
+    /// The shared state as stored (the cookie's when there is one).
+    fn stored_state(&self) -> Option<PersistedState> {
+        let text = self
+            .cookie
+            .as_ref()
+            .and_then(|c| c.get())
+            .or_else(|| self.kv.get(&self.state_key()))?;
+        PersistedState::from_json(&text).ok()
+    }
+
+    /// Loads the chunks of partitions `tabs` (oldest first) into `self.chunks`; returns their
+    /// messages and a warning per unreadable chunk (which is removed).
+    fn load_partitions(&mut self, tabs: &[String], restored: &mut Restored) {
+        let mut found: Vec<(u64, bool, u64, String, Vec<StoredMessage>)> = Vec::new();
+        for key in self.kv.keys(&self.prefix) {
+            let Some(tab) = chunk_tab(&key, &self.prefix) else {
+                continue;
+            };
+            if !tabs.iter().any(|t| t == tab) {
+                continue;
+            }
+            let own = tab == self.tab;
+            match self.kv.get(&key).as_deref().and_then(read_chunk) {
+                Some(messages) => {
+                    let first = messages.first().map_or(0, |m| m.enqueued_at);
+                    found.push((first, own, parse_seq(&key), key, messages));
+                }
+                None => {
+                    restored
+                        .warnings
+                        .push("skipped an unreadable chunk of queued events".into());
+                    self.kv.remove(&key);
+                }
+            }
+        }
+        // Oldest first (a handful of chunks: insertion sort keeps the bundle free of a sort).
+        for i in 1..found.len() {
+            let mut j = i;
+            while j > 0
+                && (found[j - 1].0, found[j - 1].1, found[j - 1].2) > (found[j].0, found[j].1, found[j].2)
+            {
+                found.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        for (_, own, seq, key, messages) in found {
+            if own {
+                self.seq = self.seq.max(seq + 1);
+            }
+            let mut items = Vec::with_capacity(messages.len());
+            for m in messages {
+                let json = item_json(&m.message_id, &m.category, m.enqueued_at, &m.json);
+                items.push(Item {
+                    id: m.message_id.clone(),
+                    json,
+                });
+                restored.messages.push(m);
+            }
+            // Adopted chunks go before this tab's newest (still appending) chunk.
+            let at = self.chunks.len() - usize::from(self.appending && !self.chunks.is_empty());
+            self.chunks.insert(
+                at,
+                Chunk {
+                    key,
+                    items,
+                    dirty: false,
+                },
+            );
+        }
+    }
+
     /// Writes the core's `state`, merged with what other tabs wrote meanwhile: a field this
     /// tab's core did not change since its last save (or load) takes the stored value, so a tab
     /// never overwrites another tab's consent choice or login with its own stale copy.
     fn write_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
         let key = self.state_key();
-        let stored = self
-            .cookie
-            .as_ref()
-            .and_then(|c| c.get())
-            .or_else(|| self.kv.get(&key))
-            .and_then(|t| serde_json::from_str::<PersistedState>(&t).ok());
+        let stored = self.stored_state();
         let merged = merge_state(state, self.base_state.as_ref(), stored.as_ref());
         self.base_state = Some(state.clone());
-        let text = serde_json::to_string(&merged).map_err(|e| StoreError(e.to_string()))?;
+        let text = merged.to_json();
         if let Some(c) = &self.cookie {
             c.set(&text);
         }
@@ -245,25 +329,40 @@ impl StoreHandle {
         s.open && s.chunks.iter().any(|c| c.dirty)
     }
 
+    /// The shared state as another tab may have just written it (for the core's `sync_state`).
+    pub fn stored_state(&self) -> Option<PersistedState> {
+        lock(&self.0).stored_state()
+    }
+
+    /// The key of the shared state (`storage` events for it mean another tab changed it).
+    pub fn state_key(&self) -> String {
+        lock(&self.0).state_key()
+    }
+
     /// Another tab changed storage: when the shared state now records a consent choice, storage
     /// is allowed here too (the user consented in that tab); writes what was held back.
     pub fn open_if_consented_elsewhere(&self) -> Result<(), StoreError> {
         {
             let s = lock(&self.0);
-            if s.open {
-                return Ok(());
-            }
-            let stored = s
-                .cookie
-                .as_ref()
-                .and_then(|c| c.get())
-                .or_else(|| s.kv.get(&s.state_key()))
-                .and_then(|t| serde_json::from_str::<PersistedState>(&t).ok());
-            if stored.is_none_or(|st| st.consent.is_empty()) {
+            if s.open || s.stored_state().is_none_or(|st| st.consent.is_empty()) {
                 return Ok(());
             }
         }
         self.open()
+    }
+
+    /// Takes over partition `tab` (its tab is gone and this one now holds its lock): its chunks
+    /// join this store and its messages are returned for the core's `restore_messages`.
+    /// Nothing when `tab` is already owned.
+    pub fn adopt(&self, tab: &str) -> Restored {
+        let mut s = lock(&self.0);
+        let mut restored = Restored::default();
+        if s.owned.iter().any(|t| t == tab) {
+            return restored;
+        }
+        s.owned.push(tab.to_string());
+        s.load_partitions(&[tab.to_string()], &mut restored);
+        restored
     }
 
     /// Writes the changed chunks (nothing while closed).
@@ -290,6 +389,24 @@ fn parse_seq(key: &str) -> u64 {
     key.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
+/// For tabs without the Web Locks API: each partition under `prefix` with the newest
+/// `enqueuedAt` of its events (a partition whose newest event is old belongs to a tab that is
+/// almost certainly gone).
+pub fn partition_ages(kv: &dyn Kv, prefix: &str) -> Vec<(String, u64)> {
+    let mut ages: Vec<(String, u64)> = Vec::new();
+    for key in kv.keys(prefix) {
+        let Some(tab) = chunk_tab(&key, prefix) else {
+            continue;
+        };
+        let newest = kv.get(&key).as_deref().and_then(newest_in_chunk).unwrap_or(0);
+        match ages.iter_mut().find(|(t, _)| t == tab) {
+            Some((_, at)) => *at = (*at).max(newest),
+            None => ages.push((tab.to_string(), newest)),
+        }
+    }
+    ages
+}
+
 impl Store for KvStore {
     fn load(&mut self) -> Result<Restored, StoreError> {
         let mut s = lock(&self.0);
@@ -300,7 +417,7 @@ impl Store for KvStore {
         // Nothing stored yet: the core starts from the empty state (the merge base).
         s.base_state = Some(PersistedState::default());
         if let Some(text) = text {
-            match serde_json::from_str::<PersistedState>(&text) {
+            match PersistedState::from_json(&text) {
                 Ok(state) => {
                     if !state.consent.is_empty() {
                         s.open = true;
@@ -313,65 +430,8 @@ impl Store for KvStore {
                     .push("stored state is unreadable; starting a new identity".into()),
             }
         }
-        let mut found: Vec<(u64, bool, u64, String, Vec<StoredMessage>)> = Vec::new();
-        for key in s.kv.keys() {
-            let Some(rest) = key
-                .strip_prefix(s.prefix.as_str())
-                .and_then(|k| k.strip_prefix("q."))
-            else {
-                continue;
-            };
-            let Some((tab, _)) = rest.split_once('.') else {
-                continue;
-            };
-            if !s.owned.iter().any(|t| t == tab) {
-                continue;
-            }
-            let parsed =
-                s.kv.get(&key)
-                    .and_then(|v| serde_json::from_str::<Vec<StoredItem>>(&v).ok());
-            match parsed {
-                Some(items) => {
-                    let messages: Vec<StoredMessage> = items
-                        .into_iter()
-                        .map(|i| StoredMessage {
-                            message_id: i.message_id,
-                            category: i.category,
-                            enqueued_at: i.enqueued_at,
-                            json: i.message.to_string(),
-                        })
-                        .collect();
-                    let first = messages.first().map_or(0, |m| m.enqueued_at);
-                    found.push((first, tab == s.tab, parse_seq(&key), key, messages));
-                }
-                None => {
-                    restored
-                        .warnings
-                        .push("skipped an unreadable chunk of queued events".into());
-                    s.kv.remove(&key);
-                }
-            }
-        }
-        found.sort_unstable_by_key(|f| (f.0, f.1, f.2));
-        for (_, own, seq, key, messages) in found {
-            if own {
-                s.seq = s.seq.max(seq + 1);
-            }
-            let mut items = Vec::with_capacity(messages.len());
-            for m in messages {
-                let json = item_json(&m.message_id, &m.category, m.enqueued_at, &m.json);
-                items.push(Item {
-                    id: m.message_id.clone(),
-                    json,
-                });
-                restored.messages.push(m);
-            }
-            s.chunks.push(Chunk {
-                key,
-                items,
-                dirty: false,
-            });
-        }
+        let owned = s.owned.clone();
+        s.load_partitions(&owned, &mut restored);
         Ok(restored)
     }
 
@@ -390,11 +450,8 @@ impl Store for KvStore {
             let json = item_json(m.message_id, m.category, m.enqueued_at, m.json);
             let full = s.chunks.last().is_none_or(|c| c.items.len() >= CHUNK_MESSAGES);
             if !s.appending || full {
-                let mut key = s.prefix.clone();
-                key.push_str("q.");
-                key.push_str(&s.tab);
-                key.push('.');
-                key.push_str(&s.seq.to_string());
+                let mut key = footfall::json::cat(&[s.prefix.as_str(), "q.", &s.tab, "."]);
+                push_u64(&mut key, s.seq);
                 s.seq += 1;
                 s.chunks.push(Chunk {
                     key,

@@ -61,11 +61,11 @@ fn messages_survive_a_restart_in_order_one_key_each() {
     let (mut a, handle) = open_store(&kv, "t1", &[]);
     a.load().unwrap();
     append(&mut a, &[msg("m1", 10), msg("m2", 10), msg("m3", 11)]);
-    assert!(kv.keys().is_empty(), "writes wait for the commit");
+    assert!(kv.all_keys().is_empty(), "writes wait for the commit");
     assert!(handle.needs_commit());
     handle.commit().unwrap();
     assert_eq!(
-        kv.keys()
+        kv.all_keys()
             .iter()
             .filter(|k| k.starts_with("footfall.wk.q.t1."))
             .count(),
@@ -76,6 +76,7 @@ fn messages_survive_a_restart_in_order_one_key_each() {
     handle.commit().unwrap();
     assert!(!handle.needs_commit());
     assert_eq!(partitions(&kv, &prefix("wk")), vec!["t1".to_string()]);
+    assert_eq!(partition_ages(&kv, &prefix("wk")), vec![("t1".to_string(), 11)]);
 
     let (mut again, h2) = open_store(&kv, "t1", &[]);
     let restored = again.load().unwrap();
@@ -83,7 +84,7 @@ fn messages_survive_a_restart_in_order_one_key_each() {
     // New chunks continue after the restored sequence numbers (no overwrite).
     append(&mut again, &[msg("m4", 12)]);
     h2.commit().unwrap();
-    assert_eq!(kv.keys().iter().filter(|k| k.contains(".q.")).count(), 2);
+    assert_eq!(kv.all_keys().iter().filter(|k| k.contains(".q.")).count(), 2);
     // A restored chunk rewritten after a partial removal stays readable.
     again.remove(&["m1"]).unwrap();
     h2.commit().unwrap();
@@ -141,9 +142,9 @@ fn a_closed_store_writes_nothing_until_opened() {
     s.remove(&["n1"]).unwrap();
     handle.commit().unwrap();
     assert!(
-        kv.keys().is_empty(),
+        kv.all_keys().is_empty(),
         "nothing may be written before consent: {:?}",
-        kv.keys()
+        kv.all_keys()
     );
     assert!(!handle.is_open());
 
@@ -158,8 +159,7 @@ fn a_stored_consent_choice_opens_the_store_at_load() {
     let kv = MemoryKv::default();
     let mut state = PersistedState::default();
     state.consent.insert("analytics".into(), true);
-    kv.set("footfall.wk.state", &serde_json::to_string(&state).unwrap())
-        .unwrap();
+    kv.set("footfall.wk.state", &state.to_json()).unwrap();
     let (mut s, handle) = closed_store(&kv);
     assert!(!handle.is_open());
     assert!(s.load().unwrap().state.is_some());
@@ -188,16 +188,24 @@ fn chunks_hold_at_most_chunk_messages_and_delivery_removes_whole_keys() {
     let items: Vec<(String, u64)> = (0..250).map(|i| msg(&format!("m{i}"), 1)).collect();
     append(&mut s, &items);
     handle.commit().unwrap();
-    assert_eq!(kv.keys().iter().filter(|k| k.contains(".q.")).count(), 3);
-    let first: Vec<String> = (0..100).map(|i| format!("m{i}")).collect();
+    let chunks = |kv: &MemoryKv| kv.all_keys().iter().filter(|k| k.contains(".q.")).count();
+    assert_eq!(chunks(&kv), 250usize.div_ceil(CHUNK_MESSAGES));
+    let first: Vec<String> = (0..2 * CHUNK_MESSAGES).map(|i| format!("m{i}")).collect();
     let refs: Vec<&str> = first.iter().map(String::as_str).collect();
     s.remove(&refs).unwrap();
     handle.commit().unwrap();
-    assert_eq!(kv.keys().iter().filter(|k| k.contains(".q.")).count(), 2);
+    assert_eq!(
+        chunks(&kv),
+        (250 - 2 * CHUNK_MESSAGES).div_ceil(CHUNK_MESSAGES),
+        "two whole keys removed"
+    );
     let (mut again, _) = open_store(&kv, "t", &[]);
     let restored = again.load().unwrap();
-    assert_eq!(restored.messages.len(), 150);
-    assert_eq!(restored.messages[0].message_id, "m100");
+    assert_eq!(restored.messages.len(), 250 - 2 * CHUNK_MESSAGES);
+    assert_eq!(
+        restored.messages[0].message_id,
+        format!("m{}", 2 * CHUNK_MESSAGES)
+    );
 }
 
 #[derive(Clone, Default)]
@@ -219,13 +227,12 @@ fn the_cookie_mirrors_the_state_and_wins_at_load() {
         anonymous_id: Some("local".into()),
         ..Default::default()
     };
-    kv.set("footfall.wk.state", &serde_json::to_string(&local).unwrap())
-        .unwrap();
+    kv.set("footfall.wk.state", &local.to_json()).unwrap();
     let shared = PersistedState {
         anonymous_id: Some("shared".into()),
         ..Default::default()
     };
-    jar.set(&serde_json::to_string(&shared).unwrap());
+    jar.set(&shared.to_json());
     let (mut s, _) = KvStore::new(
         Box::new(kv.clone()),
         Some(Box::new(jar.clone())),
@@ -251,8 +258,7 @@ fn a_tab_never_overwrites_another_tabs_consent_or_login_with_its_stale_copy() {
         anonymous_id: Some("anon".into()),
         ..Default::default()
     };
-    kv.set("footfall.wk.state", &serde_json::to_string(&first).unwrap())
-        .unwrap();
+    kv.set("footfall.wk.state", &first.to_json()).unwrap();
     let (mut a, _) = open_store(&kv, "ta", &[]);
     let (mut b, _) = open_store(&kv, "tb", &[]);
     let loaded_a = a.load().unwrap().state.unwrap();
@@ -271,7 +277,7 @@ fn a_tab_never_overwrites_another_tabs_consent_or_login_with_its_stale_copy() {
         last_activity: 2,
     });
     b.save_state(&in_b).unwrap();
-    let stored: PersistedState = serde_json::from_str(&kv.get("footfall.wk.state").unwrap()).unwrap();
+    let stored = PersistedState::from_json(&kv.get("footfall.wk.state").unwrap()).unwrap();
     assert_eq!(
         stored.consent.get("analytics"),
         Some(&true),
@@ -289,7 +295,7 @@ fn a_tab_never_overwrites_another_tabs_consent_or_login_with_its_stale_copy() {
     let mut revoked = in_b.clone();
     revoked.consent.insert("analytics".into(), false);
     b.save_state(&revoked).unwrap();
-    let stored: PersistedState = serde_json::from_str(&kv.get("footfall.wk.state").unwrap()).unwrap();
+    let stored = PersistedState::from_json(&kv.get("footfall.wk.state").unwrap()).unwrap();
     assert_eq!(stored.consent.get("analytics"), Some(&false));
     assert_eq!(stored.user_id.as_deref(), Some("user_1"));
 }
@@ -309,7 +315,7 @@ fn a_closed_store_opens_when_another_tab_records_consent_and_keeps_that_choice()
     b.save_state(&b_state).unwrap();
     hb.open_if_consented_elsewhere().unwrap();
     assert!(!hb.is_open(), "no consent anywhere yet");
-    assert!(kv.keys().is_empty());
+    assert!(kv.all_keys().is_empty());
 
     let mut a_state = PersistedState {
         anonymous_id: Some("anon_a".into()),
@@ -320,11 +326,54 @@ fn a_closed_store_opens_when_another_tab_records_consent_and_keeps_that_choice()
     ha.open().unwrap();
     hb.open_if_consented_elsewhere().unwrap();
     assert!(hb.is_open());
-    let stored: PersistedState = serde_json::from_str(&kv.get("footfall.wk.state").unwrap()).unwrap();
+    let stored = PersistedState::from_json(&kv.get("footfall.wk.state").unwrap()).unwrap();
     assert_eq!(
         stored.consent.get("analytics"),
         Some(&true),
         "B's held state did not erase A's grant"
     );
     assert_eq!(stored.user_id.as_deref(), Some("u"), "B's own change is kept");
+}
+
+#[test]
+fn a_running_tab_adopts_a_partition_and_keeps_appending_to_its_own() {
+    let kv = MemoryKv::default();
+    let (mut dead, hd) = open_store(&kv, "dead", &[]);
+    dead.load().unwrap();
+    append(&mut dead, &[msg("d1", 5), msg("d2", 6)]);
+    hd.commit().unwrap();
+    drop(dead);
+
+    let (mut live, hl) = open_store(&kv, "live", &[]);
+    assert!(live.load().unwrap().messages.is_empty());
+    append(&mut live, &[msg("l1", 7)]);
+    let adopted = hl.adopt("dead");
+    assert_eq!(ids(&adopted), ["d1", "d2"]);
+    assert!(hl.adopt("dead").messages.is_empty(), "adopted once");
+    append(&mut live, &[msg("l2", 8)]);
+    hl.commit().unwrap();
+    let live_chunk = kv.get("footfall.wk.q.live.0").unwrap();
+    assert!(live_chunk.contains("l1") && live_chunk.contains("l2") && !live_chunk.contains("d1"));
+    // Delivering the adopted events removes the dead tab's key.
+    live.remove(&["d1", "d2"]).unwrap();
+    hl.commit().unwrap();
+    assert_eq!(partitions(&kv, &prefix("wk")), ["live"]);
+}
+
+#[test]
+fn stored_state_reads_what_another_tab_saved() {
+    let kv = MemoryKv::default();
+    let (mut a, _) = open_store(&kv, "ta", &[]);
+    let (mut b, hb) = open_store(&kv, "tb", &[]);
+    a.load().unwrap();
+    b.load().unwrap();
+    assert_eq!(hb.stored_state(), None);
+    let mut state = PersistedState {
+        user_id: Some("u".into()),
+        ..Default::default()
+    };
+    state.consent.insert("analytics".into(), false);
+    a.save_state(&state).unwrap();
+    assert_eq!(hb.stored_state(), Some(state));
+    assert_eq!(hb.state_key(), "footfall.wk.state");
 }

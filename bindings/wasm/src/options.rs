@@ -2,9 +2,9 @@
 //! [`Config`].
 //!
 //! The object carries the same sections as the native `analytics_config.yaml` (`tracking`,
-//! `events`, `privacy`, `consent`, `delivery`, snake_case inside, validated by the core — unknown
-//! keys are errors naming the key), either at the top level or under `analytics`, plus the
-//! browser host's own camelCase options:
+//! `events`, `privacy`, `consent`, `delivery`, snake_case inside, read and validated by the core —
+//! unknown keys are errors naming the key), either at the top level or under `analytics`, plus
+//! the browser host's own camelCase options:
 //!
 //! | option | default | meaning |
 //! |---|---|---|
@@ -17,23 +17,20 @@
 //! | `debug` | `false` | log every pipeline step and drop to the console |
 //!
 //! Browser defaults that differ from the core's: `tracking.max_queue_size` is 1,000 events (the
-//! persistent queue's hard cap) unless set.
-
-use std::collections::BTreeMap;
+//! persistent queue's hard cap) unless set. The options are read with the core's JSON reader
+//! (no serde in the browser bundle).
 
 use footfall::Config;
-use footfall::config::{ConsentConfig, DeliveryConfig, EventSpec, PrivacyConfig, TrackingConfig};
-use serde::Deserialize;
+use footfall::json::read::{Slot, fields};
+use footfall::json::{Map, Value, parse};
 
 /// The browser's default `tracking.max_queue_size` (events kept in `localStorage` at most).
 pub const BROWSER_MAX_QUEUE: usize = 1000;
 
 /// Where the queue and identity live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Persistence {
-    #[serde(rename = "localStorage")]
     LocalStorage,
-    #[serde(rename = "memory")]
     Memory,
 }
 
@@ -48,43 +45,6 @@ pub struct HostOptions {
     pub debug: bool,
 }
 
-/// The options object as written. Parsed in one pass straight from the JSON text (one serde
-/// deserializer for every config type keeps the wasm small).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RawOptions {
-    write_key: Option<String>,
-    endpoint: Option<String>,
-    auto_page_views: Option<bool>,
-    autocapture: Option<bool>,
-    persistence: Option<Persistence>,
-    cookie_domain: Option<String>,
-    debug: Option<bool>,
-    analytics: Option<Config>,
-    tracking: Option<TrackingConfig>,
-    events: Option<BTreeMap<String, EventSpec>>,
-    privacy: Option<PrivacyConfig>,
-    consent: Option<ConsentConfig>,
-    delivery: Option<DeliveryConfig>,
-}
-
-/// Only what is needed to tell whether `tracking.max_queue_size` was given.
-#[derive(Deserialize)]
-struct Peek {
-    analytics: Option<PeekAnalytics>,
-    tracking: Option<PeekTracking>,
-}
-
-#[derive(Deserialize)]
-struct PeekAnalytics {
-    tracking: Option<PeekTracking>,
-}
-
-#[derive(Deserialize)]
-struct PeekTracking {
-    max_queue_size: Option<serde::de::IgnoredAny>,
-}
-
 /// Parsed options: the host's and the core's.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -96,61 +56,87 @@ pub struct Options {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionsError(pub String);
 
-fn bad(message: impl Into<String>) -> OptionsError {
-    OptionsError(message.into())
+fn bad(parts: &[&str]) -> OptionsError {
+    OptionsError(footfall::json::cat(parts))
 }
 
 /// Parses the options object (as JSON text). `origin` is the page's origin, the default endpoint.
-pub fn parse(json: &str, origin: Option<&str>) -> Result<Options, OptionsError> {
-    let raw: RawOptions = serde_json::from_str(json).map_err(|e| bad(format!("options: {e}")))?;
-    let write_key = raw
-        .write_key
-        .ok_or_else(|| bad("options.writeKey is required (the project's write key)"))?;
-    if write_key.trim().is_empty() {
-        return Err(bad("options.writeKey must not be empty"));
-    }
-    let sections_given = raw.tracking.is_some()
-        || raw.events.is_some()
-        || raw.privacy.is_some()
-        || raw.consent.is_some()
-        || raw.delivery.is_some();
-    let mut config = match raw.analytics {
-        Some(_) if sections_given => {
-            return Err(bad(
-                "options: give the config sections either at the top level or under `analytics`",
-            ));
-        }
-        Some(config) => config,
-        None => Config {
-            tracking: raw.tracking.unwrap_or_default(),
-            events: raw.events.unwrap_or_default(),
-            privacy: raw.privacy.unwrap_or_default(),
-            consent: raw.consent.unwrap_or_default(),
-            delivery: raw.delivery.unwrap_or_default(),
-        },
+pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, OptionsError> {
+    let value = parse(json).map_err(|e| bad(&["options: ", &e.message()]))?;
+    let (mut write_key, mut endpoint, mut persistence) = (None, None, None);
+    let mut host = HostOptions {
+        write_key: String::new(),
+        auto_page_views: true,
+        autocapture: false,
+        persistence: Persistence::LocalStorage,
+        cookie_domain: None,
+        debug: false,
     };
-    let peek: Option<Peek> = serde_json::from_str(json).ok();
-    let queue_given = peek.is_some_and(|p| {
-        p.tracking
-            .or(p.analytics.and_then(|a| a.tracking))
-            .is_some_and(|t| t.max_queue_size.is_some())
-    });
+    let (mut analytics, mut sections) = (Value::Null, Map::new());
+    fields(
+        value,
+        "options",
+        &mut [
+            ("writeKey", Slot::OptStr(&mut write_key)),
+            ("endpoint", Slot::OptStr(&mut endpoint)),
+            ("autoPageViews", Slot::Bool(&mut host.auto_page_views)),
+            ("autocapture", Slot::Bool(&mut host.autocapture)),
+            ("persistence", Slot::OptStr(&mut persistence)),
+            ("cookieDomain", Slot::OptStr(&mut host.cookie_domain)),
+            ("debug", Slot::Bool(&mut host.debug)),
+            ("analytics", Slot::Any(&mut analytics)),
+        ],
+        // The config sections (`tracking`, ...): the core's reader checks them.
+        Some(&mut sections),
+    )
+    .map_err(|e| OptionsError(e.message()))?;
+    host.write_key =
+        write_key.ok_or_else(|| bad(&["options.writeKey is required (the project's write key)"]))?;
+    if host.write_key.trim().is_empty() {
+        return Err(bad(&["options.writeKey must not be empty"]));
+    }
+    host.persistence = match persistence.as_deref() {
+        None | Some("localStorage") => Persistence::LocalStorage,
+        Some("memory") => Persistence::Memory,
+        Some(other) => {
+            return Err(bad(&[
+                "options.persistence: unknown value `",
+                other,
+                "`, expected `localStorage` or `memory`",
+            ]));
+        }
+    };
+    let nested = !analytics.is_null();
+    if nested && !sections.is_empty() {
+        return Err(bad(&[
+            "options: give the config sections either at the top level or under `analytics`",
+        ]));
+    }
+    // Under `analytics` it is read as such, so error paths say `analytics.tracking`.
+    let config_value = if nested {
+        let mut m = Map::new();
+        m.insert("analytics".to_string(), analytics);
+        Value::Object(m)
+    } else {
+        Value::Object(sections)
+    };
+    let queue_given = {
+        let inner = if nested {
+            &config_value["analytics"]
+        } else {
+            &config_value
+        };
+        !inner["tracking"]["max_queue_size"].is_null()
+    };
+    let mut config = Config::from_value(config_value).map_err(|e| bad(&["options: ", &e.message()]))?;
     if !queue_given {
         config.tracking.max_queue_size = BROWSER_MAX_QUEUE;
     }
-    config.delivery.write_key = write_key.clone();
-    if let Some(endpoint) = raw.endpoint.as_deref().or(origin) {
+    config.delivery.write_key = host.write_key.clone();
+    if let Some(endpoint) = endpoint.as_deref().or(origin) {
         config.delivery.endpoint = endpoint.to_string();
     }
-    config.validate().map_err(|e| bad(format!("options: {e}")))?;
-    let host = HostOptions {
-        write_key,
-        auto_page_views: raw.auto_page_views.unwrap_or(true),
-        autocapture: raw.autocapture.unwrap_or(false),
-        persistence: raw.persistence.unwrap_or(Persistence::LocalStorage),
-        cookie_domain: raw.cookie_domain,
-        debug: raw.debug.unwrap_or(false),
-    };
+    config.validate().map_err(|e| bad(&["options: ", &e.message()]))?;
     Ok(Options { host, config })
 }
 
@@ -163,7 +149,7 @@ mod tests {
 
     #[test]
     fn minimal_options_get_browser_defaults() {
-        let o = parse(r#"{"writeKey":"wk"}"#, Some("https://shop.example")).unwrap();
+        let o = parse_options(r#"{"writeKey":"wk"}"#, Some("https://shop.example")).unwrap();
         assert_eq!(o.host.write_key, "wk");
         assert!(o.host.auto_page_views && !o.host.autocapture && !o.host.debug);
         assert_eq!(o.host.persistence, Persistence::LocalStorage);
@@ -175,14 +161,14 @@ mod tests {
 
     #[test]
     fn sections_at_top_level_or_under_analytics_are_the_core_config() {
-        let top = parse(
+        let top = parse_options(
             r#"{"writeKey":"k","endpoint":"http://c","consent":{"mode":"opt_in"},
                 "tracking":{"batch_size":5,"max_queue_size":50},
                 "events":{"purchase":{"properties":["amount"]}}}"#,
             None,
         )
         .unwrap();
-        let wrapped = parse(
+        let wrapped = parse_options(
             r#"{"writeKey":"k","endpoint":"http://c","analytics":{"consent":{"mode":"opt_in"},
                 "tracking":{"batch_size":5,"max_queue_size":50},
                 "events":{"purchase":{"properties":["amount"]}}}}"#,
@@ -198,14 +184,20 @@ mod tests {
 
     #[test]
     fn errors_name_the_option() {
-        let err = |json: &str| parse(json, None).unwrap_err().0;
+        let err = |json: &str| parse_options(json, None).unwrap_err().0;
         assert!(err("{}").contains("writeKey is required"));
         assert!(err(r#"{"writeKey":" "}"#).contains("writeKey must not be empty"));
-        assert!(err(r#"{"writeKey":"k","autoPageView":false}"#).contains("autoPageView"));
+        assert!(
+            err(r#"{"writeKey":"k","autoPageView":false}"#).contains("`autoPageView`"),
+            "{}",
+            err(r#"{"writeKey":"k","autoPageView":false}"#)
+        );
         assert!(err(r#"{"writeKey":"k","tracking":{"bath_size":1}}"#).contains("unknown field `bath_size`"));
         assert!(err(r#"{"writeKey":"k","tracking":{"batch_size":0}}"#).contains("tracking.batch_size"));
         assert!(err(r#"{"writeKey":"k","persistence":"disk"}"#).contains("disk"));
-        assert!(err(r#"{"writeKey":"k","tracking":3}"#).contains("TrackingConfig"));
+        assert!(err(r#"{"writeKey":"k","tracking":3}"#).contains("tracking: expected an object"));
+        assert!(err(r#"{"writeKey":"k","debug":"yes"}"#).contains("options.debug: expected a boolean"));
         assert!(err(r#"{"writeKey":"k","tracking":{},"analytics":{}}"#).contains("either at the top level"));
+        assert!(err(r#"{"writeKey":"k","analytics":{"privacy":{"x":1}}}"#).contains("analytics.privacy"));
     }
 }

@@ -5,16 +5,16 @@
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
+use footfall::json::{Value, parse};
 use footfall::testing::SeededRng;
 use footfall::{Config, Core, Delivery, DropReason, Event};
 use footfall_wasm::kv_store::{KvStore, MemoryKv, StoreHandle, prefix};
 use footfall_wasm::options;
-use serde_json::Value;
 
 const T0: u64 = 1_764_324_000_000;
 
 fn config(json: &str) -> Config {
-    options::parse(json, Some("https://shop.example"))
+    options::parse_options(json, Some("https://shop.example"))
         .expect("options")
         .config
 }
@@ -30,7 +30,7 @@ fn core_with(kv: &MemoryKv, tab: &str, json: &str, open: bool) -> (Core, StoreHa
 }
 
 fn body(batch: &footfall::OutgoingBatch) -> Value {
-    serde_json::from_slice(&batch.body).expect("batch body is JSON")
+    parse(std::str::from_utf8(&batch.body).unwrap()).expect("batch body is JSON")
 }
 
 fn events(batch: &footfall::OutgoingBatch) -> Vec<String> {
@@ -46,14 +46,10 @@ fn events(batch: &footfall::OutgoingBatch) -> Vec<String> {
 fn stored(kv: &MemoryKv, handle: &StoreHandle) -> usize {
     use footfall_wasm::kv_store::Kv;
     handle.commit().unwrap();
-    kv.keys()
+    kv.all_keys()
         .iter()
         .filter(|k| k.contains(".q."))
-        .map(|k| {
-            serde_json::from_str::<Vec<Value>>(&kv.get(k).unwrap())
-                .unwrap()
-                .len()
-        })
+        .map(|k| parse(&kv.get(k).unwrap()).unwrap().as_array().unwrap().len())
         .sum()
 }
 
@@ -143,16 +139,15 @@ fn opt_in_keeps_events_in_memory_only_until_a_grant_releases_them_in_order() {
     core.track(Event::track("second"), T0);
     assert!(core.poll_batch(T0 + 60_000).is_none());
     assert_eq!(core.stats().pending_consent, 2);
-    use footfall_wasm::kv_store::Kv;
     assert!(
-        kv.keys().is_empty(),
+        kv.all_keys().is_empty(),
         "nothing stored before consent: {:?}",
-        kv.keys()
+        kv.all_keys()
     );
 
     core.grant(&["analytics"], T0 + 1);
     handle.open().unwrap();
-    assert!(!kv.keys().is_empty());
+    assert!(!kv.all_keys().is_empty());
     core.flush();
     let batch = core.poll_batch(T0 + 1).unwrap();
     assert_eq!(events(&batch), ["consent_updated", "first", "second"]);
@@ -260,8 +255,8 @@ fn validation_plan_and_anonymization_run_on_wasm() {
     let b = body(&core.poll_batch(T0).unwrap());
     let msgs = b["batch"].as_array().unwrap();
     assert_eq!(
-        msgs[0]["properties"],
-        serde_json::json!({"amount": 5}),
+        msgs[0]["properties"].to_json(),
+        r#"{"amount":5}"#,
         "unlisted property removed"
     );
     assert_eq!(msgs[1]["properties"]["email"], "[redacted]");

@@ -1,132 +1,217 @@
-//! The browser host (wasm32 only): the `FootfallHost` class the TypeScript wrapper drives.
+//! The browser host (wasm32 only): the `FootfallHost` class the JS side of the package drives.
 //!
-//! Every method takes JSON text built by the wrapper (one string crossing the boundary is
-//! cheaper than walking JS objects from Rust) and hands a core `Event` to the core. Bad
-//! arguments (wrong shape, or what the core's `validate` step rejects) become a JS `Error`
-//! naming the argument; everything else is silent to the page and visible in `stats()` and,
-//! with `debug: true`, in the console.
+//! Arguments cross the boundary as JSON text built by `JSON.stringify` (one string is cheaper
+//! than walking JS objects from Rust) and time as `Date.now()`. Bad arguments (wrong shape, or
+//! what the core's `validate` step rejects) become a JS `Error` naming the argument; everything
+//! else is silent to the page and visible in `stats()` and, with `debug: true`, in the console.
+//! Methods that can make a batch due return the delay in ms until the JS side should call
+//! `next` (`-1`: none); see `host.rs` for the split of work between JS and Rust.
 
 mod env;
 mod host;
 mod page;
-mod tabs;
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use footfall::consent::ConsentDecision;
-use footfall::{ConsentMode, Core, Event, MessageType, NullStore, Properties, Store};
-use serde_json::Value;
+use footfall::consent::{ConsentDecision, PrivacySignals};
+use footfall::json::{Value, parse, write_str};
+use footfall::{ConsentMode, Core, Event, NullStore, Store};
 use wasm_bindgen::prelude::*;
 
 use crate::kv_store::{self, Cookie, KvStore};
 use crate::options::{self, Persistence};
 use host::Host;
-use page::{Listeners, PageState};
+use page::PageState;
 
 /// `context.library.name` of browser messages.
 pub const LIBRARY: &str = "footfall-js";
 
-fn arg_error(detail: impl std::fmt::Display) -> JsError {
-    JsError::new(&detail.to_string())
+fn arg_error(detail: &str) -> JsError {
+    JsError::new(detail)
+}
+
+fn ms(now: f64) -> u64 {
+    now as u64
+}
+
+/// The page environment the JS side reads at load: `{"origin", "tab", "adopted": [...],
+/// "page": {...}, "userAgent", "locale", "gpc", "dnt", "storage"}`.
+struct PageEnv {
+    origin: Option<String>,
+    tab: String,
+    adopted: Vec<String>,
+    page: String,
+    user_agent: Option<String>,
+    locale: Option<String>,
+    signals: PrivacySignals,
+    storage: bool,
+}
+
+fn page_env(json: &str) -> PageEnv {
+    let v = parse(json).unwrap_or_default();
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
+    PageEnv {
+        origin: s("origin"),
+        tab: s("tab").unwrap_or_default(),
+        adopted: v
+            .get("adopted")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        page: v.get("page").map(Value::to_json).unwrap_or_default(),
+        user_agent: s("userAgent"),
+        locale: s("locale"),
+        signals: PrivacySignals {
+            gpc: b("gpc"),
+            dnt: b("dnt"),
+        },
+        storage: b("storage"),
+    }
+}
+
+/// The partitions holding queued events for `write_key`, each as `tab` NUL `newest enqueuedAt`,
+/// joined by NUL (the JS side claims the Web Locks of the orphaned ones before `start`).
+#[wasm_bindgen]
+pub fn partitions(write_key: &str) -> String {
+    let mut out = String::new();
+    for (tab, newest) in kv_store::partition_ages(&env::LocalStorage, &kv_store::prefix(write_key)) {
+        if !out.is_empty() {
+            out.push('\0');
+        }
+        out.push_str(&tab);
+        out.push('\0');
+        footfall::json::push_u64(&mut out, newest);
+    }
+    out
 }
 
 /// The browser host of one tracker.
 #[wasm_bindgen]
 pub struct FootfallHost {
-    host: Rc<Host>,
-    page: Rc<RefCell<PageState>>,
-    listeners: RefCell<Listeners>,
+    host: Host,
 }
 
 #[wasm_bindgen]
 impl FootfallHost {
-    /// Parses the options, claims this tab's storage partition, restores the persisted queue and
-    /// identity, attaches the page listeners and sends the initial page view.
-    pub async fn start(options_json: String) -> Result<FootfallHost, JsError> {
-        let origin = env::origin();
-        let options = options::parse(&options_json, origin.as_deref()).map_err(|e| arg_error(e.0))?;
-        let host_options = options.host;
-        let config = options.config;
-        let now = env::now_ms();
+    /// Parses the options, restores the persisted queue and identity (this tab's partition
+    /// plus the adopted ones), applies the privacy signals and sends the initial page view.
+    pub fn start(options_json: &str, env_json: &str, now: f64) -> Result<FootfallHost, JsError> {
+        let env = page_env(env_json);
+        let options =
+            options::parse_options(options_json, env.origin.as_deref()).map_err(|e| arg_error(&e.0))?;
+        let (host_options, config) = (options.host, options.config);
+        let now = ms(now);
         let opt_out = config.consent_mode() == ConsentMode::OptOut;
 
         let mut store_handle = None;
-        let storage = match host_options.persistence {
-            Persistence::LocalStorage => env::LocalStorage::open(),
-            Persistence::Memory => None,
-        };
-        let store: Box<dyn Store> = match storage {
-            Some(kv) => {
-                let prefix = kv_store::prefix(&host_options.write_key);
-                let tab = footfall::rng::uuid_v4(&mut env::CryptoRng::new());
-                let adopted = tabs::claim(&kv, &prefix, &tab, now).await;
-                let cookie = host_options
-                    .cookie_domain
-                    .as_deref()
-                    .and_then(|d| env::DocumentCookie::new(&host_options.write_key, d))
-                    .map(|c| Box::new(c) as Box<dyn Cookie>);
-                let (store, handle) = KvStore::new(Box::new(kv), cookie, prefix, tab, adopted, opt_out);
-                store_handle = Some(handle);
-                Box::new(store)
-            }
-            None => Box::new(NullStore),
+        let persist = host_options.persistence == Persistence::LocalStorage && env.storage;
+        let store: Box<dyn Store> = if persist {
+            let cookie = host_options
+                .cookie_domain
+                .as_deref()
+                .map(|d| Box::new(env::DocumentCookie::new(&host_options.write_key, d)) as Box<dyn Cookie>);
+            let prefix = kv_store::prefix(&host_options.write_key);
+            let (store, handle) = KvStore::new(
+                Box::new(env::LocalStorage),
+                cookie,
+                prefix,
+                env.tab,
+                env.adopted,
+                opt_out,
+            );
+            store_handle = Some(handle);
+            Box::new(store)
+        } else {
+            Box::new(NullStore)
         };
 
-        let mut core = Core::new(config, store, Box::new(env::CryptoRng::new()), now).map_err(arg_error)?;
+        let mut core = Core::new(config, store, Box::new(env::CryptoRng::new()), now)
+            .map_err(|e| arg_error(&e.message()))?;
         core.set_library(LIBRARY, env!("CARGO_PKG_VERSION"));
         if host_options.debug {
             core.set_debug_log(Box::new(|e| {
-                env::log(&(String::from("[footfall] ") + &e.to_string()))
+                env::log(&(String::from("[footfall] ") + &e.render()))
             }));
         }
-        let page = Rc::new(RefCell::new(PageState::read(None)));
-        core.set_default_context(page.borrow().context());
-        core.set_privacy_signals(env::privacy_signals(), now);
-
-        let host = Host::new(core, store_handle);
-        let listeners = Listeners::attach(
-            &host,
-            &page,
-            host_options.auto_page_views,
-            host_options.autocapture,
-        );
+        core.set_initial_privacy_signals(env.signals, now);
+        let page = PageState::new(&env.page, env.user_agent, env.locale);
+        let mut host = Host::new(core, store_handle, page, host_options.auto_page_views);
         if host_options.auto_page_views {
-            page::page_view(&host, &page);
+            let view = host.page.page_view();
+            host.core.track(view, now);
         }
-        host.schedule(now);
-        Ok(FootfallHost {
-            host,
-            page,
-            listeners: RefCell::new(listeners),
-        })
+        Ok(FootfallHost { host })
     }
 
-    /// Any event, as the core's `Event` JSON (`{"type":"track","event":…,"properties":…}`).
-    pub fn track(&self, event_json: &str) -> Result<(), JsError> {
-        let mut event: Event = serde_json::from_str(event_json).map_err(arg_error)?;
-        footfall::pipeline::validate::validate(&event).map_err(|r| arg_error(r.detail))?;
-        if event.kind == MessageType::Page {
-            self.page.borrow().fill(&mut event);
+    /// `{url}/v1/batch`: where the JS side POSTs the bodies `next` returns.
+    #[wasm_bindgen(getter)]
+    pub fn url(&self) -> String {
+        self.host.url().to_string()
+    }
+
+    /// Any event, as the core's event JSON (`{"type":"track","event":…,"properties":…}`).
+    /// Returns the next wakeup (see the module docs).
+    pub fn track(&mut self, event_json: &str, now: f64) -> Result<f64, JsError> {
+        let event = Event::from_json_text(event_json).map_err(|e| arg_error(&e))?;
+        footfall::pipeline::validate::validate(&event).map_err(|r| arg_error(&r.detail))?;
+        Ok(self.host.track(event, ms(now)))
+    }
+
+    /// Whether `name` is a valid event name (the core's validation), so the caller can throw at
+    /// once: `undefined`, or the problem.
+    #[wasm_bindgen(js_name = checkName)]
+    pub fn check_name(&self, name: &str) -> Option<String> {
+        footfall::pipeline::validate::validate(&Event::track(name))
+            .err()
+            .map(|r| r.detail)
+    }
+
+    /// The common case, `track(name, properties)` without options, batched: the JSON array of
+    /// the calls made since the last batch, each `[name, properties | null, timestamp]` (their
+    /// names already checked). The JS side collects them and hands them over in a microtask (or
+    /// before any other call), so a burst of calls costs one crossing and one parse.
+    #[wasm_bindgen(js_name = trackBatch)]
+    pub fn track_batch(&mut self, json: &str, now: f64) -> f64 {
+        let now = ms(now);
+        if let Ok(Value::Array(calls)) = parse(json) {
+            for call in calls {
+                let Value::Array(mut parts) = call else { continue };
+                parts.resize(3, Value::Null);
+                let at = parts[2].as_u64();
+                let properties = std::mem::take(&mut parts[1]);
+                let mut event = Event::track(parts[0].as_str().unwrap_or(""));
+                if let Value::Object(props) = properties {
+                    event.properties = props;
+                }
+                event.timestamp = at;
+                self.host.core.track(event, now);
+            }
         }
-        self.submit(event);
-        Ok(())
+        self.host.wakeup(now)
     }
 
     /// A typed product event built by the core (`click`, `purchase`, ...): `args` is the JSON
-    /// array of its positional arguments, `properties` extra properties.
-    pub fn typed(&self, kind: &str, args_json: &str, properties_json: Option<String>) -> Result<(), JsError> {
-        let args: Vec<Value> = serde_json::from_str(args_json).map_err(arg_error)?;
+    /// array of its positional arguments, `properties` extra properties (JSON or `undefined`).
+    pub fn typed(
+        &mut self,
+        kind: &str,
+        args_json: &str,
+        properties_json: Option<String>,
+        now: f64,
+    ) -> Result<f64, JsError> {
+        let args = match parse(args_json) {
+            Ok(Value::Array(a)) => a,
+            _ => return Err(arg_error("arguments must be a JSON array")),
+        };
         let s = |i: usize| args.get(i).and_then(Value::as_str);
         let req = |i: usize| s(i).unwrap_or("");
         let mut event = match kind {
             "page_view" => {
-                let page = self.page.borrow();
+                let info = &self.host.page.info;
                 let url = s(0)
-                    .or_else(|| page.info.get("url").and_then(Value::as_str))
+                    .or_else(|| info.get("url").and_then(Value::as_str))
                     .unwrap_or("");
                 let referrer = s(1)
-                    .or_else(|| page.info.get("referrer").and_then(Value::as_str))
+                    .or_else(|| info.get("referrer").and_then(Value::as_str))
                     .filter(|r| !r.is_empty());
                 Event::page_view(url, referrer, s(2))
             }
@@ -137,144 +222,210 @@ impl FootfallHost {
             "sign_out" => Event::sign_out(),
             "feature_used" => Event::feature_used(req(0), s(1)),
             "purchase" => {
-                let amount = args.get(1).and_then(Value::as_f64).unwrap_or(0.0);
-                Event::purchase(
-                    req(0),
-                    amount,
-                    req(2),
-                    args.get(3).cloned().unwrap_or(Value::Array(Vec::new())),
-                )
+                let amount = args.get(1).cloned().unwrap_or(Value::Null);
+                let items = args.get(3).cloned().unwrap_or(Value::Array(Vec::new()));
+                Event::purchase(req(0), amount, req(2), items)
             }
             "error" => Event::error(req(0), req(1), s(2)),
-            other => return Err(arg_error(String::from("unknown typed event ") + other)),
+            other => return Err(arg_error(&footfall::json::cat(&["unknown typed event ", other]))),
         };
         if let Some(json) = properties_json {
-            let extra: Properties = serde_json::from_str(&json).map_err(arg_error)?;
+            let Ok(Value::Object(extra)) = parse(&json) else {
+                return Err(arg_error("properties must be an object"));
+            };
             for (k, v) in extra {
-                event.properties.entry(k).or_insert(v);
+                if !event.properties.contains_key(&k) {
+                    event.properties.insert(k, v);
+                }
             }
         }
-        self.submit(event);
-        Ok(())
+        Ok(self.host.track(event, ms(now)))
     }
 
-    fn submit(&self, event: Event) {
-        let now = env::now_ms();
-        self.host.core.borrow_mut().track(event, now);
-        self.host.schedule(now);
-    }
-
-    /// `grant`, `deny` or `revoke` the JSON array of categories (`null`: every category).
-    pub fn consent(&self, action: &str, categories_json: Option<String>) -> Result<(), JsError> {
+    /// `grant`, `deny` or `revoke` the JSON array of categories (`undefined`: every category).
+    pub fn consent(
+        &mut self,
+        action: &str,
+        categories_json: Option<String>,
+        now: f64,
+    ) -> Result<f64, JsError> {
         let categories: Option<Vec<String>> = match categories_json {
-            Some(json) => Some(serde_json::from_str(&json).map_err(arg_error)?),
+            Some(json) => match parse(&json) {
+                Ok(Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(|c| c.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => return Err(arg_error("categories must be an array of category names")),
+            },
             None => None,
         };
         let refs: Option<Vec<&str>> = categories
             .as_ref()
             .map(|c| c.iter().map(String::as_str).collect());
-        let now = env::now_ms();
-        {
-            let mut core = self.host.core.borrow_mut();
-            match (action, refs.as_deref()) {
-                ("grant", Some(c)) => core.grant(c, now),
-                ("grant", None) => core.grant_all(now),
-                ("deny", Some(c)) => core.deny(c, now),
-                ("deny", None) => core.deny_all(now),
-                ("revoke", Some(c)) => core.revoke(c, now),
-                ("revoke", None) => {
-                    let all: Vec<String> = core.config().consent.categories.clone();
-                    let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-                    core.revoke(&refs, now);
-                }
-                _ => return Err(arg_error(String::from("unknown consent action ") + action)),
+        let now_ms = ms(now);
+        let core = &mut self.host.core;
+        match (action, refs.as_deref()) {
+            ("grant", Some(c)) => core.grant(c, now_ms),
+            ("grant", None) => core.grant_all(now_ms),
+            ("deny", Some(c)) => core.deny(c, now_ms),
+            ("deny", None) => core.deny_all(now_ms),
+            ("revoke", Some(c)) => core.revoke(c, now_ms),
+            ("revoke", None) => {
+                let all: Vec<String> = core.config().consent.categories.clone();
+                let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+                core.revoke(&refs, now_ms);
+            }
+            _ => {
+                return Err(arg_error(&footfall::json::cat(&[
+                    "unknown consent action ",
+                    action,
+                ])));
             }
         }
-        if action == "grant" && !self.host.store_open() && self.any_granted() {
+        let core = &self.host.core;
+        let granted = core
+            .config()
+            .consent
+            .categories
+            .iter()
+            .any(|c| c != "necessary" && core.consent_decision(c) == ConsentDecision::Granted);
+        if action == "grant" && granted {
             self.host.open_store();
         }
-        self.host.schedule(now);
-        Ok(())
-    }
-
-    fn any_granted(&self) -> bool {
-        let core = self.host.core.borrow();
-        let categories = &core.config().consent.categories;
-        categories
-            .iter()
-            .any(|c| c != "necessary" && core.consent_decision(c) == ConsentDecision::Granted)
+        Ok(self.host.wakeup(now_ms))
     }
 
     /// `{category: "granted" | "denied" | "pending"}` for every configured category, as JSON.
     #[wasm_bindgen(js_name = consentState)]
     pub fn consent_state(&self) -> String {
-        let core = self.host.core.borrow();
-        let map: serde_json::Map<String, Value> = core
-            .config()
-            .consent
-            .categories
-            .iter()
-            .map(|c| {
-                (
-                    c.clone(),
-                    serde_json::to_value(core.consent_decision(c)).unwrap_or(Value::Null),
-                )
-            })
-            .collect();
-        Value::Object(map).to_string()
+        let core = &self.host.core;
+        let mut out = String::from("{");
+        for (i, c) in core.config().consent.categories.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, c);
+            out.push(':');
+            write_str(&mut out, core.consent_decision(c).as_str());
+        }
+        out.push('}');
+        out
     }
 
-    /// Sends everything queued now; resolves when done or when delivery is failing (never rejects).
-    pub fn flush(&self) -> js_sys::Promise {
-        self.host.flush()
+    /// The UTF-8 body of the next batch to send now (`undefined`: none); `batchId` is its id.
+    pub fn next(&mut self, now: f64) -> Option<Vec<u8>> {
+        self.host.next(ms(now))
     }
 
-    /// Logout: new anonymous id, no user id, new session.
-    pub fn reset(&self) {
-        self.host.core.borrow_mut().reset(env::now_ms());
+    /// The id of the batch `next` returned last.
+    #[wasm_bindgen(getter, js_name = batchId)]
+    pub fn batch_id(&self) -> f64 {
+        self.host.last_batch as f64
+    }
+
+    /// Whether the batch `next` returned last may use `fetch(..., {keepalive: true})`.
+    #[wasm_bindgen(getter)]
+    pub fn keepalive(&self) -> bool {
+        self.host.last_keepalive
+    }
+
+    /// Batch `id` got an HTTP answer.
+    pub fn delivered(
+        &mut self,
+        id: f64,
+        status: u16,
+        retry_after: Option<String>,
+        body: Option<String>,
+        now: f64,
+    ) -> f64 {
+        self.host.delivered(id as u64, status, retry_after, body, ms(now))
+    }
+
+    /// Batch `id` got no answer.
+    pub fn failed(&mut self, id: f64, detail: String, now: f64) -> f64 {
+        self.host.failed(id as u64, detail, ms(now))
+    }
+
+    /// A page or timer signal (one entry point keeps the generated glue small):
+    ///
+    /// | `signal` | `arg` | meaning |
+    /// |---|---|---|
+    /// | 0 `WAKEUP` | | nothing happened; just the next wakeup |
+    /// | 1 `FLUSH` | | `flush()`: everything queued is due now |
+    /// | 2 `HIDE` | `"1"` online / `"0"` offline | the page is hidden or unloaded |
+    /// | 3 `ONLINE` | | the browser came back online |
+    /// | 4 `NAVIGATE` | page JSON | the URL may have changed (`{url, path, referrer, search, title}`) |
+    /// | 5 `STORAGE` | the key | another tab wrote `localStorage` |
+    /// | 6 `ADOPT` | tab id | this tab obtained the Web Lock of that tab's partition |
+    /// | 7 `COMMIT` | | write pending store changes |
+    /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
+    /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
+    ///
+    /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
+    /// happens).
+    pub fn on(&mut self, signal: u8, arg: Option<String>, now: f64) -> f64 {
+        let now = ms(now);
+        let arg = arg.unwrap_or_default();
+        let h = &mut self.host;
+        match signal {
+            1 => h.core.flush(),
+            2 => h.hide(arg == "1", now),
+            3 => return h.online(now),
+            4 => return h.navigate(&arg, now),
+            5 => {
+                let state_key = h.store.as_ref().map(|s| s.state_key());
+                if arg.is_empty() || Some(arg) == state_key {
+                    return h.sync(now);
+                }
+            }
+            6 => return h.adopt(&arg, now),
+            7 => h.commit(),
+            8 => h.core.reset(now),
+            9 => h.stop(now),
+            _ => {}
+        }
+        h.wakeup(now)
+    }
+
+    /// Whether a pending `flush()` may resolve.
+    pub fn settled(&self) -> bool {
+        self.host.settled()
     }
 
     /// Super properties (a JSON object) added to every event.
-    pub fn register(&self, properties_json: &str) -> Result<(), JsError> {
-        let props: Properties = serde_json::from_str(properties_json).map_err(arg_error)?;
-        self.host.core.borrow_mut().register(props);
+    pub fn register(&mut self, properties_json: &str) -> Result<(), JsError> {
+        let Ok(Value::Object(props)) = parse(properties_json) else {
+            return Err(arg_error("properties must be an object"));
+        };
+        self.host.core.register(props);
         Ok(())
     }
 
-    pub fn unregister(&self, key: &str) {
-        self.host.core.borrow_mut().unregister(key);
+    pub fn unregister(&mut self, key: &str) {
+        self.host.core.unregister(key);
     }
 
     /// The core's counters as JSON.
     pub fn stats(&self) -> String {
-        let mut stats = self.host.core.borrow().stats();
-        stats.store_errors += self.host.commit_errors.get();
-        serde_json::to_string(&stats).unwrap_or_default()
+        let mut stats = self.host.core.stats();
+        stats.store_errors += self.host.commit_errors;
+        stats.to_json()
     }
 
     #[wasm_bindgen(js_name = anonymousId)]
     pub fn anonymous_id(&self) -> String {
-        self.host.core.borrow().anonymous_id().to_string()
+        self.host.core.anonymous_id().to_string()
     }
 
     #[wasm_bindgen(js_name = userId)]
     pub fn user_id(&self) -> Option<String> {
-        self.host.core.borrow().user_id().map(str::to_string)
+        self.host.core.user_id().map(str::to_string)
     }
 
     #[wasm_bindgen(js_name = sessionId)]
-    pub fn session_id(&self) -> Option<String> {
-        self.host
-            .core
-            .borrow()
-            .session_id(env::now_ms())
-            .map(str::to_string)
-    }
-
-    /// Removes the listeners and stops sending; what is queued stays persisted.
-    pub fn destroy(&self) {
-        self.listeners.borrow_mut().detach();
-        self.host.core.borrow_mut().persist(env::now_ms());
-        self.host.stop();
+    pub fn session_id(&self, now: f64) -> Option<String> {
+        self.host.core.session_id(ms(now)).map(str::to_string)
     }
 }

@@ -1,4 +1,4 @@
-//! SDK configuration: the `analytics:` section of `analytics_config.yaml`, as one serde type.
+//! SDK configuration: the `analytics:` section of `analytics_config.yaml`, as plain Rust types.
 //!
 //! ```yaml
 //! analytics:
@@ -11,22 +11,26 @@
 //!
 //! Every section and field is optional and has a documented default; unknown keys are an error
 //! that names the key's path (`analytics.tracking: unknown field `bath_size`, expected one of
-//! ...`). Durations are seconds (fractions allowed), sizes are bytes. Browser hosts deserialize
-//! the same object (the inner `analytics` object, or the whole file shape) from JS; the YAML
-//! parser is only compiled with the `yaml` feature.
+//! ...`). Durations are seconds (fractions allowed), sizes are bytes. Browser hosts read the
+//! same object (the inner `analytics` object, or the whole file shape) from JS; the reader is
+//! hand-written over the core's JSON ([`read`]) so it is the same code on every platform, and
+//! the YAML parser is only compiled with the `yaml` feature.
 
-use std::collections::BTreeMap;
+mod read;
 
-use serde::{Deserialize, Serialize};
+use crate::json::push_u64;
+use crate::map::NameMap;
+#[cfg(feature = "serde")]
+use serde::Serialize;
 
 /// The whole SDK configuration (the object under `analytics:`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct Config {
     /// Batching, limits, sessions and the tracking plan's strictness.
     pub tracking: TrackingConfig,
     /// The tracking plan: event name → spec. Empty (the default) means no plan.
-    pub events: BTreeMap<String, EventSpec>,
+    pub events: NameMap<EventSpec>,
     /// Anonymization.
     pub privacy: PrivacyConfig,
     /// Consent categories, mode and browser privacy signals.
@@ -36,8 +40,8 @@ pub struct Config {
 }
 
 /// `analytics.tracking`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct TrackingConfig {
     /// Master switch. Default `true`; `false` drops every event with reason `disabled`.
     pub enabled: bool,
@@ -81,8 +85,8 @@ impl Default for TrackingConfig {
 }
 
 /// One event of the tracking plan (`analytics.events.<name>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct EventSpec {
     /// Default `true`; `false` drops the event (`disabled`).
     pub enabled: bool,
@@ -104,8 +108,8 @@ impl Default for EventSpec {
 }
 
 /// `analytics.privacy`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct PrivacyConfig {
     /// Truncate `context.ip` (IPv4 last octet, IPv6 last 80 bits) and set
     /// `context.anonymizeIp` so the collector truncates the request address too. Default `true`.
@@ -166,16 +170,16 @@ impl Default for PrivacyConfig {
 
 /// `opt_in`: nothing but `necessary` leaves before a grant. `opt_out`: everything is granted
 /// until denied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize), serde(rename_all = "snake_case"))]
 pub enum ConsentMode {
     OptIn,
     OptOut,
 }
 
 /// `analytics.consent`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ConsentConfig {
     /// Default: absent, which means `opt_in` when `privacy.gdpr_compliance` is true and
     /// `opt_out` otherwise.
@@ -213,8 +217,8 @@ impl Default for ConsentConfig {
 }
 
 /// `analytics.delivery`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct DeliveryConfig {
     /// The collector's base URL; batches go to `{endpoint}/v1/batch`.
     /// Default `http://localhost:8080`.
@@ -250,18 +254,41 @@ impl Default for DeliveryConfig {
 }
 
 /// The configuration could not be read or is inconsistent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConfigError {
     /// Not YAML / JSON at all.
-    #[error("config syntax: {0}")]
     Syntax(String),
     /// A key is unknown or a value has the wrong type; `path` names where (`analytics.tracking`).
-    #[error("{path}: {message}")]
     Field { path: String, message: String },
     /// Values that do not go together.
-    #[error("invalid config: {0}")]
     Invalid(String),
 }
+
+impl ConfigError {
+    /// The error as one line (what `Display` shows): `config syntax: ...`,
+    /// `<path>: <message>` or `invalid config: ...`.
+    pub fn message(&self) -> String {
+        let (head, rest) = match self {
+            ConfigError::Syntax(m) => ("config syntax: ", m.as_str()),
+            ConfigError::Field { path, message } => {
+                let mut s = path.clone();
+                s.push_str(": ");
+                s.push_str(message);
+                return s;
+            }
+            ConfigError::Invalid(m) => ("invalid config: ", m.as_str()),
+        };
+        String::from(head) + rest
+    }
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl std::error::Error for ConfigError {}
 
 /// Seconds (config) → milliseconds (core).
 pub(crate) fn secs_to_ms(secs: f64) -> u64 {
@@ -278,39 +305,17 @@ impl Config {
         Config::from_value(value)
     }
 
-    /// Reads the same shape as [`Config::from_yaml`] from JSON text.
+    /// Reads the same shape as `Config::from_yaml` from JSON text.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let value = crate::json::parse(text).map_err(|e| ConfigError::Syntax(e.message()))?;
         Config::from_value(value)
     }
 
-    /// Reads a JSON value: `{"analytics": {...}}` or the bare `{...}`; `null` means defaults.
-    pub fn from_value(value: serde_json::Value) -> Result<Config, ConfigError> {
-        let (value, root) = match value {
-            serde_json::Value::Null => return Ok(Config::default()),
-            serde_json::Value::Object(mut map) if map.len() == 1 && map.contains_key("analytics") => {
-                (map.remove("analytics").unwrap_or_default(), "analytics")
-            }
-            other => (other, ""),
-        };
-        let value = if value.is_null() {
-            serde_json::Value::Object(Default::default())
-        } else {
-            value
-        };
-        let config: Config = serde_path_to_error::deserialize(value).map_err(|e| {
-            let inner = e.path().to_string();
-            let path = match (root, inner.as_str()) {
-                (r, ".") => r.to_string(),
-                ("", p) => p.to_string(),
-                (r, p) => format!("{r}.{p}"),
-            };
-            ConfigError::Field {
-                path: if path.is_empty() { "config".into() } else { path },
-                message: e.into_inner().to_string(),
-            }
-        })?;
+    /// Reads a JSON value (the core's [`crate::json::Value`], or with the `serde` feature a
+    /// `serde_json::Value`): `{"analytics": {...}}` or the bare `{...}`; `null` means defaults.
+    /// The result is validated.
+    pub fn from_value(value: impl Into<crate::json::Value>) -> Result<Config, ConfigError> {
+        let config = read::config(value.into())?;
         config.validate()?;
         Ok(config)
     }
@@ -338,9 +343,7 @@ impl Config {
             ("delivery.backoff_cap", d.backoff_cap),
         ] {
             if !secs.is_finite() || secs < 0.0 {
-                return bad(format!(
-                    "{name} must be a non-negative number of seconds, got {secs}"
-                ));
+                return bad(String::from(name) + " must be a non-negative number of seconds");
             }
         }
         for (name, n) in [
@@ -351,14 +354,16 @@ impl Config {
             ("delivery.max_attempts", d.max_attempts as usize),
         ] {
             if n == 0 {
-                return bad(format!("{name} must be at least 1"));
+                return bad(String::from(name) + " must be at least 1");
             }
         }
         if t.max_batch_bytes < t.max_message_bytes + 128 {
-            return bad(format!(
-                "tracking.max_batch_bytes ({}) must exceed tracking.max_message_bytes ({}) by at least 128",
-                t.max_batch_bytes, t.max_message_bytes
-            ));
+            let mut m = String::from("tracking.max_batch_bytes (");
+            push_u64(&mut m, t.max_batch_bytes as u64);
+            m.push_str(") must exceed tracking.max_message_bytes (");
+            push_u64(&mut m, t.max_message_bytes as u64);
+            m.push_str(") by at least 128");
+            return bad(m);
         }
         if d.backoff_base > d.backoff_cap {
             return bad("delivery.backoff_base must not exceed delivery.backoff_cap".into());
@@ -366,8 +371,8 @@ impl Config {
         if self.privacy.hash_user_id && self.privacy.hash_salt.as_deref().is_none_or(str::is_empty) {
             return bad("privacy.hash_salt is required when privacy.hash_user_id is true".into());
         }
-        if let Some(name) = self.events.keys().find(|n| n.is_empty()) {
-            return bad(format!("events: empty event name {name:?}"));
+        if self.events.keys().any(String::is_empty) {
+            return bad("events: an event name is empty".into());
         }
         if self
             .consent

@@ -1,0 +1,323 @@
+// The asynchronous half of the browser host: the one timer, `fetch`, the page listeners and the
+// Web Locks. Every decision (what is due, what a response means, beacons on page hide, other
+// tabs' changes) is the Rust host's (bindings/wasm/src/web): this file only calls it and does
+// the I/O it cannot do synchronously. Calls that can make a batch due return the delay in ms
+// until `next` should be called (-1: none).
+import { FootfallHost, partitions } from '../pkg/footfall.js';
+
+/** The host's `on(signal, arg, now)` signals (see bindings/wasm/src/web/mod.rs). */
+const WAKEUP = 0,
+  FLUSH = 1,
+  HIDE = 2,
+  ONLINE = 3,
+  NAVIGATE = 4,
+  STORAGE = 5,
+  ADOPT = 6,
+  COMMIT = 7,
+  RESET = 8,
+  DESTROY = 9;
+
+/** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
+const STALE_MS = 600_000;
+
+type Locks = {
+  request(name: string, options: { ifAvailable?: boolean }, cb: (lock: unknown) => unknown): Promise<unknown>;
+  query(): Promise<{ held?: { name: string }[]; pending?: { name: string }[] }>;
+};
+
+const locks = (): Locks | undefined => (globalThis.navigator as unknown as { locks?: Locks })?.locks;
+
+/** Takes lock `name` and keeps it while the page lives; resolves whether it got it. */
+function hold(l: Locks, name: string, ifAvailable: boolean): Promise<boolean> {
+  return new Promise((resolve) => {
+    l.request(name, { ifAvailable }, (lock) => {
+      resolve(!!lock);
+      return lock ? new Promise(() => {}) : undefined;
+    }).catch(() => resolve(false));
+  });
+}
+
+const uuid = (): string =>
+  typeof crypto.randomUUID === 'function'
+    ? crypto.randomUUID()
+    : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
+        (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (+c / 4)))).toString(16),
+      );
+
+/** `{url, path, referrer, search, title}` of the current page, as JSON. */
+const pageInfo = (referrer: string | null = document.referrer): string =>
+  JSON.stringify({ path: location.pathname, referrer, search: location.search, title: document.title, url: location.href });
+
+function storageWorks(): boolean {
+  try {
+    return typeof localStorage !== 'undefined' && localStorage.length >= 0;
+  } catch (_) {
+    return false;
+  }
+}
+
+export class Driver {
+  readonly h: FootfallHost;
+  private readonly url: string;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timerAt = Infinity;
+  private inFlight = 0;
+  private commitQueued = false;
+  private waiters: (() => void)[] = [];
+  private off: (() => void)[] = [];
+  private known = new Set<string>();
+  private stopped = false;
+  /** `track(name, properties)` calls not yet handed to the host (see `queue`). */
+  private calls: string[] = [];
+
+  /** `footfall.<writeKey>.`: the storage key prefix (see bindings/wasm/src/kv.rs). */
+  private constructor(
+    h: FootfallHost,
+    private readonly prefix: string,
+  ) {
+    this.h = h;
+    this.url = h.url;
+  }
+
+  /** Claims this tab's storage partition (and orphaned ones), starts the Rust host, listens. */
+  static async start(options: Record<string, unknown>, optionsJson: string): Promise<Driver> {
+    const writeKey = String(options.writeKey ?? '');
+    const persist = options.persistence !== 'memory' && storageWorks();
+    const prefix = `footfall.${writeKey}.`;
+    const lockPrefix = `${prefix}tab.`; // a tab holds `<prefix>tab.<id>` while it lives
+    const tab = uuid();
+    const l = locks();
+    const adopted: string[] = [];
+    const others: string[] = [];
+    if (persist) {
+      const parts = partitions(writeKey).split('\0');
+      const now = Date.now();
+      if (l) await hold(l, lockPrefix + tab, false);
+      const held = l ? await l.query().then((s) => [...(s.held ?? []), ...(s.pending ?? [])].map((x) => x.name), () => null) : null;
+      for (let i = 0; i + 1 < parts.length; i += 2) {
+        const other = parts[i];
+        if (!l) {
+          if (now - Number(parts[i + 1]) > STALE_MS) adopted.push(other);
+        } else if (held && !held.includes(lockPrefix + other) && (await hold(l, lockPrefix + other, true))) {
+          adopted.push(other);
+        } else {
+          others.push(other);
+        }
+      }
+    }
+    const env = {
+      origin: location.origin,
+      tab,
+      adopted,
+      page: JSON.parse(pageInfo()),
+      userAgent: navigator.userAgent,
+      locale: navigator.language,
+      gpc: (navigator as unknown as { globalPrivacyControl?: boolean }).globalPrivacyControl === true,
+      dnt: navigator.doNotTrack === '1',
+      storage: persist,
+    };
+    const d = new Driver(FootfallHost.start(optionsJson, JSON.stringify(env), Date.now()), prefix);
+    d.known = new Set([tab, ...adopted]);
+    if (l) others.forEach((t) => d.watch(t));
+    d.listen(options.autocapture === true);
+    d.after(d.h.on(WAKEUP, undefined, Date.now()));
+    return d;
+  }
+
+  /** Adopts `tab`'s partition when its Web Lock is released (that tab died). */
+  private watch(tab: string): void {
+    const l = locks();
+    if (!l || this.known.has(tab)) return;
+    this.known.add(tab);
+    l.request(`${this.prefix}tab.${tab}`, {}, () => {
+      if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
+      return new Promise(() => {});
+    }).catch(() => {});
+  }
+
+  /** Queues a checked `track(name, properties)` call (`[name, properties, timestamp]` JSON): the
+   * host gets every call of a burst at once, in a microtask or before any other call, so the
+   * page's synchronous cost is the argument check and a `JSON.stringify`. */
+  queue(call: string): void {
+    if (!this.calls.length) queueMicrotask(this.drain);
+    this.calls.push(call);
+  }
+
+  /** Hands the queued calls to the host (every other call does this first, keeping the order). */
+  drain = (): void => {
+    if (!this.calls.length || this.stopped) return;
+    const batch = `[${this.calls.join(',')}]`;
+    this.calls = [];
+    this.after(this.h.trackBatch(batch, Date.now()));
+  };
+
+  /** Arms the timer for `delay` ms from now (-1: none), keeping an earlier one; queues a commit. */
+  after(delay: number): void {
+    if (!this.commitQueued) {
+      this.commitQueued = true;
+      queueMicrotask(() => {
+        this.commitQueued = false;
+        if (!this.stopped) this.h.on(COMMIT, undefined, 0);
+      });
+    }
+    if (delay < 0 || this.stopped) return;
+    const at = Date.now() + delay;
+    if (this.timer !== undefined && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, delay);
+  }
+
+  /** Sends every batch that is due, re-arms the timer, resolves settled flushes. */
+  pump(): void {
+    if (this.stopped) return;
+    this.drain();
+    const now = Date.now();
+    for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) this.send(this.h.batchId, body, this.h.keepalive);
+    this.after(this.h.on(WAKEUP, undefined, now));
+    this.settle();
+  }
+
+  private send(id: number, body: Uint8Array, keepalive: boolean): void {
+    this.inFlight++;
+    fetch(this.url, {
+      method: 'POST',
+      body: body as BodyInit,
+      keepalive,
+      credentials: 'omit',
+      headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
+    })
+      .then(
+        (r) =>
+          r.text().then(
+            (t) => [r.status, r.headers.get('Retry-After'), t] as const,
+            () => [r.status, r.headers.get('Retry-After'), null] as const,
+          ),
+        (e: unknown) => String((e as Error)?.message ?? e),
+      )
+      .then((answer) => {
+        this.inFlight--;
+        const now = Date.now();
+        if (this.stopped) return;
+        this.after(
+          typeof answer === 'string'
+            ? this.h.failed(id, answer, now)
+            : this.h.delivered(id, answer[0], answer[1] ?? undefined, answer[2] ?? undefined, now),
+        );
+        this.pump();
+      });
+  }
+
+  private settle(): void {
+    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.settled())) {
+      this.waiters.splice(0).forEach((resolve) => resolve());
+    }
+  }
+
+  /** Sends everything queued; resolves when delivered, or when delivery is failing. */
+  flush(): Promise<void> {
+    this.drain();
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.after(this.h.on(FLUSH, undefined, Date.now()));
+    this.pump();
+    this.settle();
+    return done;
+  }
+
+  private on(target: EventTarget, name: string, f: (e: Event) => void): void {
+    target.addEventListener(name, f, true);
+    this.off.push(() => target.removeEventListener(name, f, true));
+  }
+
+  private hide = (): void => {
+    if (this.stopped) return;
+    this.drain();
+    this.h.on(HIDE, navigator.onLine !== false ? '1' : '0', Date.now());
+    this.pump(); // chunks the beacon queue refused go by fetch(keepalive)
+  };
+
+  private listen(autocapture: boolean): void {
+    this.on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && this.hide());
+    this.on(window, 'pagehide', this.hide);
+    this.on(window, 'online', () => {
+      if (this.stopped) return;
+      this.after(this.h.on(ONLINE, undefined, Date.now()));
+      this.pump();
+    });
+    this.on(window, 'storage', (e) => {
+      // `<prefix>q.<tab>.<seq>`: another tab's queue (adopt it if that tab dies); anything else
+      // (the shared state) may be another tab's identity or consent change.
+      const key = (e as StorageEvent).key;
+      const queue = `${this.prefix}q.`;
+      this.drain();
+      if (key?.startsWith(queue)) this.watch(key.slice(queue.length).split('.')[0]);
+      else if (!this.stopped) this.after(this.h.on(STORAGE, key ?? undefined, Date.now()));
+    });
+    // SPA navigations: history.pushState / replaceState and popstate.
+    let referrer = location.href;
+    const navigated = () => {
+      if (location.href === referrer) return;
+      const page = JSON.parse(pageInfo(referrer));
+      referrer = location.href;
+      this.drain();
+      if (!this.stopped) this.after(this.h.on(NAVIGATE, JSON.stringify(page), Date.now()));
+    };
+    const h = history as unknown as Record<string, (...a: unknown[]) => unknown>;
+    for (const m of ['pushState', 'replaceState']) {
+      const original = h[m];
+      h[m] = function (this: unknown, ...args: unknown[]) {
+        const result = original.apply(this, args);
+        try {
+          navigated();
+        } catch (_) {
+          // never break the page's navigation
+        }
+        return result;
+      };
+      this.off.push(() => (h[m] = original));
+    }
+    this.on(window, 'popstate', navigated);
+    if (autocapture) {
+      this.on(document, 'click', (e) => {
+        const el = (e.target as Element | null)?.closest?.('[data-footfall-event]');
+        if (!el) return;
+        const properties: Record<string, string | undefined> = {
+          element_id: el.id || undefined,
+          element_type: el.tagName.toLowerCase(),
+          element_text: (el.textContent || '').trim().slice(0, 200) || undefined,
+        };
+        for (const a of Array.from(el.attributes)) {
+          if (a.name.startsWith('data-footfall-prop-')) properties[a.name.slice(19).replace(/-/g, '_')] = a.value;
+        }
+        const event = JSON.stringify({ type: 'track', event: el.getAttribute('data-footfall-event'), properties });
+        try {
+          this.drain();
+          this.after(this.h.track(event, Date.now()));
+        } catch (_) {
+          // an invalid attribute (e.g. an empty event name) is counted, never thrown into the page
+        }
+      });
+    }
+  }
+
+  /** Logout: a new anonymous id, no user id, a new session. */
+  reset(): void {
+    this.drain();
+    this.h.on(RESET, undefined, Date.now());
+  }
+
+  /** Stops listening and sending; queued events stay stored for the next page. */
+  destroy(): void {
+    if (this.stopped) return;
+    this.drain();
+    this.off.splice(0).forEach((f) => f());
+    clearTimeout(this.timer);
+    this.h.on(DESTROY, undefined, Date.now());
+    this.stopped = true;
+    this.settle();
+  }
+}

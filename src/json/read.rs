@@ -1,0 +1,249 @@
+//! Reading typed fields out of parsed JSON, with errors that name where the problem is
+//! (`privacy.anonymize_ip: expected a boolean, got a string`). Used for the configuration,
+//! events from JavaScript, persisted state and collector answers.
+//!
+//! Objects are read with [`fields`]: a table of `(name, Slot)` pairs, each slot a typed place to
+//! store the member into. One small loop serves every object the core reads (instead of a
+//! hand-written match per struct, which the browser bundle would carry once per struct).
+
+use super::{Map, Value};
+
+/// A field that is missing, unknown or of the wrong type: where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path (`analytics.tracking.batch_size`); empty for the root.
+    pub path: String,
+    pub problem: String,
+}
+
+impl FieldError {
+    /// `"<path>: <problem>"` (`config` for the root).
+    pub fn message(&self) -> String {
+        let path = if self.path.is_empty() {
+            "config"
+        } else {
+            &self.path
+        };
+        crate::json::cat(&[path, ": ", &self.problem])
+    }
+
+    /// The same error one level down: `prefix.<path>`.
+    pub fn under(mut self, prefix: &str) -> FieldError {
+        self.path = join(prefix, &self.path);
+        self
+    }
+}
+
+impl From<FieldError> for String {
+    fn from(e: FieldError) -> String {
+        e.message()
+    }
+}
+
+/// Result of reading a field.
+pub type Read<T> = Result<T, FieldError>;
+
+/// `path.key` (or `key` at the root).
+pub fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        return key.to_string();
+    }
+    crate::json::cat(&[path, ".", key])
+}
+
+/// The error `problem` at `path`.
+pub fn problem(path: &str, problem: &str) -> FieldError {
+    FieldError {
+        path: path.to_string(),
+        problem: problem.to_string(),
+    }
+}
+
+fn expected(path: &str, what: &str, got: &Value) -> FieldError {
+    FieldError {
+        path: path.to_string(),
+        problem: crate::json::cat(&["expected ", what, ", got ", got.kind()]),
+    }
+}
+
+/// Where [`fields`] stores a member, and what type it must have. `null` is accepted for the
+/// optional kinds (and means absent); the others take their default only when the key is absent.
+pub enum Slot<'a> {
+    Bool(&'a mut bool),
+    /// A non-negative integer that fits a `usize`.
+    Size(&'a mut usize),
+    /// A non-negative integer that fits a `u32`.
+    U32(&'a mut u32),
+    /// A non-negative integer.
+    U64(&'a mut u64),
+    /// Any number (seconds, as a float).
+    Number(&'a mut f64),
+    Str(&'a mut String),
+    OptStr(&'a mut Option<String>),
+    List(&'a mut Vec<String>),
+    OptList(&'a mut Option<Vec<String>>),
+    /// An object (`null` reads as `{}`).
+    Object(&'a mut Map),
+    OptObject(&'a mut Option<Map>),
+    /// Any value, kept as it is.
+    Any(&'a mut Value),
+}
+
+/// `value` as an object, or `null` as an empty one.
+pub fn any_object(value: Value, path: &str) -> Read<Map> {
+    match value {
+        Value::Null => Ok(Map::new()),
+        Value::Object(map) => Ok(map),
+        other => Err(expected(path, "an object", &other)),
+    }
+}
+
+impl Slot<'_> {
+    /// What the slot accepts, for the error message.
+    fn expects(&self) -> &'static str {
+        match self {
+            Slot::Bool(_) => "a boolean",
+            Slot::Size(_) | Slot::U32(_) | Slot::U64(_) => "a non-negative integer",
+            Slot::Number(_) => "a number",
+            Slot::Str(_) | Slot::OptStr(_) => "a string",
+            Slot::List(_) | Slot::OptList(_) => "a list of strings",
+            Slot::Object(_) | Slot::OptObject(_) => "an object",
+            Slot::Any(_) => "a value",
+        }
+    }
+}
+
+/// Stores `v` into `slot`; `Err(v)` gives the value back when its type does not fit.
+fn store(slot: &mut Slot<'_>, v: Value) -> Result<(), Value> {
+    let int = v.as_u64();
+    match (slot, v) {
+        (Slot::Bool(b), Value::Bool(x)) => **b = x,
+        (Slot::Size(n), _) if int.is_some_and(|x| usize::try_from(x).is_ok()) => {
+            **n = int.unwrap_or(0) as usize
+        }
+        (Slot::U32(n), _) if int.is_some_and(|x| x <= u64::from(u32::MAX)) => **n = int.unwrap_or(0) as u32,
+        (Slot::U64(n), _) if int.is_some() => **n = int.unwrap_or(0),
+        (Slot::Number(n), Value::Number(x)) => **n = x.as_f64(),
+        (Slot::Str(s), Value::String(x)) => **s = x,
+        (Slot::OptStr(s), Value::Null) => **s = None,
+        (Slot::OptStr(s), Value::String(x)) => **s = Some(x),
+        (Slot::OptList(l), Value::Null) => **l = None,
+        (slot @ (Slot::List(_) | Slot::OptList(_)), Value::Array(items)) => {
+            if !items.iter().all(|i| matches!(i, Value::String(_))) {
+                return Err(Value::Array(items));
+            }
+            let list = items
+                .into_iter()
+                .map(|i| match i {
+                    Value::String(s) => s,
+                    _ => String::new(),
+                })
+                .collect();
+            match slot {
+                Slot::List(l) => **l = list,
+                Slot::OptList(l) => **l = Some(list),
+                _ => {}
+            }
+        }
+        (Slot::Object(m), Value::Null) => **m = Map::new(),
+        (Slot::Object(m), Value::Object(x)) => **m = x,
+        (Slot::OptObject(m), Value::Null) => **m = None,
+        (Slot::OptObject(m), Value::Object(x)) => **m = Some(x),
+        (Slot::Any(a), v) => **a = v,
+        (_, v) => return Err(v),
+    }
+    Ok(())
+}
+
+/// Reads the object `value` (`null` reads as `{}`) into `slots`. A member whose name no slot
+/// has goes into `rest` when given, else is an error naming it and the known names. Errors name
+/// `path.member`; the path is only built for errors.
+pub fn fields(
+    value: Value,
+    path: &str,
+    slots: &mut [(&str, Slot<'_>)],
+    mut rest: Option<&mut Map>,
+) -> Read<()> {
+    for (key, v) in any_object(value, path)? {
+        match slots.iter_mut().find(|(name, _)| *name == key) {
+            Some((_, slot)) => {
+                if let Err(v) = store(slot, v) {
+                    return Err(expected(&join(path, &key), slot.expects(), &v));
+                }
+            }
+            None => match rest.as_deref_mut() {
+                Some(rest) => {
+                    rest.insert(key, v);
+                }
+                None => {
+                    let mut p = String::from("unknown field `");
+                    p.push_str(&key);
+                    p.push_str("`, expected one of ");
+                    for (i, (name, _)) in slots.iter().enumerate() {
+                        if i > 0 {
+                            p.push_str(", ");
+                        }
+                        p.push('`');
+                        p.push_str(name);
+                        p.push('`');
+                    }
+                    return Err(problem(path, &p));
+                }
+            },
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::parse;
+
+    #[test]
+    fn fields_read_typed_members_and_name_errors() {
+        let (mut b, mut n, mut s, mut l, mut o) = (false, 0usize, None, Vec::new(), None);
+        let v = parse(r#"{"b":true,"n":3,"s":null,"l":["x"],"o":{"k":1}}"#).unwrap();
+        fields(
+            v,
+            "root",
+            &mut [
+                ("b", Slot::Bool(&mut b)),
+                ("n", Slot::Size(&mut n)),
+                ("s", Slot::OptStr(&mut s)),
+                ("l", Slot::List(&mut l)),
+                ("o", Slot::OptObject(&mut o)),
+            ],
+            None,
+        )
+        .unwrap();
+        assert!(b && n == 3 && s.is_none() && l == ["x"] && o.unwrap()["k"].as_u64() == Some(1));
+
+        let err = |text: &str| {
+            let mut b = false;
+            fields(
+                parse(text).unwrap(),
+                "root.sub",
+                &mut [("a", Slot::Bool(&mut b))],
+                None,
+            )
+            .unwrap_err()
+            .message()
+        };
+        assert_eq!(
+            err(r#"{"b":1}"#),
+            "root.sub: unknown field `b`, expected one of `a`"
+        );
+        assert_eq!(
+            err(r#"{"a":"x"}"#),
+            "root.sub.a: expected a boolean, got a string"
+        );
+        assert_eq!(err("[]"), "root.sub: expected an object, got an array");
+        let mut rest = Map::new();
+        fields(parse(r#"{"x":1}"#).unwrap(), "", &mut [], Some(&mut rest)).unwrap();
+        assert_eq!(rest["x"].as_u64(), Some(1));
+        assert_eq!(join("", "x"), "x");
+        assert_eq!(join("a", "x"), "a.x");
+        assert_eq!(problem("", "p").message(), "config: p");
+    }
+}
