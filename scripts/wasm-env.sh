@@ -15,7 +15,7 @@ if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/nu
   echo "export WASM_TARGET_DIR='${FOOTFALL_WASM_TARGET_DIR:-$root/target}'"
 elif [[ -x /usr/bin/cargo && -x /usr/bin/rustc && -d /usr/lib/rustlib/src/rust/library ]] && command -v wasm-ld >/dev/null 2>&1; then
   echo "export WASM_TOOLCHAIN=debian"
-  echo "export WASM_CARGO='env PATH=/usr/bin:\$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld CARGO_TARGET_DIR=${FOOTFALL_WASM_TARGET_DIR:-$root/target/wasm-debian} /usr/bin/cargo'"
+  echo "export WASM_CARGO='env PATH=/usr/bin:$PATH RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER=wasm-ld CARGO_TARGET_DIR=${FOOTFALL_WASM_TARGET_DIR:-$root/target/wasm-debian} /usr/bin/cargo'"
   echo "export WASM_BUILD_FLAGS='--target wasm32-unknown-unknown -Zbuild-std=std,panic_abort'"
   echo "export WASM_TARGET_DIR='${FOOTFALL_WASM_TARGET_DIR:-$root/target/wasm-debian}'"
 else
