@@ -35,3 +35,8 @@ fi
 if [[ ! -d "$root/engine/tests/ui/node_modules" || "$root/engine/tests/ui/package-lock.json" -nt "$root/engine/tests/ui/node_modules/.package-lock.json" ]]; then
   (cd "$root/engine/tests/ui" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Privacy settings page browser test rig (collector/tests/ui): the same playwright-core.
+if [[ ! -d "$root/collector/tests/ui/node_modules" || "$root/collector/tests/ui/package-lock.json" -nt "$root/collector/tests/ui/node_modules/.package-lock.json" ]]; then
+  (cd "$root/collector/tests/ui" && npm ci --no-audit --no-fund --loglevel=error)
+fi

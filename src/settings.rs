@@ -738,9 +738,11 @@ mod tests {
                 ..EventSpec::default()
             },
         );
-        let mut server = PrivacySettings::default();
-        server.hash_user_id = true;
-        server.tracking_plan = plan(false, &[("buy", true, Some(&["amount"]))]);
+        let server = PrivacySettings {
+            hash_user_id: true,
+            tracking_plan: plan(false, &[("buy", true, Some(&["amount"]))]),
+            ..PrivacySettings::default()
+        };
         let merged = merge(&server, &PrivacySettings::from_config(&config));
         let mut applied = config.clone();
         merged.apply_to(&mut applied);

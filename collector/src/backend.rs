@@ -73,6 +73,36 @@ impl Store for NoopStore {
     async fn delete_events_before(&self, _project_id: &str, _cutoff_ms: i64) -> Result<u64, StoreError> {
         Ok(0)
     }
+    async fn linked_user(
+        &self,
+        _project_id: &str,
+        _anonymous_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
+    async fn erase_anonymous(
+        &self,
+        _project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<EraseReport, StoreError> {
+        Ok(EraseReport {
+            ids: vec![anonymous_id.to_string()],
+            ..EraseReport::default()
+        })
+    }
+    async fn export_anonymous(
+        &self,
+        _project_id: &str,
+        _anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        Ok(Vec::new())
+    }
+    async fn clear_sessions_before(&self, _project_id: &str, _cutoff_ms: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+    async fn delete_identities_before(&self, _project_id: &str, _cutoff_ms: i64) -> Result<u64, StoreError> {
+        Ok(0)
+    }
     async fn put_document(
         &self,
         _kind: &str,

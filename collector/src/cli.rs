@@ -4,9 +4,12 @@
 //! ```text
 //! footfall serve  [--config F] [--listen ADDR] [--data DIR | --store URL]
 //!                 [--write-key KEY] [--admin-token TOKEN] [--trust-proxy N] [--demo]
+//!                 [--example-dir DIR]... [--no-alerts]
 //! footfall import FILE... [--project ID] [--config F] [--data DIR | --store URL]
-//! footfall erase  --user ID [--project ID] [--config F] [--data DIR | --store URL]
-//! footfall export --user ID [--project ID] [--out FILE] [--config F] [--data DIR | --store URL]
+//! footfall erase  (--user ID | --anonymous-id ID) [--project ID] [--config F] [--data DIR | --store URL]
+//! footfall export (--user ID | --anonymous-id ID) [--project ID] [--out FILE] [--config F] [--data DIR | --store URL]
+//! footfall query SPEC.{json,yaml} [--from X] [--to Y] [--format json|table|csv] [--project ID] [...]
+//! footfall dashboard render DASHBOARDS.yaml --out REPORT.html [--from X] [--to Y] [--project ID] [...]
 //! ```
 //!
 //! `--write-key KEY --admin-token TOKEN` configure a project `default` without a config file.
@@ -21,9 +24,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
+use footfall_engine::dashboard::cli::{OutputFormat, render_report_file, run_query_file};
+use footfall_engine::dashboard::{DashboardStore, example_dashboards};
+
 use crate::config::{Config, ConfigError, ProjectConfig, TrustProxy};
 use crate::error::ApiError;
 use crate::import::ImportError;
+use crate::privacy::Person;
 use crate::state::{AppState, StartError};
 use crate::{backend, demo, import, privacy, server};
 
@@ -57,6 +64,74 @@ pub enum Command {
     Erase(UserArgs),
     /// Print every stored event of a person as NDJSON (right of access).
     Export(ExportArgs),
+    /// Run a query spec (JSON or YAML file) and print the result.
+    Query(QueryArgs),
+    /// Dashboards: render a dashboards file as a self-contained HTML report.
+    #[command(subcommand)]
+    Dashboard(DashboardCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DashboardCommand {
+    /// Render the dashboards of a YAML file (with their data) into one HTML file.
+    Render(RenderArgs),
+}
+
+/// Output format of `footfall query`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Table,
+    Csv,
+}
+
+impl From<Format> for OutputFormat {
+    fn from(f: Format) -> OutputFormat {
+        match f {
+            Format::Json => OutputFormat::Json,
+            Format::Table => OutputFormat::Table,
+            Format::Csv => OutputFormat::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct RangeArgs {
+    /// Start of the range (2026-10-01, an RFC 3339 instant, today, 7_days_ago, ...) [default: the spec's].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the range (a day is included whole) [default: the spec's].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Project [default: the only configured project, else `default`].
+    #[arg(long)]
+    pub project: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// The query spec (`.json` is read as JSON, anything else as YAML).
+    pub spec: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Where to write the HTML report.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The dashboards file (`dashboards:` YAML).
+    pub dashboards: PathBuf,
 }
 
 /// Where the configuration and the data are.
@@ -107,9 +182,17 @@ pub struct ServeArgs {
     /// Reverse-proxy hops to trust for X-Forwarded-For [default: 0].
     #[arg(long, env = "FOOTFALL_TRUST_PROXY")]
     pub trust_proxy: Option<u8>,
-    /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with a month of traffic.
+    /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with a month of traffic
+    /// and the example dashboards.
     #[arg(long)]
     pub demo: bool,
+    /// Serve this directory at /example/ (repeatable: the first directory that has a file wins),
+    /// e.g. `--example-dir examples/browser --example-dir js/dist`.
+    #[arg(long = "example-dir", value_name = "DIR")]
+    pub example_dirs: Vec<PathBuf>,
+    /// Do not run the alert scheduler in this process (`alerts.enabled: false`).
+    #[arg(long)]
+    pub no_alerts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -128,15 +211,29 @@ pub struct ImportArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("person").required(true).args(["user", "anonymous_id"])))]
 pub struct UserArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// The person's user id.
     #[arg(long)]
-    pub user: String,
+    pub user: Option<String>,
+    /// A cookie or device id: the person is its linked user when it has one, else just that id.
+    #[arg(long)]
+    pub anonymous_id: Option<String>,
     /// Project [default: the only configured project, else `default`].
     #[arg(long)]
     pub project: Option<String>,
+}
+
+impl UserArgs {
+    fn person(&self) -> Person<'_> {
+        match (&self.user, &self.anonymous_id) {
+            (Some(u), _) => Person::UserId(u),
+            (None, Some(a)) => Person::AnonymousId(a),
+            (None, None) => unreachable!("clap requires one of --user and --anonymous-id"),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -164,6 +261,10 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("seeding the demo project: {0}")]
     Demo(String),
+    #[error(transparent)]
+    Dashboard(#[from] footfall_engine::dashboard::DashboardError),
+    #[error("{0} widget(s) failed; the report was written with the errors shown in place")]
+    WidgetErrors(usize),
 }
 
 /// The binary's entry point.
@@ -211,7 +312,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Erase(args) => {
             let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
             let project = state.project(&project).expect("resolved above").clone();
-            let summary = privacy::erase_user(&state, &project, &args.user, &cli_actor()).await?;
+            let summary = privacy::erase(&state, &project, args.person(), &cli_actor()).await?;
             println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
             Ok(())
         }
@@ -219,10 +320,46 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let u = &args.user;
             let (state, project) = open_for(&u.store, u.project.as_deref()).await?;
             let project = state.project(&project).expect("resolved above").clone();
-            let ndjson = privacy::export_user(&state, &project, &u.user, &cli_actor()).await?;
+            let ndjson = privacy::export(&state, &project, u.person(), &cli_actor()).await?;
             match &args.out {
                 Some(path) => std::fs::write(path, ndjson)?,
                 None => std::io::stdout().lock().write_all(ndjson.as_bytes())?,
+            }
+            Ok(())
+        }
+        Command::Query(args) => {
+            let (state, project) = open_for(&args.store, args.range.project.as_deref()).await?;
+            let r = &args.range;
+            let out = run_query_file(
+                &*state.store,
+                &project,
+                &args.spec,
+                r.from.as_deref(),
+                r.to.as_deref(),
+                args.format.into(),
+            )
+            .await?;
+            std::io::stdout().lock().write_all(out.as_bytes())?;
+            Ok(())
+        }
+        Command::Dashboard(DashboardCommand::Render(args)) => {
+            let (state, project) = open_for(&args.store, args.range.project.as_deref()).await?;
+            let r = &args.range;
+            let report = render_report_file(
+                &*state.store,
+                &project,
+                &args.dashboards,
+                r.from.as_deref(),
+                r.to.as_deref(),
+            )
+            .await?;
+            std::fs::write(&args.out, &report.html)?;
+            eprintln!("footfall: report written to {}", args.out.display());
+            for e in &report.widget_errors {
+                eprintln!("footfall: warning: {e}");
+            }
+            if !report.widget_errors.is_empty() {
+                return Err(CliError::WidgetErrors(report.widget_errors.len()));
             }
             Ok(())
         }
@@ -281,6 +418,21 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(hops) = args.trust_proxy {
         config.trust_proxy = TrustProxy::Hops(hops);
     }
+    if !args.example_dirs.is_empty() {
+        config.example_dirs = args.example_dirs.clone();
+    }
+    for dir in &config.example_dirs {
+        if !dir.is_dir() {
+            return Err(CliError::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("example directory {} does not exist", dir.display()),
+            )));
+        }
+    }
+    if args.no_alerts {
+        config.alerts.enabled = false;
+    }
+    config.demo = args.demo;
     let demo_project = if args.demo {
         let p = demo::project(args.write_key.as_deref());
         config.projects.retain(|q| q.id != p.id);
@@ -311,6 +463,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             demo::Seeded::Written(n) => tracing::info!(events = n, "demo project seeded"),
             demo::Seeded::AlreadyThere(n) => tracing::info!(events = n, "demo project already seeded"),
         }
+        DashboardStore::new(&*state.store, &project.id)
+            .upsert_all(&example_dashboards())
+            .await
+            .map_err(|e| CliError::Demo(format!("example dashboards: {e}")))?;
     }
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let addr = listener.local_addr()?;
@@ -326,6 +482,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             "footfall: admin token `{}`",
             state.config.admin_token.as_deref().unwrap_or_default()
         );
+        println!("footfall: dashboards http://{addr}/dashboards, privacy http://{addr}/privacy");
+    }
+    if !state.config.example_dirs.is_empty() {
+        let key = state
+            .config
+            .projects
+            .first()
+            .map(|p| p.write_keys[0].clone())
+            .unwrap_or_default();
+        println!("footfall: example page http://{addr}/example/?writeKey={key}");
     }
     let _ = std::io::stdout().flush();
     server::serve(state, listener, server::shutdown_signal()).await?;
@@ -362,6 +528,49 @@ mod tests {
             "files are required"
         );
         assert!(Cli::try_parse_from(["footfall", "erase", "--user", "u"]).is_ok());
+        assert!(Cli::try_parse_from(["footfall", "erase", "--anonymous-id", "a"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["footfall", "erase"]).is_err(),
+            "a person is required"
+        );
+        assert!(
+            Cli::try_parse_from(["footfall", "export", "--user", "u", "--anonymous-id", "a"]).is_err(),
+            "one way to name the person"
+        );
+        let cli = Cli::try_parse_from([
+            "footfall",
+            "query",
+            "q.yaml",
+            "--format",
+            "csv",
+            "--from",
+            "7_days_ago",
+        ])
+        .unwrap();
+        let Command::Query(q) = cli.command else { panic!() };
+        assert_eq!(
+            (q.format, q.range.from.as_deref()),
+            (Format::Csv, Some("7_days_ago"))
+        );
+        let cli =
+            Cli::try_parse_from(["footfall", "dashboard", "render", "d.yaml", "--out", "r.html"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Dashboard(DashboardCommand::Render(_))
+        ));
+        let cli = Cli::try_parse_from([
+            "footfall",
+            "serve",
+            "--example-dir",
+            "a",
+            "--example-dir",
+            "b",
+            "--no-alerts",
+        ])
+        .unwrap();
+        let Command::Serve(s) = cli.command else { panic!() };
+        assert_eq!(s.example_dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(s.no_alerts);
     }
 
     #[test]

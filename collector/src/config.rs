@@ -28,18 +28,31 @@
 //!     write_keys: [wk_shop_1]   # public keys SDKs send (HTTP Basic username or `writeKey`)
 //!     allowed_origins: ["*"]    # browser origins allowed to send (CORS); "*" = any
 //!     retention_days: 365       # overrides retention.events_days for this project
-//!     privacy:
-//!       store_raw_ip: false     # keep full IPs (else IPv4 /24, IPv6 /48)
+//!     privacy:                  # initial privacy settings (live values: the admin API); every field
+//!                               # of footfall::settings::PrivacySettings, e.g.:
+//!       anonymize_ip: true      # truncate IPs (IPv4 /24, IPv6 /48)
+//!       store_raw_ip: false     # keep full IPs (needs anonymize_ip: false)
+//!       hash_user_id: false     # store HMAC-SHA256(hash_salt, userId) instead of userId
+//!       hash_salt: s3cret       # required with hash_user_id (same on every collector)
 //!       consent_mode: opt_out   # opt_out: no consent info = allowed; opt_in: no consent info = refused
+//!       consent_categories: {marketing: opt_in}  # per-category requirement
 //!       respect_gpc: true       # `Sec-GPC: 1` turns the request into opt_in
 //!       respect_dnt: false      # `DNT: 1` turns the request into opt_in
+//!       property_deny_list: [email]   # messages carrying these properties are refused
+//!       retention: {events_days: 365, sessions_days: 90, users_days: 3650}
 //!       bots: tag               # tag (store with is_bot) | reject (dead-letter with reason `bot`)
+//! alerts:
+//!   enabled: true               # evaluate alert rules here (one process per fleet)
+//!   tick_secs: 30               # seconds between evaluation rounds
+//! settings_refresh_secs: 10     # seconds between reloads of the privacy settings (multi-process)
+//! example_dirs: []              # directories served at /example/ (first match wins)
 //! ```
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use footfall::settings::{BotHandling, ConsentMode, PrivacySettings};
 use serde::{Deserialize, Serialize};
 
 /// Errors in the configuration: each names the offending option.
@@ -69,9 +82,21 @@ pub struct Config {
     pub trust_proxy: TrustProxy,
     /// Seconds between reloads of the erasure suppression list from storage. Default 30.
     pub suppression_refresh_secs: u64,
+    /// Seconds between reloads of the projects' privacy settings from storage (changes made
+    /// through another collector take effect here within this bound). Default 10.
+    pub settings_refresh_secs: u64,
+    /// Directories served at `/example/` (the browser example page and the SDK build), the first
+    /// that has a file wins; paths without a file get the first directory's `index.html`.
+    /// Default none.
+    pub example_dirs: Vec<PathBuf>,
     pub limits: Limits,
     pub retention: Retention,
+    pub alerts: Alerts,
     pub projects: Vec<ProjectConfig>,
+    /// Set by `footfall serve --demo` (not a file option): the landing page shows the demo's
+    /// write key.
+    #[serde(skip)]
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -83,9 +108,13 @@ impl Default for Config {
             admin_token: None,
             trust_proxy: TrustProxy::default(),
             suppression_refresh_secs: 30,
+            settings_refresh_secs: 10,
+            example_dirs: Vec::new(),
             limits: Limits::default(),
             retention: Retention::default(),
+            alerts: Alerts::default(),
             projects: Vec::new(),
+            demo: false,
         }
     }
 }
@@ -187,7 +216,7 @@ pub struct ProjectConfig {
     #[serde(default)]
     pub retention_days: Option<u32>,
     #[serde(default)]
-    pub privacy: Privacy,
+    pub privacy: ProjectPrivacy,
 }
 
 fn any_origin() -> Vec<String> {
@@ -203,7 +232,7 @@ impl ProjectConfig {
             write_keys: vec![write_key.to_string()],
             allowed_origins: any_origin(),
             retention_days: None,
-            privacy: Privacy::default(),
+            privacy: ProjectPrivacy::default(),
         }
     }
 
@@ -215,51 +244,112 @@ impl ProjectConfig {
     }
 }
 
-/// What the collector enforces on every message of a project, whatever the client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Privacy {
-    /// Store full IP addresses. Default false: IPv4 loses its last octet, IPv6 its last 80 bits.
-    /// A message with `context.anonymizeIp: true` is truncated even when this is on.
-    pub store_raw_ip: bool,
-    /// What a message without `context.consent` means. Default `opt_out` (allowed).
-    pub consent_mode: ConsentMode,
-    /// Treat `Sec-GPC: 1` requests as opt-in (only explicitly granted categories). Default true.
-    pub respect_gpc: bool,
-    /// Treat `DNT: 1` requests as opt-in. Default false.
-    pub respect_dnt: bool,
-    /// What to do with messages from bots (by user agent). Default `tag`.
-    pub bots: BotHandling,
+/// A project's privacy section: the *initial* values of its privacy settings
+/// ([`PrivacySettings`], every field of `GET/PUT /v1/admin/projects/{id}/privacy`, same names
+/// and defaults) plus `hash_salt`. Once an admin changes the settings, the stored settings win
+/// over this section (see [`crate::privacy::settings`]).
+///
+/// For compatibility with earlier config files, `store_raw_ip: true` without `anonymize_ip`
+/// means `anonymize_ip: false`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProjectPrivacy {
+    pub settings: PrivacySettings,
+    /// The HMAC key of `hash_user_id` (required with it: every collector must use the same).
+    /// Default unset; the admin API generates one when `hash_user_id` is turned on there.
+    pub hash_salt: Option<String>,
+    /// Whether the section set `retention.events_days` itself (else the project's
+    /// `retention_days` / the global `retention.events_days` apply).
+    pub events_days_set: bool,
 }
 
-impl Default for Privacy {
-    fn default() -> Self {
-        Privacy {
-            store_raw_ip: false,
-            consent_mode: ConsentMode::OptOut,
-            respect_gpc: true,
-            respect_dnt: false,
-            bots: BotHandling::Tag,
-        }
+impl std::ops::Deref for ProjectPrivacy {
+    type Target = PrivacySettings;
+    fn deref(&self) -> &PrivacySettings {
+        &self.settings
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ConsentMode {
-    /// Messages without consent information are allowed; an explicit denial refuses them.
-    OptOut,
-    /// Only messages whose consent information grants their category are allowed.
-    OptIn,
+impl std::ops::DerefMut for ProjectPrivacy {
+    fn deref_mut(&mut self) -> &mut PrivacySettings {
+        &mut self.settings
+    }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BotHandling {
-    /// Store bot events with `is_bot = true` (excluded from analytics by default).
-    Tag,
-    /// Refuse them with reason `bot` (kept in the dead-letter table).
-    Reject,
+impl ProjectPrivacy {
+    /// Reads the section from JSON (`hash_salt` plus the settings' fields); errors name the field.
+    pub fn from_value(value: serde_json::Value) -> Result<ProjectPrivacy, String> {
+        let serde_json::Value::Object(mut map) = value else {
+            return Err("expected a map of privacy settings".into());
+        };
+        let hash_salt = match map.remove("hash_salt") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(_) => return Err("hash_salt: expected a string".into()),
+        };
+        if map.get("store_raw_ip") == Some(&serde_json::Value::Bool(true))
+            && !map.contains_key("anonymize_ip")
+        {
+            map.insert("anonymize_ip".into(), serde_json::Value::Bool(false));
+        }
+        let events_days_set = map.get("retention").and_then(|r| r.get("events_days")).is_some();
+        let settings = crate::privacy::settings::parse_settings(serde_json::Value::Object(map))?;
+        Ok(ProjectPrivacy {
+            settings,
+            hash_salt,
+            events_days_set,
+        })
+    }
+
+    /// The section as JSON (the settings' fields plus `hash_salt` when set; `events_days` only
+    /// when the section set it, so a written config reads back the same).
+    pub fn to_value(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(&self.settings).unwrap_or_default();
+        if let Some(map) = v.as_object_mut() {
+            if let Some(salt) = &self.hash_salt {
+                map.insert("hash_salt".into(), salt.clone().into());
+            }
+            if !self.events_days_set
+                && let Some(serde_json::Value::Object(r)) = map.get_mut("retention")
+            {
+                r.remove("events_days");
+            }
+        }
+        v
+    }
+}
+
+impl Serialize for ProjectPrivacy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ProjectPrivacy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        ProjectPrivacy::from_value(value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Alerts (the dashboards' alert rules, evaluated in the background).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Alerts {
+    /// Evaluate alert rules in this process. Default true. Several collectors sharing one store
+    /// would each notify: turn it on in exactly one process of a fleet.
+    pub enabled: bool,
+    /// Seconds between evaluation rounds (a rule is still evaluated only as often as its own
+    /// `interval`). Default 30.
+    pub tick_secs: u64,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            enabled: true,
+            tick_secs: 30,
+        }
+    }
 }
 
 impl Config {
@@ -328,15 +418,49 @@ impl Config {
                 return bad(format!("{name} must be greater than 0"));
             }
         }
-        if self.retention.interval_secs == 0 || self.suppression_refresh_secs == 0 {
-            return bad("retention.interval_secs and suppression_refresh_secs must be greater than 0".into());
+        if self.retention.interval_secs == 0
+            || self.suppression_refresh_secs == 0
+            || self.settings_refresh_secs == 0
+            || self.alerts.tick_secs == 0
+        {
+            return bad(
+                "retention.interval_secs, suppression_refresh_secs, settings_refresh_secs and \
+                 alerts.tick_secs must be greater than 0"
+                    .into(),
+            );
+        }
+        for p in &self.projects {
+            let settings = self.initial_settings(p);
+            if let Err(e) = crate::privacy::settings::check(&settings) {
+                return bad(format!("projects[{}].privacy.{e}", p.id));
+            }
+            if settings.hash_user_id && p.privacy.hash_salt.as_deref().is_none_or(str::is_empty) {
+                return bad(format!(
+                    "projects[{}].privacy.hash_salt is required when hash_user_id is true \
+                     (every collector must hash with the same salt)",
+                    p.id
+                ));
+            }
         }
         Ok(())
     }
 
-    /// Retention of a project's events, in days.
+    /// Retention of a project's events, in days, as configured (the live value is in the
+    /// project's privacy settings).
     pub fn retention_days(&self, project: &ProjectConfig) -> u32 {
+        if project.privacy.events_days_set {
+            return project.privacy.retention.events_days;
+        }
         project.retention_days.unwrap_or(self.retention.events_days)
+    }
+
+    /// A project's privacy settings as this file defines them (the defaults until an admin
+    /// changes them): its `privacy` section with `retention.events_days` from
+    /// [`Config::retention_days`].
+    pub fn initial_settings(&self, project: &ProjectConfig) -> PrivacySettings {
+        let mut settings = project.privacy.settings.clone();
+        settings.retention.events_days = self.retention_days(project);
+        settings
     }
 }
 
@@ -358,7 +482,9 @@ mod tests {
         assert_eq!(c.projects[0].privacy.consent_mode, ConsentMode::OptIn);
         assert_eq!(c.projects[0].privacy.bots, BotHandling::Reject);
         assert!(c.projects[0].privacy.respect_gpc);
+        assert!(c.projects[0].privacy.anonymize_ip);
         assert_eq!(c.retention_days(&c.projects[0]), 365);
+        assert_eq!(c.initial_settings(&c.projects[0]).retention.users_days, 3650);
     }
 
     #[test]

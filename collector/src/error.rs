@@ -57,6 +57,12 @@ pub enum ApiError {
     ProjectRequired,
     #[error("not found")]
     NotFound,
+    /// Privacy settings that are not acceptable; the message names the field.
+    #[error("invalid privacy settings: {0}")]
+    InvalidSettings(String),
+    /// `If-Match` names a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
     // --- the server (5xx) ---
     #[error("the collector is at capacity; retry later")]
     Overloaded { retry_after: u64 },
@@ -74,7 +80,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidJson(_) | TooDeep | InvalidBody(_) | EmptyBatch | AllRejected(_) | InvalidGzip
-            | BadRequest(_) | ProjectRequired => StatusCode::BAD_REQUEST,
+            | BadRequest(_) | ProjectRequired | InvalidSettings(_) => StatusCode::BAD_REQUEST,
+            PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             MissingWriteKey | InvalidWriteKey | Unauthorized => StatusCode::UNAUTHORIZED,
             OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             UnknownProject(_) | NotFound => StatusCode::NOT_FOUND,
@@ -112,6 +119,8 @@ impl ApiError {
             UnknownProject(_) => "unknown_project",
             ProjectRequired => "project_required",
             NotFound => "not_found",
+            InvalidSettings(_) => "invalid_settings",
+            PreconditionFailed(_) => "precondition_failed",
             Overloaded { .. } => "overloaded",
             StoreUnavailable { .. } => "store_unavailable",
             Store(_) => "store_error",
@@ -131,6 +140,8 @@ impl ApiError {
                     | ApiError::UnknownProject(_)
                     | ApiError::ProjectRequired
                     | ApiError::NotFound
+                    | ApiError::InvalidSettings(_)
+                    | ApiError::PreconditionFailed(_)
             )
     }
 

@@ -17,8 +17,12 @@
 //! * **Errors**: [`error::ApiError`], mapped to HTTP status codes in one place.
 //! * **Routes** ([`routes`]) are grouped in modules (`ingest`, `admin`, `ops`) registered in a
 //!   [`routes::RouteTable`] that also feeds the OpenAPI conformance test.
-//! * **Privacy** ([`privacy`]): consent and IP rules per project, erasure with a suppression list
-//!   of fingerprints, export, retention, audit log.
+//! * **Privacy** ([`privacy`]): each project's live privacy settings (config defaults, admin API,
+//!   stored in the backend, refreshed by every process; `GET /v1/settings` for SDKs) enforced on
+//!   every message; erasure and export by user id or anonymous id, with a suppression list of
+//!   fingerprints; retention of events, sessions and identity links; audit log.
+//! * **Dashboards** ([`routes::dashboards`]): the engine's dashboards, alerts and query API and
+//!   pages, mounted with the collector as their host; the alert scheduler runs in [`server`].
 
 pub mod backend;
 pub mod cli;
@@ -72,7 +76,16 @@ pub fn fuzz_parse(data: &[u8]) {
         }
     }
     raws.push(text.to_string());
-    let privacy = config::Privacy::default();
+    let settings = footfall::settings::PrivacySettings::default();
+    let deny = vec!["email".to_string(), "gclid".to_string()];
+    let mut plan = footfall::settings::TrackingPlan::default();
+    plan.events.insert(
+        "purchase".into(),
+        footfall::settings::EventPlan {
+            enabled: true,
+            properties: Some(vec!["amount".into()]),
+        },
+    );
     for raw in &raws {
         let _ = ingest::parse::sniff_message_id(raw);
         let Ok(parsed) = ingest::parse::parse_message(raw, now) else {
@@ -92,7 +105,12 @@ pub fn fuzz_parse(data: &[u8]) {
         ) else {
             continue;
         };
-        let _ = ingest::validate::consent_allows(&m, &privacy, Default::default());
+        let _ = ingest::validate::consent_allows(&m, &settings, Default::default());
+        let _ = privacy::enforce::apply_plan(&mut m, &plan);
+        let _ = privacy::enforce::denied_properties(&m, &deny);
+        privacy::enforce::strip_url_params(&mut m, &deny);
+        privacy::enforce::scrub_pii(&mut m, &[]);
+        privacy::enforce::hash_user_ids(&mut m, "salt");
         let ua = m
             .context
             .user_agent

@@ -12,6 +12,7 @@
 //! | `footfall_commit_group_events` | histogram | events per group commit |
 //! | `footfall_store_write_errors_total` | counter | failed group commits |
 //! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
+//! | `footfall_privacy_changes_total{kind}` | counter | changes the privacy settings made to accepted messages: `plan_properties_removed`, `url_params_removed`, `pii_redacted` (values), `user_id_hashed` (messages) |
 
 use std::sync::atomic::AtomicI64;
 
@@ -27,6 +28,11 @@ pub struct ReasonLabel {
     pub reason: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub received: Counter,
@@ -39,6 +45,7 @@ pub struct Metrics {
     pub commit_group_events: Histogram,
     pub store_write_errors: Counter,
     pub inflight: Gauge<i64, AtomicI64>,
+    pub privacy_changes: Family<KindLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -61,6 +68,7 @@ impl Metrics {
             commit_group_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             store_write_errors: Counter::default(),
             inflight: Gauge::default(),
+            privacy_changes: Family::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -114,6 +122,11 @@ impl Metrics {
             "Ingestion requests being processed",
             m.inflight.clone(),
         );
+        r.register(
+            "footfall_privacy_changes",
+            "Changes the privacy settings made to accepted messages, by kind",
+            m.privacy_changes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -123,6 +136,17 @@ impl Metrics {
                 reason: reason.to_string(),
             })
             .inc();
+    }
+
+    /// Counts `n` changes of `kind` made by the privacy settings (nothing when 0).
+    pub fn privacy_change(&self, kind: &str, n: usize) {
+        if n > 0 {
+            self.privacy_changes
+                .get_or_create(&KindLabel {
+                    kind: kind.to_string(),
+                })
+                .inc_by(n as u64);
+        }
     }
 
     pub fn reject_request(&self, code: &str) {

@@ -1,16 +1,24 @@
-//! Serving: the HTTP server with graceful shutdown, and the periodic jobs (retention, suppression
-//! list refresh).
+//! Serving: the HTTP server with graceful shutdown, and the periodic jobs (retention, refresh of
+//! the suppression list and of the privacy settings, and the alert scheduler when
+//! `alerts.enabled`).
 //!
 //! On SIGTERM or SIGINT the server stops accepting connections, lets every in-flight request
-//! finish (each waits for its commit, so every 2xx sent is durable), stops the jobs and returns.
+//! finish (each waits for its commit, so every 2xx sent is durable), stops the alert scheduler
+//! (it finishes the round it is in, for at most [`ALERTS_STOP_GRACE`]), stops the jobs and
+//! returns.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use footfall_engine::dashboard::AlertScheduler;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::state::{AppState, now_ms};
+
+/// How long shutdown waits for an alert round in progress (webhooks time out after 10 s).
+pub const ALERTS_STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves `state` on `listener` with the periodic jobs until `shutdown` resolves, then drains
 /// in-flight requests.
@@ -19,13 +27,30 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
     let jobs = spawn_jobs(state.clone());
-    let result = serve_http(state, listener, shutdown).await;
+    let alerts = spawn_alerts(&state, stopped(stop_rx.clone()));
+    let result = serve_http(state, listener, stopped(stop_rx)).await;
+    if let Some(alerts) = alerts {
+        match tokio::time::timeout(ALERTS_STOP_GRACE, alerts).await {
+            Ok(_) => tracing::info!("alert scheduler stopped"),
+            Err(_) => tracing::warn!("alert scheduler did not stop in time; abandoning its round"),
+        }
+    }
     for job in jobs {
         job.abort();
     }
     tracing::info!("collector stopped");
     result
+}
+
+/// Resolves once the watch says stop (or its sender is gone).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 /// The HTTP server alone (no periodic jobs), with graceful shutdown.
@@ -36,6 +61,23 @@ pub async fn serve_http(
 ) -> std::io::Result<()> {
     let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Starts the dashboards' alert scheduler for every configured project, unless
+/// `alerts.enabled` is false; it stops when `shutdown` resolves.
+pub fn spawn_alerts(
+    state: &AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let alerts = &state.config.alerts;
+    if !alerts.enabled {
+        tracing::info!("alert scheduler disabled (alerts.enabled: false)");
+        return None;
+    }
+    let projects = state.config.projects.iter().map(|p| p.id.clone()).collect();
+    let scheduler =
+        AlertScheduler::new(state.store.clone(), projects).with_tick(Duration::from_secs(alerts.tick_secs));
+    Some(tokio::spawn(scheduler.run(shutdown)))
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
@@ -61,10 +103,12 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
-/// Starts the retention job and the suppression refresh (every configured interval).
+/// Starts the retention job, the suppression list refresh and the privacy settings refresh
+/// (every configured interval).
 pub fn spawn_jobs(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let retention_every = Duration::from_secs(state.config.retention.interval_secs);
     let refresh_every = Duration::from_secs(state.config.suppression_refresh_secs);
+    let settings_every = Duration::from_secs(state.config.settings_refresh_secs);
     let s = state.clone();
     let retention = tokio::spawn(async move {
         let mut tick = tokio::time::interval(retention_every);
@@ -75,15 +119,27 @@ pub fn spawn_jobs(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
+    let s = state.clone();
     let refresh = tokio::spawn(async move {
         let mut tick = tokio::time::interval(refresh_every);
         tick.tick().await; // loaded at start already
         loop {
             tick.tick().await;
-            if let Err(e) = state.refresh_suppression().await {
+            if let Err(e) = s.refresh_suppression().await {
                 tracing::warn!(error = %e, "suppression list refresh failed");
             }
         }
     });
-    vec![retention, refresh]
+    let settings = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(settings_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await; // loaded at start already
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.refresh_privacy().await {
+                tracing::warn!(error = %e, "privacy settings refresh failed; keeping the previous ones");
+            }
+        }
+    });
+    vec![retention, refresh, settings]
 }

@@ -14,7 +14,9 @@ use crate::config::{Config, ConfigError, ProjectConfig};
 use crate::error::ApiError;
 use crate::ingest::enrich::UaCache;
 use crate::metrics::Metrics;
+use crate::privacy::settings::Registry;
 use crate::privacy::suppression::Suppression;
+use footfall_engine::dashboard::cache::DataCache;
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,10 @@ pub struct Inner {
     pub committer: Committer,
     pub metrics: Arc<Metrics>,
     pub suppression: Suppression,
+    /// The projects' live privacy settings.
+    pub privacy: Registry,
+    /// Cached dashboard widget results (60 s; the pages' Refresh bypasses it).
+    pub dashboard_cache: DataCache,
     pub ua: UaCache,
     /// Permits for concurrent ingestion requests (`limits.max_inflight_requests`).
     pub intake: Semaphore,
@@ -78,6 +84,8 @@ impl AppState {
         let suppression = Suppression::default();
         let ids: Vec<String> = config.projects.iter().map(|p| p.id.clone()).collect();
         suppression.reload(&*store, &ids).await?;
+        let privacy = Registry::from_config(&config);
+        privacy.reload(&*store).await?;
         Ok(AppState(Arc::new(Inner {
             intake: Semaphore::new(limits.max_inflight_requests),
             admin_token_digest: config.admin_token.as_deref().map(digest),
@@ -86,6 +94,8 @@ impl AppState {
             committer,
             metrics,
             suppression,
+            privacy,
+            dashboard_cache: DataCache::default(),
             ua: UaCache::default(),
             gate: RwLock::new(()),
             by_key,
@@ -126,6 +136,11 @@ impl AppState {
             }
             None => false,
         }
+    }
+
+    /// Reloads the privacy settings (other collector processes may have changed them).
+    pub async fn refresh_privacy(&self) -> Result<(), StoreError> {
+        self.privacy.reload(&*self.store).await
     }
 
     /// Reloads the suppression list (other collector processes may have erased persons).

@@ -118,6 +118,25 @@ impl Store for ControlledStore {
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
         self.inner.delete_events_before(project_id, cutoff_ms).await
     }
+    async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError> {
+        self.inner.linked_user(project_id, anonymous_id).await
+    }
+    async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
+        self.inner.erase_anonymous(project_id, anonymous_id).await
+    }
+    async fn export_anonymous(
+        &self,
+        project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        self.inner.export_anonymous(project_id, anonymous_id).await
+    }
+    async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.inner.clear_sessions_before(project_id, cutoff_ms).await
+    }
+    async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.inner.delete_identities_before(project_id, cutoff_ms).await
+    }
     async fn put_document(
         &self,
         kind: &str,

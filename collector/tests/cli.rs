@@ -1,5 +1,7 @@
-//! The `footfall` command line on an embedded store: `import` (NDJSON and .gz, same validation,
-//! dedupe and identity as HTTP), `export --user`, `erase --user`, and `serve --demo`.
+//! The `footfall` command line through the built binary: `import` (NDJSON and .gz, same
+//! validation, dedupe and identity as HTTP), `export`/`erase` by user id and by anonymous id,
+//! `serve --demo` (seeded events, example dashboards, landing page, example page), `query` and
+//! `dashboard render` (on `--data` and `--store`).
 
 mod common;
 
@@ -125,6 +127,48 @@ fn import_export_erase() {
     ]);
     assert!(ok, "{err}");
     assert_eq!(std::fs::read_to_string(&out_file).unwrap().lines().count(), 4);
+    // A cookie id names its linked user's whole person.
+    let (ok, out, err) = footfall(&[
+        "export",
+        "--data",
+        data,
+        "--project",
+        "shop",
+        "--anonymous-id",
+        "anon-1",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    // An unlinked one names just its own events.
+    let lonely = dir.path().join("lonely.ndjson");
+    write_ndjson(
+        &lonely,
+        &[
+            json!({"type": "track", "messageId": "l1", "anonymousId": "anon-9", "event": "search", "timestamp": ts(5)}),
+        ],
+        false,
+    );
+    import(data, &[&lonely]);
+    let (ok, out, err) = footfall(&[
+        "erase",
+        "--data",
+        data,
+        "--project",
+        "shop",
+        "--anonymous-id",
+        "anon-9",
+    ]);
+    assert!(ok, "{err}");
+    let erased: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (
+            erased["by"].as_str(),
+            erased["events_deleted"].as_u64(),
+            erased["user_id"].is_null()
+        ),
+        (Some("anonymous_id"), Some(1), true),
+        "{erased}"
+    );
 
     let (ok, out, err) = footfall(&["erase", "--data", data, "--project", "shop", "--user", "user_42"]);
     assert!(ok, "{err}");
@@ -150,6 +194,10 @@ fn import_export_erase() {
 async fn serve_demo_seeds_a_populated_project() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let sdk = dir.path().join("sdk");
+    std::fs::create_dir(&sdk).unwrap();
+    std::fs::write(sdk.join("footfall.js"), "export const Footfall = {};").unwrap();
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/browser");
     let mut child = std::process::Command::new(common::binary())
         .args([
             "serve",
@@ -158,8 +206,12 @@ async fn serve_demo_seeds_a_populated_project() {
             "127.0.0.1:0",
             "--admin-token",
             common::ADMIN,
-            "--data",
+            "--example-dir",
+            example,
+            "--example-dir",
         ])
+        .arg(&sdk)
+        .arg("--data")
         .arg(&data)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::piped())
@@ -184,6 +236,52 @@ async fn serve_demo_seeds_a_populated_project() {
         .await
         .unwrap();
     assert_eq!(projects["projects"][0]["id"], "demo");
+    // The example dashboards are installed, and their pages and data answer.
+    let dashboards: Value = http
+        .get(format!("http://{addr}/v1/dashboards"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dashboards["dashboards"][0]["id"], "product-overview");
+    let r = http
+        .get(format!("http://{addr}/v1/dashboards/product-overview/data"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let data_json: Value = r.json().await.unwrap();
+    assert!(
+        data_json["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w.get("error").is_none()),
+        "{data_json}"
+    );
+    for page in [
+        "/",
+        "/dashboards/product-overview",
+        "/privacy",
+        "/example/",
+        "/example/footfall.js",
+    ] {
+        let r = http.get(format!("http://{addr}{page}")).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{page}");
+    }
+    let home = http
+        .get(format!("http://{addr}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Demo mode") && home.contains("<code>demo</code>"));
     let r = http
         .post(format!("http://{addr}/v1/track"))
         .basic_auth("demo", Some(""))
@@ -228,4 +326,130 @@ async fn serve_demo_seeds_a_populated_project() {
         common::sql_str(d, "demo")
     );
     assert!(common::count(&*store, &links).await > 50);
+}
+
+/// `footfall query` and `footfall dashboard render` on the embedded store (`--data`) and, when
+/// available, PostgreSQL and ClickHouse (`--store URL`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_and_dashboard_render_on_every_backend() {
+    for backend in [
+        common::Backend::DuckDb,
+        common::Backend::Postgres,
+        common::Backend::ClickHouse,
+    ] {
+        let Some(env) = common::env(backend) else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let project = common::unique("cliq");
+        let location: Vec<&str> = match backend {
+            common::Backend::DuckDb => vec!["--data", &env.location],
+            _ => vec!["--store", &env.location],
+        };
+        let events = vec![
+            json!({"type": "track", "messageId": "q1", "userId": "ada", "event": "purchase", "timestamp": ts(30), "properties": {"amount": 5}}),
+            json!({"type": "track", "messageId": "q2", "userId": "bob", "event": "purchase", "timestamp": ts(20), "properties": {"amount": 7}}),
+            json!({"type": "track", "messageId": "q3", "userId": "bob", "event": "signup", "timestamp": ts(10)}),
+        ];
+        let file = dir.path().join("e.ndjson");
+        write_ndjson(&file, &events, false);
+        let with = |args: &[&str]| -> Vec<String> {
+            let mut v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            v.extend(location.iter().map(|s| s.to_string()));
+            v.extend(["--project".to_string(), project.clone()]);
+            v
+        };
+        let run = |args: Vec<String>| footfall(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let (ok, _, err) = run(with(&["import", "--quiet", file.to_str().unwrap()]));
+        assert!(ok, "{backend:?}: {err}");
+
+        let spec = dir.path().join("by_event.yaml");
+        std::fs::write(
+            &spec,
+            "kind: events\ndimensions: [event]\nmetrics: [count]\norder_by: [count DESC]\n",
+        )
+        .unwrap();
+        let (ok, out, err) = run(with(&["query", spec.to_str().unwrap(), "--format", "csv"]));
+        assert!(ok, "{backend:?}: {err}");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, ["event,count", "purchase,2", "signup,1"], "{backend:?}");
+        let from = ts(25);
+        let (ok, out, err) = run(with(&[
+            "query",
+            spec.to_str().unwrap(),
+            "--format",
+            "json",
+            "--from",
+            &from,
+        ]));
+        assert!(ok, "{err}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["rows"],
+            json!([["purchase", 1], ["signup", 1]]),
+            "{backend:?}: --from overrides: {v}"
+        );
+        let (ok, out, _) = run(with(&["query", spec.to_str().unwrap(), "--format", "table"]));
+        assert!(ok && out.contains("purchase") && out.contains("event"), "{out}");
+
+        let dashboards = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/dashboards.yaml");
+        let report = dir.path().join("report.html");
+        let (ok, _, err) = run(with(&[
+            "dashboard",
+            "render",
+            dashboards,
+            "--out",
+            report.to_str().unwrap(),
+        ]));
+        assert!(ok, "{backend:?}: {err}");
+        let html = std::fs::read_to_string(&report).unwrap();
+        assert!(
+            html.contains("Product overview") && html.contains("\"mode\":\"static\""),
+            "{backend:?}"
+        );
+        assert!(!html.contains("<script src"), "self-contained");
+
+        // A widget that fails when computed (its range ends before it starts): the report is
+        // still written, the failure is warned about, and the exit status says so.
+        let failing = dir.path().join("failing.yaml");
+        std::fs::write(
+            &failing,
+            "dashboards:\n  - id: t\n    name: T\n    widgets:\n      - {widget_id: fine, type: metric, title: Fine, metrics: [{type: count}]}\n      \
+             - {widget_id: backwards, type: metric, title: Backwards, metrics: [{type: count}], date_range: {from: 2026-12-01, to: 2026-01-01}}\n",
+        )
+        .unwrap();
+        let bad = dir.path().join("bad.html");
+        let (ok, _, err) = run(with(&[
+            "dashboard",
+            "render",
+            failing.to_str().unwrap(),
+            "--out",
+            bad.to_str().unwrap(),
+        ]));
+        assert!(!ok, "{backend:?}: widget errors fail the command");
+        assert!(
+            err.contains("warning: t/backwards (Backwards)") && err.contains("starts after it ends"),
+            "{err}"
+        );
+        assert!(err.contains("1 widget(s) failed"), "{err}");
+        assert!(
+            std::fs::read_to_string(&bad).unwrap().contains("Fine"),
+            "the report is written anyway"
+        );
+        let (ok, _, err) = run(with(&[
+            "dashboard",
+            "render",
+            dashboards,
+            "--out",
+            bad.to_str().unwrap(),
+            "--from",
+            "soonish",
+        ]));
+        assert!(!ok && err.contains("soonish"), "{err}");
+
+        // Errors name what is wrong.
+        std::fs::write(&spec, "kind: events\nmetrics: [total]\n").unwrap();
+        let (ok, _, err) = run(with(&["query", spec.to_str().unwrap()]));
+        assert!(!ok && err.contains("total"), "{err}");
+    }
 }

@@ -407,6 +407,7 @@ async fn client_ip_from_trusted_proxies_only() {
         assert_eq!(row["ip"], expected, "hops {hops}");
     }
     let mut c = config();
+    c.projects[0].privacy.anonymize_ip = false;
     c.projects[0].privacy.store_raw_ip = true;
     let (srv, _store) = server(c).await;
     srv.post("/v1/batch", KEY, &batch(1, "raw")).await;
@@ -427,15 +428,17 @@ async fn retention_job_deletes_old_events_and_audits() {
     let body = json!({"batch": [old, common::track("new", "u", "e")]});
     assert_eq!(srv.post("/v1/batch", KEY, &body).await.0, 200);
     assert_eq!(common::event_count(&*srv.state.store, PROJECT).await, 2);
-    let deleted = footfall_collector::privacy::run_retention(&srv.state, now)
+    let runs = footfall_collector::privacy::run_retention(&srv.state, now)
         .await
         .unwrap();
-    assert_eq!(deleted, vec![(PROJECT.to_string(), 1)]);
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].project.as_str(), runs[0].events_deleted), (PROJECT, 1));
     assert!(common::event(&*srv.state.store, PROJECT, "old").await.is_none());
     assert!(common::event(&*srv.state.store, PROJECT, "new").await.is_some());
     let (_, audit) = common::read(srv.admin_get("/v1/admin/audit").await).await;
     assert_eq!(audit["entries"][0]["action"], "retention");
-    assert_eq!(audit["entries"][0]["details"]["deleted"], 1);
+    assert_eq!(audit["entries"][0]["details"]["events_deleted"], 1);
+    assert_eq!(audit["entries"][0]["details"]["retention"]["events_days"], 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

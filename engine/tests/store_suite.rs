@@ -46,6 +46,9 @@ suite!(
     documents_crud,
     audit_newest_first_and_project_isolation,
     delete_events_before_cutoff,
+    erase_and_export_by_anonymous_id,
+    clear_sessions_before_cutoff,
+    delete_identities_before_cutoff,
     migrate_is_idempotent,
     concurrent_writers_store_one_copy,
     query_values_are_normalized,
@@ -583,6 +586,182 @@ async fn delete_events_before_cutoff(b: Arc<Backend>) {
         count(s, &format!("SELECT count(*) FROM {rel} WHERE project_id = 'p2'")).await,
         5
     );
+}
+
+/// An anonymous id names its linked user's whole person; an unlinked one just its own events.
+async fn erase_and_export_by_anonymous_id(b: Arc<Backend>) {
+    let s = b.store.as_ref();
+    person_fixture(s).await;
+    // `c`: an anonymous id linked to nobody (one event also names user w, unlinked).
+    let mut evs = Vec::new();
+    for (i, (project, user, ts)) in [("p1", None, 500), ("p1", Some("w"), 510), ("p2", None, 520)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = event(project, &format!("c{i}"), ts);
+        e.anonymous_id = Some("c".into());
+        e.user_id = user.map(str::to_string);
+        evs.push(e);
+    }
+    let dead = vec![DeadLetter {
+        project_id: Some("p1".into()),
+        received_at: 4,
+        reason: "no_consent".into(),
+        message_id: Some("dc".into()),
+        payload: r#"{"anonymousId":"c"}"#.into(),
+    }];
+    s.write(WriteBatch {
+        events: evs,
+        links: Vec::new(),
+        dead_letters: dead,
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(s.linked_user("p1", "a2").await.unwrap().as_deref(), Some("u"));
+    assert_eq!(
+        s.linked_user("p1", "b").await.unwrap().as_deref(),
+        Some("v"),
+        "the earliest link wins"
+    );
+    assert_eq!(s.linked_user("p1", "c").await.unwrap(), None);
+    assert_eq!(s.linked_user("p2", "a2").await.unwrap(), None);
+
+    let ids = |rows: Vec<footfall_engine::store::EventRow>| -> Vec<String> {
+        rows.into_iter().map(|e| e.message_id).collect()
+    };
+    assert_eq!(
+        ids(s.export_anonymous("p1", "a2").await.unwrap()),
+        ids(s.export_person("p1", "u").await.unwrap()),
+        "a linked anonymous id exports its user's person"
+    );
+    assert_eq!(
+        ids(s.export_anonymous("p1", "c").await.unwrap()),
+        vec!["c0", "c1"]
+    );
+    assert!(s.export_anonymous("p1", "nobody").await.unwrap().is_empty());
+
+    let report = s.erase_anonymous("p1", "c").await.unwrap();
+    assert_eq!(report.events_deleted, 2);
+    assert_eq!(report.identity_links_deleted, 0);
+    assert_eq!(report.ids, vec!["c"]);
+    assert!(s.export_anonymous("p1", "c").await.unwrap().is_empty());
+    assert_eq!(
+        ids(s.export_anonymous("p2", "c").await.unwrap()),
+        vec!["c2"],
+        "other projects keep theirs"
+    );
+    let dead = s
+        .query("SELECT message_id FROM dead_letters WHERE project_id = 'p1' ORDER BY message_id")
+        .await
+        .unwrap()
+        .rows;
+    assert!(
+        !dead.contains(&vec![json!("dc")]),
+        "dead letters naming c are gone: {dead:?}"
+    );
+
+    let report = s.erase_anonymous("p1", "a1").await.unwrap();
+    assert_eq!(
+        report.ids,
+        vec!["u", "a1", "a2"],
+        "the whole person of the linked user"
+    );
+    assert_eq!(report.events_deleted, 4);
+    assert_eq!(report.identity_links_deleted, 2);
+    assert!(s.export_person("p1", "u").await.unwrap().is_empty());
+    assert_eq!(s.linked_user("p1", "a1").await.unwrap(), None);
+    assert_eq!(links_of(s).await, vec![vec![json!("b"), json!("v"), json!(155)]]);
+}
+
+/// Sessions retention clears the column and the context's `sessionId` member, nothing else.
+async fn clear_sessions_before_cutoff(b: Arc<Backend>) {
+    let s = b.store.as_ref();
+    let contexts = [
+        r#"{"sessionId":"s0","locale":"en"}"#,
+        r#"{"locale":"en","sessionId":"s\"1"}"#,
+        r#"{"sessionId":"s2"}"#,
+        r#"{"locale":"en"}"#,
+        r#"{"sessionId":"s4","locale":"fr"}"#,
+    ];
+    let mut evs = Vec::new();
+    for (i, ctx) in contexts.iter().enumerate() {
+        let mut e = event("p1", &format!("s{i}"), 100 * (i as i64 + 1));
+        e.session_id = Some(format!("s{i}"));
+        e.context = ctx.to_string();
+        evs.push(e);
+    }
+    let mut other = event("p2", "o", 100);
+    other.session_id = Some("so".into());
+    evs.push(other);
+    s.write(WriteBatch {
+        events: evs,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.clear_sessions_before("p1", 450).await.unwrap(), 4);
+    assert_eq!(
+        s.clear_sessions_before("p1", 450).await.unwrap(),
+        0,
+        "nothing left to clear"
+    );
+    let rel = ev_rel(s);
+    let rows = s
+        .query(&format!(
+            "SELECT message_id, session_id, context FROM {rel} WHERE project_id = 'p1' ORDER BY message_id"
+        ))
+        .await
+        .unwrap()
+        .rows;
+    let expected = [
+        (None, json!({"locale": "en"})),
+        (None, json!({"locale": "en"})),
+        (None, json!({})),
+        (None, json!({"locale": "en"})),
+        (Some("s4"), json!({"sessionId": "s4", "locale": "fr"})),
+    ];
+    for (row, (session, context)) in rows.iter().zip(expected) {
+        assert_eq!(row[1].as_str(), session, "{row:?}");
+        let got: Value =
+            serde_json::from_str(row[2].as_str().unwrap()).unwrap_or_else(|e| panic!("{row:?}: {e}"));
+        assert_eq!(got, context, "{row:?}");
+    }
+    assert_eq!(rows.len(), 5, "events stay");
+    assert_eq!(
+        count(
+            s,
+            &format!("SELECT count(*) FROM {rel} WHERE project_id = 'p2' AND session_id = 'so'")
+        )
+        .await,
+        1
+    );
+}
+
+/// Users retention deletes whole identity links whose winning link is older than the cutoff.
+async fn delete_identities_before_cutoff(b: Arc<Backend>) {
+    let s = b.store.as_ref();
+    s.write(WriteBatch {
+        links: vec![
+            link("a1", "u", 100),
+            link("a2", "u", 300),
+            link("b", "v", 150),
+            // b's later, losing link must not be promoted once b's winning link is deleted.
+            link("b", "u", 400),
+            IdentityLink {
+                project_id: "p2".into(),
+                ..link("a1", "u", 1)
+            },
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.delete_identities_before("p1", 200).await.unwrap(), 2);
+    assert_eq!(links_of(s).await, vec![vec![json!("a2"), json!("u"), json!(300)]]);
+    assert_eq!(s.linked_user("p1", "b").await.unwrap(), None);
+    assert_eq!(s.linked_user("p2", "a1").await.unwrap().as_deref(), Some("u"));
+    assert_eq!(s.delete_identities_before("p1", 200).await.unwrap(), 0);
 }
 
 async fn migrate_is_idempotent(b: Arc<Backend>) {

@@ -1,8 +1,10 @@
 //! The ingestion pipeline, shared by the HTTP endpoints and `footfall import`.
 //!
 //! For each raw message, in order: size limit → parse → required fields and usable values →
-//! timestamps (skew correction) → consent → suppression (erased persons) → user agent (bots) →
-//! IP privacy → stored row + identity link. A refused message becomes a dead letter with its
+//! timestamps (skew correction) → consent → suppression (erased persons) → tracking plan →
+//! property deny list → user agent (bots) → IP privacy → URL parameters → PII scrubbing → user id
+//! hashing → stored row + identity link. The privacy steps follow the project's live settings
+//! ([`crate::privacy::settings`], [`crate::privacy::enforce`]). A refused message becomes a dead letter with its
 //! reason (redacted for privacy refusals); nothing is dropped silently. Then everything the
 //! request produced (events, links, dead letters) is committed in one group commit, and only
 //! after the commit does the caller get its [`BatchResponse`].
@@ -28,6 +30,8 @@ use self::validate::Signals;
 use crate::commit::CommitError;
 use crate::config::{BotHandling, ProjectConfig};
 use crate::error::ApiError;
+use crate::privacy::enforce;
+use crate::privacy::settings::Effective;
 use crate::state::AppState;
 
 /// Dead-letter payloads are cut to this many bytes (the store contract).
@@ -80,10 +84,11 @@ pub fn iso(ms: i64) -> String {
 /// Runs every message of a batch through the pipeline (no I/O).
 pub fn prepare(state: &AppState, project: &ProjectConfig, meta: &RequestMeta, raws: &[&str]) -> Prepared {
     let now_iso = iso(meta.received_at);
+    let privacy = state.privacy.get(&project.id);
     let mut batch = WriteBatch::default();
     let mut slots = Vec::with_capacity(raws.len());
     for raw in raws {
-        match prepare_one(state, project, meta, raw, &now_iso, &mut batch) {
+        match prepare_one(state, project, &privacy, meta, raw, &now_iso, &mut batch) {
             Ok(()) => slots.push(Slot::Event),
             Err((reason, message)) => {
                 let message_id = match &message {
@@ -118,22 +123,27 @@ fn redacted(m: Option<&Message>, reason: &Reason) -> String {
     let Some(m) = m else {
         return json!({ "redacted": reason.code() }).to_string();
     };
-    json!({
+    let mut v = json!({
         "type": m.kind.as_str(),
         "event": m.event,
         "messageId": m.message_id,
         "category": m.consent_category(),
         "redacted": reason.code(),
-    })
-    .to_string()
+    });
+    if let Some(detail) = reason.detail() {
+        v["detail"] = detail;
+    }
+    v.to_string()
 }
 
 /// Why a message was refused, with the message when it could be parsed (boxed: it is large).
 type Refusal = (Reason, Option<Box<Message>>);
 
+#[allow(clippy::too_many_arguments)]
 fn prepare_one(
     state: &AppState,
     project: &ProjectConfig,
+    privacy: &Effective,
     meta: &RequestMeta,
     raw: &str,
     now_iso: &str,
@@ -166,7 +176,8 @@ fn prepare_one(
         meta.correct_skew,
         max_ahead,
     ));
-    if !validate::consent_allows(&m, &project.privacy, meta.signals) {
+    let settings = &privacy.settings;
+    if !validate::consent_allows(&m, settings, meta.signals) {
         return Err((Reason::NoConsent, Some(Box::new(m))));
     }
     let ids = [
@@ -180,18 +191,32 @@ fn prepare_one(
     {
         return Err((Reason::Suppressed, Some(Box::new(m))));
     }
+    let metrics = &state.metrics;
+    let trimmed = check!(enforce::apply_plan(&mut m, &settings.tracking_plan));
+    metrics.privacy_change("plan_properties_removed", trimmed);
+    let denied = enforce::denied_properties(&m, &settings.property_deny_list);
+    if !denied.is_empty() {
+        return Err((Reason::DeniedProperty(denied), Some(Box::new(m))));
+    }
     let ua = match m.context.user_agent.as_deref().or(meta.user_agent.as_deref()) {
         Some(ua) => state.ua.get(ua),
         None => Default::default(),
     };
-    if ua.is_bot && project.privacy.bots == BotHandling::Reject {
+    if ua.is_bot && settings.bots == BotHandling::Reject {
         return Err((Reason::Bot, Some(Box::new(m))));
     }
-    let ip = check!(row::enforce_ip(
-        &mut m,
-        meta.client_ip,
-        project.privacy.store_raw_ip
-    ));
+    let keep_raw_ip = settings.store_raw_ip && !settings.anonymize_ip;
+    let ip = check!(row::enforce_ip(&mut m, meta.client_ip, keep_raw_ip));
+    let stripped = enforce::strip_url_params(&mut m, &settings.url_param_deny_list);
+    metrics.privacy_change("url_params_removed", stripped);
+    if settings.pii_scrubbing {
+        let redacted = enforce::scrub_pii(&mut m, &privacy.patterns);
+        metrics.privacy_change("pii_redacted", redacted);
+    }
+    if let Some(salt) = privacy.hash_salt() {
+        let hashed = enforce::hash_user_ids(&mut m, salt);
+        metrics.privacy_change("user_id_hashed", usize::from(hashed));
+    }
     if let Some(link) = row::identity_link(&project.id, &m, times.ts) {
         batch.links.push(link);
     }

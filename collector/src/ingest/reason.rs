@@ -12,9 +12,15 @@
 //! | `wrong_type:<field>` | a field has the wrong JSON type (e.g. `properties` is not an object) |
 //! | `invalid_field:<field>` | a field's value is unusable: empty or too long id, event name over 200 characters, NUL character, unparseable `context.ip` |
 //! | `invalid_timestamp` | `timestamp`/`sentAt` not RFC 3339, before 1970, or more than `limits.max_clock_ahead_secs` in the future after skew correction |
-//! | `no_consent` | `context.consent` (or the project's consent mode, GPC/DNT) does not grant the message's category |
+//! | `no_consent` | `context.consent` (or the project's consent mode for the message's category, GPC/DNT) does not grant the message's category |
 //! | `suppressed` | the person was erased; their events are refused |
+//! | `not_in_plan` | the tracking plan disables the event, or (strict plan) does not list it or one of its properties |
+//! | `denied_property` | the message carries a property or trait on the project's `property_deny_list` |
 //! | `bot` | a bot user agent, when the project's `privacy.bots` is `reject` |
+//!
+//! The dead letters of `no_consent`, `suppressed`, `not_in_plan` and `denied_property` keep only
+//! what identifies the message (type, event, messageId, category, the reason's detail: the plan's
+//! verdict, the denied names), never the person's ids or values.
 
 use std::borrow::Cow;
 
@@ -31,6 +37,10 @@ pub enum Reason {
     InvalidTimestamp,
     NoConsent,
     Suppressed,
+    /// The tracking plan's verdict (which event or property).
+    NotInPlan(String),
+    /// The denied names the message carries.
+    DeniedProperty(Vec<String>),
     Bot,
 }
 
@@ -49,6 +59,8 @@ impl Reason {
             Reason::InvalidTimestamp => "invalid_timestamp".into(),
             Reason::NoConsent => "no_consent".into(),
             Reason::Suppressed => "suppressed".into(),
+            Reason::NotInPlan(_) => "not_in_plan".into(),
+            Reason::DeniedProperty(_) => "denied_property".into(),
             Reason::Bot => "bot".into(),
         }
     }
@@ -56,7 +68,19 @@ impl Reason {
     /// Refusals for privacy reasons: the dead letter keeps only what identifies the message
     /// (type, event, messageId, category), never the person's ids, properties or context.
     pub fn redacts_payload(&self) -> bool {
-        matches!(self, Reason::NoConsent | Reason::Suppressed)
+        matches!(
+            self,
+            Reason::NoConsent | Reason::Suppressed | Reason::NotInPlan(_) | Reason::DeniedProperty(_)
+        )
+    }
+
+    /// What a redacted dead letter says about the refusal beyond its code.
+    pub fn detail(&self) -> Option<serde_json::Value> {
+        match self {
+            Reason::NotInPlan(d) => Some(d.clone().into()),
+            Reason::DeniedProperty(names) => Some(names.clone().into()),
+            _ => None,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 //! them: a page's or screen's `name` and `category` (`properties.name`, `properties.category`,
 //! unless the properties already hold those keys) and an alias's `previousId`
 //! (`properties.previousId`). `integrations` (routing instructions for Segment destinations) are
-//! not stored.
+//! not stored, and `context.sessionId` is stored in the `session_id` column only.
 
 use std::net::IpAddr;
 
@@ -89,6 +89,8 @@ pub fn build_row(
         MessageType::Alias => reserve("previousId", m.previous_id.clone()),
         _ => {}
     }
+    // The session id lives in its column only (sessions retention clears that column).
+    let session_id = m.context.session_id.take();
     let context = serde_json::to_string(&m.context).unwrap_or_else(|_| "{}".into());
     EventRow {
         project_id: project_id.to_string(),
@@ -101,7 +103,7 @@ pub fn build_row(
         original_timestamp: times.original_timestamp,
         anonymous_id: m.anonymous_id,
         user_id: m.user_id,
-        session_id: m.context.session_id,
+        session_id,
         group_id: m.group_id,
         browser: ua.browser.clone(),
         os: ua.os.clone(),

@@ -6,7 +6,7 @@ use footfall::message::{Message, ShapeError};
 use serde_json::Value;
 
 use super::reason::Reason;
-use crate::config::{ConsentMode, Privacy};
+use footfall::settings::{ConsentMode, PrivacySettings};
 
 /// Longest accepted `messageId`, in bytes.
 pub const MAX_MESSAGE_ID: usize = 200;
@@ -141,9 +141,10 @@ pub struct Signals {
 /// Whether the message may be stored under the project's consent rules:
 /// * `necessary` messages always may;
 /// * with `context.consent`, its category must be granted (unlisted = not granted);
-/// * without it, the project's mode decides (`opt_out` yes, `opt_in` no), and a respected GPC or
-///   DNT signal makes the request opt-in.
-pub fn consent_allows(m: &Message, privacy: &Privacy, signals: Signals) -> bool {
+/// * without it, the category's requirement decides (`consent_categories`, else
+///   `consent_mode`: `opt_out` yes, `opt_in` no), and a respected GPC or DNT signal makes the
+///   request opt-in.
+pub fn consent_allows(m: &Message, privacy: &PrivacySettings, signals: Signals) -> bool {
     let category = m.consent_category();
     if category == "necessary" {
         return true;
@@ -152,7 +153,7 @@ pub fn consent_allows(m: &Message, privacy: &Privacy, signals: Signals) -> bool 
         Some(consent) => consent.grants(category),
         None => {
             let signalled = (signals.gpc && privacy.respect_gpc) || (signals.dnt && privacy.respect_dnt);
-            privacy.consent_mode == ConsentMode::OptOut && !signalled
+            privacy.consent_for(category) == ConsentMode::OptOut && !signalled
         }
     }
 }
@@ -256,7 +257,7 @@ mod tests {
 
     #[test]
     fn consent_rules() {
-        let p = Privacy::default();
+        let p = PrivacySettings::default();
         let mut m = msg();
         assert!(
             consent_allows(&m, &p, Signals::default()),
@@ -284,9 +285,9 @@ mod tests {
             ),
             "DNT ignored by default"
         );
-        let opt_in = Privacy {
+        let opt_in = PrivacySettings {
             consent_mode: ConsentMode::OptIn,
-            ..Privacy::default()
+            ..PrivacySettings::default()
         };
         assert!(!consent_allows(&m, &opt_in, Signals::default()));
         m.context.consent = Some(ConsentContext {
@@ -300,5 +301,14 @@ mod tests {
         assert!(!consent_allows(&m, &p, Signals::default()));
         m.context.category = Some("necessary".into());
         assert!(consent_allows(&m, &opt_in, Signals { gpc: true, dnt: true }));
+        // Per-category requirements apply to messages without consent information.
+        let mut per_category = PrivacySettings::default();
+        per_category
+            .consent_categories
+            .insert("marketing".into(), ConsentMode::OptIn);
+        let mut m = msg();
+        assert!(consent_allows(&m, &per_category, Signals::default()));
+        m.context.category = Some("marketing".into());
+        assert!(!consent_allows(&m, &per_category, Signals::default()));
     }
 }

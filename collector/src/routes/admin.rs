@@ -3,9 +3,13 @@
 //! * `DELETE /v1/admin/users/{userId}?project=ID` — erase a person (events, identity links,
 //!   linked anonymous ids), suppress their ids, answer the counts.
 //! * `GET /v1/admin/users/{userId}/export?project=ID` — the person's events as NDJSON.
+//! * `DELETE /v1/admin/anonymous_ids/{anonymousId}?project=ID`,
+//!   `GET /v1/admin/anonymous_ids/{anonymousId}/export?project=ID` — the same for a person named
+//!   by a cookie or device id (its linked user when it has one, else just that id).
 //! * `GET /v1/admin/audit?project=ID&limit=N` — the audit log, newest first.
 //! * `GET /v1/admin/dead_letters?project=ID&limit=N` — refused messages, newest first.
-//! * `GET /v1/admin/projects` — configured projects (ids, names, origins, privacy; no keys).
+//! * `GET /v1/admin/projects` — configured projects (ids, names, origins, live privacy settings;
+//!   no keys, no salts).
 //!
 //! `project` may be left out when one project is configured. The optional `X-Footfall-Actor`
 //! header names the person acting, recorded in the audit log as `admin:<name>`.
@@ -21,13 +25,23 @@ use serde_json::{Value, json};
 
 use super::RouteTable;
 use crate::error::ApiError;
-use crate::privacy::{self, sql_string};
+use crate::privacy::{self, Person, sql_string};
 use crate::state::AppState;
 
 pub fn routes(table: RouteTable) -> RouteTable {
     table
         .add("/v1/admin/users/{user_id}", &["DELETE"], delete(erase_user))
         .add("/v1/admin/users/{user_id}/export", &["GET"], get(export_user))
+        .add(
+            "/v1/admin/anonymous_ids/{anonymous_id}",
+            &["DELETE"],
+            delete(erase_anonymous),
+        )
+        .add(
+            "/v1/admin/anonymous_ids/{anonymous_id}/export",
+            &["GET"],
+            get(export_anonymous),
+        )
         .add("/v1/admin/audit", &["GET"], get(audit_log))
         .add("/v1/admin/dead_letters", &["GET"], get(dead_letters))
         .add("/v1/admin/projects", &["GET"], get(projects))
@@ -42,29 +56,34 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        match token {
-            Some(t) if state.is_admin_token(t) => {
-                let name = parts
-                    .headers
-                    .get("x-footfall-actor")
-                    .and_then(|v| v.to_str().ok());
-                let actor = match name {
-                    Some(n) if !n.trim().is_empty() => {
-                        format!("admin:{}", n.trim().chars().take(100).collect::<String>())
-                    }
-                    _ => "admin".to_string(),
-                };
-                Ok(Admin { actor })
-            }
-            _ => Err(ApiError::Unauthorized),
+        authenticate(parts, state).map(|actor| Admin { actor })
+    }
+}
+
+/// Checks the admin bearer token of a request; returns the audit actor (`admin`, or
+/// `admin:<X-Footfall-Actor>`).
+pub fn authenticate(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
+    let token = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(t) if state.is_admin_token(t) => {
+            let name = parts
+                .headers
+                .get("x-footfall-actor")
+                .and_then(|v| v.to_str().ok());
+            Ok(match name {
+                Some(n) if !n.trim().is_empty() => {
+                    format!("admin:{}", n.trim().chars().take(100).collect::<String>())
+                }
+                _ => "admin".to_string(),
+            })
         }
+        _ => Err(ApiError::Unauthorized),
     }
 }
 
@@ -74,34 +93,82 @@ pub struct ProjectQuery {
     pub limit: Option<usize>,
 }
 
-fn store_error(state: &AppState, e: footfall_engine::store::StoreError) -> ApiError {
+pub fn store_error(state: &AppState, e: footfall_engine::store::StoreError) -> ApiError {
     ApiError::from_store(e, state.config.limits.retry_after_secs)
+}
+
+async fn erase_person(
+    state: &AppState,
+    actor: &str,
+    project: Option<&str>,
+    person: Person<'_>,
+) -> Result<Json<privacy::ErasureSummary>, ApiError> {
+    let project = state.resolve_project(project)?;
+    let summary = privacy::erase(state, project, person, actor)
+        .await
+        .map_err(|e| store_error(state, e))?;
+    Ok(Json(summary))
+}
+
+async fn export_person(
+    state: &AppState,
+    actor: &str,
+    project: Option<&str>,
+    person: Person<'_>,
+) -> Result<Response, ApiError> {
+    let project = state.resolve_project(project)?;
+    let body = privacy::export(state, project, person, actor)
+        .await
+        .map_err(|e| store_error(state, e))?;
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
 }
 
 async fn erase_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(user_id): Path<String>,
+    Path(id): Path<String>,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Json<privacy::ErasureSummary>, ApiError> {
-    let project = state.resolve_project(q.project.as_deref())?;
-    let summary = privacy::erase_user(&state, project, &user_id, &admin.actor)
-        .await
-        .map_err(|e| store_error(&state, e))?;
-    Ok(Json(summary))
+    erase_person(&state, &admin.actor, q.project.as_deref(), Person::UserId(&id)).await
+}
+
+async fn erase_anonymous(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<privacy::ErasureSummary>, ApiError> {
+    erase_person(
+        &state,
+        &admin.actor,
+        q.project.as_deref(),
+        Person::AnonymousId(&id),
+    )
+    .await
 }
 
 async fn export_user(
     State(state): State<AppState>,
     admin: Admin,
-    Path(user_id): Path<String>,
+    Path(id): Path<String>,
     Query(q): Query<ProjectQuery>,
 ) -> Result<Response, ApiError> {
-    let project = state.resolve_project(q.project.as_deref())?;
-    let body = privacy::export_user(&state, project, &user_id, &admin.actor)
-        .await
-        .map_err(|e| store_error(&state, e))?;
-    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], body).into_response())
+    export_person(&state, &admin.actor, q.project.as_deref(), Person::UserId(&id)).await
+}
+
+async fn export_anonymous(
+    State(state): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Response, ApiError> {
+    export_person(
+        &state,
+        &admin.actor,
+        q.project.as_deref(),
+        Person::AnonymousId(&id),
+    )
+    .await
 }
 
 async fn audit_log(
@@ -155,12 +222,13 @@ async fn projects(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
         .projects
         .iter()
         .map(|p| {
+            let privacy = state.privacy.get(&p.id);
             json!({
                 "id": p.id,
                 "name": p.name.clone().unwrap_or_else(|| p.id.clone()),
                 "allowed_origins": p.allowed_origins,
-                "retention_days": state.config.retention_days(p),
-                "privacy": p.privacy,
+                "retention_days": privacy.settings.retention.events_days,
+                "privacy": privacy.settings,
             })
         })
         .collect();

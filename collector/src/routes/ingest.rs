@@ -49,7 +49,8 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .add_public("/v1/alias", POST, single(MessageType::Alias))
 }
 
-/// CORS for the ingestion routes: the origins any project allows ("*" in any project = any).
+/// CORS for the routes browsers call (ingestion, `GET /v1/settings`): the origins any project
+/// allows ("*" in any project = any).
 pub fn cors(config: &Config) -> CorsLayer {
     let origins: HashSet<String> = config
         .projects
@@ -67,13 +68,14 @@ pub fn cors(config: &Config) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow_origin)
-        .allow_methods([Method::POST, Method::OPTIONS])
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             header::CONTENT_ENCODING,
+            header::IF_NONE_MATCH,
         ])
-        .expose_headers([header::RETRY_AFTER])
+        .expose_headers([header::RETRY_AFTER, header::ETAG])
         .max_age(Duration::from_secs(86_400))
 }
 
@@ -103,7 +105,7 @@ async fn handle(State(state): State<AppState>, request: Request, single: Option<
 }
 
 /// The write key sent as HTTP Basic username.
-fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -117,7 +119,7 @@ fn basic_auth_user(headers: &HeaderMap) -> Option<String> {
     (!user.is_empty()).then(|| user.to_string())
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 

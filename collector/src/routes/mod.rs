@@ -5,13 +5,19 @@
 //! [`route_table`], which the OpenAPI test compares with `collector/openapi.yaml`, so a route
 //! cannot be added without documenting it.
 //!
-//! To add a group of routes (e.g. dashboards): write `routes/dashboards.rs` with a `routes`
-//! function like the others, call it in [`all_routes`], and describe the paths in
-//! `collector/openapi.yaml`.
+//! Groups: [`ingest`] (Segment-compatible intake), [`admin`] (data-subject rights, audit, dead
+//! letters), [`settings`] (privacy settings: `/v1/settings` for SDKs, the admin API), [`dashboards`]
+//! (the engine's dashboards, alerts and query API), [`pages`] (landing page, privacy page,
+//! browser example), [`ops`] (health, readiness, metrics). To add a group: write
+//! `routes/<name>.rs` with a `routes` function like the others, call it in [`all_routes`], and
+//! describe the paths in `collector/openapi.yaml`.
 
 pub mod admin;
+pub mod dashboards;
 pub mod ingest;
 pub mod ops;
+pub mod pages;
+pub mod settings;
 
 use axum::Router;
 use axum::routing::MethodRouter;
@@ -84,6 +90,9 @@ fn all_routes() -> RouteTable {
     let table = RouteTable::default();
     let table = ingest::routes(table);
     let table = admin::routes(table);
+    let table = settings::routes(table);
+    let table = dashboards::routes(table);
+    let table = pages::routes(table);
     ops::routes(table)
 }
 

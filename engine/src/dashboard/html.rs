@@ -28,6 +28,9 @@ use super::data::DashboardData;
 
 const TEMPLATE: &str = include_str!("../../assets/page.html");
 const CSS: &str = include_str!("../../assets/dashboard.css");
+/// The dashboards' stylesheet, for other pages of the host that should look the same (the
+/// collector's landing and privacy pages).
+pub const STYLESHEET: &str = CSS;
 const JS: &str = include_str!("../../assets/dashboard.js");
 
 /// Which page to render.
@@ -112,8 +115,8 @@ pub fn render_static_report(title: &str, reports: &[DashboardData]) -> String {
 }
 
 /// Replaces each `{{key}}` of the template (only the template's own placeholders: inserted text
-/// is never scanned again).
-fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
+/// is never scanned again); unknown keys stay as they are.
+pub fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {
     let mut out = String::with_capacity(template.len() + CSS.len() + JS.len() + 1024);
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
@@ -155,7 +158,7 @@ pub fn escape_html(s: &str) -> String {
 }
 
 /// JSON safe inside `<script type="application/json">`.
-fn script_json(v: &serde_json::Value) -> String {
+pub fn script_json(v: &serde_json::Value) -> String {
     let s = serde_json::to_string(v).unwrap_or_else(|_| "{}".into());
     s.replace('<', "\\u003c")
         .replace('>', "\\u003e")

@@ -497,6 +497,17 @@ impl ClickHouseStore {
         Ok((ids, filter))
     }
 
+    /// The events matching `filter`, oldest first (exports).
+    async fn events_where(&self, filter: &str) -> Result<Vec<EventRow>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM events FINAL WHERE {filter} ORDER BY ts, message_id");
+        self.select(&sql)
+            .await?
+            .rows
+            .iter()
+            .map(|r| common::event_from_values(r))
+            .collect()
+    }
+
     /// The latest version of a document: `Some(body)` unless missing or deleted.
     async fn latest_document(
         &self,
@@ -538,6 +549,15 @@ impl ClickHouseStore {
         )
         .await
     }
+}
+
+/// The events of an anonymous id linked to no user (nullable column wrapped for mutations).
+fn anonymous_filter(project_id: &str, anonymous_id: &str) -> String {
+    format!(
+        "project_id = {} AND ifNull(anonymous_id, '') = {}",
+        lit(project_id),
+        lit(anonymous_id)
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -688,13 +708,7 @@ impl Store for ClickHouseStore {
 
     async fn export_person(&self, project_id: &str, user_id: &str) -> Result<Vec<EventRow>, StoreError> {
         let (_, filter) = self.person(project_id, user_id).await?;
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events FINAL WHERE {filter} ORDER BY ts, message_id");
-        self.select(&sql)
-            .await?
-            .rows
-            .iter()
-            .map(|r| common::event_from_values(r))
-            .collect()
+        self.events_where(&filter).await
     }
 
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
@@ -708,6 +722,105 @@ impl Store for ClickHouseStore {
             self.wait_for_mutations().await?;
         }
         Ok(n)
+    }
+
+    async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError> {
+        let sql = format!(
+            "SELECT user_id FROM {IDENTITIES_RELATION} WHERE project_id = {} AND anonymous_id = {}",
+            lit(project_id),
+            lit(anonymous_id)
+        );
+        Ok(self
+            .select(&sql)
+            .await?
+            .rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next()?.as_str().map(str::to_string)))
+    }
+
+    async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
+        if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
+            return self.erase_person(project_id, &user_id).await;
+        }
+        let filter = anonymous_filter(project_id, anonymous_id);
+        let events_deleted = self
+            .count(&format!("SELECT count() FROM events FINAL WHERE {filter}"))
+            .await?;
+        self.execute(&format!("ALTER TABLE events DELETE WHERE {filter}"))
+            .await?;
+        let needle = &common::json_needles(&[anonymous_id.to_string()])[0];
+        self.execute(&format!(
+            "ALTER TABLE dead_letters DELETE WHERE ifNull(project_id, '') = {} AND position(payload, {}) > 0",
+            lit(project_id),
+            lit(needle)
+        ))
+        .await?;
+        self.wait_for_mutations().await?;
+        tracing::info!(project_id, events_deleted, "clickhouse: anonymous person erased");
+        Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+    }
+
+    async fn export_anonymous(
+        &self,
+        project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let filter = match self.linked_user(project_id, anonymous_id).await? {
+            Some(user_id) => self.person(project_id, &user_id).await?.1,
+            None => anonymous_filter(project_id, anonymous_id),
+        };
+        self.events_where(&filter).await
+    }
+
+    async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let filter = format!(
+            "project_id = {} AND ts < {cutoff_ms} AND (isNotNull(session_id) OR position(context, '\"sessionId\"') > 0)",
+            lit(project_id)
+        );
+        let n = self
+            .count(&format!("SELECT count() FROM events FINAL WHERE {filter}"))
+            .await?;
+        if n > 0 {
+            let [first, last] = common::SESSION_ID_MEMBER;
+            self.execute(&format!(
+                "ALTER TABLE events UPDATE session_id = NULL, \
+                 context = replaceRegexpOne(replaceRegexpOne(context, {}, ''), {}, '') WHERE {filter}",
+                lit(first),
+                lit(last)
+            ))
+            .await?;
+            self.wait_for_mutations().await?;
+        }
+        Ok(n)
+    }
+
+    async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        // Every row of an anonymous id whose winning (earliest) link is older than the cutoff:
+        // deleting only the old rows would promote a later, losing link.
+        let sql = format!(
+            "SELECT anonymous_id FROM {IDENTITIES_RELATION} WHERE project_id = {} AND linked_at < {cutoff_ms}",
+            lit(project_id)
+        );
+        let ids: Vec<String> = self
+            .select(&sql)
+            .await?
+            .rows
+            .into_iter()
+            .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string))
+            .collect();
+        for chunk in ids.chunks(LOOKUP_CHUNK) {
+            self.execute(&format!(
+                "ALTER TABLE identities DELETE WHERE project_id = {} AND anonymous_id IN ({})",
+                lit(project_id),
+                list(chunk)
+            ))
+            .await?;
+        }
+        if !ids.is_empty() {
+            self.wait_for_mutations().await?;
+        }
+        Ok(ids.len() as u64)
     }
 
     async fn put_document(

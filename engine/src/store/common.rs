@@ -61,6 +61,25 @@ pub fn reduce_links(links: &[IdentityLink]) -> Vec<IdentityLink> {
 
 /// Strings that identify a dead letter as belonging to one of `ids`: each id as a JSON string
 /// (with its quotes), as it appears in a message payload.
+/// Regular expressions (RE2 and PostgreSQL syntax alike) matching a context's
+/// `"sessionId":"…"` member in compact JSON text: followed by another member, else the last one
+/// (with its leading comma). Replacing the first, then the second, with nothing removes it and
+/// leaves valid JSON. Collectors used to keep the session id in the context as well as in the
+/// `session_id` column; sessions retention removes both.
+pub const SESSION_ID_MEMBER: [&str; 2] = [
+    r#""sessionId":"(?:[^"\\]|\\.)*","#,
+    r#",?"sessionId":"(?:[^"\\]|\\.)*""#,
+];
+
+/// The report of erasing an anonymous id linked to no user.
+pub fn anonymous_erase_report(anonymous_id: &str, events_deleted: u64) -> super::EraseReport {
+    super::EraseReport {
+        events_deleted,
+        identity_links_deleted: 0,
+        ids: vec![anonymous_id.to_string()],
+    }
+}
+
 pub fn json_needles(ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| Value::String(id.clone()).to_string())

@@ -416,6 +416,53 @@ fn erase_blocking(w: &mut Writer, project_id: &str, user_id: &str) -> Result<Era
     })
 }
 
+/// The user id of an anonymous id's identity link, read inside `tx`.
+fn linked_user_in(
+    tx: &Connection,
+    project_id: &str,
+    anonymous_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let r = query_blocking(tx, sql::LINKED_USER, &[&project_id, &anonymous_id])?;
+    Ok(r.rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string)))
+}
+
+/// [`Store::erase_anonymous`]: the linked user's erasure, or the anonymous id's own events, under
+/// the writer lock (no write can link the id in between).
+fn erase_anonymous_blocking(
+    w: &mut Writer,
+    project_id: &str,
+    anonymous_id: &str,
+) -> Result<EraseReport, StoreError> {
+    if let Some(user_id) = linked_user_in(&w.conn, project_id, anonymous_id)? {
+        return erase_blocking(w, project_id, &user_id);
+    }
+    let Writer { conn, keys, .. } = w;
+    let tx = conn.transaction().map_err(err)?;
+    let events_deleted = delete_events(
+        &tx,
+        keys,
+        &sql::delete_anonymous_events(),
+        &[&project_id, &anonymous_id],
+    )?;
+    let mut dead_letters = 0;
+    for needle in common::json_needles(&[anonymous_id.to_string()]) {
+        dead_letters += tx
+            .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, params![project_id, needle])
+            .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    tracing::info!(
+        project_id,
+        events_deleted,
+        dead_letters,
+        "duckdb: anonymous person erased"
+    );
+    Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+}
+
 fn execute(w: &mut Writer, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StoreError> {
     w.conn.execute(sql, params).map_err(err)
 }
@@ -470,6 +517,46 @@ impl Store for DuckDbStore {
             Ok(n)
         })
         .await
+    }
+
+    async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError> {
+        let (p, a) = (project_id.to_string(), anonymous_id.to_string());
+        self.with_reader(move |c| linked_user_in(c, &p, &a)).await
+    }
+
+    async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
+        let (p, a) = (project_id.to_string(), anonymous_id.to_string());
+        self.with_writer(move |w| erase_anonymous_blocking(w, &p, &a))
+            .await
+    }
+
+    async fn export_anonymous(
+        &self,
+        project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let (p, a) = (project_id.to_string(), anonymous_id.to_string());
+        let result = self
+            .with_reader(move |c| match linked_user_in(c, &p, &a)? {
+                Some(u) => query_blocking(c, &sql::export_person(), &[&p, &u]),
+                None => query_blocking(c, &sql::export_anonymous(), &[&p, &a]),
+            })
+            .await?;
+        result.rows.iter().map(|r| common::event_from_values(r)).collect()
+    }
+
+    async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let p = project_id.to_string();
+        self.with_writer(move |w| {
+            execute(w, &sql::clear_sessions_before(), &[&p, &cutoff_ms]).map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        let p = project_id.to_string();
+        self.with_writer(move |w| execute(w, sql::DELETE_LINKS_BEFORE, &[&p, &cutoff_ms]).map(|n| n as u64))
+            .await
     }
 
     async fn put_document(

@@ -75,6 +75,12 @@
 //!   one of the ids as a JSON string (not counted in [`EraseReport`]; logged). ClickHouse returns
 //!   only after its delete mutations finished.
 //!   [`Store::export_person`] returns the same set of events, ordered by (ts, message_id).
+//!   [`Store::erase_anonymous`] / [`Store::export_anonymous`] name the person by an anonymous id:
+//!   its linked user when it has one, else just the events carrying that anonymous id.
+//! * **Retention**: [`Store::delete_events_before`] (events), [`Store::clear_sessions_before`]
+//!   (sessions: old events keep everything but their `session_id`),
+//!   [`Store::delete_identities_before`] (users: old anonymous id → user id links). ClickHouse
+//!   returns after its mutations finished.
 //! * **Query results**: integers (and decimals of scale 0, e.g. PostgreSQL's `sum(bigint)`) as
 //!   JSON integers, other numbers as floats (NaN/∞ as null), **booleans as 0/1** (ClickHouse has
 //!   no boolean type), dates as `YYYY-MM-DD`, timestamps as `YYYY-MM-DD HH:MM:SS[.ffffff]` (UTC),
@@ -241,6 +247,26 @@ pub trait Store: Send + Sync + 'static {
     async fn export_person(&self, project_id: &str, user_id: &str) -> Result<Vec<EventRow>, StoreError>;
     /// Deletes events with `ts` before `cutoff_ms`; returns how many.
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError>;
+    /// The user id `anonymous_id` is linked to (its winning identity link), if any.
+    async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError>;
+    /// Erases the person an anonymous id (cookie, device id) names: when it is linked to a user,
+    /// that user exactly as [`Store::erase_person`] (the report's `ids` start with the user id);
+    /// otherwise every event carrying that anonymous id and the project's dead letters mentioning
+    /// it (`ids` is just the anonymous id).
+    async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError>;
+    /// The events of the person an anonymous id names (as [`Store::erase_anonymous`] selects
+    /// them), oldest first.
+    async fn export_anonymous(
+        &self,
+        project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError>;
+    /// Sessions retention: clears `session_id` of events with `ts` before `cutoff_ms` (the events
+    /// stay); returns how many events had one.
+    async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError>;
+    /// Users retention: deletes the identity links (anonymous id → user id) whose winning link
+    /// was made before `cutoff_ms`; returns how many anonymous ids lost their link.
+    async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError>;
     /// Upserts a JSON document.
     async fn put_document(
         &self,

@@ -314,6 +314,14 @@ impl From<tokio_postgres::Error> for WriteFailure {
     }
 }
 
+/// The first column of the first row, as text.
+fn first_text(r: QueryResult) -> Option<String> {
+    r.rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string))
+}
+
 async fn select_in<C: GenericClient>(
     client: &C,
     sql: &str,
@@ -639,6 +647,65 @@ impl Store for PostgresStore {
 
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
         self.execute(sql::DELETE_EVENTS_BEFORE, &[&project_id, &cutoff_ms])
+            .await
+    }
+
+    async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError> {
+        let r = self
+            .select(sql::LINKED_USER, &[&project_id, &anonymous_id])
+            .await?;
+        Ok(first_text(r))
+    }
+
+    async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
+        if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
+            return self.erase_person(project_id, &user_id).await;
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(pg_err)?;
+        let events_deleted = tx
+            .execute(&sql::delete_anonymous_events(), &[&project_id, &anonymous_id])
+            .await
+            .map_err(pg_err)?;
+        let mut dead_letters = 0;
+        for needle in common::json_needles(&[anonymous_id.to_string()]) {
+            dead_letters += tx
+                .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, &[&project_id, &needle])
+                .await
+                .map_err(pg_err)?;
+        }
+        tx.commit().await.map_err(pg_err)?;
+        tracing::info!(
+            project_id,
+            events_deleted,
+            dead_letters,
+            "postgres: anonymous person erased"
+        );
+        Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+    }
+
+    async fn export_anonymous(
+        &self,
+        project_id: &str,
+        anonymous_id: &str,
+    ) -> Result<Vec<EventRow>, StoreError> {
+        let r = match self.linked_user(project_id, anonymous_id).await? {
+            Some(u) => self.select(&sql::export_person(), &[&project_id, &u]).await?,
+            None => {
+                self.select(&sql::export_anonymous(), &[&project_id, &anonymous_id])
+                    .await?
+            }
+        };
+        r.rows.iter().map(|row| common::event_from_values(row)).collect()
+    }
+
+    async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.execute(&sql::clear_sessions_before(), &[&project_id, &cutoff_ms])
+            .await
+    }
+
+    async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
+        self.execute(sql::DELETE_LINKS_BEFORE, &[&project_id, &cutoff_ms])
             .await
     }
 

@@ -3,7 +3,7 @@
 //! bulk insert are written once here. `{text}` in the DDL is the backend's text type (PostgreSQL
 //! adds `COLLATE "C"` so that comparisons and ORDER BY are bytewise, as on DuckDB and ClickHouse).
 
-use super::common::{AUDIT_COLUMNS, EVENT_COLUMNS};
+use super::common::{self, AUDIT_COLUMNS, EVENT_COLUMNS};
 
 /// Schema version 1: the canonical tables of store/mod.rs. Statements separated by `;`.
 /// `events_key`: whether `events` gets its PRIMARY KEY (DuckDB enforces it in the store instead).
@@ -107,6 +107,35 @@ pub const DELETE_DEAD_LETTERS_MENTIONING: &str =
 pub const DELETE_PERSON_LINKS: &str = "DELETE FROM identities WHERE project_id = $1 AND user_id = $2";
 
 pub const DELETE_EVENTS_BEFORE: &str = "DELETE FROM events WHERE project_id = $1 AND ts < $2";
+
+/// `$1` project, `$2` anonymous id: the user id of its (winning) identity link.
+pub const LINKED_USER: &str = "SELECT user_id FROM identities WHERE project_id = $1 AND anonymous_id = $2";
+
+/// `$1` project, `$2` anonymous id: the events of an anonymous id that is linked to no user.
+const ANONYMOUS_FILTER: &str = "project_id = $1 AND anonymous_id = $2";
+
+pub fn export_anonymous() -> String {
+    format!("SELECT {EVENT_COLUMNS} FROM events WHERE {ANONYMOUS_FILTER} ORDER BY ts, message_id")
+}
+
+pub fn delete_anonymous_events() -> String {
+    format!("DELETE FROM events WHERE {ANONYMOUS_FILTER}")
+}
+
+/// Sessions retention: `$1` project, `$2` cutoff (ms). Clears the `session_id` column and
+/// removes the `"sessionId":"…"` member from the context JSON text (see
+/// [`common::SESSION_ID_MEMBER`]).
+pub fn clear_sessions_before() -> String {
+    let [first, last] = common::SESSION_ID_MEMBER;
+    format!(
+        "UPDATE events SET session_id = NULL, \
+         context = regexp_replace(regexp_replace(context, '{first}', ''), '{last}', '') \
+         WHERE project_id = $1 AND ts < $2 AND (session_id IS NOT NULL OR strpos(context, '\"sessionId\"') > 0)"
+    )
+}
+
+/// Users retention: `$1` project, `$2` cutoff (ms).
+pub const DELETE_LINKS_BEFORE: &str = "DELETE FROM identities WHERE project_id = $1 AND linked_at < $2";
 
 pub const DOC_UPSERT: &str = "INSERT INTO documents (kind, project_id, id, body, updated_at) \
     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kind, project_id, id) DO UPDATE SET \
