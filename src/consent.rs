@@ -5,7 +5,8 @@
 //! 2. a privacy signal the host reported and the config respects denies: GPC denies
 //!    `consent.gpc_categories` (default `marketing`), DNT denies every other category;
 //! 3. the user's explicit choice (grant / deny / revoke), persisted with the identity;
-//! 4. otherwise the mode: `opt_out` grants, `opt_in` leaves it pending.
+//! 4. otherwise the mode — the category's own mode when the privacy team's settings give it one
+//!    (`consent_categories`), else `consent.mode`: `opt_out` grants, `opt_in` leaves it pending.
 //!
 //! Pending events wait in the core's memory (never in the store) until a decision; the core
 //! owns that buffer. This module only answers questions and records choices.
@@ -65,6 +66,8 @@ pub struct ConsentState {
     respect_dnt: bool,
     choices: NameMap<bool>,
     signals: PrivacySignals,
+    /// Per-category modes from the server settings (categories not listed use `mode`).
+    category_modes: NameMap<crate::settings::ConsentMode>,
 }
 
 impl ConsentState {
@@ -78,7 +81,23 @@ impl ConsentState {
             respect_dnt: config.consent.respect_dnt,
             choices,
             signals: PrivacySignals::default(),
+            category_modes: NameMap::new(),
         }
+    }
+
+    /// The same choices and signals under another configuration (the effective one after the
+    /// server's settings changed) with per-category modes.
+    pub fn reconfigure(&mut self, config: &Config, category_modes: NameMap<crate::settings::ConsentMode>) {
+        let mut next = ConsentState::new(config, std::mem::take(&mut self.choices));
+        next.signals = self.signals;
+        next.category_modes = category_modes;
+        *self = next;
+    }
+
+    /// Whether some category other than `necessary` is granted now.
+    pub fn grants_any(&self) -> bool {
+        self.categories()
+            .any(|c| c != NECESSARY && self.decide(c) == ConsentDecision::Granted)
     }
 
     /// The decision for `category` (see the module docs for the precedence).
@@ -92,10 +111,14 @@ impl ConsentState {
         if self.respect_gpc && self.signals.gpc && self.gpc_categories.iter().any(|c| c == category) {
             return ConsentDecision::Denied;
         }
+        let opt_out = match self.category_modes.get(category) {
+            Some(m) => *m == crate::settings::ConsentMode::OptOut,
+            None => self.mode == ConsentMode::OptOut,
+        };
         match self.choices.get(category) {
             Some(true) => ConsentDecision::Granted,
             Some(false) => ConsentDecision::Denied,
-            None if self.mode == ConsentMode::OptOut => ConsentDecision::Granted,
+            None if opt_out => ConsentDecision::Granted,
             None => ConsentDecision::Pending,
         }
     }

@@ -53,10 +53,55 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Server settings (the privacy control plane)
+//!
+//! A privacy team sets each project's privacy settings centrally ([`settings::PrivacySettings`],
+//! served by the collector at `GET {endpoint}/v1/settings`). The core obeys them together with
+//! its local configuration, **the stricter setting always winning** ([`settings::merge`]):
+//!
+//! - **Fetching** is the host's I/O, the core's decision. A host that fetches calls
+//!   [`Core::set_settings_fetch`]`(true)`; then [`Core::next_wakeup`] also covers the next fetch
+//!   and [`Core::poll_settings`] hands out a [`settings_fetch::SettingsRequest`] when one is due:
+//!   at start, then every `delivery.settings_refresh` (default `300` seconds; `0` turns fetching
+//!   off), one at a time. The host GETs it (write key as HTTP Basic username or `?writeKey=`,
+//!   `If-None-Match` with the ETag) and reports a [`settings_fetch::SettingsResponse`] with
+//!   [`Core::report_settings`]: new settings apply at once; a 304, or a 200 with the same ETag or
+//!   body, only confirms them; a failure (or an unreadable body) is retried after a backoff
+//!   (`delivery.backoff_base` doubling up to `delivery.backoff_cap`, never longer than the
+//!   refresh) while the settings in force stay. Delivery never waits for a fetch, except on a
+//!   first start with no settings known: then batches wait for the first answer, at most
+//!   [`settings_fetch::SETTINGS_WAIT_MS`] (5 s). No fetch is made while the *local*
+//!   configuration lets nothing but `necessary` through (opt-in without consent, every category
+//!   denied by GPC/DNT): a page that promised "no request before consent" keeps that promise.
+//!   Hosts that get settings elsewhere call [`Core::apply_server_settings`].
+//! - **Merging** always starts from the local configuration ([`Core::local_config`]): the
+//!   configuration in force ([`Core::config`]) is `merge(server, from_config(local))` applied to
+//!   a copy of it, so when the privacy team loosens a setting again the SDK loosens too (down to
+//!   what the local configuration says). [`Core::effective_settings`] shows the result.
+//!   Per-category consent modes (`consent_categories`) apply in the core too. Not enforced by the
+//!   SDKs, left to the collector: custom `pii_patterns` (no regex engine in the browser bundle),
+//!   `hash_user_id` without a local `privacy.hash_salt` (the salt stays on the server),
+//!   `store_raw_ip`, retention and bot handling.
+//! - **Persistence**: the last known settings (with their ETag and fetch time) go through
+//!   [`Store::save_settings`] and are restored by [`Core::new`] before anything is sent, so an
+//!   offline start obeys them (the browser writes them only once storage is allowed).
+//! - **What is already queued obeys the new settings too** (see `state_machine/server_settings.rs`):
+//!   events of a category that is no longer granted — e.g. after a switch to `opt_in` — are
+//!   purged from memory and store (`consent`); events the tracking plan no longer allows are
+//!   dropped (`disabled`, `not_in_plan`); the others are re-anonymized and rewritten in place with
+//!   the same message id ([`Store::replace`]): denied properties and URL parameters removed, IP
+//!   truncated and flagged, PII redacted, user ids hashed. Events waiting for consent get the new
+//!   plan at once and the rest when released; a batch out at the time is re-checked if it comes
+//!   back for another attempt. Loosening releases what now may go (pending events of a category
+//!   now granted).
+//!
 //! Consent: [`Core::grant`], [`Core::deny`], [`Core::revoke`], [`Core::grant_all`],
 //! [`Core::deny_all`], [`Core::set_privacy_signals`], [`Core::set_initial_privacy_signals`].
 //! Identity: `identify`/`alias` events, [`Core::reset`], [`Core::anonymous_id`]. Enrichment:
 //! [`Core::register`], [`Core::set_default_context`], `Core::add_before_send` (feature `serde`).
+//! Server settings: [`Core::set_settings_fetch`], [`Core::poll_settings`],
+//! [`Core::report_settings`], [`Core::apply_server_settings`], [`Core::effective_settings`],
+//! [`Core::server_settings`], [`Core::settings_etag`], [`Core::settings_fetched_at`].
 //! Hosts sharing storage (browser tabs): [`Core::restore_messages`], [`Core::sync_state`],
 //! [`Core::retry_now`], [`Core::set_write_key_in_body`]. Observability: [`Core::stats`],
 //! [`Core::set_debug_log`].
@@ -78,10 +123,13 @@
 //! - [`message`]: the wire format (shared with the collector); [`time`]: RFC 3339 by hand.
 //! - [`json`]: the core's JSON (value, parser, writer); [`map`]: its one map type.
 //! - [`config`]: `analytics_config.yaml` as plain types; [`event`]: the event API input.
+//! - [`settings`]: the privacy team's settings and the stricter-wins merge (read without serde
+//!   too: `PrivacySettings::from_json`); [`settings_fetch`]: the fetch exchange and its record.
 //! - [`pipeline`]: validate, plan, enrich, anonymize — one small function per step.
 //! - [`consent`], [`session`], [`delivery`] (retry policy), [`stats`], [`store`], [`rng`],
 //!   [`clock`], [`platform`] (the only wasm32/native difference).
-//! - `native` (feature `native`): [`Client`], the blocking facade, the file store, HTTP.
+//! - `native` (feature `native`): [`Client`], the blocking facade, the file store, HTTP (the
+//!   client fetches the settings with its transport and keeps them in the data dir).
 //! - `testing` (feature `testing`): manual clock, seeded rng, memory store, memory transport.
 
 pub mod clock;
@@ -98,6 +146,8 @@ pub(crate) mod queue;
 pub mod rng;
 pub mod session;
 pub mod settings;
+pub mod settings_fetch;
+mod settings_json;
 mod state_machine;
 pub mod stats;
 pub mod store;

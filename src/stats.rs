@@ -296,6 +296,9 @@ pub enum LogEvent<'a> {
     },
     /// Something went wrong that the core worked around (store error, corrupt record).
     Warning { detail: &'a str },
+    /// The privacy team's settings: applied, restored, or a fetch failed (and when the next try
+    /// is).
+    Settings { detail: &'a str },
 }
 
 impl LogEvent<'_> {
@@ -303,9 +306,10 @@ impl LogEvent<'_> {
     pub fn level(&self) -> LogLevel {
         match self {
             LogEvent::Warning { .. } => LogLevel::Warn,
-            LogEvent::Dropped { .. } | LogEvent::RetryScheduled { .. } | LogEvent::ConsentChanged { .. } => {
-                LogLevel::Info
-            }
+            LogEvent::Dropped { .. }
+            | LogEvent::RetryScheduled { .. }
+            | LogEvent::ConsentChanged { .. }
+            | LogEvent::Settings { .. } => LogLevel::Info,
             _ => LogLevel::Debug,
         }
     }
@@ -392,6 +396,7 @@ impl LogEvent<'_> {
                 s.push_str("warning: ");
                 s.push_str(detail);
             }
+            LogEvent::Settings { detail } => s.push_str(detail),
         }
         s
     }

@@ -1,13 +1,17 @@
 //! Persistence: the [`Store`] trait the host implements, and what the core persists.
 //!
-//! The core persists two things:
+//! The core persists three things:
 //! - [`PersistedState`]: the anonymous id, the identified user id, the current session and the
 //!   user's explicit consent choices. Small; saved whole whenever it changes (session activity at
 //!   most every [`STATE_SAVE_INTERVAL_MS`]).
 //! - the delivery queue, as [`StoredMessage`] records: appended when a message is enqueued and
 //!   removed once it is delivered or dropped. Each record holds the final serialized message with
 //!   its `messageId`, so a message restored after a restart is re-sent byte-for-byte (exactly once
-//!   from the collector's point of view, which de-duplicates on `messageId`).
+//!   from the collector's point of view, which de-duplicates on `messageId`). When the privacy
+//!   team's settings change, queued messages that must change are rewritten in place
+//!   ([`Store::replace`]).
+//! - the last known server privacy settings ([`Store::save_settings`], a small JSON record), so
+//!   an offline start obeys them (see [`crate::settings_fetch`]).
 //!
 //! Events waiting for a consent decision are never persisted, and nothing of a denied category is
 //! ever written. Every operation is synchronous (the browser's `localStorage` is). A failing store
@@ -192,6 +196,8 @@ pub struct Restored {
     pub messages: Vec<StoredMessage>,
     /// Problems the store worked around (torn or corrupt records skipped, unreadable state).
     pub warnings: Vec<String>,
+    /// The last record given to [`Store::save_settings`], if the store keeps one.
+    pub settings: Option<String>,
 }
 
 /// A store operation failed.
@@ -224,6 +230,21 @@ pub trait Store: MaybeSend {
     fn append(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError>;
     /// Forgets messages (delivered, dropped or purged) by `messageId`.
     fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError>;
+    /// Replaces persisted messages by new versions with the same `messageId` (the privacy
+    /// settings changed and the core rewrote them), keeping their place in the order where the
+    /// store can. Default: [`Store::remove`] then [`Store::append`].
+    fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        let ids: Vec<&str> = messages.iter().map(|m| m.message_id).collect();
+        self.remove(&ids)?;
+        self.append(messages)
+    }
+    /// Replaces the persisted record of the last known server privacy settings (a JSON text the
+    /// core writes and reads back through [`Restored::settings`]; project settings, not personal
+    /// data). Default: not persisted (every start waits for a fetch).
+    fn save_settings(&mut self, record: &str) -> Result<(), StoreError> {
+        let _ = record;
+        Ok(())
+    }
 }
 
 /// Persists nothing: state and queue live in memory only.
@@ -257,6 +278,12 @@ impl<S: Store + ?Sized> Store for Box<S> {
     }
     fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError> {
         (**self).remove(message_ids)
+    }
+    fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        (**self).replace(messages)
+    }
+    fn save_settings(&mut self, record: &str) -> Result<(), StoreError> {
+        (**self).save_settings(record)
     }
 }
 

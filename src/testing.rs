@@ -134,6 +134,7 @@ struct StoreInner {
     messages: Vec<StoredMessage>,
     appended: Vec<StoredMessage>,
     warnings: Vec<String>,
+    settings: Option<String>,
     failing: bool,
 }
 
@@ -163,6 +164,11 @@ impl MemoryStore {
         lock(&self.0).state.clone()
     }
 
+    /// The persisted server settings record ([`Store::save_settings`]).
+    pub fn settings(&self) -> Option<String> {
+        lock(&self.0).settings.clone()
+    }
+
     /// Makes every operation fail (or succeed again).
     pub fn set_failing(&self, failing: bool) {
         lock(&self.0).failing = failing;
@@ -190,6 +196,7 @@ impl Store for MemoryStore {
             state: inner.state.clone(),
             messages: inner.messages.clone(),
             warnings: std::mem::take(&mut inner.warnings),
+            settings: inner.settings.clone(),
         })
     }
     fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
@@ -213,6 +220,22 @@ impl Store for MemoryStore {
         inner
             .messages
             .retain(|m| !message_ids.contains(&m.message_id.as_str()));
+        Ok(())
+    }
+    fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        let mut inner = lock(&self.0);
+        Self::check(&inner)?;
+        for m in messages {
+            if let Some(old) = inner.messages.iter_mut().find(|o| o.message_id == m.message_id) {
+                *old = m.to_owned();
+            }
+        }
+        Ok(())
+    }
+    fn save_settings(&mut self, record: &str) -> Result<(), StoreError> {
+        let mut inner = lock(&self.0);
+        Self::check(&inner)?;
+        inner.settings = Some(record.to_string());
         Ok(())
     }
 }

@@ -15,7 +15,8 @@ const WAKEUP = 0,
   ADOPT = 6,
   COMMIT = 7,
   RESET = 8,
-  DESTROY = 9;
+  DESTROY = 9,
+  SETTINGS = 10;
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
@@ -59,6 +60,8 @@ function storageWorks(): boolean {
 export class Driver {
   readonly h: FootfallHost;
   private readonly url: string;
+  /** `?writeKey=…` for the settings fetch (no Authorization header: no CORS preflight). */
+  private readonly keyQuery: string;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private timerAt = Infinity;
   private inFlight = 0;
@@ -74,9 +77,11 @@ export class Driver {
   private constructor(
     h: FootfallHost,
     private readonly prefix: string,
+    writeKey: string,
   ) {
     this.h = h;
     this.url = h.url;
+    this.keyQuery = `?writeKey=${encodeURIComponent(writeKey)}`;
   }
 
   /** Claims this tab's storage partition (and orphaned ones), starts the Rust host, listens. */
@@ -116,7 +121,7 @@ export class Driver {
       dnt: navigator.doNotTrack === '1',
       storage: persist,
     };
-    const d = new Driver(FootfallHost.start(optionsJson, JSON.stringify(env), Date.now()), prefix);
+    const d = new Driver(FootfallHost.start(optionsJson, JSON.stringify(env), Date.now()), prefix, writeKey);
     d.known = new Set([tab, ...adopted]);
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
@@ -172,11 +177,14 @@ export class Driver {
     }, delay);
   }
 
-  /** Sends every batch that is due, re-arms the timer, resolves settled flushes. */
+  /** Fetches the settings if due, sends every batch that is due, re-arms the timer, resolves
+   * settled flushes. */
   pump(): void {
     if (this.stopped) return;
     this.drain();
     const now = Date.now();
+    const settings = this.h.settings(now);
+    if (settings !== undefined) this.fetchSettings(settings);
     for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) this.send(this.h.batchId, body, this.h.keepalive);
     this.after(this.h.on(WAKEUP, undefined, now));
     this.settle();
@@ -208,6 +216,22 @@ export class Driver {
             ? this.h.failed(id, answer, now)
             : this.h.delivered(id, answer[0], answer[1] ?? undefined, answer[2] ?? undefined, now),
         );
+        this.pump();
+      });
+  }
+
+  /** GETs the privacy settings (a CORS-simple request: the write key in the query, no custom
+   * headers; `no-cache` has the HTTP cache revalidate with `If-None-Match` on its own) and hands
+   * the answer to the host (status 0: no answer). */
+  private fetchSettings(url: string): void {
+    fetch(url + this.keyQuery, { credentials: 'omit', cache: 'no-cache' })
+      .then(
+        (r) => r.text().then((t) => `${r.status}\n${r.headers.get('ETag') ?? ''}\n${t}`, () => '0'),
+        () => '0',
+      )
+      .then((answer) => {
+        if (this.stopped) return;
+        this.after(this.h.on(SETTINGS, answer, Date.now()));
         this.pump();
       });
   }

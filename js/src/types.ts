@@ -118,6 +118,11 @@ export interface DeliveryConfig {
   /** Seconds. Default `60`. */
   backoff_cap?: number;
   max_in_flight?: number;
+  /**
+   * Seconds between fetches of the privacy team's settings (`{endpoint}/v1/settings`, also
+   * fetched at load once consent allows sending). `0` turns fetching off. Default `300`.
+   */
+  settings_refresh?: number;
 }
 
 /** Per-event options. */

@@ -55,7 +55,13 @@ async function dieWithQueuedEvents(context) {
     for (let i = 0; i < 5; i++) ff.track(`orphan_${i}`);
   });
   await sleep(300);
+  // `close({ runBeforeUnload })` returns before the page is gone: wait for it, so the collector
+  // recovers only after the dying tab can no longer retry (else it would deliver the events
+  // itself while the adopting tab sends them too).
+  const closed = new Promise((resolve) => dying.once('close', resolve));
   await dying.close({ runBeforeUnload: true });
+  await closed;
+  await sleep(100);
 }
 
 test('a tab that dies with events queued while another runs: the running tab adopts and sends them', async () => {

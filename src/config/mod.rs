@@ -237,6 +237,10 @@ pub struct DeliveryConfig {
     pub backoff_cap: f64,
     /// At most this many batches in flight at once. Default `1`.
     pub max_in_flight: usize,
+    /// How often the privacy team's settings are fetched from `{endpoint}/v1/settings` (hosts
+    /// also fetch once at start; a failed fetch is retried sooner, with backoff). `0` turns
+    /// fetching off (the last persisted settings still apply). Default `300` seconds (5 min).
+    pub settings_refresh: f64,
 }
 
 impl Default for DeliveryConfig {
@@ -249,6 +253,7 @@ impl Default for DeliveryConfig {
             backoff_base: 1.0,
             backoff_cap: 60.0,
             max_in_flight: 1,
+            settings_refresh: 300.0,
         }
     }
 }
@@ -341,6 +346,7 @@ impl Config {
             ("delivery.max_age", d.max_age),
             ("delivery.backoff_base", d.backoff_base),
             ("delivery.backoff_cap", d.backoff_cap),
+            ("delivery.settings_refresh", d.settings_refresh),
         ] {
             if !secs.is_finite() || secs < 0.0 {
                 return bad(String::from(name) + " must be a non-negative number of seconds");
@@ -401,6 +407,7 @@ mod tests {
         assert_eq!(c.tracking.max_message_bytes, 32_768);
         assert_eq!(secs_to_ms(c.tracking.session_timeout), 1_800_000);
         assert_eq!(secs_to_ms(c.delivery.max_age), 43_200_000);
+        assert_eq!(secs_to_ms(c.delivery.settings_refresh), 300_000);
         assert!(c.consent.respect_gpc && !c.consent.respect_dnt);
         assert_eq!(c.consent_mode(), ConsentMode::OptOut);
         c.validate().unwrap();

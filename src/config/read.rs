@@ -122,6 +122,7 @@ pub fn config(value: Value) -> Result<Config, ConfigError> {
             ("backoff_base", Slot::Number(&mut d.backoff_base)),
             ("backoff_cap", Slot::Number(&mut d.backoff_cap)),
             ("max_in_flight", Slot::Size(&mut d.max_in_flight)),
+            ("settings_refresh", Slot::Number(&mut d.settings_refresh)),
         ],
         None,
     )?;

@@ -28,6 +28,7 @@ use crate::event::Properties;
 use crate::event::{Event, Tracker};
 use crate::message::Message;
 use crate::rng::{OsRng, Rng};
+use crate::settings::PrivacySettings;
 use crate::stats::{DropReason, LogEvent, LogLevel, Stats};
 use crate::store::{NullStore, Store, StoreError};
 
@@ -86,6 +87,7 @@ pub(crate) enum Command {
     Unregister(String),
     Flush(Reply<usize>),
     Stats(Reply<Stats>),
+    Privacy(Reply<PrivacySettings>),
     Shutdown {
         deadline_ms: u64,
         reply: Reply<ShutdownReport>,
@@ -245,6 +247,9 @@ impl ClientBuilder {
         let now = self.clock.now_ms();
         let mut core = Core::new(self.config, store, self.rng, now)?;
         core.set_debug_log(self.debug_log.unwrap_or_else(|| Box::new(log_to_tracing)));
+        // At start and every `delivery.settings_refresh` (a transport that cannot fetch turns
+        // this off on the first try).
+        core.set_settings_fetch(true);
         for hook in self.hooks {
             core.add_before_send(hook);
         }
@@ -460,6 +465,14 @@ impl Client {
             None => None,
         };
         self.with_handle_drops(stats.unwrap_or_else(|| self.final_stats()))
+    }
+
+    /// The privacy settings in force: the local configuration merged with the privacy team's
+    /// settings from `{endpoint}/v1/settings` (fetched at start and every
+    /// `delivery.settings_refresh`, persisted in the data dir), stricter wins. The local
+    /// configuration's alone until server settings are known.
+    pub async fn privacy_settings(&self) -> Option<PrivacySettings> {
+        self.request(Command::Privacy)?.await.ok()
     }
 
     pub(crate) fn final_stats(&self) -> Stats {

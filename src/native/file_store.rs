@@ -1,10 +1,13 @@
 //! [`FileStore`]: the native client's persistence, in a data directory.
 //!
 //! - `state.json` — the [`PersistedState`], replaced atomically (write `state.json.tmp`, rename).
+//! - `settings` — the last known server privacy settings (the core's record, see
+//!   `footfall::settings_fetch::SettingsRecord`), replaced atomically the same way.
 //! - `queue.log` — an append-only log of records, each
 //!   `"FFQ1" | payload length (u32 LE) | CRC-32 of payload (u32 LE) | payload`, where the payload
 //!   is either an *add* (`1 | enqueued_at u64 LE | id len u16 | id | category len u16 | category
-//!   | message JSON`) or a *remove* (`2 | message ids joined by '\n'`).
+//!   | message JSON`) or a *remove* (`2 | message ids joined by '\n'`). An add for an id the log
+//!   already holds is a rewrite (`Store::replace`): it replaces that message in its place.
 //!
 //! Loading replays the log. A record whose checksum does not match, or that is cut short by a
 //! crash mid-write, is skipped with a warning (the reader resynchronizes on the next `FFQ1`
@@ -68,6 +71,10 @@ impl FileStore {
 
     fn state_path(&self) -> PathBuf {
         self.dir.join("state.json")
+    }
+
+    fn settings_path(&self) -> PathBuf {
+        self.dir.join("settings")
     }
 
     fn log_path(&self) -> PathBuf {
@@ -218,13 +225,14 @@ fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
         match parsed {
             Some((record, size)) => {
                 match record {
-                    Record::Add(m) => {
-                        if let Some(&i) = index.get(&m.message_id) {
-                            slots[i] = None;
+                    Record::Add(m) => match index.get(&m.message_id) {
+                        // A rewrite (`Store::replace`) keeps the message's place.
+                        Some(&i) => slots[i] = Some(m),
+                        None => {
+                            index.insert(m.message_id.clone(), slots.len());
+                            slots.push(Some(m));
                         }
-                        index.insert(m.message_id.clone(), slots.len());
-                        slots.push(Some(m));
-                    }
+                    },
                     Record::Remove(ids) => {
                         for id in ids {
                             if let Some(i) = index.remove(&id) {
@@ -285,10 +293,19 @@ impl Store for FileStore {
         if let Err(e) = self.rewrite(&messages) {
             warnings.push(format!("compaction failed: {e}"));
         }
+        let settings = match fs::read_to_string(self.settings_path()) {
+            Ok(text) => Some(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                warnings.push(format!("settings unreadable ({e}); ignored"));
+                None
+            }
+        };
         Ok(Restored {
             state,
             messages,
             warnings,
+            settings,
         })
     }
 
@@ -303,6 +320,17 @@ impl Store for FileStore {
         }
         self.adds += messages.len() as u64;
         self.append_records(&out)
+    }
+
+    fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        // An add record for an id the log holds replaces it in place when replayed.
+        self.append(messages)?;
+        self.removes += messages.len() as u64;
+        Ok(())
+    }
+
+    fn save_settings(&mut self, record: &str) -> Result<(), StoreError> {
+        self.write_atomically(&self.settings_path(), record.as_bytes())
     }
 
     fn remove(&mut self, message_ids: &[&str]) -> Result<(), StoreError> {

@@ -1,14 +1,20 @@
-//! [`HttpTransport`]: gzip + HTTP Basic + POST `{endpoint}/v1/batch` with reqwest.
+//! [`HttpTransport`]: gzip + HTTP Basic + POST `{endpoint}/v1/batch` with reqwest, and the
+//! settings fetch (`GET {endpoint}/v1/settings`, HTTP Basic, `If-None-Match`).
 
 use std::io::Write;
 use std::time::Duration;
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER, USER_AGENT,
+};
 
 use super::{BoxFuture, Transport};
 use crate::delivery::Delivery;
+use crate::settings_fetch::{SettingsRequest, SettingsResponse};
+
+const AGENT: &str = concat!("footfall-rust/", env!("CARGO_PKG_VERSION"));
 
 /// The production transport.
 #[derive(Debug, Clone)]
@@ -51,7 +57,7 @@ impl Transport for HttpTransport {
             .header(CONTENT_TYPE, "application/json")
             .header(CONTENT_ENCODING, "gzip")
             .header(AUTHORIZATION, &self.authorization)
-            .header(USER_AGENT, concat!("footfall-rust/", env!("CARGO_PKG_VERSION")))
+            .header(USER_AGENT, AGENT)
             .body(gzip(&body));
         Box::pin(async move {
             match request.send().await {
@@ -74,5 +80,43 @@ impl Transport for HttpTransport {
                 },
             }
         })
+    }
+
+    fn fetch_settings(&self, request: SettingsRequest) -> Option<BoxFuture<SettingsResponse>> {
+        let mut get = self
+            .http
+            .get(&request.url)
+            .header(AUTHORIZATION, &self.authorization)
+            .header(USER_AGENT, AGENT);
+        if let Some(etag) = &request.etag {
+            get = get.header(IF_NONE_MATCH, etag);
+        }
+        Some(Box::pin(async move {
+            match get.send().await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let etag = response
+                        .headers()
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string);
+                    let body = match status {
+                        200 => match response.text().await {
+                            Ok(body) => Some(body),
+                            Err(e) => {
+                                return SettingsResponse::Failed {
+                                    detail: e.to_string(),
+                                };
+                            }
+                        },
+                        _ => None,
+                    };
+                    SettingsResponse::http(status, etag, body)
+                }
+                Err(e) => SettingsResponse::Failed {
+                    detail: e.to_string(),
+                },
+            }
+        }))
     }
 }

@@ -34,6 +34,7 @@ pub use http::HttpTransport;
 
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::Delivery;
+use crate::settings_fetch::{SettingsRequest, SettingsResponse};
 
 /// A boxed, `Send` future (what the side-effect traits return).
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -42,6 +43,15 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// fail: every error is a [`Delivery::NetworkError`].
 pub trait Transport: Send + Sync + 'static {
     fn send(&self, body: Vec<u8>) -> BoxFuture<Delivery>;
+
+    /// Fetches the privacy settings: `GET request.url` with the write key and
+    /// `If-None-Match: request.etag` (see [`crate::settings_fetch`]). Never fails: every error
+    /// is a [`SettingsResponse::Failed`]. Default `None`: this transport does not fetch settings
+    /// (the client then keeps the local and last persisted settings).
+    fn fetch_settings(&self, request: SettingsRequest) -> Option<BoxFuture<SettingsResponse>> {
+        let _ = request;
+        None
+    }
 }
 
 /// A [`Clock`] the client can also sleep on.

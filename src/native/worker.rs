@@ -2,18 +2,21 @@
 //! through the [`Transport`] (several in flight per `delivery.max_in_flight`), reports outcomes
 //! and sleeps on the [`HostClock`] until the core's next wakeup. It resolves `flush` waiters
 //! once nothing is in flight and nothing more is due, and finishes on `shutdown` (or when every
-//! handle is gone) once the queue is empty or the deadline passed.
+//! handle is gone) once the queue is empty or the deadline passed. It also fetches the privacy
+//! settings when the core says a fetch is due (one at a time, through
+//! [`Transport::fetch_settings`]) and reports the answer to the core.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
-use tokio::task::{Id, JoinSet};
+use tokio::task::{Id, JoinHandle, JoinSet};
 
 use super::client::{Command, ConsentAction, Counters, Reply, ShutdownReport};
 use super::{HostClock, Transport};
 use crate::Core;
 use crate::delivery::Delivery;
+use crate::settings_fetch::SettingsResponse;
 
 /// Commands handled per wakeup before sending due batches (keeps bursts efficient).
 const COMMANDS_PER_TURN: usize = 1024;
@@ -33,6 +36,7 @@ pub(crate) struct Worker {
     close_timeout_ms: u64,
     sends: JoinSet<Delivery>,
     batch_of_task: HashMap<Id, u64>,
+    settings_fetch: Option<JoinHandle<SettingsResponse>>,
     flush_waiters: Vec<Reply<usize>>,
     closing: Option<Closing>,
     killed: Option<Reply<()>>,
@@ -58,6 +62,7 @@ impl Worker {
             close_timeout_ms,
             sends: JoinSet::new(),
             batch_of_task: HashMap::new(),
+            settings_fetch: None,
             flush_waiters: Vec::new(),
             closing: None,
             killed: None,
@@ -70,6 +75,7 @@ impl Worker {
             let started = self.send_due(now);
             if let Some(reply) = self.killed.take() {
                 self.sends.abort_all();
+                self.stop_settings_fetch();
                 reply.send(());
                 return;
             }
@@ -104,7 +110,31 @@ impl Worker {
                         self.core.report(batch, delivery, self.clock.now_ms());
                     }
                 }
+                answer = settings_answer(&mut self.settings_fetch), if self.settings_fetch.is_some() => {
+                    self.settings_fetch = None;
+                    self.core.report_settings(answer, self.clock.now_ms());
+                }
                 () = async { match sleep { Some(s) => s.await, None => std::future::pending().await } } => {}
+            }
+        }
+    }
+
+    fn stop_settings_fetch(&mut self) {
+        if let Some(task) = self.settings_fetch.take() {
+            task.abort();
+        }
+    }
+
+    /// Starts the settings fetch the core asks for, if any (before batches: on a first start
+    /// the core holds batches until the first answer).
+    fn fetch_settings_if_due(&mut self, now: u64) {
+        if self.settings_fetch.is_some() {
+            return;
+        }
+        if let Some(request) = self.core.poll_settings(now) {
+            match self.transport.fetch_settings(request) {
+                Some(fetch) => self.settings_fetch = Some(tokio::spawn(fetch)),
+                None => self.core.set_settings_fetch(false),
             }
         }
     }
@@ -137,6 +167,7 @@ impl Worker {
                 self.flush_waiters.push(reply);
             }
             Command::Stats(reply) => reply.send(self.core.stats()),
+            Command::Privacy(reply) => reply.send(self.core.effective_settings()),
             Command::Shutdown { deadline_ms, reply } => self.begin_closing(deadline_ms, Some(reply)),
             #[cfg(feature = "testing")]
             Command::Kill(reply) => self.killed = Some(reply),
@@ -145,6 +176,8 @@ impl Worker {
 
     fn begin_closing(&mut self, deadline_ms: u64, reply: Option<Reply<ShutdownReport>>) {
         self.core.flush();
+        // No new settings fetch while closing (and no wakeups for one).
+        self.core.set_settings_fetch(false);
         match &mut self.closing {
             Some(c) => {
                 c.deadline_ms = c.deadline_ms.min(deadline_ms);
@@ -158,6 +191,7 @@ impl Worker {
 
     /// Hands every due batch to the transport; returns how many were started.
     fn send_due(&mut self, now: u64) -> usize {
+        self.fetch_settings_if_due(now);
         if self.closing.is_some() {
             self.core.flush();
         }
@@ -173,7 +207,7 @@ impl Worker {
 
     /// Resolves flush waiters and finishes a shutdown when due; `true` = stop the worker.
     fn settle(&mut self, now: u64, started: usize) -> bool {
-        let idle = started == 0 && self.sends.is_empty();
+        let idle = started == 0 && self.sends.is_empty() && !self.core.holds_for_settings(now);
         if idle && !self.flush_waiters.is_empty() {
             let queued = self.core.stats().queued;
             for w in self.flush_waiters.drain(..) {
@@ -188,6 +222,7 @@ impl Worker {
             return false;
         }
         self.sends.abort_all();
+        self.stop_settings_fetch();
         let unsent = if self.persistent {
             let s = self.core.stats();
             s.queued + s.in_flight
@@ -211,5 +246,15 @@ impl Worker {
             w.send(unsent);
         }
         true
+    }
+}
+
+/// The answer of the settings fetch in flight (pending forever when there is none).
+async fn settings_answer(task: &mut Option<JoinHandle<SettingsResponse>>) -> SettingsResponse {
+    match task {
+        Some(task) => task.await.unwrap_or_else(|e| SettingsResponse::Failed {
+            detail: format!("settings fetch task failed: {e}"),
+        }),
+        None => std::future::pending().await,
     }
 }

@@ -6,7 +6,8 @@
 //! - `hash_user_id`: `userId` (and an alias's `previousId` unless it is the anonymous id) becomes
 //!   hex HMAC-SHA256(`hash_salt`, id).
 //! - `scrub_pii`: see [`super::pii`].
-//! - `property_deny_list`: keys removed from properties, traits and `context.page`.
+//! - `property_deny_list`: keys removed from properties, traits, `context.page` and
+//!   `context.traits`.
 //! - `url_param_deny_list`: query parameters removed from `url`/`referrer` properties and from
 //!   `context.page.url`/`referrer`/`search`.
 
@@ -109,8 +110,9 @@ pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig) {
     anonymize_properties(&mut e.traits, privacy);
 }
 
-/// The context rules: `ip` truncated (or removed when it is not an address) and the `page`
-/// object's properties anonymized.
+/// The context rules: `ip` truncated (or removed when it is not an address) and the property
+/// rules applied to the `page` object and to `traits` (where Segment's libraries put user
+/// traits; the collector checks them too).
 pub fn anonymize_context(ctx: &mut EventContext, privacy: &PrivacyConfig) {
     if privacy.anonymize_ip {
         if let Some(ip) = ctx.ip.take() {
@@ -119,6 +121,9 @@ pub fn anonymize_context(ctx: &mut EventContext, privacy: &PrivacyConfig) {
     }
     if let Some(page) = ctx.page.as_mut() {
         anonymize_properties(page, privacy);
+    }
+    if let Some(Value::Object(traits)) = ctx.extra.get_mut("traits") {
+        anonymize_properties(traits, privacy);
     }
 }
 

@@ -16,6 +16,9 @@
 //! result is the same JSON; super properties and the default context are anonymized once, when
 //! set), which keeps `track()` at a handful of allocations.
 //!
+//! [`recheck`] re-runs steps 2 and 5 on a message already queued, when the privacy team's
+//! settings change (see [`crate::settings`]).
+//!
 //! Each step either passes the event/message on (possibly changed) or says why it is dropped
 //! with a [`Rejected`] value; the core counts the drop and logs it.
 
@@ -25,6 +28,7 @@ pub mod hash;
 pub mod ip;
 pub mod pii;
 pub mod plan;
+pub mod recheck;
 pub mod validate;
 
 use crate::stats::DropReason;

@@ -135,6 +135,7 @@ impl Core {
         let before = self.decisions();
         let choices_before = self.consent.choices().clone();
         apply(&mut self.consent);
+        self.refresh_settings_allowed();
         if record != Record::Adopted && *self.consent.choices() != choices_before {
             self.save_state(now);
         }

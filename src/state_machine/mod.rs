@@ -8,6 +8,7 @@
 
 mod consent_api;
 mod send;
+mod server_settings;
 mod tabs;
 mod track;
 
@@ -43,6 +44,7 @@ struct Limits {
     max_age_ms: u64,
     backoff_base_ms: u64,
     backoff_cap_ms: u64,
+    settings_refresh_ms: u64,
 }
 
 impl Limits {
@@ -56,6 +58,7 @@ impl Limits {
             max_age_ms: secs_to_ms(config.delivery.max_age),
             backoff_base_ms: secs_to_ms(config.delivery.backoff_base),
             backoff_cap_ms: secs_to_ms(config.delivery.backoff_cap),
+            settings_refresh_ms: secs_to_ms(config.delivery.settings_refresh),
         }
     }
 }
@@ -67,7 +70,13 @@ type InFlight = (u64, Vec<Entry>);
 /// I/O, no threads and no clock. Every method that depends on time takes `now` (ms since the
 /// Unix epoch). See the crate docs for how a host drives it.
 pub struct Core {
+    /// The configuration in force: the local one, or the local one merged with the server's
+    /// privacy settings (`server_settings.rs`).
     config: Config,
+    /// The configuration as the host gave it (what server settings are merged with).
+    local: Config,
+    /// The last known server settings and the fetch schedule.
+    server: server_settings::ServerState,
     limits: Limits,
     store: Box<dyn Store>,
     rng: Box<dyn Rng>,
@@ -151,6 +160,8 @@ impl Core {
             categories: Vec::new(),
             scratch: String::with_capacity(1024),
             key_field: String::new(),
+            local: config.clone(),
+            server: server_settings::ServerState::default(),
             config,
         };
         core.restore(now);
@@ -174,11 +185,21 @@ impl Core {
             self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
         }
         self.consent = ConsentState::new(&self.config, std::mem::take(&mut self.state.consent));
+        // The last known server settings apply before anything else happens.
+        if let Some(record) = &restored.settings {
+            self.restore_settings(record, now);
+        }
         self.refresh_consent_context();
+        self.refresh_settings_allowed();
         if fresh {
             self.save_state(now);
         }
+        let recheck = self.server.settings.is_some();
         self.admit_stored(restored.messages, now);
+        if recheck {
+            // Persisted before the settings they must now obey, perhaps.
+            self.recheck_queue();
+        }
     }
 
     /// Queues persisted messages (restored at startup, or adopted from another instance's
@@ -301,9 +322,16 @@ impl Core {
         self.log = Some(log);
     }
 
-    /// The configuration in use.
+    /// The configuration in force: the local configuration merged with the last known server
+    /// privacy settings (the local one as given when there are none; see
+    /// [`Core::local_config`]).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The configuration as the host gave it to [`Core::new`].
+    pub fn local_config(&self) -> &Config {
+        &self.local
     }
 
     /// The URL batches are POSTed to: `{delivery.endpoint}/v1/batch`.

@@ -47,10 +47,18 @@ impl Core {
                 .is_some_and(|o| now >= o.saturating_add(self.limits.flush_interval_ms))
     }
 
-    /// When the host should call [`Core::poll_batch`] next (ms since the epoch; `now` or earlier
-    /// means right away), or `None` when nothing is due until the next `track`, consent change or
-    /// [`Core::report`].
+    /// When the host should call [`Core::poll_batch`] — and, if it fetches the privacy
+    /// settings ([`Core::set_settings_fetch`]), [`Core::poll_settings`] — next (ms since the
+    /// epoch; `now` or earlier means right away), or `None` when nothing is due until the next
+    /// `track`, consent change, [`Core::report`] or [`Core::report_settings`].
     pub fn next_wakeup(&self, now: u64) -> Option<u64> {
+        match (self.delivery_wakeup(now), self.settings_wakeup()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn delivery_wakeup(&self, now: u64) -> Option<u64> {
         let oldest = self.queue.oldest()?;
         if self.in_flight.len() >= self.config.delivery.max_in_flight {
             return None;
@@ -61,11 +69,13 @@ impl Core {
             oldest.saturating_add(self.limits.flush_interval_ms)
         };
         let expiry = oldest.saturating_add(self.limits.max_age_ms).saturating_add(1);
-        Some(ready_at.max(self.retry_at).min(expiry))
+        let hold = self.settings_hold(now);
+        Some(ready_at.max(self.retry_at).max(hold).min(expiry))
     }
 
     /// The next batch to send, if one is due at `now` (thresholds reached, flush requested, not
-    /// backing off, fewer than `delivery.max_in_flight` batches out). Call until it returns
+    /// backing off, fewer than `delivery.max_in_flight` batches out, not waiting for the first
+    /// settings answer — see [`crate::settings_fetch::SETTINGS_WAIT_MS`]). Call until it returns
     /// `None`. Its messages count as in flight until [`Core::report`].
     pub fn poll_batch(&mut self, now: u64) -> Option<OutgoingBatch> {
         self.save_state_if_due(now);
@@ -77,6 +87,7 @@ impl Core {
         }
         if self.in_flight.len() >= self.config.delivery.max_in_flight
             || now < self.retry_at
+            || now < self.settings_hold(now)
             || !self.ready(now)
         {
             return None;
@@ -167,8 +178,22 @@ impl Core {
             w.push_str(" ignored");
             return self.warn(&w);
         };
-        let (_, entries) = self.in_flight.remove(i);
+        let (_, mut entries) = self.in_flight.remove(i);
         self.queue.landed(entries.len());
+        let stale = &mut self.server.stale_batches;
+        if let Some(at) = stale.iter().position(|id| *id == batch_id) {
+            stale.swap_remove(at);
+            if !matches!(
+                classify(&delivery, now),
+                Verdict::Delivered { .. } | Verdict::Refused { .. }
+            ) {
+                // Built under privacy rules that changed while it was out: re-checked first.
+                entries = self.recheck_entries(entries);
+                if entries.is_empty() {
+                    return;
+                }
+            }
+        }
         match classify(&delivery, now) {
             Verdict::Delivered { rejected } => {
                 self.failures = 0;

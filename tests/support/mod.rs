@@ -1,6 +1,8 @@
 //! A tiny Segment-compatible collector for integration tests: axum on 127.0.0.1:0 that records
 //! every request (headers, gunzipped body) and answers from a script (default: 200 with
-//! `{"accepted":n,"rejected":[]}`).
+//! `{"accepted":n,"rejected":[]}`). It also serves `GET /v1/settings` (privacy settings with an
+//! `ETag`, 304 for a matching `If-None-Match`; 404 until [`TestCollector::serve_settings`]) and
+//! records each settings request.
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
@@ -13,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use footfall::Batch;
 use tokio::sync::Notify;
 
@@ -65,11 +67,57 @@ impl Received {
     }
 }
 
+/// One `GET /v1/settings`.
+#[derive(Debug, Clone)]
+pub struct SettingsHit {
+    pub authorization: Option<String>,
+    pub if_none_match: Option<String>,
+    pub status: u16,
+}
+
 #[derive(Default)]
 struct Inner {
     script: Mutex<VecDeque<Answer>>,
     received: Mutex<Vec<Received>>,
     arrived: Notify,
+    /// (body, etag) served, or a status to fail with.
+    settings: Mutex<Option<Result<(String, String), u16>>>,
+    settings_hits: Mutex<Vec<SettingsHit>>,
+    settings_arrived: Notify,
+}
+
+async fn settings(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let if_none_match = header("if-none-match");
+    let served = inner.settings.lock().unwrap().clone();
+    let response = match served {
+        None => StatusCode::NOT_FOUND.into_response(),
+        Some(Err(status)) => StatusCode::from_u16(status).unwrap().into_response(),
+        Some(Ok((_, etag))) if if_none_match.as_deref() == Some(etag.as_str()) => {
+            let mut r = StatusCode::NOT_MODIFIED.into_response();
+            r.headers_mut().insert("etag", etag.parse().unwrap());
+            r
+        }
+        Some(Ok((body, etag))) => {
+            let mut r = (StatusCode::OK, body).into_response();
+            r.headers_mut().insert("etag", etag.parse().unwrap());
+            r.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            r
+        }
+    };
+    inner.settings_hits.lock().unwrap().push(SettingsHit {
+        authorization: header("authorization"),
+        if_none_match,
+        status: response.status().as_u16(),
+    });
+    inner.settings_arrived.notify_waiters();
+    response
 }
 
 /// The running test collector.
@@ -130,6 +178,7 @@ impl TestCollector {
         let inner = Arc::new(Inner::default());
         let app = Router::new()
             .route("/v1/batch", post(batch))
+            .route("/v1/settings", get(settings))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -152,6 +201,38 @@ impl TestCollector {
 
     pub fn count(&self) -> usize {
         self.inner.received.lock().unwrap().len()
+    }
+
+    /// Serves `body` as the privacy settings with `etag` from now on.
+    pub fn serve_settings(&self, body: serde_json::Value, etag: &str) {
+        *self.inner.settings.lock().unwrap() = Some(Ok((body.to_string(), etag.to_string())));
+    }
+
+    /// Answers settings requests with `status` from now on.
+    pub fn fail_settings(&self, status: u16) {
+        *self.inner.settings.lock().unwrap() = Some(Err(status));
+    }
+
+    /// Every settings request so far.
+    pub fn settings_hits(&self) -> Vec<SettingsHit> {
+        self.inner.settings_hits.lock().unwrap().clone()
+    }
+
+    /// Waits until `n` settings requests arrived (20 s guard against a hang).
+    pub async fn wait_for_settings(&self, n: usize) -> Vec<SettingsHit> {
+        let wait = async {
+            loop {
+                let notified = self.inner.settings_arrived.notified();
+                if self.settings_hits().len() >= n {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(20), wait).await.is_err() {
+            panic!("expected {n} settings requests, got {:?}", self.settings_hits());
+        }
+        self.settings_hits()
     }
 
     /// Waits until `n` requests arrived. The 20 s limit only guards against a hang; nothing

@@ -3,6 +3,8 @@
 //!
 //! # Layout (keys under `footfall.<writeKey>.`)
 //! - `state`: the core's [`PersistedState`] as JSON (identity, session, consent choices).
+//! - `settings`: the last known server privacy settings (the core's record; project settings,
+//!   shared by the tabs, written like the state only once storage is allowed).
 //! - `q.<tab>.<seq>`: a chunk of queued messages, a JSON array of
 //!   `{"messageId", "category", "enqueuedAt", "message": <the message itself>}` (the message is
 //!   embedded as JSON, not escaped into a string: escaping it again cost more than the rest of
@@ -121,14 +123,19 @@ struct Inner {
     appending: bool,
     open: bool,
     held_state: Option<PersistedState>,
+    held_settings: Option<String>,
     /// The core's state as of its last save (or the load): the base of the three-way merge.
     base_state: Option<PersistedState>,
 }
 
 impl Inner {
     fn state_key(&self) -> String {
+        self.key("state")
+    }
+
+    fn key(&self, name: &str) -> String {
         let mut k = self.prefix.clone();
-        k.push_str("state");
+        k.push_str(name);
         k
     }
 
@@ -310,6 +317,7 @@ impl KvStore {
             appending: false,
             open,
             held_state: None,
+            held_settings: None,
             base_state: None,
         };
         let shared = Arc::new(Mutex::new(inner));
@@ -381,6 +389,10 @@ impl StoreHandle {
         if let Some(state) = s.held_state.take() {
             result = s.write_state(&state);
         }
+        if let Some(record) = s.held_settings.take() {
+            let key = s.key("settings");
+            result = result.and(s.write(&key, &record));
+        }
         result.and(s.commit())
     }
 }
@@ -430,9 +442,34 @@ impl Store for KvStore {
                     .push("stored state is unreadable; starting a new identity".into()),
             }
         }
+        restored.settings = s.kv.get(&s.key("settings"));
         let owned = s.owned.clone();
         s.load_partitions(&owned, &mut restored);
         Ok(restored)
+    }
+
+    fn save_settings(&mut self, record: &str) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        if !s.open {
+            s.held_settings = Some(record.to_string());
+            return Ok(());
+        }
+        let key = s.key("settings");
+        s.write(&key, record)
+    }
+
+    fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        let mut s = lock(&self.0);
+        for m in messages {
+            for chunk in s.chunks.iter_mut() {
+                if let Some(item) = chunk.items.iter_mut().find(|item| item.id == m.message_id) {
+                    item.json = item_json(m.message_id, m.category, m.enqueued_at, m.json);
+                    chunk.dirty = true;
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
     fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {

@@ -377,3 +377,50 @@ fn stored_state_reads_what_another_tab_saved() {
     assert_eq!(hb.stored_state(), Some(state));
     assert_eq!(hb.state_key(), "footfall.wk.state");
 }
+
+#[test]
+fn settings_are_written_only_once_storage_is_allowed_and_read_at_load() {
+    let kv = MemoryKv::default();
+    let (mut s, handle) = closed_store(&kv);
+    s.load().unwrap();
+    s.save_settings(r#"{"fetchedAt":1,"settings":{}}"#).unwrap();
+    assert!(
+        kv.all_keys().is_empty(),
+        "nothing before consent: {:?}",
+        kv.all_keys()
+    );
+    handle.open().unwrap();
+    assert_eq!(
+        kv.get("footfall.wk.settings").as_deref(),
+        Some(r#"{"fetchedAt":1,"settings":{}}"#)
+    );
+    let (mut again, _) = open_store(&kv, "t2", &[]);
+    again.save_settings(r#"{"fetchedAt":2,"settings":{}}"#).unwrap();
+    let restored = again.load().unwrap();
+    assert_eq!(
+        restored.settings.as_deref(),
+        Some(r#"{"fetchedAt":2,"settings":{}}"#)
+    );
+}
+
+#[test]
+fn replace_rewrites_a_queued_message_in_its_place() {
+    let kv = MemoryKv::default();
+    let (mut s, handle) = open_store(&kv, "t", &[]);
+    s.load().unwrap();
+    append(&mut s, &[msg("a", 1), msg("b", 2), msg("c", 3)]);
+    handle.commit().unwrap();
+    let json = r#"{"messageId":"b","rewritten":true}"#;
+    s.replace(&[StoredMessageRef {
+        message_id: "b",
+        category: "analytics",
+        enqueued_at: 2,
+        json,
+    }])
+    .unwrap();
+    handle.commit().unwrap();
+    let (mut again, _) = open_store(&kv, "t", &[]);
+    let restored = again.load().unwrap();
+    assert_eq!(ids(&restored), ["a", "b", "c"]);
+    assert_eq!(restored.messages[1].json, json);
+}

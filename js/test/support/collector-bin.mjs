@@ -2,7 +2,7 @@
 // temporary --data dir. The binary is $FOOTFALL_BIN, else built/located with
 // `cargo build -p footfall-collector --bin footfall` (a no-op when it is up to date).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoDir } from './server.mjs';
@@ -23,11 +23,17 @@ export function collectorBinary() {
   throw new Error('cargo build did not report the footfall binary');
 }
 
-export async function startRealCollector({ writeKey, adminToken }) {
+/** `config`: optional YAML of a collector config file (e.g. a project's initial privacy settings). */
+export async function startRealCollector({ writeKey, adminToken, config }) {
   const data = mkdtempSync(join(tmpdir(), 'footfall-data-'));
+  const args = ['serve', '--data', data, '--listen', '127.0.0.1:0', '--write-key', writeKey, '--admin-token', adminToken];
+  if (config) {
+    writeFileSync(join(data, 'footfall.yaml'), config);
+    args.push('--config', join(data, 'footfall.yaml'));
+  }
   const child = spawn(
     collectorBinary(),
-    ['serve', '--data', data, '--listen', '127.0.0.1:0', '--write-key', writeKey, '--admin-token', adminToken],
+    args,
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' } },
   );
   let stderr = '';

@@ -4,7 +4,9 @@
 // example page (examples/browser). `startCollector()` is a recording stand-in for a
 // Segment-compatible collector: it records every request that reaches it (method, path, headers,
 // parsed body) and answers POST /v1/batch through a replaceable `respond` hook (default: 200 with
-// `{accepted: n}`), so tests can fail requests on purpose. The real collector
+// `{accepted: n}`), so tests can fail requests on purpose. GET /v1/settings serves
+// `state.settings` (`{body, etag}`: 200 with an ETag, 304 for a matching If-None-Match; `null`,
+// the default: 404, like a Segment-compatible collector without a privacy control plane). The real collector
 // (`footfall serve`) is used by the e2e test in collector.test.mjs.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -71,6 +73,8 @@ export async function startCollector() {
     messages: [],
     /** (request, parsedBody) => {status, body?, headers?}; default accepts everything. */
     respond: null,
+    /** The privacy settings served at GET /v1/settings: {body (object), etag}, or null (404). */
+    settings: null,
   };
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -91,6 +95,17 @@ export async function startCollector() {
         entry.status = 204;
         res.writeHead(204, { ...cors, 'access-control-allow-methods': 'POST', 'access-control-allow-headers': '*' });
         res.end();
+        return;
+      }
+      if (req.method === 'GET' && path === '/v1/settings') {
+        const served = state.settings;
+        const headers = { ...cors, 'access-control-expose-headers': 'ETag', 'cache-control': 'no-cache' };
+        if (!served) entry.status = 404;
+        else if (req.headers['if-none-match'] === served.etag) entry.status = 304;
+        else entry.status = 200;
+        if (served) headers.etag = served.etag;
+        res.writeHead(entry.status, { ...headers, 'content-type': 'application/json' });
+        res.end(entry.status === 200 ? JSON.stringify(served.body) : '');
         return;
       }
       if (req.method !== 'POST' || path !== '/v1/batch' || !body || !Array.isArray(body.batch)) {

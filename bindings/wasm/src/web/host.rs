@@ -12,10 +12,15 @@
 //!   ≤ 64 KB `sendBeacon` chunks — unless the browser is offline or the last delivery failed:
 //!   then the events stay persisted for the next page (a beacon's outcome is invisible, so it is
 //!   only used when delivery is likely); a chunk the browser refuses goes out by `fetch`;
+//! - the privacy team's settings: when the core says a fetch is due, the JS side GETs
+//!   `{endpoint}/v1/settings?writeKey=…` (no custom header, so no preflight; `cache: no-cache`
+//!   lets the browser's HTTP cache revalidate with `If-None-Match` itself and turn a 304 into
+//!   the cached body, whose `ETag` the core recognizes) and hands the answer to the core;
 //! - `online` makes the next attempt immediate ([`footfall::Core::retry_now`]); a `storage` event
 //!   for the shared state hands it to the core ([`footfall::Core::sync_state`]); an orphaned
 //!   partition whose lock this tab obtained is adopted ([`footfall::Core::restore_messages`]).
 
+use footfall::settings_fetch::SettingsResponse;
 use footfall::{Core, Delivery, Event, MessageType};
 
 use super::env;
@@ -69,6 +74,10 @@ impl Host {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    pub fn stopped(&self) -> bool {
+        self.stopped
     }
 
     /// Milliseconds until the JS side should call [`Host::next`], or `-1` for "not until the
@@ -159,6 +168,21 @@ impl Host {
             }
         }
         self.commit();
+    }
+
+    /// The settings fetch got an answer: `status` LF `ETag` LF body (status `0`: no answer).
+    pub fn settings_answer(&mut self, answer: &str, now: u64) {
+        let (status, rest) = answer.split_once('\n').unwrap_or((answer, ""));
+        let (etag, body) = rest.split_once('\n').unwrap_or((rest, ""));
+        let status = footfall::json::Number::from_text(status).and_then(|n| n.as_u64());
+        let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let response = match status {
+            Some(status @ 1..=999) => SettingsResponse::http(status as u16, text(etag), text(body)),
+            _ => SettingsResponse::Failed {
+                detail: "network error".into(),
+            },
+        };
+        self.core.report_settings(response, now);
     }
 
     /// The browser is back online: try again now.

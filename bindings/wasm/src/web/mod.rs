@@ -133,6 +133,9 @@ impl FootfallHost {
             }));
         }
         core.set_initial_privacy_signals(env.signals, now);
+        // The privacy team's settings: at start (once the local consent lets anything through)
+        // and every `delivery.settings_refresh`; `settings` / `settingsAnswer` below.
+        core.set_settings_fetch(true);
         let page = PageState::new(&env.page, env.user_agent, env.locale);
         let mut host = Host::new(core, store_handle, page, host_options.auto_page_views);
         if host_options.auto_page_views {
@@ -319,6 +322,17 @@ impl FootfallHost {
         self.host.next(ms(now))
     }
 
+    /// `{endpoint}/v1/settings` when a settings fetch is due now (`undefined`: none): the JS
+    /// side GETs it with `?writeKey=` (a CORS-simple request) and reports the answer with the
+    /// `SETTINGS` signal of `on`. Call it before `next` (on a first start, batches wait for the
+    /// answer).
+    pub fn settings(&mut self, now: f64) -> Option<String> {
+        if self.host.stopped() {
+            return None;
+        }
+        self.host.core.poll_settings(ms(now)).map(|r| r.url)
+    }
+
     /// The id of the batch `next` returned last.
     #[wasm_bindgen(getter, js_name = batchId)]
     pub fn batch_id(&self) -> f64 {
@@ -362,6 +376,7 @@ impl FootfallHost {
     /// | 7 `COMMIT` | | write pending store changes |
     /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
     /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
+    /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
     ///
     /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
     /// happens).
@@ -384,6 +399,7 @@ impl FootfallHost {
             7 => h.commit(),
             8 => h.core.reset(now),
             9 => h.stop(now),
+            10 => h.settings_answer(&arg, now),
             _ => {}
         }
         h.wakeup(now)
