@@ -5,22 +5,17 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use footfall::testing::{ManualClock, SeededRng};
-use footfall::{BlockingClient, Client, ClientBuilder, Config, DropReason, Event, Tracker};
+use footfall::testing::ManualClock;
+use footfall::{BlockingClient, Client, ClientBuilder, DropReason, Event, Tracker};
 use serde_json::json;
 use support::{Answer, TestCollector};
 
 const T0: u64 = 1_764_324_000_000;
 
 fn builder(server: &TestCollector, clock: &ManualClock, config: serde_json::Value) -> ClientBuilder {
-    Client::builder("wk_test")
-        .endpoint(server.endpoint())
-        .config(Config::from_value(config).unwrap())
-        .clock(Arc::new(clock.clone()))
-        .rng(Box::new(SeededRng::new(42)))
+    support::client_builder(server, clock, config, 42)
 }
 
 /// A test collector answering `answers` first, a manual clock at `T0`, and a client for them.

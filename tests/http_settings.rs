@@ -6,22 +6,17 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use footfall::testing::{ManualClock, SeededRng};
-use footfall::{Client, ClientBuilder, Config, DropReason, Event};
+use footfall::testing::ManualClock;
+use footfall::{Client, ClientBuilder, DropReason, Event};
 use serde_json::json;
 use support::TestCollector;
 
 const T0: u64 = 1_764_324_000_000;
 
 fn builder(server: &TestCollector, clock: &ManualClock, config: serde_json::Value) -> ClientBuilder {
-    Client::builder("wk_test")
-        .endpoint(server.endpoint())
-        .config(Config::from_value(config).unwrap())
-        .clock(Arc::new(clock.clone()))
-        .rng(Box::new(SeededRng::new(7)))
+    support::client_builder(server, clock, config, 7)
 }
 
 /// Polls the client until `check` holds for its settings in force (real time, 20 s guard).

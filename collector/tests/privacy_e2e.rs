@@ -238,12 +238,7 @@ async fn three_changes_reach_both_clients(env: Env) {
     ]});
     let (status, body) = srv.post("/v1/batch", &key, &batch).await;
     assert_eq!(status, 200, "{body}");
-    let reasons: Vec<(u64, &str)> = body["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["index"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
-        .collect();
+    let reasons = common::rejections(&body);
     assert_eq!(reasons, [(0, "denied_property"), (1, "no_consent")], "{body}");
     let ok = common::event(&*store, &project, "raw_ok").await.unwrap();
     assert_eq!(

@@ -312,12 +312,7 @@ async fn the_router_enforces_a_change_on_the_next_request() {
     );
     let r = send(&state, batch("after")).await;
     assert_eq!(r.body["accepted"], 1, "{}", r.text);
-    let reasons: Vec<(u64, &str)> = r.body["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| (x["index"].as_u64().unwrap(), x["reason"].as_str().unwrap()))
-        .collect();
+    let reasons = common::rejections(&r.body);
     assert_eq!(reasons, [(0, "denied_property"), (1, "no_consent")]);
 }
 
@@ -558,12 +553,7 @@ async fn raw_clients_are_held_to_the_settings(env: Env) {
     ]});
     let (status, body) = srv.post("/v1/batch", &key, &batch).await;
     assert_eq!(status, 200, "{body}");
-    let reasons: Vec<(u64, &str)> = body["rejected"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["index"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
-        .collect();
+    let reasons = common::rejections(&body);
     assert_eq!(
         reasons,
         [

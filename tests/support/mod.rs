@@ -257,3 +257,17 @@ impl TestCollector {
         self.received()
     }
 }
+
+/// A client of `server` on the virtual `clock`, configured from JSON, with a seeded RNG.
+pub fn client_builder(
+    server: &TestCollector,
+    clock: &footfall::testing::ManualClock,
+    config: serde_json::Value,
+    seed: u64,
+) -> footfall::ClientBuilder {
+    footfall::Client::builder("wk_test")
+        .endpoint(server.endpoint())
+        .config(footfall::Config::from_value(config).unwrap())
+        .clock(Arc::new(clock.clone()))
+        .rng(Box::new(footfall::testing::SeededRng::new(seed)))
+}

@@ -192,6 +192,18 @@ impl Drop for TestServer {
     }
 }
 
+/// The `(index, reason)` of every refusal in a `/v1/batch` answer.
+pub fn rejections(body: &Value) -> Vec<(u64, &str)> {
+    body["rejected"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|r| (r["index"].as_u64().unwrap(), r["reason"].as_str().unwrap()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Status and JSON body (Null when the body is not JSON).
 pub async fn read(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
