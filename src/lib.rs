@@ -113,6 +113,11 @@
 //!   `Deserialize` for the public types, before-send hooks, and the builder API accepting
 //!   anything `Serialize`. The collector enables it.
 //! - `yaml`: `Config::from_yaml`.
+//! - `ip`: truncation of `context.ip` (address parsing and printing); without it a caller's
+//!   `context.ip` is removed under `anonymize_ip` (the collector truncates the request's
+//!   address). `native` enables it; the browser, which never knows its address, does not.
+//! - `http-date`: `Retry-After` as an HTTP date (delta-seconds always work). `native` enables
+//!   it; the browser host converts a date to seconds itself.
 //! - `testing`: deterministic test doubles.
 //!
 //! Without features (the browser build) the core depends on no serialization crate: JSON is

@@ -43,8 +43,8 @@ pub fn uuid_v4(rng: &mut (impl Rng + ?Sized)) -> String {
         out[at + 1] = HEX[usize::from(b & 15)];
         at += 2;
     }
-    // Only ASCII hex digits and dashes were written.
-    String::from_utf8(out.to_vec()).unwrap_or_default()
+    // Only ASCII hex digits and dashes were written (chars, not a UTF-8 check: bundle size).
+    out.iter().map(|&b| char::from(b)).collect()
 }
 
 /// A uniformly random integer in `0..=max` (full-jitter backoff).

@@ -3,7 +3,8 @@
 //! The core counts time as `u64` milliseconds since the Unix epoch, always passed in by the host
 //! (`now`). Messages carry RFC 3339 UTC strings with exactly three fractional digits
 //! (`2026-11-28T20:49:12.345Z`). HTTP `Retry-After` values are either delta-seconds or an
-//! IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); [`retry_after_ms`] understands both.
+//! IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`); [`retry_after_ms`] understands both (dates
+//! with the `http-date` feature).
 
 /// Days since 1970-01-01 → (year, month 1-12, day 1-31). Howard Hinnant's `civil_from_days`.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -51,8 +52,8 @@ pub fn write_rfc3339_ms(out: &mut String, ms: u64) {
     put(&mut buf, 16, 2, sod / 60 % 60);
     put(&mut buf, 19, 2, sod % 60);
     put(&mut buf, 23, 3, ms % 1000);
-    // Only ASCII was written.
-    out.push_str(std::str::from_utf8(&buf).unwrap_or("1970-01-01T00:00:00.000Z"));
+    // Only ASCII was written (chars, not a UTF-8 check: bundle size).
+    out.extend(buf.iter().map(|&b| char::from(b)));
 }
 
 /// `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -119,26 +120,6 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     u64::try_from(secs).ok().map(|s| s * 1000 + millis)
 }
 
-/// Parses an HTTP IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) into ms since the epoch.
-pub fn parse_http_date_ms(s: &str) -> Option<u64> {
-    let mut parts = s.split_ascii_whitespace();
-    let _weekday = parts.next()?.strip_suffix(',')?;
-    let day = digits(parts.next()?)? as u32;
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month_name = parts.next()?;
-    let month = MONTHS.iter().position(|m| m.eq_ignore_ascii_case(month_name))? as u32 + 1;
-    let year = digits(parts.next()?)? as i64;
-    let mut hms = parts.next()?.split(':');
-    let (h, m, sec) = (digits(hms.next()?)?, digits(hms.next()?)?, digits(hms.next()?)?);
-    if parts.next()? != "GMT" || parts.next().is_some() || h > 23 || m > 59 || sec > 60 {
-        return None;
-    }
-    let secs = days_from_civil(year, month, day) * 86_400 + (h * 3600 + m * 60 + sec) as i64;
-    u64::try_from(secs).ok().map(|s| s * 1000)
-}
-
 /// The delay a `Retry-After` header value asks for, in ms from `now_ms`: delta-seconds
 /// (`"120"`) or an HTTP date (a date in the past means "now", 0). `None` if unparseable.
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
@@ -146,7 +127,22 @@ pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
     if let Some(secs) = digits(value) {
         return Some(secs.saturating_mul(1000));
     }
-    parse_http_date_ms(value).map(|at| at.saturating_sub(now_ms))
+    http_date::parse_http_date_ms(value).map(|at| at.saturating_sub(now_ms))
+}
+
+/// HTTP dates in `Retry-After`: parsed with the `http-date` feature (native hosts). The browser
+/// host hands the core delta-seconds only (`js/src/host.ts` turns a date into seconds with the
+/// browser's own `Date.parse`), so its build leaves the parser out.
+#[cfg(feature = "http-date")]
+mod http_date;
+#[cfg(feature = "http-date")]
+pub use http_date::parse_http_date_ms;
+#[cfg(not(feature = "http-date"))]
+mod http_date {
+    /// Without the `http-date` feature: no date is understood (`Retry-After` must be seconds).
+    pub fn parse_http_date_ms(_s: &str) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -181,6 +177,7 @@ mod tests {
         assert_eq!(parse_rfc3339_ms("not a date at all!!"), None);
     }
 
+    #[cfg(feature = "http-date")]
     #[test]
     fn retry_after_accepts_seconds_and_http_dates() {
         assert_eq!(retry_after_ms("120", 0), Some(120_000));

@@ -3,7 +3,7 @@
 // tabs' changes) is the Rust host's (bindings/wasm/src/web): this file only calls it and does
 // the I/O it cannot do synchronously. Calls that can make a batch due return the delay in ms
 // until `next` should be called (-1: none).
-import { FootfallHost, partitions } from '../pkg/footfall.js';
+import { FootfallHost, partitions, problem } from '../pkg/footfall.js';
 
 /** The host's `on(signal, arg, now)` signals (see bindings/wasm/src/web/mod.rs). */
 const WAKEUP = 0,
@@ -16,7 +16,17 @@ const WAKEUP = 0,
   COMMIT = 7,
   RESET = 8,
   DESTROY = 9,
-  SETTINGS = 10;
+  SETTINGS = 10,
+  UNREGISTER = 11;
+
+/** What the host's `get(what, arg, now)` answers (see bindings/wasm/src/web/mod.rs). */
+export const BATCH_URL = 0,
+  CONSENT = 1,
+  STATS = 2,
+  ANONYMOUS_ID = 3,
+  USER_ID = 4,
+  SESSION_ID = 5,
+  CHECK_NAME = 6;
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
@@ -44,6 +54,15 @@ const uuid = (): string =>
     : '10000000-1000-4000-8000-100000000000'.replace(/[018]/g, (c) =>
         (+c ^ (crypto.getRandomValues(new Uint8Array(1))[0] & (15 >> (+c / 4)))).toString(16),
       );
+
+/** A `Retry-After` value as the core's browser build reads it: delta-seconds (an HTTP date
+ * becomes the seconds until then, through the browser's own date parser; the core decides what
+ * to do with it). */
+function retryAfter(r: Response): string | undefined {
+  const v = r.headers.get('Retry-After');
+  const at = v === null || /^\s*\d+\s*$/.test(v) ? NaN : Date.parse(v);
+  return isNaN(at) ? (v ?? undefined) : String(Math.max(0, Math.ceil((at - Date.now()) / 1000)));
+}
 
 /** `{url, path, referrer, search, title}` of the current page, as JSON. */
 const pageInfo = (referrer: string | null = document.referrer): string =>
@@ -80,7 +99,7 @@ export class Driver {
     writeKey: string,
   ) {
     this.h = h;
-    this.url = h.url;
+    this.url = h.get(BATCH_URL, undefined, 0)!;
     this.keyQuery = `?writeKey=${encodeURIComponent(writeKey)}`;
   }
 
@@ -121,7 +140,9 @@ export class Driver {
       dnt: navigator.doNotTrack === '1',
       storage: persist,
     };
-    const d = new Driver(FootfallHost.start(optionsJson, JSON.stringify(env), Date.now()), prefix, writeKey);
+    const h = FootfallHost.start(optionsJson, JSON.stringify(env), Date.now());
+    if (!h) throw new Error(problem());
+    const d = new Driver(h, prefix, writeKey);
     d.known = new Set([tab, ...adopted]);
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
@@ -202,8 +223,8 @@ export class Driver {
       .then(
         (r) =>
           r.text().then(
-            (t) => [r.status, r.headers.get('Retry-After'), t] as const,
-            () => [r.status, r.headers.get('Retry-After'), null] as const,
+            (t) => [r.status, retryAfter(r), t] as const,
+            () => [r.status, retryAfter(r), null] as const,
           ),
         (e: unknown) => String((e as Error)?.message ?? e),
       )
@@ -214,7 +235,7 @@ export class Driver {
         this.after(
           typeof answer === 'string'
             ? this.h.failed(id, answer, now)
-            : this.h.delivered(id, answer[0], answer[1] ?? undefined, answer[2] ?? undefined, now),
+            : this.h.delivered(id, answer[0], answer[1], answer[2] ?? undefined, now),
         );
         this.pump();
       });
@@ -326,6 +347,18 @@ export class Driver {
         }
       });
     }
+  }
+
+  /** Removes one super property. */
+  unregister(name: string): void {
+    this.drain();
+    this.h.on(UNREGISTER, name, Date.now());
+  }
+
+  /** One of the host's answers (`get` in bindings/wasm/src/web/mod.rs), after the queued calls. */
+  get(what: number, arg?: string): string | undefined {
+    this.drain();
+    return this.h.get(what, arg, Date.now());
   }
 
   /** Logout: a new anonymous id, no user id, a new session. */

@@ -3,8 +3,8 @@
 // retry) and the Rust host decides what to send when; this file only checks argument types,
 // turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
 // (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
-import init from '../pkg/footfall.js';
-import { Driver } from './host.js';
+import init, { problem } from '../pkg/footfall.js';
+import { ANONYMOUS_ID, CHECK_NAME, CONSENT, Driver, SESSION_ID, STATS, USER_ID } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
 export type * from './types.js';
@@ -96,7 +96,7 @@ export class Footfall {
       grant: (c) => call('grant', c),
       deny: (c) => call('deny', c),
       revoke: (c) => call('revoke', c),
-      get: () => (this.d ? (this.d.drain(), JSON.parse(this.d.h.consentState())) : {}),
+      get: () => (this.d ? JSON.parse(this.d.get(CONSENT)!) : {}),
     };
   }
 
@@ -122,16 +122,13 @@ export class Footfall {
     return this.d !== null;
   }
 
-  /** Calls the host; bad arguments it reports become an `Error` naming the method. */
+  /** Calls the host; bad arguments it reports (`NaN`, the reason in `problem()`) become an
+   * `Error` naming the method. */
   private run(method: string, call: (h: Driver['h'], now: number) => number): void {
     if (!this.d) return;
     this.d.drain();
-    let delay: number;
-    try {
-      delay = call(this.d.h, Date.now());
-    } catch (e) {
-      throw new Error(`Footfall.${method}: ${(e as Error).message}`);
-    }
+    const delay = call(this.d.h, Date.now());
+    if (Number.isNaN(delay)) throw new Error(`Footfall.${method}: ${problem()}`);
     this.d.after(delay);
   }
 
@@ -156,8 +153,8 @@ export class Footfall {
       // reaches the core with the rest of the burst (Driver.queue).
       const call = stringify('track', 'properties', [event, properties ?? null, Date.now()]);
       if (!this.d) return;
-      const problem = this.d.h.checkName(event);
-      if (problem !== undefined) throw new Error(`Footfall.track: ${problem}`);
+      const bad = this.d.h.get(CHECK_NAME, event, 0);
+      if (bad !== undefined) throw new Error(`Footfall.track: ${bad}`);
       this.d.queue(call);
       return;
     }
@@ -201,15 +198,13 @@ export class Footfall {
   register(properties: Properties): void {
     if (!isObject(properties)) throw argError('register', 'properties', 'must be a plain object');
     const json = stringify('register', 'properties', properties);
-    this.d?.drain();
-    this.d?.h.register(json);
+    this.run('register', (h) => h.register(json));
   }
 
   /** Removes one super property. */
   unregister(name: string): void {
     checkString('unregister', 'name', name);
-    this.d?.drain();
-    this.d?.h.unregister(name);
+    this.d?.unregister(name);
   }
 
   /** Sends everything queued now. Resolves when done, or when delivery is failing (the events
@@ -220,24 +215,22 @@ export class Footfall {
 
   /** Counters: enqueued, sent, retried, dropped by reason, queued, ... */
   stats(): Stats | null {
-    return this.d ? (this.d.drain(), JSON.parse(this.d.h.stats())) : null;
+    return this.d ? JSON.parse(this.d.get(STATS)!) : null;
   }
 
   /** The anonymous id (a UUID), or null on the server. */
   anonymousId(): string | null {
-    return this.d ? (this.d.drain(), this.d.h.anonymousId()) : null;
+    return this.d?.get(ANONYMOUS_ID) ?? null;
   }
 
   /** The identified user id, if any. */
   userId(): string | null {
-    this.d?.drain();
-    return this.d?.h.userId() ?? null;
+    return this.d?.get(USER_ID) ?? null;
   }
 
   /** The current session id, if a session is live. */
   sessionId(): string | null {
-    this.d?.drain();
-    return this.d?.h.sessionId(Date.now()) ?? null;
+    return this.d?.get(SESSION_ID) ?? null;
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */

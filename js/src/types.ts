@@ -79,7 +79,11 @@ export interface EventSpec {
 }
 
 export interface PrivacyConfig {
-  /** Default `true`. */
+  /**
+   * Default `true`: messages carry `context.anonymizeIp: true` and the collector truncates the
+   * request's address. A `context.ip` given in {@link EventOptions} is then removed (the
+   * browser bundle has no IP parser to truncate it).
+   */
   anonymize_ip?: boolean;
   /** HMAC-SHA256 the user id with `hash_salt`. Default `false`. */
   hash_user_id?: boolean;

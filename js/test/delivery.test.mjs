@@ -1,7 +1,7 @@
 // Events arrive at the collector with the right fields, as CORS-simple text/plain requests.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isTrack, openApp, received, rig } from './support/app.mjs';
+import { appUrl, isTrack, openApp, received, rig, sleep } from './support/app.mjs';
 
 let r;
 before(async () => {
@@ -115,4 +115,36 @@ test('bad arguments throw an Error naming the argument; good calls do not', asyn
   });
   assert.match(loadError, /Footfall\.load: .*bath_size/);
   await context.close();
+});
+
+test('a Retry-After given as an HTTP date is honoured (host.ts hands the core the seconds)', async () => {
+  const context = await r.browser.newContext();
+  const page = await context.newPage();
+  const lines = [];
+  page.on('console', (m) => lines.push(m.text()));
+  const at = new Date(Date.now() + 120_000).toUTCString(); // an IMF-fixdate, 2 minutes ahead
+  r.collector.state.respond = () => ({
+    status: 503,
+    headers: { 'retry-after': at, 'access-control-expose-headers': 'Retry-After' },
+  });
+  try {
+    await page.goto(appUrl(r, { debug: true, autoPageViews: false, tracking: { flush_interval: 0.05 } }));
+    await page.evaluate(() => window.ffReady);
+    await page.evaluate(() => ff.track('retry_me'));
+    const retry = async () => {
+      for (const end = Date.now() + 10_000; Date.now() < end; await sleep(50)) {
+        const line = lines.find((l) => / retry in \d+ ms/.test(l));
+        if (line) return line;
+      }
+      return null;
+    };
+    const line = await retry();
+    assert.ok(line, `a retry is logged:\n${lines.join('\n')}`);
+    const delay = Number(/ retry in (\d+) ms/.exec(line)[1]);
+    // The date's whole seconds, not the backoff (which starts at delivery.backoff_base, 1 s).
+    assert.ok(delay > 100_000 && delay <= 121_000, line);
+  } finally {
+    r.collector.state.respond = null;
+    await context.close();
+  }
 });

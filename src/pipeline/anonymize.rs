@@ -2,7 +2,9 @@
 //!
 //! - `anonymize_ip`: `context.ip` is truncated (IPv4: last octet zeroed; IPv6: last 80 bits
 //!   zeroed, keeping the /48) and `context.anonymizeIp = true` tells the collector to truncate
-//!   the request address too. An unparseable `context.ip` is removed.
+//!   the request address too. An unparseable `context.ip` is removed, and so is any
+//!   `context.ip` in a build without the `ip` feature (the browser bundle, see
+//!   `pipeline/ip_absent.rs`).
 //! - `hash_user_id`: `userId` (and an alias's `previousId` unless it is the anonymous id) becomes
 //!   hex HMAC-SHA256(`hash_salt`, id).
 //! - `scrub_pii`: see [`super::pii`].
@@ -152,6 +154,7 @@ mod tests {
     use crate::pipeline::enrich::stamp;
     use std::sync::Arc;
 
+    #[cfg(feature = "ip")]
     #[test]
     fn truncates_ipv4_and_ipv6() {
         assert_eq!(truncate_ip("203.0.113.77").as_deref(), Some("203.0.113.0"));

@@ -25,6 +25,11 @@
 pub mod anonymize;
 pub mod enrich;
 pub mod hash;
+#[cfg(feature = "ip")]
+pub mod ip;
+/// Without the `ip` feature (the browser bundle): `context.ip` is removed instead of truncated.
+#[cfg(not(feature = "ip"))]
+#[path = "ip_absent.rs"]
 pub mod ip;
 pub mod pii;
 pub mod plan;

@@ -30,14 +30,23 @@ pub fn contains_email(s: &str) -> bool {
         let domain: &str = {
             let rest = &s[at + 1..];
             let end = rest.find(|c: char| !is_email_domain(c)).unwrap_or(rest.len());
-            rest[..end].trim_end_matches(['.', '-'])
+            let mut domain = &rest[..end];
+            while let Some(d) = domain.strip_suffix(".").or_else(|| domain.strip_suffix("-")) {
+                domain = d;
+            }
+            domain
         };
-        let tld_ok = domain.rsplit_once('.').is_some_and(|(host, tld)| {
-            !host.is_empty()
-                && !host.starts_with('.')
-                && tld.len() >= 2
-                && tld.chars().all(|c| c.is_ascii_alphabetic())
-        });
+        // The last `.` by bytes (`rsplit_once` would bring std's reverse character search into
+        // the browser bundle for this one call).
+        let last_dot = domain.bytes().rposition(|b| b == b'.');
+        let tld_ok = last_dot
+            .map(|i| (&domain[..i], &domain[i + 1..]))
+            .is_some_and(|(host, tld)| {
+                !host.is_empty()
+                    && !host.starts_with('.')
+                    && tld.len() >= 2
+                    && tld.chars().all(|c| c.is_ascii_alphabetic())
+            });
         if local_ok && tld_ok {
             return true;
         }

@@ -336,7 +336,16 @@ impl Core {
 
     /// The URL batches are POSTed to: `{delivery.endpoint}/v1/batch`.
     pub fn batch_url(&self) -> String {
-        String::from(self.config.delivery.endpoint.trim_end_matches('/')) + "/v1/batch"
+        self.endpoint_url("/v1/batch")
+    }
+
+    /// `{delivery.endpoint}{path}`, the endpoint without its trailing slashes.
+    pub(super) fn endpoint_url(&self, path: &str) -> String {
+        let mut base = self.config.delivery.endpoint.as_str();
+        while let Some(b) = base.strip_suffix("/") {
+            base = b;
+        }
+        String::from(base) + path
     }
 
     /// Whether every batch body carries the write key (`"writeKey":"…"`), for hosts whose

@@ -103,7 +103,7 @@ impl Core {
 
     /// `{delivery.endpoint}/v1/settings`.
     pub fn settings_url(&self) -> String {
-        String::from(self.config.delivery.endpoint.trim_end_matches('/')) + "/v1/settings"
+        self.endpoint_url("/v1/settings")
     }
 
     /// Whether this host fetches the server's settings (default off: a host that never calls

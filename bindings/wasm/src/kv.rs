@@ -30,10 +30,17 @@ pub fn prefix(write_key: &str) -> String {
     footfall::json::cat(&["footfall.", write_key, "."])
 }
 
+/// `s` split around its last `.` (by bytes: `rsplit_once` would bring std's reverse character
+/// search into the bundle for two call sites).
+pub fn split_last_dot(s: &str) -> Option<(&str, &str)> {
+    let i = s.bytes().rposition(|b| b == b'.')?;
+    Some((&s[..i], &s[i + 1..]))
+}
+
 /// The tab id of a queue chunk key under `prefix` (`<prefix>q.<tab>.<seq>`).
 pub fn chunk_tab<'k>(key: &'k str, prefix: &str) -> Option<&'k str> {
     let rest = key.strip_prefix(prefix)?.strip_prefix("q.")?;
-    rest.rsplit_once('.').map(|(tab, _)| tab)
+    split_last_dot(rest).map(|(tab, _)| tab)
 }
 
 /// The partitions (tab ids) that hold queued events under `prefix`.

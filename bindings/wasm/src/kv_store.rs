@@ -398,7 +398,8 @@ impl StoreHandle {
 }
 
 fn parse_seq(key: &str) -> u64 {
-    key.rsplit('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+    let seq = crate::kv::split_last_dot(key).map_or(key, |(_, seq)| seq);
+    seq.parse().unwrap_or(0)
 }
 
 /// For tabs without the Web Locks API: each partition under `prefix` with the newest

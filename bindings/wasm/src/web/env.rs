@@ -24,8 +24,9 @@ extern "C" {
     fn cookie_get(name: &str) -> Option<String>;
     #[wasm_bindgen(js_name = cookieSet)]
     fn cookie_set(name: &str, value: &str, domain: &str);
-    /// `navigator.sendBeacon(url, body)`.
-    pub fn beacon(url: &str, body: &str) -> bool;
+    /// `navigator.sendBeacon(url, body)`, `body` the UTF-8 JSON (bytes: no UTF-8 check on this
+    /// side).
+    pub fn beacon(url: &str, body: &[u8]) -> bool;
     /// `console.log`.
     pub fn log(line: &str);
 }

@@ -66,10 +66,12 @@ export function cookieSet(name, value, domain) {
   } catch (_) {}
 }
 
-/** `navigator.sendBeacon(url, body)`; false when refused or missing. */
+/** `navigator.sendBeacon(url, body)` (`body`: the UTF-8 bytes, a view of the wasm memory,
+ * copied into a `text/plain` Blob: CORS-simple, like a string body); false when refused or
+ * missing. */
 export function beacon(url, body) {
   try {
-    return navigator.sendBeacon(url, body);
+    return navigator.sendBeacon(url, new Blob([body], { type: 'text/plain;charset=UTF-8' }));
   } catch (_) {
     return false;
   }

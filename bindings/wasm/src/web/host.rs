@@ -48,11 +48,6 @@ pub struct Host {
     pub commit_errors: u64,
 }
 
-fn text(body: &[u8]) -> &str {
-    // Batch bodies are built from `str`s.
-    std::str::from_utf8(body).unwrap_or_default()
-}
-
 impl Host {
     pub fn new(mut core: Core, store: Option<StoreHandle>, page: PageState, auto_page_views: bool) -> Host {
         core.set_write_key_in_body(true);
@@ -157,8 +152,8 @@ impl Host {
             self.core.persist(now);
         } else {
             for b in self.core.flush_all(now, BEACON_BYTES, false) {
-                // A string body: `sendBeacon` sends it as `text/plain` (CORS-simple).
-                if env::beacon(&self.url, &text(&b.body)) {
+                // The bytes go out as a `text/plain` Blob (glue.js): CORS-simple.
+                if env::beacon(&self.url, &b.body) {
                     self.core.report(b.id, Delivery::Beacon { queued: true }, now);
                 } else {
                     // The beacon queue is full: a keepalive fetch still has a chance, and its

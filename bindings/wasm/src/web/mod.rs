@@ -2,8 +2,11 @@
 //!
 //! Arguments cross the boundary as JSON text built by `JSON.stringify` (one string is cheaper
 //! than walking JS objects from Rust) and time as `Date.now()`. Bad arguments (wrong shape, or
-//! what the core's `validate` step rejects) become a JS `Error` naming the argument; everything
-//! else is silent to the page and visible in `stats()` and, with `debug: true`, in the console.
+//! what the core's `validate` step rejects) make the call return `NaN` (`undefined` for `start`)
+//! and leave the message naming the argument in [`problem`]; the JS side throws it as an
+//! `Error`. (No `JsError`: without JS objects crossing the boundary, wasm-bindgen leaves its
+//! object heap out of the glue.) Everything else is silent to the page and visible in `stats()`
+//! and, with `debug: true`, in the console.
 //! Methods that can make a batch due return the delay in ms until the JS side should call
 //! `next` (`-1`: none); see `host.rs` for the split of work between JS and Rust.
 
@@ -14,6 +17,7 @@ mod page;
 use footfall::consent::{ConsentDecision, PrivacySignals};
 use footfall::json::{Value, parse, write_str};
 use footfall::{ConsentMode, Core, Event, NullStore, Store};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 use crate::kv_store::{self, Cookie, KvStore};
@@ -24,8 +28,21 @@ use page::PageState;
 /// `context.library.name` of browser messages.
 pub const LIBRARY: &str = "footfall-js";
 
-fn arg_error(detail: &str) -> JsError {
-    JsError::new(detail)
+thread_local! {
+    /// The message of the last refused call (see the module docs).
+    static PROBLEM: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// A refused call: keeps `detail` for [`problem`] and returns the `NaN` that signals it.
+fn arg_error(detail: &str) -> f64 {
+    PROBLEM.with(|p| *p.borrow_mut() = Some(detail.to_string()));
+    f64::NAN
+}
+
+/// Why the last call that returned `NaN` (or `start` that returned `undefined`) was refused.
+#[wasm_bindgen]
+pub fn problem() -> Option<String> {
+    PROBLEM.with(|p| p.borrow_mut().take())
 }
 
 fn ms(now: f64) -> u64 {
@@ -94,10 +111,16 @@ pub struct FootfallHost {
 impl FootfallHost {
     /// Parses the options, restores the persisted queue and identity (this tab's partition
     /// plus the adopted ones), applies the privacy signals and sends the initial page view.
-    pub fn start(options_json: &str, env_json: &str, now: f64) -> Result<FootfallHost, JsError> {
+    /// `undefined` when the options are invalid (see [`problem`]).
+    pub fn start(options_json: &str, env_json: &str, now: f64) -> Option<FootfallHost> {
         let env = page_env(env_json);
-        let options =
-            options::parse_options(options_json, env.origin.as_deref()).map_err(|e| arg_error(&e.0))?;
+        let options = match options::parse_options(options_json, env.origin.as_deref()) {
+            Ok(o) => o,
+            Err(e) => {
+                arg_error(&e.0);
+                return None;
+            }
+        };
         let (host_options, config) = (options.host, options.config);
         let now = ms(now);
         let opt_out = config.consent_mode() == ConsentMode::OptOut;
@@ -124,8 +147,13 @@ impl FootfallHost {
             Box::new(NullStore)
         };
 
-        let mut core = Core::new(config, store, Box::new(env::CryptoRng::new()), now)
-            .map_err(|e| arg_error(&e.message()))?;
+        let mut core = match Core::new(config, store, Box::new(env::CryptoRng::new()), now) {
+            Ok(core) => core,
+            Err(e) => {
+                arg_error(&e.message());
+                return None;
+            }
+        };
         core.set_library(LIBRARY, env!("CARGO_PKG_VERSION"));
         if host_options.debug {
             core.set_debug_log(Box::new(|e| {
@@ -142,30 +170,20 @@ impl FootfallHost {
             let view = host.page.page_view();
             host.core.track(view, now);
         }
-        Ok(FootfallHost { host })
-    }
-
-    /// `{url}/v1/batch`: where the JS side POSTs the bodies `next` returns.
-    #[wasm_bindgen(getter)]
-    pub fn url(&self) -> String {
-        self.host.url().to_string()
+        Some(FootfallHost { host })
     }
 
     /// Any event, as the core's event JSON (`{"type":"track","event":…,"properties":…}`).
     /// Returns the next wakeup (see the module docs).
-    pub fn track(&mut self, event_json: &str, now: f64) -> Result<f64, JsError> {
-        let event = Event::from_json_text(event_json).map_err(|e| arg_error(&e))?;
-        footfall::pipeline::validate::validate(&event).map_err(|r| arg_error(&r.detail))?;
-        Ok(self.host.track(event, ms(now)))
-    }
-
-    /// Whether `name` is a valid event name (the core's validation), so the caller can throw at
-    /// once: `undefined`, or the problem.
-    #[wasm_bindgen(js_name = checkName)]
-    pub fn check_name(&self, name: &str) -> Option<String> {
-        footfall::pipeline::validate::validate(&Event::track(name))
-            .err()
-            .map(|r| r.detail)
+    pub fn track(&mut self, event_json: &str, now: f64) -> f64 {
+        let event = match Event::from_json_text(event_json) {
+            Ok(event) => event,
+            Err(e) => return arg_error(&e),
+        };
+        if let Err(r) = footfall::pipeline::validate::validate(&event) {
+            return arg_error(&r.detail);
+        }
+        self.host.track(event, ms(now))
     }
 
     /// The common case, `track(name, properties)` without options, batched: the JSON array of
@@ -194,16 +212,10 @@ impl FootfallHost {
 
     /// A typed product event built by the core (`click`, `purchase`, ...): `args` is the JSON
     /// array of its positional arguments, `properties` extra properties (JSON or `undefined`).
-    pub fn typed(
-        &mut self,
-        kind: &str,
-        args_json: &str,
-        properties_json: Option<String>,
-        now: f64,
-    ) -> Result<f64, JsError> {
+    pub fn typed(&mut self, kind: &str, args_json: &str, properties_json: Option<String>, now: f64) -> f64 {
         let args = match parse(args_json) {
             Ok(Value::Array(a)) => a,
-            _ => return Err(arg_error("arguments must be a JSON array")),
+            _ => return arg_error("arguments must be a JSON array"),
         };
         let s = |i: usize| args.get(i).and_then(Value::as_str);
         let req = |i: usize| s(i).unwrap_or("");
@@ -230,11 +242,11 @@ impl FootfallHost {
                 Event::purchase(req(0), amount, req(2), items)
             }
             "error" => Event::error(req(0), req(1), s(2)),
-            other => return Err(arg_error(&footfall::json::cat(&["unknown typed event ", other]))),
+            other => return arg_error(&footfall::json::cat(&["unknown typed event ", other])),
         };
         if let Some(json) = properties_json {
             let Ok(Value::Object(extra)) = parse(&json) else {
-                return Err(arg_error("properties must be an object"));
+                return arg_error("properties must be an object");
             };
             for (k, v) in extra {
                 if !event.properties.contains_key(&k) {
@@ -242,16 +254,11 @@ impl FootfallHost {
                 }
             }
         }
-        Ok(self.host.track(event, ms(now)))
+        self.host.track(event, ms(now))
     }
 
     /// `grant`, `deny` or `revoke` the JSON array of categories (`undefined`: every category).
-    pub fn consent(
-        &mut self,
-        action: &str,
-        categories_json: Option<String>,
-        now: f64,
-    ) -> Result<f64, JsError> {
+    pub fn consent(&mut self, action: &str, categories_json: Option<String>, now: f64) -> f64 {
         let categories: Option<Vec<String>> = match categories_json {
             Some(json) => match parse(&json) {
                 Ok(Value::Array(items)) => Some(
@@ -260,7 +267,7 @@ impl FootfallHost {
                         .filter_map(|c| c.as_str().map(str::to_string))
                         .collect(),
                 ),
-                _ => return Err(arg_error("categories must be an array of category names")),
+                _ => return arg_error("categories must be an array of category names"),
             },
             None => None,
         };
@@ -280,12 +287,7 @@ impl FootfallHost {
                 let refs: Vec<&str> = all.iter().map(String::as_str).collect();
                 core.revoke(&refs, now_ms);
             }
-            _ => {
-                return Err(arg_error(&footfall::json::cat(&[
-                    "unknown consent action ",
-                    action,
-                ])));
-            }
+            _ => return arg_error(&footfall::json::cat(&["unknown consent action ", action])),
         }
         let core = &self.host.core;
         let granted = core
@@ -297,24 +299,7 @@ impl FootfallHost {
         if action == "grant" && granted {
             self.host.open_store();
         }
-        Ok(self.host.wakeup(now_ms))
-    }
-
-    /// `{category: "granted" | "denied" | "pending"}` for every configured category, as JSON.
-    #[wasm_bindgen(js_name = consentState)]
-    pub fn consent_state(&self) -> String {
-        let core = &self.host.core;
-        let mut out = String::from("{");
-        for (i, c) in core.config().consent.categories.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            write_str(&mut out, c);
-            out.push(':');
-            write_str(&mut out, core.consent_decision(c).as_str());
-        }
-        out.push('}');
-        out
+        self.host.wakeup(now_ms)
     }
 
     /// The UTF-8 body of the next batch to send now (`undefined`: none); `batchId` is its id.
@@ -377,6 +362,7 @@ impl FootfallHost {
     /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
     /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
     /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
+    /// | 11 `UNREGISTER` | the key | remove that super property |
     ///
     /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
     /// happens).
@@ -400,6 +386,7 @@ impl FootfallHost {
             8 => h.core.reset(now),
             9 => h.stop(now),
             10 => h.settings_answer(&arg, now),
+            11 => h.core.unregister(&arg),
             _ => {}
         }
         h.wakeup(now)
@@ -410,38 +397,63 @@ impl FootfallHost {
         self.host.settled()
     }
 
-    /// Super properties (a JSON object) added to every event.
-    pub fn register(&mut self, properties_json: &str) -> Result<(), JsError> {
+    /// Super properties (a JSON object) added to every event. Returns `-1` (no wakeup), or `NaN`
+    /// when refused (see [`problem`]).
+    pub fn register(&mut self, properties_json: &str) -> f64 {
         let Ok(Value::Object(props)) = parse(properties_json) else {
-            return Err(arg_error("properties must be an object"));
+            return arg_error("properties must be an object");
         };
         self.host.core.register(props);
-        Ok(())
+        -1.0
     }
 
-    pub fn unregister(&mut self, key: &str) {
-        self.host.core.unregister(key);
+    /// A value for the JS side (one entry point for every query keeps the generated glue
+    /// small); `undefined` where the answer is "none":
+    ///
+    /// | `what` | `arg` | answer |
+    /// |---|---|---|
+    /// | 0 `URL` | | `{endpoint}/v1/batch`: where the JS side POSTs the bodies `next` returns |
+    /// | 1 `CONSENT` | | `{category: "granted" \| "denied" \| "pending"}` for every configured category (JSON) |
+    /// | 2 `STATS` | | the core's counters (JSON) |
+    /// | 3 `ANONYMOUS_ID` | | the anonymous id |
+    /// | 4 `USER_ID` | | the user id |
+    /// | 5 `SESSION_ID` | | the session id at `now` |
+    /// | 6 `CHECK_NAME` | event name | the problem with that event name (the core's validation), so the caller can throw at once |
+    pub fn get(&self, what: u8, arg: Option<String>, now: f64) -> Option<String> {
+        let core = &self.host.core;
+        match what {
+            0 => Some(self.host.url().to_string()),
+            1 => Some(self.consent_state()),
+            2 => {
+                let mut stats = core.stats();
+                stats.store_errors += self.host.commit_errors;
+                Some(stats.to_json())
+            }
+            3 => Some(core.anonymous_id().to_string()),
+            4 => core.user_id().map(str::to_string),
+            5 => core.session_id(ms(now)).map(str::to_string),
+            6 => footfall::pipeline::validate::validate(&Event::track(arg.as_deref().unwrap_or("")))
+                .err()
+                .map(|r| r.detail),
+            _ => None,
+        }
     }
+}
 
-    /// The core's counters as JSON.
-    pub fn stats(&self) -> String {
-        let mut stats = self.host.core.stats();
-        stats.store_errors += self.host.commit_errors;
-        stats.to_json()
-    }
-
-    #[wasm_bindgen(js_name = anonymousId)]
-    pub fn anonymous_id(&self) -> String {
-        self.host.core.anonymous_id().to_string()
-    }
-
-    #[wasm_bindgen(js_name = userId)]
-    pub fn user_id(&self) -> Option<String> {
-        self.host.core.user_id().map(str::to_string)
-    }
-
-    #[wasm_bindgen(js_name = sessionId)]
-    pub fn session_id(&self, now: f64) -> Option<String> {
-        self.host.core.session_id(ms(now)).map(str::to_string)
+impl FootfallHost {
+    /// `{category: "granted" | "denied" | "pending"}` for every configured category, as JSON.
+    fn consent_state(&self) -> String {
+        let core = &self.host.core;
+        let mut out = String::from("{");
+        for (i, c) in core.config().consent.categories.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            write_str(&mut out, c);
+            out.push(':');
+            write_str(&mut out, core.consent_decision(c).as_str());
+        }
+        out.push('}');
+        out
     }
 }
