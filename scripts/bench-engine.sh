@@ -5,12 +5,18 @@
 #
 #   scripts/bench-engine.sh            # 1,000,000 events
 #   scripts/bench-engine.sh --10m      # 10,000,000 events
-#   RUNS=7 scripts/bench-engine.sh     # runs per query (default 5)
+#   RUNS=7 scripts/bench-engine.sh     # timed rounds (default 5, after one warm-up round)
 #
-# Data: engine/src/generate.rs (seed 42), stored in target/bench-engine/<N>/ (reused by later
-# runs). The peers read the same rows: Python duckdb opens the same database file read-only;
-# chdb loads a Parquet export into a MergeTree table ordered by (anonymous_id, ts). Every peer
-# resolves persons at query time with the same identities join as ours.
+# Data: engine/src/generate.rs (seed 42), stored in $BENCH_DIR/<N>/ (default
+# $CARGO_TARGET_DIR/bench-engine, else target/bench-engine; reused by later runs). The peers read
+# the same rows: Python duckdb a copy of our database file (DuckDB lets one process open a file
+# that another one writes), chdb a Parquet export loaded into a MergeTree table ordered by
+# (anonymous_id, ts). Every peer resolves persons at query time with the same identities join.
+#
+# The machine is shared and its load varies by 2x within minutes, so the sides are interleaved:
+# each round runs every query once on ours (a `bench_queries --serve` process kept open), then
+# on the DuckDB peer, then on chdb; medians are over the rounds, and the load average is printed
+# at the start and the end.
 # Python packages go into a venv under target/ (needs PyPI).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +25,8 @@ cd "$root"
 events=1000000
 [[ "${1:-}" == "--10m" ]] && events=10000000
 runs="${RUNS:-5}"
-work="$root/target/bench-engine/$events"
+target="${CARGO_TARGET_DIR:-$root/target}"
+work="${BENCH_DIR:-$target/bench-engine}/$events"
 venv="$root/target/bench-venv"
 mkdir -p "$work"
 
@@ -30,34 +37,48 @@ fi
 "$venv/bin/python" -c "import duckdb, chdb" 2>/dev/null ||
   "$venv/bin/pip" install -q duckdb chdb >/dev/null
 
-echo "==> our engine (embedded DuckDB store), $events events" >&2
+echo "==> building and preparing our engine (embedded DuckDB store), $events events" >&2
 # LTO off: the work happens in DuckDB's C++, a fat-LTO release build only costs minutes.
 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  cargo run -q --release -p footfall-engine --example bench_queries -- \
-  --events "$events" --dir "$work/duckdb" --runs "$runs" --out "$work/ours.json"
+  cargo build -q --release -p footfall-engine --example bench_queries
+bin="$target/release/examples/bench_queries"
+"$bin" --events "$events" --dir "$work/duckdb" --prepare
+# The peer's copy (refreshed when ours is newer).
+mkdir -p "$work/peer"
+if [[ ! -f "$work/peer/footfall.duckdb" || "$work/duckdb/footfall.duckdb" -nt "$work/peer/footfall.duckdb" ]]; then
+  cp "$work/duckdb/footfall.duckdb" "$work/peer/footfall.duckdb"
+fi
 
-echo "==> peers" >&2
-"$venv/bin/python" - "$work" "$runs" <<'PY'
-import json, os, statistics, sys, time
+echo "==> interleaved rounds: ours, DuckDB hand-written, ClickHouse (chdb)" >&2
+"$venv/bin/python" - "$work" "$runs" "$bin" "$events" <<'PY'
+import json, os, statistics, subprocess, sys, time
 import duckdb, chdb
 from chdb import session as chs
 
-work, runs = sys.argv[1], int(sys.argv[2])
-ours = json.load(open(os.path.join(work, "ours.json")))
+work, runs, binary, events = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 S = 1790812800000          # 2026-10-01T00:00:00Z
 D = 86400000
 E = S + 30 * D
 W = 14 * D
-user = ours["busiest_user"]
+load_start = os.getloadavg()
+
+ours = subprocess.Popen([binary, "--serve", "--events", events, "--dir", os.path.join(work, "duckdb")],
+                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+ready = json.loads(ours.stdout.readline())
+user = ready["busiest_user"]
+
+def run_ours(name):
+    ours.stdin.write(name + "\n"); ours.stdin.flush()
+    r = json.loads(ours.stdout.readline())
+    if "error" in r:
+        sys.exit(f"{name}: {r['error']}")
+    return r["ms"], r["answer"]
 
 def timed(fn):
-    out, ts = None, []
-    for _ in range(runs):
-        t = time.perf_counter(); out = fn(); ts.append((time.perf_counter() - t) * 1000)
-    return statistics.median(ts), out
+    t = time.perf_counter(); out = fn(); return (time.perf_counter() - t) * 1000, out
 
-# ---- DuckDB, hand-written SQL over the same database file ----
-con = duckdb.connect(os.path.join(work, "duckdb", "footfall.duckdb"), read_only=True)
+# ---- DuckDB, hand-written SQL over a copy of the same database file ----
+con = duckdb.connect(os.path.join(work, "peer", "footfall.duckdb"), read_only=True)
 EV = f"""(SELECT coalesce(e.user_id, i.user_id, e.anonymous_id) AS person, e.ts, e.event, e.properties, e.session_id
           FROM events e LEFT JOIN identities i ON i.project_id = e.project_id AND i.anonymous_id = e.anonymous_id
           WHERE e.project_id = 'bench' AND NOT e.is_bot AND e.ts >= {S} AND e.ts < {E})"""
@@ -81,14 +102,12 @@ duck = {
  "feature_adoption": f"""SELECT count(DISTINCT person) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export'),
     count(DISTINCT person), count(*) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export') FROM {EV}""",
 }
-duck_ms = {k: timed(lambda q=q: con.execute(q).fetchall())[0] for k, q in duck.items()}
 
 # ---- ClickHouse (chdb): windowFunnel / retention ----
 pq_e, pq_i = os.path.join(work, "events.parquet"), os.path.join(work, "identities.parquet")
 if not os.path.exists(pq_e):
     con.execute(f"COPY (SELECT anonymous_id, user_id, event, ts, session_id, properties, is_bot FROM events WHERE project_id = 'bench') TO '{pq_e}' (FORMAT parquet)")
     con.execute(f"COPY (SELECT anonymous_id, user_id FROM identities WHERE project_id = 'bench') TO '{pq_i}' (FORMAT parquet)")
-con.close()
 sess = chs.Session(os.path.join(work, "chdb"))
 sess.query("CREATE DATABASE IF NOT EXISTS b")
 if sess.query("EXISTS TABLE b.events", "CSV").bytes().strip() != b"1":
@@ -111,15 +130,33 @@ ch = {
  "feature_adoption": f"""SELECT uniqExactIf(person, event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export'), uniqExact(person),
       countIf(event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export') FROM {CEV}""",
 }
-ch_ms = {k: timed(lambda q=q: sess.query(q, "CSV").bytes())[0] for k, q in ch.items()}
-fun = sess.query(ch["funnel_4_steps_14d"], "CSV").bytes().decode().strip()
 
-print(f"\nAnalytics engine benchmark: {ours['events']:,} events, median of {runs} runs (ms); ratio = ours / peer\n")
+names = list(duck)
+times = {side: {k: [] for k in names} for side in ("ours", "duck", "ch")}
+answers = {}
+for rnd in range(runs + 1):          # round 0 warms every side up and is not counted
+    for k in names:
+        ms_o, answers[k] = run_ours(k)
+        ms_d, _ = timed(lambda: con.execute(duck[k]).fetchall())
+        ms_c, _ = timed(lambda: sess.query(ch[k], "CSV").bytes())
+        if rnd > 0:
+            times["ours"][k].append(ms_o); times["duck"][k].append(ms_d); times["ch"][k].append(ms_c)
+ours.stdin.close(); ours.wait()
+fun = sess.query(ch["funnel_4_steps_14d"], "CSV").bytes().decode().strip()
+load_end = os.getloadavg()
+med = {side: {k: statistics.median(v) for k, v in t.items()} for side, t in times.items()}
+json.dump({"events": int(events), "runs": runs, "busiest_user": user, "median_ms": med["ours"],
+           "peer_median_ms": {"duckdb": med["duck"], "chdb": med["ch"]}, "answers": answers,
+           "load_average": {"start": load_start, "end": load_end}},
+          open(os.path.join(work, "ours.json"), "w"), indent=2)
+
+print(f"\nAnalytics engine benchmark: {int(events):,} events, median of {runs} interleaved rounds (ms); ratio = ours / peer")
+print(f"load average (1/5/15 min): start {load_start[0]:.1f}/{load_start[1]:.1f}/{load_start[2]:.1f}, end {load_end[0]:.1f}/{load_end[1]:.1f}/{load_end[2]:.1f}\n")
 print(f"| query | ours (DuckDB store) | DuckDB hand-written | ratio | ClickHouse (chdb) | ratio |")
 print(f"|---|---:|---:|---:|---:|---:|")
-for k in duck:
-    o = ours["median_ms"][k]
-    print(f"| {k} | {o:.1f} | {duck_ms[k]:.1f} | {o / duck_ms[k]:.2f} | {ch_ms[k]:.1f} | {o / ch_ms[k]:.2f} |")
-steps = [s["persons"] for s in ours["answers"]["funnel_4_steps_14d"]["steps"]]
+for k in names:
+    o, d, c = med["ours"][k], med["duck"][k], med["ch"][k]
+    print(f"| {k} | {o:.1f} | {d:.1f} | {o / d:.2f} | {c:.1f} | {o / c:.2f} |")
+steps = [s["persons"] for s in answers["funnel_4_steps_14d"]["steps"]]
 print(f"\nfunnel persons per step (ours): {steps}; windowFunnel level histogram (level,persons): {fun.splitlines()}")
 PY

@@ -10,7 +10,12 @@
 //! `--dir` (reused when it already holds that many), then times each query `--runs` times and
 //! writes the medians (ms) as JSON: the queries are the DAU trend over 30 days, a 4-step funnel
 //! with a 14-day window, weekly retention over 5 weeks, user metrics of the busiest user and
-//! feature adoption.
+//! feature adoption. `--only a,b` runs some of them; `--prepare` only generates the data.
+//!
+//! `--serve` instead prints one JSON line `{"ready": true, "busiest_user": …, "queries": […]}`
+//! and then runs one query per name read on stdin, answering each with one JSON line
+//! `{"name", "ms", "answer"}`: the benchmark script interleaves our queries with the peers' so
+//! that all sides of a comparison see the same machine load.
 
 use std::time::Instant;
 
@@ -64,6 +69,9 @@ async fn main() {
     } else {
         eprintln!("reusing {have} stored events in {dir}");
     }
+    if std::env::args().any(|a| a == "--prepare") {
+        return;
+    }
     let ctx = QueryContext::at(PROJECT, START + 30 * 86_400_000 + 12 * 3_600_000);
     let busiest = store
         .query(
@@ -116,9 +124,41 @@ async fn main() {
             Query::FeatureAdoption(FeatureAdoptionQuery::new("export").range("2026-10-01", "2026-10-30")),
         ),
     ];
+    if std::env::args().any(|a| a == "--serve") {
+        let names: Vec<&str> = queries.iter().map(|(n, _)| *n).collect();
+        println!(
+            "{}",
+            json!({"ready": true, "events": events, "busiest_user": busiest, "queries": names})
+        );
+        let mut line = String::new();
+        while std::io::stdin()
+            .read_line(&mut line)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {
+            let name = line.trim().to_string();
+            line.clear();
+            let Some((_, q)) = queries.iter().find(|(n, _)| *n == name) else {
+                println!("{}", json!({"name": name, "error": "unknown query"}));
+                continue;
+            };
+            let t = Instant::now();
+            let r = run_query(&store, &ctx, q).await;
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            match r {
+                Ok(r) => println!("{}", json!({"name": name, "ms": ms, "answer": r})),
+                Err(e) => println!("{}", json!({"name": name, "error": e.to_string()})),
+            }
+        }
+        return;
+    }
+    let only = arg("--only", "");
     let mut medians = serde_json::Map::new();
     let mut answers = serde_json::Map::new();
-    for (name, q) in &queries {
+    for (name, q) in queries
+        .iter()
+        .filter(|(n, _)| only.is_empty() || only.split(',').any(|o| o == *n))
+    {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..runs.max(1) {

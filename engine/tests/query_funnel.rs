@@ -108,6 +108,34 @@ async fn sequential_windows_ties_identity_and_dedupe() {
             r.steps[0].person_ids,
             Some(vec!["p1".to_string(), "p2".into(), "p3".into()])
         );
+        // Scope filters on persons: applied after the identity join of the flagged events
+        // (person-only filter), or forcing the plan that resolves every event first (a filter
+        // mixing person and event fields); both plans give the same answers.
+        let scoped = |filter: Value| {
+            let mut q = funnel(&["A", "B", "C"], 1, WindowUnit::Hour);
+            q.filters = Some(serde_json::from_value(filter).unwrap());
+            q
+        };
+        let only = scoped(json!({"field": "person", "op": "in", "value": ["p1", "p5", "u7", "a7"]}));
+        assert_eq!(
+            persons(&run(&*b.store, &p, &only).await),
+            vec![3, 3, 2],
+            "{}",
+            b.name
+        );
+        let mixed = scoped(json!({"or": [{"field": "person", "op": "neq", "value": "p1"},
+                                         {"field": "event", "op": "eq", "value": "B"}]}));
+        assert_eq!(
+            persons(&run(&*b.store, &p, &mixed).await),
+            vec![7, 5, 1],
+            "{}",
+            b.name
+        );
+        let mut by_person = funnel(&["A", "B", "C"], 1, WindowUnit::Hour);
+        by_person.breakdown = Some("person".into());
+        let r = run(&*b.store, &p, &by_person).await;
+        assert_eq!(persons(&r), vec![8, 6, 2], "{}", b.name);
+        assert_eq!(r.breakdown.len(), 8, "{}", b.name);
     }
 }
 

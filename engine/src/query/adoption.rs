@@ -12,8 +12,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::Field;
+use super::fields::{Field, text_eq_sql};
 use super::normalize::{rate, rows};
+use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
 use super::spec::{Interval, scoped_spec};
 use super::time::bucket_label;
@@ -72,29 +73,33 @@ pub async fn get_feature_adoption(
 ) -> Result<FeatureAdoption, QueryError> {
     let p = Prepared::new(store, ctx, &q.scope()).await?;
     let sql = &p.sql;
-    let prop = Field::parse(&q.property)?.text_sql(sql)?;
+    let prop = Field::parse(&q.property)?;
     // The property is only read on events of the feature's event (JSON parsing is the cost).
     let used = format!(
         "(CASE WHEN event = {} THEN {} ELSE 0 END)",
         sql.lit(&q.event)?,
-        sql.flag(&format!("{prop} = {}", sql.lit(&q.feature)?))
+        sql.flag(&text_eq_sql(sql, &prop, &q.feature)?)
     );
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
     // One pass over the events: (person, day) with uses; then the totals (d = -1) and the days.
-    let pd = format!(
-        "SELECT person, {day} AS d, max({used}) AS u, sum({used}) AS n FROM {} WHERE person IS NOT NULL \
-         GROUP BY person, {day}",
-        p.frame_events(&[])?
-    );
+    let pd = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        keys: vec![(day, "d".into())],
+        // Uses only: "used the feature that day" is `n > 0` (one aggregate over the events).
+        aggs: vec![Agg::new("n", format!("sum({used})"), Merge::Sum)],
+        reads_person: prop == Field::Text("person"),
+        ..Rollup::default()
+    })?;
     let body = format!(
         "SELECT {} AS d, {} AS users, {} AS active, {} AS uses FROM {{pd}} AS t0 UNION ALL \
          SELECT {}, {}, {}, {} FROM {{pd}} AS t1 GROUP BY d",
         sql.int("-1"),
-        sql.int(&sql.count_distinct("CASE WHEN u = 1 THEN person END")),
+        sql.int(&sql.count_distinct("CASE WHEN n > 0 THEN person END")),
         sql.int(&sql.count_distinct("person")),
         sql.int("sum(n)"),
         sql.int("d"),
-        sql.int("sum(u)"),
+        sql.int("sum(CASE WHEN n > 0 THEN 1 ELSE 0 END)"),
         sql.int("count(*)"),
         sql.int("sum(n)"),
     );

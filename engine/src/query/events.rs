@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use super::fields::Field;
 use super::normalize::{float_json, rows};
+use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
 use super::spec::{Interval, Metric, MetricKind, de_metrics, scoped_spec};
 use super::sql::Sql;
@@ -99,20 +100,31 @@ fn parse_dim(name: &str) -> Result<Dim, QueryError> {
     })
 }
 
+/// The field a metric reads (`count_distinct` defaults to `person`; `count` reads none).
+pub(crate) fn metric_field(m: &Metric) -> Result<Option<Field>, QueryError> {
+    let default = (m.kind == MetricKind::CountDistinct).then_some("person");
+    match m.field.as_deref().or(default) {
+        _ if m.kind == MetricKind::Count => Ok(None),
+        Some(name) => Field::parse(name).map(Some),
+        None => Err(QueryError::Invalid(format!(
+            "metric `{}` needs a field",
+            m.kind.name()
+        ))),
+    }
+}
+
 /// SQL aggregate of a metric.
 pub(crate) fn metric_sql(sql: &Sql, m: &Metric) -> Result<String, QueryError> {
-    let field = |default: Option<&str>| -> Result<Field, QueryError> {
-        let name = m
-            .field
-            .as_deref()
-            .or(default)
-            .ok_or_else(|| QueryError::Invalid(format!("metric `{}` needs a field", m.kind.name())))?;
-        Field::parse(name)
+    let field = metric_field(m)?;
+    let field = || {
+        field
+            .as_ref()
+            .ok_or_else(|| QueryError::Invalid(format!("metric `{}` needs a field", m.kind.name())))
     };
-    let num = || -> Result<String, QueryError> { field(None)?.num_sql(sql) };
+    let num = || -> Result<String, QueryError> { field()?.num_sql(sql) };
     Ok(match m.kind {
         MetricKind::Count => "count(*)".into(),
-        MetricKind::CountDistinct => sql.count_distinct(&field(Some("person"))?.text_sql(sql)?),
+        MetricKind::CountDistinct => sql.count_distinct(&field()?.text_sql(sql)?),
         MetricKind::Sum => format!("coalesce(sum({}), 0)", num()?),
         MetricKind::Avg => format!("avg({})", num()?),
         MetricKind::Min => format!("min({})", num()?),
@@ -142,6 +154,87 @@ pub(crate) fn metric_json(kind: MetricKind, v: &Value, n_rows: i64) -> Value {
     }
 }
 
+/// The select list (`d{i}` dimensions, `m{i}` metrics, `n_rows`) and the `FROM` relation of
+/// an events query, by the cheapest plan that gives the same rows:
+/// * nothing reads `person` (dimensions, metrics, scope): the events alone, no identity join;
+/// * distinct persons with only counts, minima and maxima beside them: a per-person
+///   [`Rollup`] keyed by the dimensions (the identity join after a first aggregation);
+/// * otherwise every event with its person.
+fn plan(
+    p: &Prepared<'_>,
+    q: &EventsQuery,
+    dims: &[Dim],
+    dim_exprs: &[String],
+) -> Result<(Vec<String>, String), QueryError> {
+    let sql = &p.sql;
+    let is_person = |f: &Field| *f == Field::Text("person");
+    let dim_person = dims.iter().any(|d| matches!(d, Dim::Field(f) if is_person(f)));
+    let fields = q
+        .metrics
+        .iter()
+        .map(metric_field)
+        .collect::<Result<Vec<_>, _>>()?;
+    let metric_person = fields.iter().flatten().any(is_person);
+    let dim_cols = dim_exprs.iter().enumerate().map(|(i, e)| format!("{e} AS d{i}"));
+    if !p.scope_uses_person() && !dim_person && !metric_person {
+        let mut select: Vec<String> = dim_cols.collect();
+        for (i, m) in q.metrics.iter().enumerate() {
+            select.push(format!("{} AS m{i}", metric_sql(sql, m)?));
+        }
+        select.push("count(*) AS n_rows".into());
+        return Ok((
+            select,
+            p.events_without_person(Some(p.frame.from_ms), Some(p.frame.to_ms), &[])?,
+        ));
+    }
+    let rollable = !dim_person
+        && q.metrics.iter().zip(&fields).all(|(m, f)| match m.kind {
+            MetricKind::Count => true,
+            MetricKind::CountDistinct => f.as_ref().is_some_and(is_person),
+            MetricKind::Min | MetricKind::Max => !f.as_ref().is_some_and(is_person),
+            _ => false,
+        });
+    if !rollable {
+        let mut select: Vec<String> = dim_cols.collect();
+        for (i, m) in q.metrics.iter().enumerate() {
+            select.push(format!("{} AS m{i}", metric_sql(sql, m)?));
+        }
+        select.push("count(*) AS n_rows".into());
+        return Ok((select, p.frame_events(&[])?));
+    }
+    let mut aggs = vec![Agg::new("n", "count(*)", Merge::Sum)];
+    let mut select: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
+    for (i, m) in q.metrics.iter().enumerate() {
+        select.push(match m.kind {
+            MetricKind::Count => format!("sum(n) AS m{i}"),
+            MetricKind::CountDistinct => format!("count(person) AS m{i}"),
+            kind => {
+                let merge = if kind == MetricKind::Min {
+                    Merge::Min
+                } else {
+                    Merge::Max
+                };
+                aggs.push(Agg::new(&format!("a{i}"), metric_sql(sql, m)?, merge));
+                format!("{}(a{i}) AS m{i}", merge.func())
+            }
+        });
+    }
+    select.push("sum(n) AS n_rows".into());
+    let rollup = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        keys: dim_exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.clone(), format!("d{i}")))
+            .collect(),
+        aggs,
+        keep_null_person: true,
+        ..Rollup::default()
+    })?;
+    Ok((select, format!("({rollup}) AS ev")))
+}
+
 pub async fn query_events(
     store: &dyn Store,
     ctx: &QueryContext,
@@ -159,15 +252,14 @@ pub async fn query_events(
         )));
     }
     let mut columns = Vec::new();
-    let mut select = Vec::new();
+    let mut dim_exprs = Vec::new();
     let mut dims = Vec::new();
-    for (i, name) in q.dimensions.iter().enumerate() {
+    for name in &q.dimensions {
         let d = parse_dim(name)?;
-        let expr = match &d {
+        dim_exprs.push(match &d {
             Dim::Time(iv) => p.frame.bucket_sql(sql, "ts", *iv),
             Dim::Field(f) => f.text_sql(sql)?,
-        };
-        select.push(format!("{expr} AS d{i}"));
+        });
         columns.push(Column {
             name: name.clone(),
             role: "dimension".into(),
@@ -175,8 +267,8 @@ pub async fn query_events(
         });
         dims.push(d);
     }
-    for (i, m) in q.metrics.iter().enumerate() {
-        select.push(format!("{} AS m{i}", metric_sql(sql, m)?));
+    let (select, from) = plan(&p, q, &dims, &dim_exprs)?;
+    for m in &q.metrics {
         let name = m.column_name();
         if columns.iter().any(|c| c.name == name) {
             return Err(QueryError::Invalid(format!(
@@ -189,7 +281,6 @@ pub async fn query_events(
             time: None,
         });
     }
-    select.push("count(*) AS n_rows".into());
     let alias = |i: usize| {
         if i < dims.len() {
             format!("d{i}")
@@ -245,9 +336,8 @@ pub async fn query_events(
         format!(" ORDER BY {}", order.join(", "))
     };
     let text = format!(
-        "SELECT {} FROM {}{group}{order_sql} LIMIT {limit}",
-        select.join(", "),
-        p.frame_events(&[])?
+        "SELECT {} FROM {from}{group}{order_sql} LIMIT {limit}",
+        select.join(", ")
     );
     let res = p.run(&text).await?;
     let mut out = Vec::new();

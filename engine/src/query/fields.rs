@@ -191,7 +191,12 @@ pub fn condition_on(sql: &Sql, c: &Condition, field: &Field) -> Result<String, Q
                 Some(n) if !matches!(field, Field::Text(_)) => {
                     positive(format!("{} = {n}", field.num_sql(sql)?))?
                 }
-                _ => positive(format!("{} = {text}", field.text_sql(sql)?))?,
+                _ => gated(
+                    sql,
+                    field,
+                    std::slice::from_ref(&c.value),
+                    positive(format!("{} = {text}", field.text_sql(sql)?))?,
+                )?,
             };
             Ok(if c.op == Op::Eq { eq } else { format!("(NOT {eq})") })
         }
@@ -239,7 +244,7 @@ pub fn condition_on(sql: &Sql, c: &Condition, field: &Field) -> Result<String, Q
                     _ => format!("{} = {text}", field.text_sql(sql)?),
                 });
             }
-            let any = positive(format!("({})", parts.join(" OR ")))?;
+            let any = gated(sql, field, items, positive(format!("({})", parts.join(" OR ")))?)?;
             Ok(if c.op == Op::In {
                 any
             } else {
@@ -249,11 +254,47 @@ pub fn condition_on(sql: &Sql, c: &Condition, field: &Field) -> Result<String, Q
     }
 }
 
+/// `cond` (a text comparison of `field` with one of `values`) behind the cheap JSON pre-check
+/// of [`Sql::json_string_precheck`] when `field` is a JSON path and every value is a string that
+/// allows one (`pre AND cond`: the backends skip parsing the JSON of rows failing `pre`).
+fn gated(sql: &Sql, field: &Field, values: &[Value], cond: String) -> Result<String, QueryError> {
+    let Field::Json(col, _) = field else {
+        return Ok(cond);
+    };
+    let mut pre = Vec::new();
+    for v in values {
+        let Value::String(s) = v else {
+            return Ok(cond);
+        };
+        match sql.json_string_precheck(col, s)? {
+            Some(p) => pre.push(p),
+            None => return Ok(cond),
+        }
+    }
+    Ok(format!("({} AND {cond})", pre.join(" OR ")))
+}
+
+/// `field`'s text equals `value` (two-valued; JSON paths behind the pre-check of [`gated`]).
+pub fn text_eq_sql(sql: &Sql, field: &Field, value: &str) -> Result<String, QueryError> {
+    let cond = sql.not_null_bool(&format!("{} = {}", field.text_sql(sql)?, sql.lit(value)?));
+    gated(sql, field, &[Value::from(value)], cond)
+}
+
 /// Whether a filter compares the resolved `person` (it then cannot run before the identity join).
 pub fn filter_uses_person(f: &Filter) -> bool {
     match f {
         Filter::And(items) | Filter::Or(items) => items.iter().any(filter_uses_person),
         Filter::Not(inner) => filter_uses_person(inner),
+        Filter::Cond(c) => matches!(c.field.as_str(), "person" | "person_id"),
+    }
+}
+
+/// Whether every comparison of a filter is on the resolved `person` (it then depends on the
+/// person alone and can be applied after a per-person aggregation).
+pub fn filter_only_person(f: &Filter) -> bool {
+    match f {
+        Filter::And(items) | Filter::Or(items) => items.iter().all(filter_only_person),
+        Filter::Not(inner) => filter_only_person(inner),
         Filter::Cond(c) => matches!(c.field.as_str(), "person" | "person_id"),
     }
 }

@@ -31,6 +31,7 @@ mod funnel_sql;
 pub mod lifecycle;
 pub mod normalize;
 pub mod retention;
+pub mod rollup;
 pub mod scope;
 pub mod segments;
 pub mod spec;

@@ -19,8 +19,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::fields::{event_match_sql, pre_filter};
+use super::fields::{event_match_sql, filter_uses_person};
 use super::normalize::{rate, rows};
+use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
 use super::spec::{EventMatch, Interval, de_event_match, scoped_spec};
 use super::time::bucket_label;
@@ -117,27 +118,33 @@ pub async fn get_retention(
     let bucket = p.frame.bucket_sql(sql, "ts", q.period);
     let start_m = event_match_sql(sql, &q.start_event)?;
     let return_m = event_match_sql(sql, &q.return_event)?;
+    let reads_person = |m: &EventMatch| m.filters.as_ref().is_some_and(filter_uses_person);
+    let start_person = reads_person(&q.start_event);
     // One pass over the events: (person, period) with "did start" / "did return" flags.
-    let pre = pre_filter(sql, &[&q.start_event, &q.return_event])?;
-    let pb = format!(
-        "SELECT person, {bucket} AS b, max({}) AS st, max({}) AS rt FROM {} \
-         WHERE person IS NOT NULL AND ({start_m} OR {return_m}) GROUP BY person, {bucket}",
-        sql.flag(&start_m),
-        sql.flag(&return_m),
-        p.frame_events_pre(&pre, &[])?
-    );
+    let pb = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        conds: vec![format!("({start_m} OR {return_m})")],
+        keys: vec![(bucket, "b".into())],
+        aggs: vec![
+            Agg::new("st", format!("max({})", sql.flag(&start_m)), Merge::Max),
+            Agg::new("rt", format!("max({})", sql.flag(&return_m)), Merge::Max),
+        ],
+        reads_person: start_person || reads_person(&q.return_event),
+        ..Rollup::default()
+    })?;
     let starts = match q.mode {
         RetentionMode::Recurring => "SELECT person, b AS c FROM {pb} AS pb1 WHERE st = 1".to_string(),
         RetentionMode::FirstTime => format!(
-            "SELECT person, {} AS c FROM (SELECT person, min(ts) AS fts FROM {} WHERE {start_m} AND person IS NOT NULL \
-             GROUP BY person) AS ft WHERE fts >= {}",
+            "SELECT person, {} AS c FROM ({}) AS ft WHERE fts >= {}",
             p.frame.bucket_sql(sql, "fts", q.period),
-            p.events_pre(
-                None,
-                Some(p.frame.to_ms),
-                &pre_filter(sql, &[&q.start_event])?,
-                &[]
-            )?,
+            p.rollup(&Rollup {
+                to_ms: Some(p.frame.to_ms),
+                conds: vec![start_m.clone()],
+                aggs: vec![Agg::new("fts", "min(ts)", Merge::Min)],
+                reads_person: start_person,
+                ..Rollup::default()
+            })?,
             p.frame.from_ms
         ),
     };

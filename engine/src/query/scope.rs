@@ -2,7 +2,7 @@
 
 use crate::store::{QueryResult, Store};
 
-use super::fields::filter_sql;
+use super::fields::{filter_only_person, filter_sql, filter_uses_person};
 use super::segments::segment_persons_sql;
 use super::spec::Scope;
 use super::sql::Sql;
@@ -16,8 +16,12 @@ pub struct Prepared<'a> {
     pub sql: Sql,
     pub frame: Frame,
     pub include_bots: bool,
-    /// The scope's filters and segment as conditions over the events-with-person relation.
-    pub conds: Vec<String>,
+    /// The scope's conditions over the event columns alone (applied before the identity join).
+    pub row_conds: Vec<String>,
+    /// The scope's conditions that read `person` (the segment, filters on `person`), over the
+    /// events-with-person relation; `person_only` tells whether they read nothing else.
+    pub person_conds: Vec<String>,
+    pub person_only: bool,
 }
 
 impl<'a> Prepared<'a> {
@@ -38,13 +42,21 @@ impl<'a> Prepared<'a> {
         let sql = Sql::new(store.dialect());
         let zone = Zone::parse(scope.time_zone.as_deref().or(ctx.time_zone.as_deref()))?;
         let frame = Frame::resolve(scope.from.as_deref(), scope.to.as_deref(), zone, ctx.now_ms)?;
-        let mut conds = Vec::new();
+        let (mut row_conds, mut person_conds, mut person_only) = (Vec::new(), Vec::new(), true);
         if let Some(f) = &scope.filters {
-            conds.push(filter_sql(&sql, f)?);
+            for part in conjuncts(f) {
+                let cond = filter_sql(&sql, part)?;
+                if !filter_uses_person(part) {
+                    row_conds.push(cond);
+                } else {
+                    person_only &= filter_only_person(part);
+                    person_conds.push(cond);
+                }
+            }
         }
         if let Some(seg) = &scope.segment {
             let persons = Box::pin(segment_persons_sql(store, ctx, seg, depth + 1)).await?;
-            conds.push(format!("person IN ({persons})"));
+            person_conds.push(format!("person IN ({persons})"));
         }
         Ok(Prepared {
             store,
@@ -52,8 +64,15 @@ impl<'a> Prepared<'a> {
             sql,
             frame,
             include_bots: scope.include_bots,
-            conds,
+            row_conds,
+            person_conds,
+            person_only,
         })
+    }
+
+    /// Whether the scope reads `person` (then every relation needs the identity join).
+    pub fn scope_uses_person(&self) -> bool {
+        !self.person_conds.is_empty()
     }
 
     /// The scoped events with `from_ms <= ts < to_ms`, as `(subquery) AS ev` filtered by the
@@ -76,10 +95,11 @@ impl<'a> Prepared<'a> {
         pre: &[String],
         extra: &[String],
     ) -> Result<String, QueryError> {
+        let pre: Vec<String> = self.row_conds.iter().chain(pre).cloned().collect();
         let rel =
             self.sql
-                .events_with_person(&self.ctx.project_id, from_ms, to_ms, self.include_bots, pre)?;
-        let conds: Vec<&String> = self.conds.iter().chain(extra).collect();
+                .events_with_person(&self.ctx.project_id, from_ms, to_ms, self.include_bots, &pre)?;
+        let conds: Vec<&String> = self.person_conds.iter().chain(extra).collect();
         if conds.is_empty() {
             Ok(format!("{rel} AS ev"))
         } else {
@@ -89,6 +109,24 @@ impl<'a> Prepared<'a> {
                 w.join(" AND ")
             ))
         }
+    }
+
+    /// The scoped events with `from_ms <= ts < to_ms` and the conditions `pre` (over the event
+    /// columns), as `(subquery) AS ev` without a `person` column (no identity join): only for
+    /// queries that never read `person`, under a scope that does not either
+    /// ([`Prepared::scope_uses_person`]).
+    pub fn events_without_person(
+        &self,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        pre: &[String],
+    ) -> Result<String, QueryError> {
+        debug_assert!(!self.scope_uses_person());
+        let pre: Vec<String> = self.row_conds.iter().chain(pre).cloned().collect();
+        let rel =
+            self.sql
+                .events_without_person(&self.ctx.project_id, from_ms, to_ms, self.include_bots, &pre)?;
+        Ok(format!("{rel} AS ev"))
     }
 
     /// The scoped events inside the frame.
@@ -104,5 +142,13 @@ impl<'a> Prepared<'a> {
     pub async fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
         tracing::debug!(target: "footfall::query", sql, "query");
         Ok(self.store.query(sql).await?)
+    }
+}
+
+/// The items of a top-level AND (nested ANDs flattened), else the filter itself.
+fn conjuncts(f: &super::spec::Filter) -> Vec<&super::spec::Filter> {
+    match f {
+        super::spec::Filter::And(items) => items.iter().flat_map(conjuncts).collect(),
+        other => vec![other],
     }
 }

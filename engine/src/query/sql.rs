@@ -78,8 +78,39 @@ impl Sql {
     pub fn contains(&self, haystack: &str, needle: &str) -> String {
         match self.dialect {
             Dialect::ClickHouse => format!("(position({haystack}, {needle}) > 0)"),
-            _ => format!("(strpos({haystack}, {needle}) > 0)"),
+            // DuckDB's `contains` is its fast substring search (same result as `strpos > 0`).
+            Dialect::DuckDb => format!("contains({haystack}, {needle})"),
+            Dialect::Postgres => format!("(strpos({haystack}, {needle}) > 0)"),
         }
+    }
+
+    /// A cheap necessary condition for "the JSON value at some path of the JSON text `col` is
+    /// the string `value`", to evaluate before parsing the JSON (parsing every row is the cost
+    /// of property filters): `col` contains `"value"` literally, or `col` contains a backslash.
+    /// Exact: without any backslash in the text, no JSON string in it is escaped, so a string
+    /// value equal to `value` appears literally between quotes. `None` when `value` could also
+    /// be the text of a non-string JSON value (a number, `true`/`false`, an object or array,
+    /// whose text the backend renders) or needs escaping in JSON (quotes, backslashes, control
+    /// characters): the caller then parses every row.
+    pub fn json_string_precheck(&self, col: &str, value: &str) -> Result<Option<String>, QueryError> {
+        let first = match value.chars().next() {
+            Some(c) => c,
+            None => return Ok(None),
+        };
+        let lower = value.to_ascii_lowercase();
+        let renders_as_non_string = first.is_ascii_digit()
+            || first.is_whitespace()
+            || matches!(first, '-' | '+' | '.' | '{' | '[')
+            || ["true", "false", "null", "inf", "infinity", "nan"].contains(&lower.as_str());
+        let needs_escape = value.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+        if renders_as_non_string || needs_escape {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "({} OR {})",
+            self.contains(col, &self.lit(&format!("\"{value}\""))?),
+            self.contains(col, &self.lit("\\")?)
+        )))
     }
 
     /// `coalesce(cond, false)` so that three-valued logic never leaks into results.
@@ -279,6 +310,52 @@ impl Sql {
         }
     }
 
+    /// The conditions selecting the project's non-bot (unless `include_bots`) events with
+    /// `from_ms <= ts < to_ms` (either bound optional) from `events AS e`, plus `pre`.
+    pub fn event_conds(
+        &self,
+        project: &str,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        include_bots: bool,
+        pre: &[String],
+    ) -> Result<Vec<String>, QueryError> {
+        let mut conds = vec![format!("e.project_id = {}", self.lit(project)?)];
+        if let Some(f) = from_ms {
+            conds.push(format!("e.ts >= {f}"));
+        }
+        if let Some(t) = to_ms {
+            conds.push(format!("e.ts < {t}"));
+        }
+        if !include_bots {
+            conds.push(if self.is_ch() {
+                "e.is_bot = 0".into()
+            } else {
+                "NOT e.is_bot".into()
+            });
+        }
+        conds.extend(pre.iter().cloned());
+        Ok(conds)
+    }
+
+    /// Like [`Sql::events_with_person`] without the `person` column, hence without the identity
+    /// join: for queries that never look at persons.
+    pub fn events_without_person(
+        &self,
+        project: &str,
+        from_ms: Option<i64>,
+        to_ms: Option<i64>,
+        include_bots: bool,
+        pre: &[String],
+    ) -> Result<String, QueryError> {
+        let conds = self.event_conds(project, from_ms, to_ms, include_bots, pre)?;
+        Ok(format!(
+            "(SELECT * FROM {} WHERE {})",
+            events_from(self.dialect, "e"),
+            conds.join(" AND ")
+        ))
+    }
+
     /// The project's non-bot (unless `include_bots`) events with `from_ms <= ts < to_ms` (either
     /// bound optional) and the conditions `pre` (over the event columns only: they are applied
     /// before the identity join, which is what makes selective queries cheap), plus the resolved
@@ -293,22 +370,8 @@ impl Sql {
         pre: &[String],
     ) -> Result<String, QueryError> {
         let p = self.lit(project)?;
-        let mut conds = vec![format!("e.project_id = {p}")];
-        if let Some(f) = from_ms {
-            conds.push(format!("e.ts >= {f}"));
-        }
-        if let Some(t) = to_ms {
-            conds.push(format!("e.ts < {t}"));
-        }
+        let conds = self.event_conds(project, from_ms, to_ms, include_bots, pre)?;
         let ch = self.is_ch();
-        if !include_bots {
-            conds.push(if ch {
-                "e.is_bot = 0".into()
-            } else {
-                "NOT e.is_bot".into()
-            });
-        }
-        conds.extend(pre.iter().cloned());
         let cols = "project_id, message_id, type, event, ts, received_at, anonymous_id, user_id, \
                     session_id, group_id, browser, os, device_type, is_bot, ip, properties, traits, context";
         if ch {
@@ -334,11 +397,57 @@ impl Sql {
                 .join(", ");
             Ok(format!(
                 "(SELECT {ecols}, coalesce(nullif(e.user_id, ''), nullif(i.user_id, ''), nullif(e.anonymous_id, '')) AS person \
-                 FROM (SELECT * FROM {ev} WHERE {w}) AS e LEFT JOIN {ids} AS i \
-                 ON i.project_id = e.project_id AND i.anonymous_id = e.anonymous_id)",
+                 FROM (SELECT * FROM {ev} WHERE {w}) AS e LEFT JOIN \
+                 (SELECT anonymous_id, user_id FROM {ids} AS i0 WHERE i0.project_id = {p}) AS i \
+                 ON i.anonymous_id = e.anonymous_id)",
                 ev = events_from(self.dialect, "e"),
                 w = conds.join(" AND "),
                 ids = identities_relation(self.dialect),
+            ))
+        }
+    }
+
+    /// The raw identity of an event row of `events AS e`, for grouping before the identity join
+    /// (see [`super::rollup`]): `(rid, ru)` = (its user id, 1) when it has one, else (its
+    /// anonymous id, 0). The person is then `rid` when `ru = 1`, else the user linked to `rid`,
+    /// else `rid` (see [`Sql::rollup_person`]). ClickHouse joins on `ifNull(anonymous_id, '')`,
+    /// as [`Sql::events_with_person`] does.
+    pub fn rollup_ids(&self) -> (String, String) {
+        if self.is_ch() {
+            (
+                "ifNull(coalesce(nullIf(e.user_id, ''), e.anonymous_id), '')".into(),
+                "if(isNull(nullIf(e.user_id, '')), 0, 1)".into(),
+            )
+        } else {
+            (
+                "coalesce(nullif(e.user_id, ''), e.anonymous_id)".into(),
+                "(CASE WHEN nullif(e.user_id, '') IS NULL THEN 0 ELSE 1 END)".into(),
+            )
+        }
+    }
+
+    /// `rel` (a subquery with the columns `rid`, `ru` of [`Sql::rollup_ids`] and `cols`) with
+    /// `rid`/`ru` replaced by the resolved `person`, by one identity join (only rows without a
+    /// user id look up their link; the key is an expression because DuckDB plans a left join
+    /// with a condition on the left side alone, `r.ru = 0 AND …`, as a nested loop).
+    pub fn rollup_person(&self, project: &str, rel: &str, cols: &[&str]) -> Result<String, QueryError> {
+        let p = self.lit(project)?;
+        let ids = identities_relation(self.dialect);
+        if self.is_ch() {
+            let cols: String = cols.iter().map(|c| format!(", {c}")).collect();
+            Ok(format!(
+                "SELECT if(ru = 1, rid, coalesce(nullIf(linked_user_id, ''), nullIf(rid, ''))) AS person{cols} \
+                 FROM ({rel}) ANY LEFT JOIN \
+                 (SELECT anonymous_id AS rid, user_id AS linked_user_id FROM {ids} AS i WHERE i.project_id = {p}) \
+                 USING rid"
+            ))
+        } else {
+            let cols: String = cols.iter().map(|c| format!(", r.{c}")).collect();
+            Ok(format!(
+                "SELECT CASE WHEN r.ru = 1 THEN r.rid ELSE coalesce(nullif(i.user_id, ''), nullif(r.rid, '')) END \
+                 AS person{cols} FROM ({rel}) AS r LEFT JOIN \
+                 (SELECT anonymous_id, user_id FROM {ids} AS i0 WHERE i0.project_id = {p}) AS i \
+                 ON i.anonymous_id = (CASE WHEN r.ru = 0 THEN r.rid END)"
             ))
         }
     }

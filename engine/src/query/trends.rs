@@ -24,8 +24,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use super::events::{metric_json, metric_sql};
-use super::fields::{Field, event_match_sql, pre_filter};
+use super::fields::{Field, event_match_sql, filter_uses_person, pre_filter};
 use super::normalize::rows;
+use super::rollup::Rollup;
 use super::scope::Prepared;
 use super::spec::{EventMatch, Interval, Metric, MetricKind, de_event_match, scoped_spec};
 use super::time::bucket_label;
@@ -178,19 +179,27 @@ async fn active_series(
         let sql = &p.sql;
         let start = p.frame.bucket_start(first - (days as i64 - 1), Interval::Day);
         let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
-        let text = format!(
-            "SELECT pd.d + r.k AS day, {} AS n FROM (SELECT DISTINCT person, {day} AS d FROM {} \
-             WHERE {m} AND person IS NOT NULL) AS pd CROSS JOIN {} AS r \
-             WHERE pd.d + r.k >= {first} AND pd.d + r.k <= {last} GROUP BY pd.d + r.k",
-            sql.count_distinct("pd.person"),
-            p.events_pre(
-                Some(start),
-                Some(p.frame.to_ms),
-                &pre_filter(sql, &[&q.event])?,
-                &[]
-            )?,
-            sql.range_relation(days as i64),
-        );
+        // The distinct (person, day) pairs, then each pair counts for the `days` days from its own.
+        let pd = p.rollup(&Rollup {
+            from_ms: Some(start),
+            to_ms: Some(p.frame.to_ms),
+            conds: vec![m.to_string()],
+            keys: vec![(day, "d".into())],
+            reads_person: q.event.filters.as_ref().is_some_and(filter_uses_person),
+            ..Rollup::default()
+        })?;
+        let text = if days == 1 {
+            format!(
+                "SELECT d AS day, count(*) AS n FROM ({pd}) AS pd WHERE d >= {first} AND d <= {last} GROUP BY d"
+            )
+        } else {
+            format!(
+                "SELECT pd.d + r.k AS day, {} AS n FROM ({pd}) AS pd CROSS JOIN {} AS r \
+                 WHERE pd.d + r.k >= {first} AND pd.d + r.k <= {last} GROUP BY pd.d + r.k",
+                sql.count_distinct("pd.person"),
+                sql.range_relation(days as i64),
+            )
+        };
         for row in rows(&p.run(&text).await?) {
             let i = (row.i64(0)? - first) as usize;
             if let Some(v) = values.get_mut(i) {

@@ -24,6 +24,9 @@ use super::time::ms_to_rfc3339;
 use super::{QueryContext, QueryError};
 use crate::store::Store;
 
+/// Linked anonymous ids inlined as literals in the events filter (more: a subquery).
+const MAX_INLINED_LINKS: usize = 1000;
+
 scoped_spec! {
     /// User metrics of one person (see the module doc).
     pub struct UserMetricsQuery {
@@ -63,12 +66,30 @@ pub async fn get_user_metrics(
     let id = sql.lit(&q.person)?;
     let who = format!("person = {id}");
     // The person's raw ids (a superset, exact after the join): cheap before the identity join.
-    let raw = format!(
-        "(user_id = {id} OR anonymous_id = {id} OR anonymous_id IN (SELECT anonymous_id FROM {} AS i0 \
-         WHERE i0.project_id = {} AND i0.user_id = {id}))",
-        crate::store::identities_relation(store.dialect()),
-        sql.lit(&ctx.project_id)?
-    );
+    // The anonymous ids linked to the person are looked up first and inlined, so that the
+    // backend filters the events while scanning them (a subquery here makes DuckDB read every
+    // column of every event in the range).
+    let links = sql.lit(&ctx.project_id)?;
+    let linked = p
+        .run(&format!(
+            "SELECT anonymous_id FROM {} AS i0 WHERE i0.project_id = {links} AND i0.user_id = {id} LIMIT {}",
+            crate::store::identities_relation(store.dialect()),
+            MAX_INLINED_LINKS + 1
+        ))
+        .await?;
+    let mut anon_ids = vec![id.clone()];
+    for r in rows(&linked) {
+        anon_ids.push(sql.lit(&r.str(0))?);
+    }
+    let raw = if anon_ids.len() <= MAX_INLINED_LINKS {
+        format!("(user_id = {id} OR anonymous_id IN ({}))", anon_ids.join(", "))
+    } else {
+        format!(
+            "(user_id = {id} OR anonymous_id = {id} OR anonymous_id IN (SELECT anonymous_id FROM {} AS i0 \
+             WHERE i0.project_id = {links} AND i0.user_id = {id}))",
+            crate::store::identities_relation(store.dialect()),
+        )
+    };
     let events = p.frame_events_pre(&[raw], &[who])?;
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
     let count_of = |name: &str| format!("sum({})", sql.flag(&format!("event = '{name}'")));
