@@ -112,6 +112,10 @@ metric() { # metric NAME URL -> value
   curl -s "$2/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
 
+cpu_ticks() { # user + system CPU of process $1, in clock ticks
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 results=()
 noop_rate=""
 for backend in $BACKENDS; do
@@ -127,24 +131,30 @@ for backend in $BACKENDS; do
   url="$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$work/$backend.out" | head -1)"
   log "$backend: $url, ${DURATION}s, $CONNECTIONS connections, batches of $BATCH"
   before="$(metric footfall_messages_accepted_total "$url")"
+  cpu_before="$(cpu_ticks "$server_pid")"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 30s --latency -s "$work/batch.lua" "$url" >"$work/$backend.wrk"
   after="$(metric footfall_messages_accepted_total "$url")"
+  cpu_after="$(cpu_ticks "$server_pid")"
   rejected="$(curl -s "$url/metrics" | awk '/^footfall_requests_rejected_total/ { s += $2 } END { print s + 0 }')"
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=""
   p50="$(awk '$1 == "50%" { print $2 }' "$work/$backend.wrk")"
   p99="$(awk '$1 == "99%" { print $2 }' "$work/$backend.wrk")"
   non2xx="$(awk '/Non-2xx/ { print $NF }' "$work/$backend.wrk")"
   rate="$(awk -v a="$after" -v b="$before" -v d="$DURATION" 'BEGIN { printf "%.0f", (a - b) / d }')"
+  # Collector CPU (all threads, the store's included) per accepted event: less sensitive than
+  # events/s to what else runs on the machine.
+  cpu_us="$(awk -v c="$((cpu_after - cpu_before))" -v t="$(getconf CLK_TCK)" -v a="$after" -v b="$before" \
+    'BEGIN { if (a > b) printf "%.1f", c / t * 1e6 / (a - b); else print "-" }')"
   [[ "$backend" == noop ]] && noop_rate="$rate"
   ratio="-"
   [[ -n "$noop_rate" && "$noop_rate" != 0 ]] && ratio="$(awk -v r="$rate" -v n="$noop_rate" 'BEGIN { printf "%.0f%%", 100 * r / n }')"
-  results+=("| $backend | $rate | $p50 | $p99 | $ratio | ${non2xx:-0} non-2xx, $rejected refused/shed |")
-  log "$backend: $rate events/s, p50 $p50, p99 $p99"
+  results+=("| $backend | $rate | $p50 | $p99 | $ratio | $cpu_us | ${non2xx:-0} non-2xx, $rejected refused/shed |")
+  log "$backend: $rate events/s, p50 $p50, p99 $p99, collector CPU $cpu_us µs/event"
 done
 
 echo
 echo "Collector, $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on loopback, batches of $BATCH track messages, durable acks:"
 echo
-echo "| sink | accepted events/s | p50 latency | p99 latency | vs no-op ceiling | errors |"
-echo "|---|---|---|---|---|---|"
+echo "| sink | accepted events/s | p50 latency | p99 latency | vs no-op ceiling | collector CPU µs/event | errors |"
+echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"

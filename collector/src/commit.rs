@@ -8,13 +8,14 @@
 //! running form the next group, so group size adapts to load and an idle collector commits
 //! immediately.
 //!
-//! Within a group, a second event with the same (project, messageId) is reported as a duplicate
-//! without reaching the store; the store reports the ones committed earlier. If a group fails
-//! with an error other than "unavailable" (e.g. one batch the backend refuses), every request of
-//! the group gets a retryable 503 and the following batches are committed one by one for a
-//! while, so a poisoned request, when retried, fails alone.
+//! Duplicates are the store's to report, both those committed earlier and later copies within
+//! the merged group (every backend reports in-batch copies; see `engine/src/store/mod.rs`), so
+//! the group is handed over without a dedupe pass of its own; the report is split per request.
+//!
+//! If a group fails with an error other than "unavailable" (e.g. one batch the backend refuses),
+//! every request of the group gets a retryable 503 and the following batches are committed one
+//! by one for a while, so a poisoned request, when retried, fails alone.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -135,42 +136,25 @@ async fn writer(
     }
 }
 
-/// Merges the batches (dropping in-group duplicates), writes once, and splits the report.
+/// Merges the batches, writes once, and splits the store's report (which includes the copies
+/// of a message within the group) per batch.
 async fn write_merged(
     store: &dyn Store,
     metrics: &Metrics,
     batches: Vec<WriteBatch>,
 ) -> Result<Vec<CommitOutcome>, CommitError> {
     let mut outcomes = vec![CommitOutcome::default(); batches.len()];
-    let mut merged = WriteBatch::default();
+    let mut merged = WriteBatch {
+        events: Vec::with_capacity(batches.iter().map(|b| b.events.len()).sum()),
+        ..WriteBatch::default()
+    };
     // origin[i] = (batch, index in that batch) of merged.events[i]
-    let mut origin = Vec::new();
+    let mut origin = Vec::with_capacity(merged.events.capacity());
     for (b, batch) in batches.into_iter().enumerate() {
         origin.extend((0..batch.events.len()).map(|i| (b, i)));
         merged.events.extend(batch.events);
         merged.links.extend(batch.links);
         merged.dead_letters.extend(batch.dead_letters);
-    }
-    let duplicate: Vec<bool> = {
-        let mut seen = HashSet::with_capacity(merged.events.len());
-        merged
-            .events
-            .iter()
-            .map(|e| !seen.insert((e.project_id.as_str(), e.message_id.as_str())))
-            .collect()
-    };
-    if duplicate.contains(&true) {
-        let events = std::mem::take(&mut merged.events);
-        let mut kept_origin = Vec::with_capacity(origin.len());
-        for ((event, (b, i)), dup) in events.into_iter().zip(origin).zip(duplicate) {
-            if dup {
-                outcomes[b].duplicates.push(i);
-            } else {
-                merged.events.push(event);
-                kept_origin.push((b, i));
-            }
-        }
-        origin = kept_origin;
     }
     if job_size(&merged) == 0 {
         return Ok(outcomes);
@@ -189,4 +173,107 @@ async fn write_merged(
         o.duplicates.sort_unstable();
     }
     Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use footfall::message::Message;
+    use footfall_engine::store::{DuckDbStore, EventRow, open_store};
+
+    use super::*;
+    use crate::ingest::enrich::UaInfo;
+    use crate::ingest::row::build_row;
+    use crate::ingest::validate::Times;
+
+    /// The golden track message as the pipeline stores it, under another message id.
+    fn row(message_id: &str) -> EventRow {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/track.json");
+        let mut m: Message = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        m.message_id = message_id.into();
+        let times = Times {
+            ts: 1,
+            sent_at: None,
+            original_timestamp: None,
+        };
+        build_row("p", m, times, 1, &UaInfo::default(), None)
+    }
+
+    fn batch(ids: &[&str]) -> WriteBatch {
+        WriteBatch {
+            events: ids.iter().map(|id| row(id)).collect(),
+            ..WriteBatch::default()
+        }
+    }
+
+    fn dups(outcomes: Vec<CommitOutcome>) -> Vec<Vec<usize>> {
+        outcomes.into_iter().map(|o| o.duplicates).collect()
+    }
+
+    async fn stored(store: &dyn Store) -> Vec<serde_json::Value> {
+        let r = store
+            .query("SELECT message_id FROM events ORDER BY message_id")
+            .await
+            .unwrap();
+        r.rows.into_iter().map(|mut row| row.remove(0)).collect()
+    }
+
+    /// The group is deduplicated by the store: copies within one request, across the requests of
+    /// one group, across groups, and after a restart each reach the request that sent them.
+    #[tokio::test]
+    async fn duplicates_are_reported_to_their_request() {
+        let metrics = Metrics::new();
+        let dir = tempfile::tempdir().unwrap();
+        let store = DuckDbStore::open(dir.path()).unwrap();
+        store.migrate().await.unwrap();
+        let group = vec![
+            batch(&["m1", "m2", "m1"]),
+            batch(&["m3", "m2"]),
+            batch(&["m1", "m4"]),
+        ];
+        let outcomes = write_merged(&store, &metrics, group).await.unwrap();
+        assert_eq!(dups(outcomes), vec![vec![2], vec![1], vec![0]]);
+        let again = vec![batch(&["m5", "m4"]), batch(&["m2", "m5"])];
+        let outcomes = write_merged(&store, &metrics, again).await.unwrap();
+        assert_eq!(dups(outcomes), vec![vec![1], vec![0, 1]], "across groups");
+        drop(store);
+
+        let store = open_store(&dir.path().display().to_string()).unwrap();
+        let after_restart = vec![batch(&["m6", "m3"]), batch(&["m1", "m6", "m7"])];
+        let outcomes = write_merged(&*store, &metrics, after_restart).await.unwrap();
+        assert_eq!(dups(outcomes), vec![vec![1], vec![0, 1]], "across restarts");
+        let ids: Vec<String> = (1..=7).map(|i| format!("m{i}")).collect();
+        assert_eq!(
+            stored(&*store).await,
+            ids.iter().map(|s| json(s)).collect::<Vec<_>>()
+        );
+    }
+
+    fn json(s: &str) -> serde_json::Value {
+        serde_json::Value::String(s.into())
+    }
+
+    /// Concurrent requests through the committer: every copy but one is reported, whichever
+    /// group the copies land in.
+    #[tokio::test]
+    async fn concurrent_requests_store_one_copy() {
+        let store: Arc<dyn Store> = Arc::new(DuckDbStore::open_in_memory().unwrap());
+        store.migrate().await.unwrap();
+        let committer = Committer::spawn(store.clone(), Arc::new(Metrics::new()), 64, 250);
+        let mut tasks = Vec::new();
+        for r in 0..40 {
+            let committer = committer.clone();
+            // Requests r and r + 20 send the same ten messages.
+            let ids: Vec<String> = (0..10).map(|i| format!("m{}-{i}", r % 20)).collect();
+            tasks.push(tokio::spawn(async move {
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                committer.commit(batch(&refs)).await.unwrap().duplicates.len()
+            }));
+        }
+        let mut duplicates = 0;
+        for t in tasks {
+            duplicates += t.await.unwrap();
+        }
+        assert_eq!(duplicates, 200);
+        assert_eq!(stored(&*store).await.len(), 200);
+    }
 }

@@ -272,21 +272,23 @@ fn migrate_blocking(w: &mut Writer) -> Result<(), StoreError> {
 }
 
 fn write_blocking(w: &mut Writer, batch: &WriteBatch) -> Result<WriteReport, StoreError> {
-    let (firsts, mut duplicates) = common::split_in_batch_duplicates(&batch.events);
     let links = common::reduce_links(&batch.links);
     w.ensure_staging()?;
     let stored = w.keys()?;
-    let mut fresh = Vec::with_capacity(firsts.len());
-    for i in firsts {
-        let e = &batch.events[i];
+    // One digest per event decides both kinds of duplicates: an earlier copy in this batch
+    // (`fresh_keys`) or a stored one. Indexes are visited in order, so `duplicates` is sorted.
+    let mut fresh = Vec::with_capacity(batch.events.len());
+    let mut fresh_keys = KeySet::with_capacity_and_hasher(batch.events.len(), Default::default());
+    let mut duplicates = Vec::new();
+    for (i, e) in batch.events.iter().enumerate() {
         let k = keys::key(&e.project_id, &e.message_id);
-        if stored.contains(&k) {
+        if stored.contains(&k) || !fresh_keys.insert(k) {
             duplicates.push(i);
         } else {
             fresh.push((i, k));
         }
     }
-    duplicates.sort_unstable();
+    drop(fresh_keys);
     let tx = w.conn.transaction().map_err(err)?;
     if !fresh.is_empty() {
         let mut app = tx
@@ -486,7 +488,22 @@ impl Store for DuckDbStore {
         if batch.events.is_empty() && batch.links.is_empty() && batch.dead_letters.is_empty() {
             return Ok(WriteReport::default());
         }
-        self.with_writer(move |w| write_blocking(w, &batch)).await
+        let inner = self.inner.clone();
+        let (report, batch) = tokio::task::spawn_blocking(move || {
+            let report = inner
+                .writer
+                .lock()
+                .map_err(poisoned)
+                .and_then(|mut w| write_blocking(&mut w, &batch));
+            (report, batch)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?;
+        // The rows were allocated by request tasks on the runtime's workers: freeing them there,
+        // not on the blocking thread, keeps most frees thread-local (cross-thread frees cost the
+        // collector's allocator ~0.5 µs per event more in the collector benchmark's profile).
+        drop(batch);
+        report
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
