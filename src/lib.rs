@@ -78,10 +78,15 @@
 //!   configuration in force ([`Core::config`]) is `merge(server, from_config(local))` applied to
 //!   a copy of it, so when the privacy team loosens a setting again the SDK loosens too (down to
 //!   what the local configuration says). [`Core::effective_settings`] shows the result.
-//!   Per-category consent modes (`consent_categories`) apply in the core too. Not enforced by the
-//!   SDKs, left to the collector: custom `pii_patterns` (no regex engine in the browser bundle),
-//!   `hash_user_id` without a local `privacy.hash_salt` (the salt stays on the server),
-//!   `store_raw_ip`, retention and bot handling.
+//!   Per-category consent modes (`consent_categories`) apply in the core too, and so do custom
+//!   `pii_patterns` (with `pii_scrubbing`): the core has no regex engine, the host provides one
+//!   through [`pipeline::patterns::PatternMatcher`] ([`Core::with_pattern_matcher`]; natively the
+//!   `regex` crate, in the browser JavaScript's `RegExp`), so a matching value is redacted
+//!   before it leaves the device; a pattern the host's engine refuses is skipped with a warning
+//!   ([`Stats::invalid_patterns`]) and the collector, which re-applies every pattern with Rust's
+//!   `regex`, still enforces it. Not enforced by the SDKs, left to the collector: `hash_user_id`
+//!   without a local `privacy.hash_salt` (the salt stays on the server), `store_raw_ip`,
+//!   retention and bot handling.
 //! - **Persistence**: the last known settings (with their ETag and fetch time) go through
 //!   [`Store::save_settings`] and are restored by [`Core::new`] before anything is sent, so an
 //!   offline start obeys them (the browser writes them only once storage is allowed).
@@ -90,7 +95,7 @@
 //!   purged from memory and store (`consent`); events the tracking plan no longer allows are
 //!   dropped (`disabled`, `not_in_plan`); the others are re-anonymized and rewritten in place with
 //!   the same message id ([`Store::replace`]): denied properties and URL parameters removed, IP
-//!   truncated and flagged, PII redacted, user ids hashed. Events waiting for consent get the new
+//!   truncated and flagged, PII redacted (custom patterns included), user ids hashed. Events waiting for consent get the new
 //!   plan at once and the rest when released; a batch out at the time is re-checked if it comes
 //!   back for another attempt. Loosening releases what now may go (pending events of a category
 //!   now granted).
@@ -107,8 +112,8 @@
 //! [`Core::set_debug_log`].
 //!
 //! # Features
-//! - `native` (default): the tokio + reqwest client, the file store, YAML config (implies
-//!   `serde` and `yaml`).
+//! - `native` (default): the tokio + reqwest client, the file store, YAML config, the `regex`
+//!   crate for custom PII patterns (implies `serde` and `yaml`).
 //! - `serde`: the wire types of [`message`] (`Message`, `Batch`, ...) and `Serialize` /
 //!   `Deserialize` for the public types, before-send hooks, and the builder API accepting
 //!   anything `Serialize`. The collector enables it.
@@ -130,11 +135,13 @@
 //! - [`config`]: `analytics_config.yaml` as plain types; [`event`]: the event API input.
 //! - [`settings`]: the privacy team's settings and the stricter-wins merge (read without serde
 //!   too: `PrivacySettings::from_json`); [`settings_fetch`]: the fetch exchange and its record.
-//! - [`pipeline`]: validate, plan, enrich, anonymize — one small function per step.
+//! - [`pipeline`]: validate, plan, enrich, anonymize — one small function per step (custom PII
+//!   patterns: [`pipeline::patterns`], matched by the host's regex engine).
 //! - [`consent`], [`session`], [`delivery`] (retry policy), [`stats`], [`store`], [`rng`],
 //!   [`clock`], [`platform`] (the only wasm32/native difference).
 //! - `native` (feature `native`): [`Client`], the blocking facade, the file store, HTTP (the
-//!   client fetches the settings with its transport and keeps them in the data dir).
+//!   client fetches the settings with its transport and keeps them in the data dir), the
+//!   `regex`-backed [`native::RegexMatcher`] for custom PII patterns.
 //! - `testing` (feature `testing`): manual clock, seeded rng, memory store, memory transport.
 
 pub mod clock;

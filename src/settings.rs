@@ -421,7 +421,7 @@ impl PrivacySettings {
 
     /// What an SDK's local configuration says, as settings. Fields the configuration cannot
     /// express take the neutral value, so a merge leaves them to the server: `store_raw_ip` is
-    /// `!anonymize_ip`, `pii_patterns` and `consent_categories` are empty, `retention` is
+    /// `!anonymize_ip`, `consent_categories` is empty, `retention` is
     /// [`Retention::UNLIMITED`] and `bots` is `tag`.
     pub fn from_config(config: &Config) -> PrivacySettings {
         let p = &config.privacy;
@@ -431,7 +431,7 @@ impl PrivacySettings {
             store_raw_ip: !p.anonymize_ip,
             hash_user_id: p.hash_user_id,
             pii_scrubbing: p.scrub_pii,
-            pii_patterns: Vec::new(),
+            pii_patterns: p.pii_patterns.clone(),
             property_deny_list: p.property_deny_list.clone(),
             url_param_deny_list: p.url_param_deny_list.clone(),
             consent_mode: config.consent_mode().into(),
@@ -458,16 +458,18 @@ impl PrivacySettings {
     }
 
     /// Writes these (merged) settings into an SDK configuration, for what the core enforces:
-    /// IP anonymization, PII scrubbing, deny lists, consent mode and signals, the tracking plan
-    /// (a local event's `category` is kept). `hash_user_id` is applied only when `config` has a
-    /// `hash_salt` (otherwise the collector hashes). Not applied, because the core has no
-    /// equivalent yet: `pii_patterns` and `consent_categories` (the SDK must enforce them itself
-    /// or leave them to the collector), `store_raw_ip`, `retention` and `bots` (server-side only).
+    /// IP anonymization, PII scrubbing and the custom `pii_patterns` (matched by the host's
+    /// regex engine, see [`crate::pipeline::patterns`]), deny lists, consent mode and signals,
+    /// the tracking plan (a local event's `category` is kept). `hash_user_id` is applied only
+    /// when `config` has a `hash_salt` (otherwise the collector hashes). Not applied, because
+    /// `Config` has no equivalent: `consent_categories` (the core takes them from the merged
+    /// settings itself), `store_raw_ip`, `retention` and `bots` (server-side only).
     pub fn apply_to(&self, config: &mut Config) {
         let p = &mut config.privacy;
         p.anonymize_ip = self.anonymize_ip;
         p.hash_user_id = self.hash_user_id && p.hash_salt.as_deref().is_some_and(|s| !s.is_empty());
         p.scrub_pii = self.pii_scrubbing;
+        p.pii_patterns = self.pii_patterns.clone();
         p.property_deny_list = self.property_deny_list.clone();
         p.url_param_deny_list = self.url_param_deny_list.clone();
         config.consent.mode = Some(self.consent_mode.into());

@@ -167,6 +167,9 @@ pub struct Stats {
     pub in_flight: usize,
     /// Store operations that failed (the core keeps going in memory).
     pub store_errors: u64,
+    /// Custom PII patterns (`pii_patterns`) the host's regex engine refused, counted at each
+    /// compile (they are skipped; the collector still applies the ones it accepts).
+    pub invalid_patterns: u64,
     /// The newest collector rejections, oldest first (at most [`RECENT_REJECTIONS`]).
     pub recent_rejections: Vec<Rejection>,
     /// The newest warnings (store errors, corrupt records skipped), oldest first (at most 20).
@@ -221,6 +224,7 @@ impl Stats {
         num(&mut out, ",\"queued\":", self.queued as u64);
         num(&mut out, ",\"inFlight\":", self.in_flight as u64);
         num(&mut out, ",\"storeErrors\":", self.store_errors);
+        num(&mut out, ",\"invalidPatterns\":", self.invalid_patterns);
         out.push_str(",\"recentRejections\":[");
         for (i, r) in self.recent_rejections.iter().enumerate() {
             if i > 0 {

@@ -1,5 +1,6 @@
 //! Deterministic test doubles (feature `testing`): a manual clock, a seeded random generator,
-//! an in-memory store that records every write, and (with `native`) a scripted transport.
+//! an in-memory store that records every write, a literal pattern matcher (custom PII
+//! patterns without a regex engine), and (with `native`) a scripted transport.
 //! Everything the core does can be tested on virtual time with these.
 
 use std::future::Future;
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::clock::Clock;
+use crate::pipeline::patterns::{InvalidPattern, PatternMatcher};
 use crate::rng::Rng;
 use crate::store::{PersistedState, Restored, Store, StoreError, StoredMessage, StoredMessageRef};
 
@@ -123,6 +125,48 @@ impl Rng for SeededRng {
             z ^= z >> 31;
             chunk.copy_from_slice(&z.to_le_bytes()[..chunk.len()]);
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// A [`PatternMatcher`] for tests, without a regex engine: a pattern is a literal, optionally
+/// anchored with a leading `^` and/or a trailing `$`; a pattern holding any other regex
+/// metacharacter (`\ . * + ? ( ) [ ] { } |`) is refused as invalid. Records every compile.
+#[derive(Debug, Clone, Default)]
+pub struct LiteralMatcher {
+    patterns: Vec<(bool, String, bool)>,
+    /// The lists given to `compile`, in order.
+    pub compiled: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+impl PatternMatcher for LiteralMatcher {
+    fn compile(&mut self, patterns: &[String]) -> Vec<InvalidPattern> {
+        lock(&self.compiled).push(patterns.to_vec());
+        self.patterns.clear();
+        let mut invalid = Vec::new();
+        for (index, p) in patterns.iter().enumerate() {
+            let (start, rest) = p.strip_prefix('^').map_or((false, p.as_str()), |r| (true, r));
+            let (text, end) = rest.strip_suffix('$').map_or((rest, false), |r| (r, true));
+            if text.contains([
+                '\\', '.', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '^', '$',
+            ]) {
+                let message = "unsupported by LiteralMatcher".to_string();
+                invalid.push(InvalidPattern { index, message });
+            } else {
+                self.patterns.push((start, text.to_string(), end));
+            }
+        }
+        invalid
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        self.patterns.iter().any(|(start, text, end)| match (start, end) {
+            (true, true) => s == text,
+            (true, false) => s.starts_with(text.as_str()),
+            (false, true) => s.ends_with(text.as_str()),
+            (false, false) => s.contains(text.as_str()),
+        })
     }
 }
 

@@ -52,6 +52,7 @@ analytics:
     hash_user_id: true
     hash_salt: "pepper"
     scrub_pii: true
+    pii_patterns: ['^secret-\d+$', 'tok_[a-z]+']
     property_deny_list: [password, ssn]
     url_param_deny_list: [gclid, token]
   consent:
@@ -77,6 +78,7 @@ analytics:
     assert_eq!(c.events["signup_clicked"].category.as_deref(), Some("marketing"));
     assert!(!c.events["legacy_event"].enabled);
     assert_eq!(c.privacy.hash_salt.as_deref(), Some("pepper"));
+    assert_eq!(c.privacy.pii_patterns, [r"^secret-\d+$", "tok_[a-z]+"]);
     assert_eq!(c.consent.mode, Some(ConsentMode::OptOut));
     assert_eq!(c.delivery.max_in_flight, 2);
     assert_eq!(c.delivery.endpoint, "https://collector.example.com");
@@ -123,4 +125,8 @@ fn syntax_and_type_errors_are_clear() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("hash_salt"), "{err}");
+    let err = Config::from_yaml("analytics:\n  privacy: {pii_patterns: [ok, '']}\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("privacy.pii_patterns[1]"), "{err}");
 }

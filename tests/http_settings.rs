@@ -206,3 +206,51 @@ async fn a_failing_settings_endpoint_never_blocks_delivery_and_is_retried_with_b
     assert_eq!(client.flush().await, 0);
     client.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test]
+async fn custom_pii_patterns_are_applied_by_the_sdk_to_queued_and_new_events() {
+    let server = TestCollector::start().await;
+    server.serve_settings(json!({}), "\"v1\"");
+    let clock = ManualClock::new(T0);
+    let config =
+        json!({"tracking": {"batch_size": 100, "flush_interval": 600}, "delivery": {"settings_refresh": 60}});
+    let client = builder(&server, &clock, config).build().unwrap();
+    server.wait_for_settings(1).await;
+    worker_sleeps_past(&clock, T0).await;
+    let event = |name: &str| {
+        Event::track(name)
+            .property("code", "secret-42")
+            .property("note", "not secret-42")
+            .property("nested", json!({"list": ["secret-7", "secret-x"]}))
+    };
+    client.track(event("queued_before"));
+    assert_eq!(client.stats().await.queued, 1);
+
+    // The privacy team adds a pattern (and an invalid one: skipped, never breaks tracking).
+    server.serve_settings(
+        json!({"pii_scrubbing": true, "pii_patterns": ["^secret-\\d+$", "("]}),
+        "\"v2\"",
+    );
+    clock.advance(60_000);
+    server.wait_for_settings(2).await;
+    until_settings(&client, |s| !s.pii_patterns.is_empty()).await;
+    let stats = client.stats().await;
+    assert_eq!(stats.invalid_patterns, 1);
+    assert!(
+        stats.warnings.iter().any(|w| w.contains("pii_patterns[1]")),
+        "{:?}",
+        stats.warnings
+    );
+    client.track(event("tracked_after"));
+    assert_eq!(client.flush().await, 0);
+    let got = server.received();
+    let sent: Vec<_> = got.iter().flat_map(|r| r.batch.batch.iter()).collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    for m in sent {
+        let props = m.properties.as_ref().unwrap();
+        assert_eq!(props["code"], "[redacted]", "{:?}", m.event);
+        assert_eq!(props["note"], "not secret-42", "find semantics with `^…$`");
+        assert_eq!(props["nested"]["list"], json!(["[redacted]", "secret-x"]));
+    }
+    client.shutdown(Duration::from_secs(1)).await;
+}

@@ -85,6 +85,7 @@ prop_compose! {
         salt in proptest::option::of("[a-z]{1,8}"),
         hash in any::<bool>(),
         scrub_pii in any::<bool>(),
+        patterns in proptest::collection::vec(proptest::sample::select(&["^a$", "b", "c+"][..]), 0..3),
         deny in names(NAMES),
         params in names(PARAMS),
         gdpr in any::<bool>(),
@@ -102,6 +103,7 @@ prop_compose! {
         c.privacy.hash_user_id = hash && salt.is_some();
         c.privacy.hash_salt = salt;
         c.privacy.scrub_pii = scrub_pii;
+        c.privacy.pii_patterns = patterns.into_iter().map(str::to_string).collect();
         c.privacy.property_deny_list = deny;
         c.privacy.url_param_deny_list = params;
         c.privacy.gdpr_compliance = gdpr;
@@ -155,6 +157,7 @@ proptest! {
         // What the core can express is exactly the merged value.
         prop_assert_eq!(after.anonymize_ip, merged.anonymize_ip);
         prop_assert_eq!(after.pii_scrubbing, merged.pii_scrubbing);
+        prop_assert_eq!(&after.pii_patterns, &merged.pii_patterns);
         prop_assert_eq!(&after.property_deny_list, &merged.property_deny_list);
         prop_assert_eq!(&after.url_param_deny_list, &merged.url_param_deny_list);
         prop_assert_eq!(after.consent_mode, merged.consent_mode);

@@ -90,8 +90,16 @@ export interface PrivacyConfig {
   hash_salt?: string;
   /** `true` means consent mode `opt_in` when `consent.mode` is not set. Default `false`. */
   gdpr_compliance?: boolean;
-  /** Redact emails, phone numbers and card numbers in values. Default `false`. */
+  /** Redact emails, phone numbers and card numbers in values (and `pii_patterns` matches). Default `false`. */
   scrub_pii?: boolean;
+  /**
+   * Extra PII patterns (regular expressions, applied with `scrub_pii`): a string value matching
+   * one anywhere is redacted (anchor with `^…$` for whole values). Matched with JavaScript's
+   * `RegExp` (Unicode mode when the pattern allows it); keep to the syntax common with Rust's
+   * `regex`, which the collector uses. An invalid pattern is skipped (`stats().invalidPatterns`,
+   * a warning). Default: none.
+   */
+  pii_patterns?: string[];
   property_deny_list?: string[];
   /** Query parameters removed from URLs. Default: common ad click ids. */
   url_param_deny_list?: string[];
@@ -153,6 +161,8 @@ export interface Stats {
   queued: number;
   inFlight: number;
   storeErrors: number;
+  /** Custom PII patterns the browser's `RegExp` refused (skipped), counted at each compile. */
+  invalidPatterns: number;
   recentRejections: { messageId: string; reason: string }[];
   warnings: string[];
 }

@@ -121,3 +121,42 @@ test('the next page load uses the stored settings even when the fetch fails', as
   assert.ok(settingsRequests().some((q) => q.status === 404), 'it did try');
   await context.close();
 });
+
+test('custom pii_patterns are applied in the browser (RegExp), to queued events too', async () => {
+  reset({ body: {}, etag: '"r1"' });
+  const context = await r.browser.newContext();
+  const options = { autoPageViews: false, tracking: { flush_interval: 60 }, delivery: { settings_refresh: 0.5 } };
+  const page = await openApp(r, context, options);
+  await r.collector.waitFor(() => settingsRequests().some((q) => q.status === 200), 10_000, 'the first settings');
+  const props = { code: 'secret-42', note: 'not secret-42', nested: { list: ['secret-7', 'secret-x'] }, n: 42 };
+  await page.evaluate((p) => ff.track('queued_before', p), props);
+  assert.equal((await storedEvents(page)).length, 1);
+
+  // The privacy team adds a pattern (and an invalid one: skipped, counted, tracking goes on).
+  r.collector.state.settings = { body: { pii_scrubbing: true, pii_patterns: ['^secret-\\d+$', '('] }, etag: '"r2"' };
+  let stored;
+  for (let i = 0; i < 200; i++) {
+    stored = JSON.stringify(await storedEvents(page));
+    if (stored.includes('[redacted]')) break;
+    await sleep(50);
+  }
+  assert.ok(stored.includes('[redacted]') && !stored.includes('"secret-42'), `queued event rewritten: ${stored}`);
+  const stats = await page.evaluate(() => ff.stats());
+  assert.equal(stats.invalidPatterns, 1, JSON.stringify(stats));
+  assert.ok(stats.warnings.some((w) => w.includes('pii_patterns[1]')), JSON.stringify(stats.warnings));
+
+  await page.evaluate((p) => {
+    ff.track('tracked_after', p);
+    return ff.flush();
+  }, props);
+  await r.collector.waitFor((s) => s.messages.some(isTrack('tracked_after')), 10_000, 'tracked_after');
+  for (const name of ['queued_before', 'tracked_after']) {
+    const [m] = received(r, isTrack(name));
+    assert.deepEqual(
+      m.properties,
+      { code: '[redacted]', note: 'not secret-42', nested: { list: ['[redacted]', 'secret-x'] }, n: 42 },
+      name,
+    );
+  }
+  await context.close();
+});

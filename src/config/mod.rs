@@ -122,8 +122,15 @@ pub struct PrivacyConfig {
     /// Default `false`.
     pub gdpr_compliance: bool,
     /// Redact property and trait values that look like emails, phone numbers or Luhn-valid card
-    /// numbers (replaced by `"[redacted]"`). Default `false`.
+    /// numbers, or match one of `pii_patterns` (replaced by `"[redacted]"`). Default `false`.
     pub scrub_pii: bool,
+    /// Extra PII patterns: regular expressions, applied when `scrub_pii` is on; a string value
+    /// (any depth of properties, traits, `context.page`, `context.traits`) matching one anywhere
+    /// is redacted (anchor with `^…$` for whole values). Matched by the host's engine (Rust's
+    /// `regex` natively, JavaScript's `RegExp` in the browser: keep to their common syntax, see
+    /// [`crate::pipeline::patterns`]); a pattern that does not compile is skipped with a warning.
+    /// At most 1000 patterns of at most 1000 bytes. Default: empty.
+    pub pii_patterns: Vec<String>,
     /// Property and trait names removed from every message (case-insensitive, any depth).
     /// Default: empty.
     pub property_deny_list: Vec<String>,
@@ -131,6 +138,9 @@ pub struct PrivacyConfig {
     /// `referrer`; case-insensitive). Default: common ad click ids (`gclid`, `fbclid`, ...).
     pub url_param_deny_list: Vec<String>,
 }
+
+/// Longest accepted `privacy.pii_patterns` entry, in bytes.
+pub const MAX_PATTERN_BYTES: usize = 1000;
 
 /// The default `privacy.url_param_deny_list`: ad-platform click identifiers.
 pub const DEFAULT_URL_PARAM_DENY_LIST: [&str; 15] = [
@@ -159,6 +169,7 @@ impl Default for PrivacyConfig {
             hash_salt: None,
             gdpr_compliance: false,
             scrub_pii: false,
+            pii_patterns: Vec::new(),
             property_deny_list: Vec::new(),
             url_param_deny_list: DEFAULT_URL_PARAM_DENY_LIST
                 .iter()
@@ -377,6 +388,23 @@ impl Config {
         if self.privacy.hash_user_id && self.privacy.hash_salt.as_deref().is_none_or(str::is_empty) {
             return bad("privacy.hash_salt is required when privacy.hash_user_id is true".into());
         }
+        let patterns = &self.privacy.pii_patterns;
+        if patterns.len() > crate::settings::MAX_LIST {
+            return bad("privacy.pii_patterns: at most 1000 patterns".into());
+        }
+        for (i, p) in patterns.iter().enumerate() {
+            let problem = if p.is_empty() {
+                "] must not be empty"
+            } else if p.len() > MAX_PATTERN_BYTES {
+                "] must be at most 1000 bytes"
+            } else {
+                continue;
+            };
+            let mut m = String::from("privacy.pii_patterns[");
+            push_u64(&mut m, i as u64);
+            m.push_str(problem);
+            return bad(m);
+        }
         if self.events.keys().any(String::is_empty) {
             return bad("events: an event name is empty".into());
         }
@@ -452,6 +480,26 @@ mod tests {
         assert!(Config::from_json(r#"{"tracking":{"flush_interval":-1}}"#).is_err());
         assert!(Config::from_json(r#"{"tracking":{"max_batch_bytes":1000}}"#).is_err());
         assert!(Config::from_json(r#"{"delivery":{"backoff_base":100}}"#).is_err());
+        let err = Config::from_json(r#"{"privacy":{"pii_patterns":["ok",""]}}"#).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid config: privacy.pii_patterns[1] must not be empty"
+        );
+        let long = "x".repeat(1001);
+        let err = Config::from_json(&format!(r#"{{"privacy":{{"pii_patterns":["{long}"]}}}}"#)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("privacy.pii_patterns[0] must be at most"),
+            "{err}"
+        );
+        let err = Config::from_json(r#"{"privacy":{"pii_patterns":"^x$"}}"#).unwrap_err();
+        assert!(err.to_string().starts_with("privacy.pii_patterns:"), "{err}");
+        let ok = Config::from_json(r#"{"privacy":{"scrub_pii":true,"pii_patterns":["^secret-\\d+$"]}}"#);
+        assert_eq!(ok.unwrap().privacy.pii_patterns, [r"^secret-\d+$"]);
+        assert!(
+            Config::default().privacy.pii_patterns.is_empty(),
+            "documented default"
+        );
         let gdpr = Config::from_json(r#"{"privacy":{"gdpr_compliance":true}}"#).unwrap();
         assert_eq!(gdpr.consent_mode(), ConsentMode::OptIn);
     }

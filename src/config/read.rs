@@ -84,6 +84,7 @@ pub fn config(value: Value) -> Result<Config, ConfigError> {
             ("hash_salt", Slot::OptStr(&mut p.hash_salt)),
             ("gdpr_compliance", Slot::Bool(&mut p.gdpr_compliance)),
             ("scrub_pii", Slot::Bool(&mut p.scrub_pii)),
+            ("pii_patterns", Slot::List(&mut p.pii_patterns)),
             ("property_deny_list", Slot::List(&mut p.property_deny_list)),
             ("url_param_deny_list", Slot::List(&mut p.url_param_deny_list)),
         ],

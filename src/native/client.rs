@@ -245,7 +245,8 @@ impl ClientBuilder {
             (None, None) => (Box::new(NullStore), false),
         };
         let now = self.clock.now_ms();
-        let mut core = Core::new(self.config, store, self.rng, now)?;
+        let matcher = Box::new(super::RegexMatcher::default());
+        let mut core = Core::with_pattern_matcher(self.config, store, self.rng, matcher, now)?;
         core.set_debug_log(self.debug_log.unwrap_or_else(|| Box::new(log_to_tracing)));
         // At start and every `delivery.settings_refresh` (a transport that cannot fetch turns
         // this off on the first try).

@@ -1,6 +1,7 @@
 //! The native host (feature `native`): [`Client`], a tokio task that drives the [`Core`]
 //! and sends gzip-compressed batches with reqwest; its [`BlockingClient`] facade; the
-//! [`FileStore`]; and the [`Transport`] / [`HostClock`] traits the client's side effects go
+//! [`FileStore`]; the [`RegexMatcher`] for custom PII patterns; and the [`Transport`] /
+//! [`HostClock`] traits the client's side effects go
 //! through (test doubles: `testing::MemoryTransport`, `testing::ManualClock`).
 //!
 //! ```no_run
@@ -20,6 +21,7 @@ mod blocking;
 mod client;
 mod file_store;
 mod http;
+mod patterns;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod worker;
@@ -31,6 +33,7 @@ pub use blocking::BlockingClient;
 pub use client::{Client, ClientBuilder, ClientError, ShutdownReport};
 pub use file_store::{COMPACT_AFTER_REMOVES, FileStore};
 pub use http::HttpTransport;
+pub use patterns::RegexMatcher;
 
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::Delivery;

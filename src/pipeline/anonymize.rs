@@ -7,12 +7,15 @@
 //!   `pipeline/ip_absent.rs`).
 //! - `hash_user_id`: `userId` (and an alias's `previousId` unless it is the anonymous id) becomes
 //!   hex HMAC-SHA256(`hash_salt`, id).
-//! - `scrub_pii`: see [`super::pii`].
+//! - `scrub_pii`: see [`super::pii`]; with it, string values matching a custom `pii_patterns`
+//!   entry are redacted too ([`super::patterns`]: the host's regex engine, given here as
+//!   `patterns`, `None` when no pattern is in force).
 //! - `property_deny_list`: keys removed from properties, traits, `context.page` and
 //!   `context.traits`.
 //! - `url_param_deny_list`: query parameters removed from `url`/`referrer` properties and from
 //!   `context.page.url`/`referrer`/`search`.
 
+use super::patterns::PatternMatcher;
 use super::pii;
 use crate::config::PrivacyConfig;
 use crate::event::EventContext;
@@ -83,15 +86,15 @@ fn remove_denied_in_value(value: &mut Value, deny: &[String]) {
     }
 }
 
-fn scrub_map(map: &mut Properties) {
+fn scrub_map(map: &mut Properties, patterns: Option<&dyn PatternMatcher>) {
     for value in map.values_mut() {
-        pii::scrub(value);
+        pii::scrub_with(value, patterns);
     }
 }
 
 /// Applies every enabled anonymization to `msg` (its own fields; the shared default context was
 /// anonymized with [`anonymize_context`] when the host set it).
-pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig) {
+pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig, patterns: Option<&dyn PatternMatcher>) {
     msg.anonymize_ip = privacy.anonymize_ip;
     let e = &mut msg.event;
     if privacy.hash_user_id {
@@ -107,32 +110,41 @@ pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig) {
             }
         }
     }
-    anonymize_context(&mut e.context, privacy);
-    anonymize_properties(&mut e.properties, privacy);
-    anonymize_properties(&mut e.traits, privacy);
+    anonymize_context(&mut e.context, privacy, patterns);
+    anonymize_properties(&mut e.properties, privacy, patterns);
+    anonymize_properties(&mut e.traits, privacy, patterns);
 }
 
 /// The context rules: `ip` truncated (or removed when it is not an address) and the property
 /// rules applied to the `page` object and to `traits` (where Segment's libraries put user
 /// traits; the collector checks them too).
-pub fn anonymize_context(ctx: &mut EventContext, privacy: &PrivacyConfig) {
+pub fn anonymize_context(
+    ctx: &mut EventContext,
+    privacy: &PrivacyConfig,
+    patterns: Option<&dyn PatternMatcher>,
+) {
     if privacy.anonymize_ip {
         if let Some(ip) = ctx.ip.take() {
             ctx.ip = truncate_ip(&ip);
         }
     }
     if let Some(page) = ctx.page.as_mut() {
-        anonymize_properties(page, privacy);
+        anonymize_properties(page, privacy, patterns);
     }
     if let Some(Value::Object(traits)) = ctx.extra.get_mut("traits") {
-        anonymize_properties(traits, privacy);
+        anonymize_properties(traits, privacy, patterns);
     }
 }
 
-/// The property rules (deny list, URL parameters, PII scrubbing) for one map. The core also
-/// applies this to super properties when they are registered, so merging them into a message
-/// later gives the same result as anonymizing after the merge.
-pub fn anonymize_properties(map: &mut Properties, privacy: &PrivacyConfig) {
+/// The property rules (deny list, URL parameters, PII scrubbing with the custom `patterns` in
+/// force) for one map. The core also applies this to super properties when they are
+/// registered, so merging them into a message later gives the same result as anonymizing after
+/// the merge.
+pub fn anonymize_properties(
+    map: &mut Properties,
+    privacy: &PrivacyConfig,
+    patterns: Option<&dyn PatternMatcher>,
+) {
     if map.is_empty() {
         return;
     }
@@ -143,7 +155,7 @@ pub fn anonymize_properties(map: &mut Properties, privacy: &PrivacyConfig) {
         strip_url_fields(map, &["url", "referrer", "search"], &privacy.url_param_deny_list);
     }
     if privacy.scrub_pii {
-        scrub_map(map);
+        scrub_map(map, patterns);
     }
 }
 
@@ -216,7 +228,7 @@ mod tests {
             ..PrivacyConfig::default()
         };
         let mut m = message();
-        anonymize(&mut m, &privacy);
+        anonymize(&mut m, &privacy, None);
         let e = &m.event;
         assert_eq!(e.context.ip.as_deref(), Some("198.51.100.0"));
         assert!(m.anonymize_ip);
@@ -237,7 +249,7 @@ mod tests {
             ..Default::default()
         };
         let mut m = message();
-        anonymize(&mut m, &privacy);
+        anonymize(&mut m, &privacy, None);
         assert_eq!(m.event, message().event);
     }
 
@@ -252,7 +264,7 @@ mod tests {
             let mut e = Event::alias("new", Some(previous));
             e.anonymous_id = anon.map(str::to_string);
             let mut m = stamp(e, "m".into(), 0, None, &Arc::default(), "analytics");
-            anonymize(&mut m, &privacy);
+            anonymize(&mut m, &privacy, None);
             m.event.previous_id.unwrap()
         };
         assert_eq!(alias("old_user", None), hash_id("s", "old_user"));

@@ -6,8 +6,9 @@
 //! 4. [`enrich`]: ids, timestamp, session and caller context ([`enrich::stamp`], at track time,
 //!    so an event waiting for consent keeps its facts); library, super properties and consent
 //!    state are added when the message is written (`wire.rs`).
-//! 5. [`anonymize`] (+ [`pii`], [`ip`], [`hash`]): IP truncation, user id hashing, PII
-//!    scrubbing, deny lists.
+//! 5. [`anonymize`] (+ [`pii`], [`patterns`], [`ip`], [`hash`]): IP truncation, user id
+//!    hashing, PII scrubbing (built-in detector and the custom patterns, matched by the host's
+//!    regex engine), deny lists.
 //! 6. before-send hooks (`BeforeSend`, feature `serde`), then serialization, the size limit
 //!    (`too_large`) and the queue.
 //!
@@ -31,6 +32,7 @@ pub mod ip;
 #[cfg(not(feature = "ip"))]
 #[path = "ip_absent.rs"]
 pub mod ip;
+pub mod patterns;
 pub mod pii;
 pub mod plan;
 pub mod recheck;

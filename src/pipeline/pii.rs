@@ -9,7 +9,11 @@
 //!   Luhn check.
 //!
 //! Integer values with 13–19 digits that pass the Luhn check are redacted too.
+//!
+//! [`scrub_with`] also redacts strings matching the custom `pii_patterns` (see
+//! [`super::patterns`]).
 
+use super::patterns::PatternMatcher;
 use crate::json::Value;
 
 /// What a redacted value becomes.
@@ -132,8 +136,15 @@ pub fn looks_like_pii(s: &str) -> bool {
 
 /// Redacts PII in `value`, recursively; returns how many values were redacted.
 pub fn scrub(value: &mut Value) -> usize {
+    scrub_with(value, None)
+}
+
+/// [`scrub`], also redacting strings that `patterns` (the custom `pii_patterns` compiled by the
+/// host, see [`super::patterns`]) match. Numbers are never matched against patterns (as in the
+/// collector).
+pub fn scrub_with(value: &mut Value, patterns: Option<&dyn PatternMatcher>) -> usize {
     match value {
-        Value::String(s) if looks_like_pii(s) => {
+        Value::String(s) if looks_like_pii(s) || patterns.is_some_and(|p| p.is_match(s)) => {
             *value = Value::String(REDACTED.to_string());
             1
         }
@@ -146,8 +157,8 @@ pub fn scrub(value: &mut Value) -> usize {
             *value = Value::String(REDACTED.to_string());
             1
         }
-        Value::Array(items) => items.iter_mut().map(scrub).sum(),
-        Value::Object(map) => map.values_mut().map(scrub).sum(),
+        Value::Array(items) => items.iter_mut().map(|v| scrub_with(v, patterns)).sum(),
+        Value::Object(map) => map.values_mut().map(|v| scrub_with(v, patterns)).sum(),
         _ => 0,
     }
 }

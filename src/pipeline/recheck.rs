@@ -13,14 +13,16 @@
 //! 2. the anonymize step again ([`super::anonymize`]'s rules on the JSON): `context.ip`
 //!    truncated and `context.anonymizeIp` set, `userId` (and an alias's `previousId`) hashed when
 //!    `hash_user_id` is on — ids that already are 64 lowercase hex characters are taken as hashed,
-//!    as the collector does —, denied properties and URL parameters removed and PII redacted in
-//!    `properties`, `traits`, `context.page` and `context.traits`.
+//!    as the collector does —, denied properties and URL parameters removed and PII redacted
+//!    (including values matching the custom `pii_patterns`) in `properties`, `traits`,
+//!    `context.page` and `context.traits`.
 //!
 //! Every rule only takes away, and applying it twice changes nothing, so re-checking under
 //! settings that did not tighten leaves the message byte for byte as it was.
 
 use super::Rejected;
 use super::anonymize::{anonymize_properties, hash_id, truncate_ip};
+use super::patterns::PatternMatcher;
 use super::plan::apply_plan;
 use crate::config::Config;
 use crate::consent::NECESSARY;
@@ -58,8 +60,14 @@ fn hash_field(map: &mut Map, key: &str, salt: &str) {
     }
 }
 
-/// Re-checks the message `json` (consent category `category`) against `config`.
-pub fn recheck(json: &str, category: &str, config: &Config) -> Recheck {
+/// Re-checks the message `json` (consent category `category`) against `config`, with the
+/// custom PII `patterns` in force (`None`: none; see [`super::patterns`]).
+pub fn recheck(
+    json: &str,
+    category: &str,
+    config: &Config,
+    patterns: Option<&dyn PatternMatcher>,
+) -> Recheck {
     let Ok(Value::Object(mut m)) = crate::json::parse(json) else {
         return Recheck::Keep; // the core wrote it: always an object
     };
@@ -93,7 +101,7 @@ pub fn recheck(json: &str, category: &str, config: &Config) -> Recheck {
     }
     for key in ["properties", "traits"] {
         if let Some(map) = object(&mut m, key) {
-            anonymize_properties(map, p);
+            anonymize_properties(map, p, patterns);
         }
     }
     if let Some(ctx) = object(&mut m, "context") {
@@ -110,7 +118,7 @@ pub fn recheck(json: &str, category: &str, config: &Config) -> Recheck {
         }
         for key in ["page", "traits"] {
             if let Some(map) = object(ctx, key) {
-                anonymize_properties(map, p);
+                anonymize_properties(map, p, patterns);
             }
         }
     }
@@ -136,7 +144,7 @@ mod tests {
     #[test]
     fn a_message_that_complies_is_kept_byte_for_byte() {
         let open = config(r#"{"privacy":{"anonymize_ip":false,"url_param_deny_list":[]}}"#);
-        assert_eq!(recheck(MSG, "analytics", &open), Recheck::Keep);
+        assert_eq!(recheck(MSG, "analytics", &open, None), Recheck::Keep);
     }
 
     #[test]
@@ -144,7 +152,7 @@ mod tests {
         let strict = config(
             r#"{"privacy":{"anonymize_ip":true,"property_deny_list":["email"],"hash_user_id":true,"hash_salt":"s","scrub_pii":true}}"#,
         );
-        let Recheck::Rewrite(out) = recheck(MSG, "analytics", &strict) else {
+        let Recheck::Rewrite(out) = recheck(MSG, "analytics", &strict, None) else {
             panic!("expected a rewrite")
         };
         let v = crate::json::parse(&out).unwrap();
@@ -159,7 +167,7 @@ mod tests {
         let hashed = hash_id("s", "user_42");
         assert_eq!(v.get("userId").unwrap().as_str(), Some(hashed.as_str()));
         assert_eq!(
-            recheck(&out, "analytics", &strict),
+            recheck(&out, "analytics", &strict, None),
             Recheck::Keep,
             "idempotent: no double hashing"
         );
@@ -168,25 +176,25 @@ mod tests {
     #[test]
     fn the_plan_drops_or_trims_queued_track_messages() {
         let lax = config(r#"{"events":{"buy":{"properties":["amount","email","url"]}}}"#);
-        let Recheck::Rewrite(out) = recheck(MSG, "analytics", &lax) else {
+        let Recheck::Rewrite(out) = recheck(MSG, "analytics", &lax, None) else {
             panic!("coupon is not in the plan")
         };
         assert!(!out.contains("coupon") && out.contains("\"amount\":5"));
         let strict = config(r#"{"tracking":{"strict":true},"events":{"buy":{"properties":["amount"]}}}"#);
-        let Recheck::Drop(r) = recheck(MSG, "analytics", &strict) else {
+        let Recheck::Drop(r) = recheck(MSG, "analytics", &strict, None) else {
             panic!("strict")
         };
         assert_eq!(r.reason, DropReason::NotInPlan);
         let disabled = config(r#"{"events":{"buy":{"enabled":false}}}"#);
         assert!(
-            matches!(recheck(MSG, "analytics", &disabled), Recheck::Drop(r) if r.reason == DropReason::Disabled)
+            matches!(recheck(MSG, "analytics", &disabled, None), Recheck::Drop(r) if r.reason == DropReason::Disabled)
         );
         let audit = MSG.replace("\"event\":\"buy\"", "\"event\":\"consent_updated\"");
         let other = config(
             r#"{"tracking":{"strict":true},"events":{"buy":{}},"privacy":{"anonymize_ip":false,"url_param_deny_list":[]}}"#,
         );
         assert_eq!(
-            recheck(&audit, "necessary", &other),
+            recheck(&audit, "necessary", &other, None),
             Recheck::Keep,
             "the audit trail is exempt"
         );

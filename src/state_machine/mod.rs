@@ -21,6 +21,7 @@ use crate::consent::ConsentState;
 use crate::event::{EventContext, Properties};
 use crate::map::NameMap;
 use crate::pipeline::enrich::{Defaults, Stamped};
+use crate::pipeline::patterns::{NoPatternMatcher, PatternMatcher, Patterns};
 use crate::queue::{Entry, Pushed, Queue};
 use crate::rng::{Rng, uuid_v4};
 use crate::session::SessionRules;
@@ -80,6 +81,8 @@ pub struct Core {
     limits: Limits,
     store: Box<dyn Store>,
     rng: Box<dyn Rng>,
+    /// The host's regex engine and the custom PII patterns it compiled.
+    patterns: Patterns,
     state: PersistedState,
     state_dirty: bool,
     state_saved_at: u64,
@@ -120,10 +123,28 @@ impl Core {
     /// or that are older than `delivery.max_age`, are dropped and removed from the store.
     /// Store problems become warnings ([`Stats::warnings`], replayed to the debug log when it is
     /// set); only an invalid config is an error.
+    ///
+    /// Custom PII patterns (`privacy.pii_patterns`, also from the server's settings) need a
+    /// regex engine: this core has none and leaves them to the collector (with a warning); hosts
+    /// that have one use [`Core::with_pattern_matcher`].
     pub fn new(
         config: Config,
         store: Box<dyn Store>,
         rng: Box<dyn Rng>,
+        now: u64,
+    ) -> Result<Core, ConfigError> {
+        Core::with_pattern_matcher(config, store, rng, Box::new(NoPatternMatcher), now)
+    }
+
+    /// [`Core::new`] with the host's regex engine for the custom PII patterns
+    /// (`privacy.pii_patterns` and the server's `pii_patterns`, applied with `scrub_pii`; see
+    /// [`crate::pipeline::patterns`]). They are compiled now and whenever the configuration in
+    /// force changes them.
+    pub fn with_pattern_matcher(
+        config: Config,
+        store: Box<dyn Store>,
+        rng: Box<dyn Rng>,
+        matcher: Box<dyn PatternMatcher>,
         now: u64,
     ) -> Result<Core, ConfigError> {
         config.validate()?;
@@ -134,6 +155,7 @@ impl Core {
             limits,
             store,
             rng,
+            patterns: Patterns::new(matcher),
             state: PersistedState::default(),
             state_dirty: false,
             state_saved_at: now,
@@ -164,6 +186,7 @@ impl Core {
             server: server_settings::ServerState::default(),
             config,
         };
+        core.refresh_patterns();
         core.restore(now);
         Ok(core)
     }
@@ -277,7 +300,12 @@ impl Core {
     /// Takes a [`Properties`] map (or, with the `serde` feature, a `serde_json` map).
     pub fn register(&mut self, properties: impl Into<Properties>) {
         let mut properties = properties.into();
-        crate::pipeline::anonymize::anonymize_properties(&mut properties, &self.config.privacy);
+        let privacy = &self.config.privacy;
+        crate::pipeline::anonymize::anonymize_properties(
+            &mut properties,
+            privacy,
+            self.patterns.get(privacy),
+        );
         self.super_properties.extend(properties);
     }
 
@@ -296,7 +324,8 @@ impl Core {
     /// page URL parameters, deny list, PII), like a message's own context. Messages already
     /// tracked keep the context that was in force when they were tracked.
     pub fn set_default_context(&mut self, mut context: EventContext) {
-        crate::pipeline::anonymize::anonymize_context(&mut context, &self.config.privacy);
+        let privacy = &self.config.privacy;
+        crate::pipeline::anonymize::anonymize_context(&mut context, privacy, self.patterns.get(privacy));
         self.default_context = Arc::new(Defaults::new(context));
     }
 
@@ -438,6 +467,18 @@ impl Core {
     fn store_failed(&mut self, e: &StoreError) {
         self.stats.store_errors += 1;
         self.warn(&e.message());
+    }
+
+    /// Compiles the custom PII patterns of the configuration in force if they changed; a
+    /// pattern the host's engine refuses is skipped, counted and logged. Returns whether the
+    /// patterns in force changed.
+    fn refresh_patterns(&mut self) -> bool {
+        let (skipped, changed) = self.patterns.update(&self.config.privacy);
+        self.stats.invalid_patterns += skipped.len() as u64;
+        for w in &skipped {
+            self.warn(w);
+        }
+        changed
     }
 
     fn warn(&mut self, detail: &str) {

@@ -18,7 +18,8 @@
 //! - every queued event is re-checked ([`crate::pipeline::recheck`]): dropped when the plan no
 //!   longer allows it (`disabled`, `not_in_plan`), rewritten in place (same message id, memory and
 //!   store) when the anonymize rules take something away (denied property or URL parameter, IP,
-//!   PII, user id hashing);
+//!   PII — including values matching custom `pii_patterns` the new settings add, compiled by the
+//!   host's engine first —, user id hashing);
 //! - batches in flight at the time were consented and built under the old rules; if they come
 //!   back for another attempt they are re-checked before they go again;
 //! - super properties and the default context are anonymized again under the new rules.
@@ -258,7 +259,8 @@ impl Core {
         let mut gone = Vec::new();
         for e in entries {
             let verdict = if self.is_granted(&e.category) {
-                recheck(&e.json, &e.category, &self.config)
+                let patterns = self.patterns.get(&self.config.privacy);
+                recheck(&e.json, &e.category, &self.config, patterns)
             } else {
                 Recheck::Drop(crate::pipeline::Rejected::new(
                     crate::stats::DropReason::Consent,
@@ -338,10 +340,12 @@ impl Core {
         self.emit(LogEvent::Settings { detail: &line });
 
         self.config = config;
+        self.refresh_patterns();
         let privacy = &self.config.privacy;
-        anonymize_properties(&mut self.super_properties, privacy);
+        let patterns = self.patterns.get(privacy);
+        anonymize_properties(&mut self.super_properties, privacy, patterns);
         let mut context = self.default_context.context.clone();
-        anonymize_context(&mut context, privacy);
+        anonymize_context(&mut context, privacy, patterns);
         self.default_context = Arc::new(Defaults::new(context));
         self.recheck_pending();
         let config = self.config.clone();
@@ -379,3 +383,7 @@ impl Core {
 #[cfg(test)]
 #[path = "settings_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "patterns_tests.rs"]
+mod patterns_tests;

@@ -33,12 +33,12 @@ fn make(config: Value) -> (Core, MemoryStore) {
     (core, store)
 }
 
-fn settings(json: Value) -> PrivacySettings {
+pub(super) fn settings(json: Value) -> PrivacySettings {
     PrivacySettings::from_json(&json.to_string()).unwrap()
 }
 
 /// Everything queued now, as one batch (flushed), reported delivered.
-fn sent(core: &mut Core, now: u64) -> Vec<Message> {
+pub(super) fn sent(core: &mut Core, now: u64) -> Vec<Message> {
     core.flush();
     let mut out = Vec::new();
     while let Some(b) = core.poll_batch(now) {

@@ -118,7 +118,11 @@ impl Core {
     /// any), serialize with the shared context written in place ([`crate::wire`]), size limit,
     /// queue. Super properties and the default context were anonymized when set.
     pub(super) fn admit(&mut self, mut msg: Stamped, now: u64) {
-        anonymize(&mut msg, &self.config.privacy);
+        anonymize(
+            &mut msg,
+            &self.config.privacy,
+            self.patterns.get(&self.config.privacy),
+        );
         self.scratch.clear();
         #[cfg(feature = "serde")]
         if !self.hooks.is_empty() {

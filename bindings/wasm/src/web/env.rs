@@ -1,8 +1,12 @@
 //! The browser environment the host reads and writes synchronously, through the small JS
 //! helpers of `glue.js`: `localStorage` (as a [`Kv`]), the identity cookie,
-//! `crypto.getRandomValues` (as the core's [`Rng`]), `sendBeacon` and the console.
+//! `crypto.getRandomValues` (as the core's [`Rng`]), JavaScript's `RegExp` (as the core's
+//! [`PatternMatcher`]), `sendBeacon` and the console.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use footfall::Rng;
+use footfall::pipeline::patterns::{InvalidPattern, PatternMatcher};
 use wasm_bindgen::prelude::*;
 
 use crate::kv::{Cookie, Kv};
@@ -29,6 +33,53 @@ extern "C" {
     pub fn beacon(url: &str, body: &[u8]) -> bool;
     /// `console.log`.
     pub fn log(line: &str);
+    #[wasm_bindgen(js_name = patternsClear)]
+    fn patterns_clear(id: u32);
+    #[wasm_bindgen(js_name = patternAdd)]
+    fn pattern_add(id: u32, source: &str) -> Option<String>;
+    #[wasm_bindgen(js_name = patternsTest)]
+    fn patterns_test(id: u32, s: &str) -> bool;
+}
+
+/// The custom PII patterns as JavaScript `RegExp`s (Unicode mode when the pattern allows it,
+/// else the legacy syntax; never the `g` flag), kept on the JS side under this matcher's id:
+/// no regex engine in the bundle. `RegExp.test` has the same "match anywhere" semantics as the
+/// collector's `Regex::is_match`; exotic syntax differs (see `footfall::pipeline::patterns`),
+/// and the collector re-applies the patterns with Rust's `regex` anyway.
+pub struct RegExpMatcher {
+    id: u32,
+}
+
+impl RegExpMatcher {
+    pub fn new() -> RegExpMatcher {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let id = NEXT.fetch_add(1, Ordering::Relaxed);
+        patterns_clear(id);
+        RegExpMatcher { id }
+    }
+}
+
+impl PatternMatcher for RegExpMatcher {
+    fn compile(&mut self, patterns: &[String]) -> Vec<InvalidPattern> {
+        patterns_clear(self.id);
+        let mut invalid = Vec::new();
+        for (index, p) in patterns.iter().enumerate() {
+            if let Some(message) = pattern_add(self.id, p) {
+                invalid.push(InvalidPattern { index, message });
+            }
+        }
+        invalid
+    }
+
+    fn is_match(&self, s: &str) -> bool {
+        patterns_test(self.id, s)
+    }
+}
+
+impl Drop for RegExpMatcher {
+    fn drop(&mut self) {
+        patterns_clear(self.id);
+    }
 }
 
 /// `crypto.getRandomValues`, drawn 1 KB at a time: one call into the browser costs about as

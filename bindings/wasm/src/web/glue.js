@@ -77,6 +77,36 @@ export function beacon(url, body) {
   }
 }
 
+// The custom PII patterns (`pii_patterns`) of each matcher (`RegExpMatcher` in env.rs, by id).
+const patterns = [];
+
+/** Forgets matcher `id`'s patterns. */
+export function patternsClear(id) {
+  patterns[id] = [];
+}
+
+/** Compiles `source` for matcher `id` (Unicode mode, else the legacy syntax): null when added,
+ * else why it is invalid. */
+export function patternAdd(id, source) {
+  let re;
+  try {
+    re = new RegExp(source, 'u');
+  } catch (_) {
+    try {
+      re = new RegExp(source);
+    } catch (e) {
+      return String((e && e.message) || e);
+    }
+  }
+  patterns[id].push(re);
+  return null;
+}
+
+/** Whether one of matcher `id`'s patterns matches somewhere in `s` (no `g` flag: stateless). */
+export function patternsTest(id, s) {
+  return patterns[id].some((re) => re.test(s));
+}
+
 /** `console.log` (debug mode). */
 export function log(line) {
   console.log(line);

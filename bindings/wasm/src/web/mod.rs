@@ -147,7 +147,12 @@ impl FootfallHost {
             Box::new(NullStore)
         };
 
-        let mut core = match Core::new(config, store, Box::new(env::CryptoRng::new()), now) {
+        // Custom PII patterns are matched by the browser's `RegExp` (no regex engine in the bundle).
+        let (rng, matcher) = (
+            Box::new(env::CryptoRng::new()),
+            Box::new(env::RegExpMatcher::new()),
+        );
+        let mut core = match Core::with_pattern_matcher(config, store, rng, matcher, now) {
             Ok(core) => core,
             Err(e) => {
                 arg_error(&e.message());
