@@ -1,6 +1,11 @@
 //! Serving: the HTTP server with graceful shutdown, and the periodic jobs (retention, refresh of
-//! the suppression list and of the privacy settings, and the alert scheduler when
-//! `alerts.enabled`).
+//! the suppression list and of the privacy settings, the dashboards' cache warmer, and the alert
+//! scheduler when `alerts.enabled`).
+//!
+//! The cache warmer computes every project's dashboards' widgets (default date ranges) into the
+//! dashboards' result cache at start and then every 5 minutes
+//! ([`CacheWarmer::DEFAULT_INTERVAL`], counted from the end of a pass), one widget at a time, so
+//! opening a dashboard is served from the cache.
 //!
 //! On SIGTERM or SIGINT the server stops accepting connections, lets every in-flight request
 //! finish (each waits for its commit, so every 2xx sent is durable), stops the alert scheduler
@@ -11,7 +16,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use footfall_engine::dashboard::AlertScheduler;
+use footfall_engine::dashboard::{AlertScheduler, CacheWarmer};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -103,9 +108,17 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
-/// Starts the retention job, the suppression list refresh and the privacy settings refresh
-/// (every configured interval).
+/// Starts the dashboards' cache warmer (see the module docs); it runs until aborted.
+pub fn spawn_dashboard_warmer(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let projects = state.config.projects.iter().map(|p| p.id.clone()).collect();
+    let warmer = CacheWarmer::new(state.store.clone(), state.dashboard_cache.clone(), projects);
+    tokio::spawn(warmer.run(std::future::pending()))
+}
+
+/// Starts the retention job, the suppression list refresh, the privacy settings refresh (every
+/// configured interval) and the dashboards' cache warmer.
 pub fn spawn_jobs(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let warmer = spawn_dashboard_warmer(&state);
     let retention_every = Duration::from_secs(state.config.retention.interval_secs);
     let refresh_every = Duration::from_secs(state.config.suppression_refresh_secs);
     let settings_every = Duration::from_secs(state.config.settings_refresh_secs);
@@ -141,5 +154,5 @@ pub fn spawn_jobs(state: AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     });
-    vec![retention, refresh, settings]
+    vec![retention, refresh, settings, warmer]
 }

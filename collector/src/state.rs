@@ -41,7 +41,8 @@ pub struct Inner {
     pub suppression: Suppression,
     /// The projects' live privacy settings.
     pub privacy: Registry,
-    /// Cached dashboard widget results (60 s; the pages' Refresh bypasses it).
+    /// Cached dashboard widget results (fresh 60 s, then served stale while refreshed; kept warm
+    /// by the cache warmer of `server::spawn_jobs`; the pages' Refresh bypasses it).
     pub dashboard_cache: DataCache,
     pub ua: UaCache,
     /// Permits for concurrent ingestion requests (`limits.max_inflight_requests`).

@@ -55,6 +55,13 @@
     const t = midnight(to) ? new Date(Date.parse(to) - 86400000).toISOString().slice(0, 10) : instant(to);
     return f === t ? f : `${f} → ${t}`;
   }
+  /** "computed 3 min ago" of a cached result (with its exact time as the tooltip). */
+  function computedText(w) {
+    if (!w.computed_at) return '';
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(w.computed_at)) / 1000));
+    const ago = s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min` : `${Math.floor(s / 3600)} h`;
+    return `computed ${ago} ago` + (w.stale ? ' · refreshing' : '');
+  }
   function niceMax(max) {
     if (!(max > 0)) return 1;
     const p = Math.pow(10, Math.floor(Math.log10(max)));
@@ -266,9 +273,13 @@
       actions.append(h('button', { type: 'button', class: 'ff-csv', title: 'Download CSV',
         onclick: () => download(`${dash.dashboard.id}-${w.id}.csv`, toCsv(w)) }, 'CSV'));
     }
-    return h('article', { class: 'ff-card' + (wide ? ' ff-wide' : ''), 'data-widget-id': w.id, 'data-widget-type': w.type },
+    const computed = computedText(w);
+    const attrs = { class: 'ff-card' + (wide ? ' ff-wide' : ''), 'data-widget-id': w.id, 'data-widget-type': w.type };
+    if (w.computed_at) { attrs['data-computed-at'] = w.computed_at; attrs['data-stale'] = String(!!w.stale); }
+    return h('article', attrs,
       h('div', { class: 'ff-card-head' },
-        h('div', {}, h('h3', {}, title), h('div', { class: 'ff-range' }, rangeText(w.from, w.to) + (w.fixed_range ? ' · fixed range' : ''))), actions),
+        h('div', {}, h('h3', {}, title), h('div', { class: 'ff-range' }, rangeText(w.from, w.to) + (w.fixed_range ? ' · fixed range' : '')),
+          computed ? h('div', { class: 'ff-computed' + (w.stale ? ' ff-stale' : ''), title: w.computed_at }, computed) : null), actions),
       body, dataView);
   }
 
@@ -366,7 +377,7 @@
         const cards = def.widgets.map((w, i) => pendingCard(w, ids[i]));
         main.replaceChildren(h('section', { class: 'ff-dashboard', 'data-dashboard-id': def.id }, h('div', { class: 'ff-grid' }, cards)));
         const dash = { dashboard: { id: def.id, name: def.name } };
-        let cached = 0;
+        let cached = 0, stale = 0;
         await Promise.all(ids.map(async (id, i) => {
           const wq = new URLSearchParams(q);
           wq.set('widget', id);
@@ -379,11 +390,14 @@
             w = { id, type: def.widgets[i].type, title: def.widgets[i].title, error: e.message };
           }
           if (w.cached) cached++;
+          if (w.stale) stale++;
           const c = card(dash, w);
           cards[i].replaceWith(c);
+          if (w.stale) pollStale(wq, i, c);
         }));
         const ms = Math.round(performance.now() - t0);
-        status.textContent = `Updated ${new Date().toLocaleTimeString()} · ${ms} ms` + (cached ? ` · ${cached} cached` : '');
+        status.textContent = `Updated ${new Date().toLocaleTimeString()} · ${ms} ms` + (cached ? ` · ${cached} cached` : '') + (stale ? ` (${stale} refreshing)` : '');
+        document.body.dataset.stale = String(stale);
         document.body.dataset.loaded = 'true';
       } catch (e) {
         if (e.message !== 'unauthorized') main.replaceChildren(h('div', { class: 'ff-error' }, 'Could not load the dashboard: ' + e.message));
@@ -393,8 +407,30 @@
         loading = false;
       }
     };
-    const rc = rangeControls((r) => load(r, false));
-    controls.append(...rc.el, h('button', { type: 'button', class: 'ff-primary ff-refresh', title: 'Recompute every widget', onclick: () => load(rc.current(), true) }, 'Refresh'));
+    /** A stale widget is being recomputed in the background: fetch it again (2, 4, 8, 16, 32 s
+     * later) until the refreshed result arrives, then redraw its card. */
+    let generation = 0;
+    const pollStale = (wq, i, c) => {
+      const gen = generation;
+      const tries = [2000, 4000, 8000, 16000, 32000];
+      const next = () => {
+        const wait = tries.shift();
+        if (wait === undefined) return;
+        setTimeout(async () => {
+          if (gen !== generation) return;
+          try {
+            const w = (await getJson(`${path}/data?${wq}`)).widgets[0];
+            if (gen !== generation) return;
+            if (w.stale) return next();
+            const fresh = card({ dashboard: { id: cfg.dashboardId } }, w);
+            c.replaceWith(fresh);
+          } catch (e) { /* keep the stale card */ }
+        }, wait);
+      };
+      next();
+    };
+    const rc = rangeControls((r) => { generation++; load(r, false); });
+    controls.append(...rc.el, h('button', { type: 'button', class: 'ff-primary ff-refresh', title: 'Recompute every widget', onclick: () => { generation++; load(rc.current(), true); } }, 'Refresh'));
     await load(rc.current(), false);
   }
 

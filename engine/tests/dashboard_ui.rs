@@ -19,9 +19,10 @@ mod browser {
 
     use super::dashboard_support::host::{Host, TOKEN};
     use super::dashboard_support::{PROJECT, example_yaml, store_with_data};
+    use footfall_engine::dashboard::cache::DataCache;
     use footfall_engine::dashboard::cli::report_data;
     use footfall_engine::dashboard::http::dashboard_routes;
-    use footfall_engine::dashboard::render_static_report;
+    use footfall_engine::dashboard::{CacheWarmer, render_static_report};
     use serde_json::{Value, json};
 
     fn ui_dir() -> PathBuf {
@@ -247,37 +248,50 @@ mod browser {
         out
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn dashboards_in_headless_chromium() {
-        if !browser_available() {
-            return;
-        }
+    /// The example dashboard's data from the API (`q`: the query string, with its `?`).
+    async fn data_api(base: String, q: &str) -> Value {
+        let url = format!("{base}/v1/dashboards/product-overview/data{q}");
+        reqwest::Client::new()
+            .get(url)
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    }
+
+    /// The dataset with the example dashboards stored.
+    async fn store_with_example() -> std::sync::Arc<dyn footfall_engine::store::Store> {
         let (store, _) = store_with_data().await;
         let ds = footfall_engine::dashboard::parse_dashboards(&example_yaml()).unwrap();
         footfall_engine::dashboard::DashboardStore::new(store.as_ref(), PROJECT)
             .upsert_all(&ds)
             .await
             .unwrap();
-        let app = dashboard_routes().with_state(Host::new(store.clone()));
+        store
+    }
+
+    /// The routes on a loopback port: the base URL and the server task.
+    async fn serve(host: Host) -> (String, tokio::task::JoinHandle<()>) {
+        let app = dashboard_routes().with_state(host);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let client = reqwest::Client::new();
-        let api = |q: &'static str| {
-            let (client, base) = (client.clone(), base.clone());
-            async move {
-                let url = format!("{base}/v1/dashboards/product-overview/data{q}");
-                client
-                    .get(url)
-                    .bearer_auth(TOKEN)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<Value>()
-                    .await
-                    .unwrap()
-            }
-        };
+        (
+            base,
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() }),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dashboards_in_headless_chromium() {
+        if !browser_available() {
+            return;
+        }
+        let store = store_with_example().await;
+        let (base, server) = serve(Host::new(store.clone())).await;
+        let api = |q: &'static str| data_api(base.clone(), q);
 
         // The live page: numbers as the API gives them, CSV export, then a 7-day range.
         let shot = artifacts().join("dashboard-live.png");
@@ -369,6 +383,71 @@ mod browser {
             compare(&report["before"][0], &serde_json::to_value(&reports[0]).unwrap()),
             8
         );
+        server.abort();
+    }
+
+    /// Stale-while-revalidate as a person sees it: results computed 90 s ago (past the cache's
+    /// 60 s TTL) are shown at once, marked "refreshing" with their age, with the numbers of the
+    /// API; the page then picks up the refreshed results by itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stale_results_in_headless_chromium() {
+        if !browser_available() {
+            return;
+        }
+        // Relative ranges must resolve alike 90 s ago and now: not just after midnight UTC.
+        let since_midnight = super::dashboard_support::now_ms().rem_euclid(super::dashboard_support::DAY);
+        if since_midnight < 120_000 {
+            tokio::time::sleep(std::time::Duration::from_millis(
+                (120_000 - since_midnight) as u64,
+            ))
+            .await;
+        }
+        let store = store_with_example().await;
+        let cache = std::sync::Arc::new(DataCache::default());
+        let warmer = CacheWarmer::new(store.clone(), (*cache).clone(), vec![PROJECT.into()]);
+        let report = warmer
+            .warm_once(super::dashboard_support::now_ms() - 90_000)
+            .await;
+        assert_eq!((report.computed, report.failed), (8, 0));
+        let host = Host {
+            store: store.clone(),
+            cache: Some(cache.clone()),
+        };
+        let (base, server) = serve(host).await;
+
+        let shot = artifacts().join("dashboard-stale.png");
+        let args = json!({"url": format!("{base}/dashboards/product-overview"), "token": TOKEN,
+                          "screenshot": shot, "waitFresh": true});
+        let page = tokio::task::spawn_blocking(move || run_browser(args))
+            .await
+            .unwrap();
+        assert_eq!(page["console_errors"], json!([]));
+        assert_eq!(page["stale_at_load"], json!("8"), "every widget was served stale");
+        let status = page["status"].as_str().unwrap();
+        assert!(status.contains("8 cached (8 refreshing)"), "{status}");
+        // The refreshed results (the data did not change: the same numbers as the stale ones).
+        let data = data_api(base.clone(), "").await;
+        assert!(
+            data["widgets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|w| w["cached"] == json!(true) && w.get("stale").is_none()),
+            "refreshed in the background: {data}"
+        );
+        assert_eq!(compare(&page["before"][0], &data), 8);
+        assert_eq!(compare(&page["fresh"][0], &data), 8);
+        for w in page["before"][0]["widgets"].as_array().unwrap() {
+            let c = w["computed"].as_str().unwrap_or_default();
+            assert!(
+                c.starts_with("computed ") && c.ends_with(" ago · refreshing") && w["stale"] == json!("true"),
+                "{w}"
+            );
+        }
+        for w in page["fresh"][0]["widgets"].as_array().unwrap() {
+            let c = w["computed"].as_str().unwrap_or_default();
+            assert!(c.ends_with(" s ago") && w["stale"] == json!("false"), "{w}");
+        }
         server.abort();
     }
 }

@@ -26,16 +26,22 @@
 //! (conversion) are 0..1; `change_pct` is a percentage (null when the previous value is 0).
 //! Time buckets are `YYYY-MM-DD` (hours `YYYY-MM-DDTHH:00Z`); a chart over time gets every bucket
 //! of its range, missing count buckets as 0.
+//!
+//! With a host's [`DataCache`] ([`dashboard_data_with`]) a widget served from the cache carries
+//! `"cached": true` and `"computed_at"` (RFC 3339), plus `"stale": true` when it is past the
+//! cache's TTL and being recomputed in the background (see [`DataCache`]).
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::DashboardError;
-use super::cache::DataCache;
+use super::cache::{DataCache, Lookup, RefreshClaim};
 use super::filters::TimeBucket;
 use super::model::{ChartType, Dashboard, Widget, WidgetKind};
 use super::period::{DateRange, ms_to_rfc3339};
-use super::translate;
+use super::translate::{self, Pace};
 use crate::query::QueryContext;
 use crate::store::Store;
 
@@ -78,6 +84,12 @@ pub struct WidgetData {
     /// Served from the host's cache (see [`DataCache`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cached: bool,
+    /// A cached result past the cache's TTL, served while one background refresh recomputes it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+    /// When a cached result was computed (RFC 3339); absent for a result computed by this request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computed_at: Option<String>,
 }
 
 /// A widget's result in one of three shapes.
@@ -187,7 +199,7 @@ pub async fn dashboard_data_at(
         cache: None,
         refresh: false,
     };
-    dashboard_data_with(store, project, dashboard, &req).await
+    collect(store, None, project, dashboard, &req).await
 }
 
 /// What a data request asks for, beyond the dashboard.
@@ -206,9 +218,22 @@ pub struct DataRequest<'a> {
     pub refresh: bool,
 }
 
-/// The general form of [`dashboard_data`]; `NotFound` when `req.widget` names no widget.
+/// The general form of [`dashboard_data`], with the host's cache; `NotFound` when `req.widget`
+/// names no widget. The store is shared because a stale cached result is served at once while
+/// a background task (holding the store) recomputes it: see [`DataCache`].
 pub async fn dashboard_data_with(
+    store: &Arc<dyn Store>,
+    project: &str,
+    dashboard: &Dashboard,
+    req: &DataRequest<'_>,
+) -> Result<DashboardData, DashboardError> {
+    collect(store.as_ref(), Some(store), project, dashboard, req).await
+}
+
+/// The widgets' data; the cache is used only with a `shared` store (for background refreshes).
+async fn collect(
     store: &dyn Store,
+    shared: Option<&Arc<dyn Store>>,
     project: &str,
     dashboard: &Dashboard,
     req: &DataRequest<'_>,
@@ -216,9 +241,7 @@ pub async fn dashboard_data_with(
     let now_ms = req.now_ms;
     let tz = dashboard.time_zone.as_deref();
     let requested = request_range(req.from, req.to, now_ms, tz)?;
-    let mut ctx = QueryContext::at(project, now_ms);
-    ctx.time_zone = dashboard.time_zone.clone();
-    let ctx = &ctx;
+    let ctx = &dashboard_context(project, dashboard, now_ms);
     let dashboard_id = dashboard.id.clone().unwrap_or_default();
     let selected: Vec<(usize, &Widget)> = dashboard
         .widgets
@@ -233,37 +256,49 @@ pub async fn dashboard_data_with(
         });
     }
     let dashboard_id = &dashboard_id;
+    // Every widget at once: the store runs queries concurrently where it can (DuckDB: a pool of
+    // reader connections).
     let jobs = selected.into_iter().map(|(index, w)| async move {
-        let own = w.own_range();
-        let range = match (requested, &own) {
-            (Some(r), own) if !own.as_ref().is_some_and(|o| o.fixed) => Ok(r),
-            _ => own
-                .or_else(|| dashboard.date_range.clone())
-                .unwrap_or_else(DateRange::last_30_days)
-                .resolve(now_ms, tz),
+        let range = widget_range(dashboard, w, requested, now_ms);
+        let (Some(cache), Some(shared), Ok((from, to))) = (req.cache, shared, &range) else {
+            return widget_data(store, ctx, index, w, range, Pace::Concurrent).await;
         };
-        let key = match (&range, req.cache) {
-            (Ok((f, t)), Some(_)) => Some(DataCache::key(
-                project,
-                dashboard_id,
-                &serde_json::to_string(w).unwrap_or_default(),
-                *f,
-                *t,
-            )),
-            _ => None,
-        };
-        let hit = match (&key, req.cache, req.refresh) {
-            (Some(k), Some(c), false) => c.get(k, now_ms),
-            _ => None,
-        };
-        if let Some(mut hit) = hit {
-            hit.index = index;
-            hit.cached = true;
-            return hit;
+        let key = widget_key(project, dashboard_id, w, *from, *to);
+        if !req.refresh {
+            match cache.lookup(&key, now_ms) {
+                Lookup::Fresh { data, computed_at } => return served(data, index, computed_at, false),
+                Lookup::Stale {
+                    data,
+                    computed_at,
+                    refresh,
+                } => {
+                    if let Some(claim) = refresh {
+                        let (store, cache, ctx, w) = (shared.clone(), cache.clone(), ctx.clone(), w.clone());
+                        let range = (*from, *to);
+                        tokio::spawn(async move {
+                            let _permit = cache.background_permit().await;
+                            let key = claim.key().to_string();
+                            let _ = compute_into(
+                                store.as_ref(),
+                                &cache,
+                                key,
+                                Some(claim),
+                                &ctx,
+                                index,
+                                &w,
+                                range,
+                            )
+                            .await;
+                        });
+                    }
+                    return served(data, index, computed_at, true);
+                }
+                Lookup::Miss => {}
+            }
         }
-        let data = widget_data(store, ctx, index, w, range).await;
-        if let (Some(k), Some(c), None) = (key, req.cache, &data.error) {
-            c.put(k, now_ms, data.clone());
+        let data = widget_data(store, ctx, index, w, range, Pace::Concurrent).await;
+        if data.error.is_none() {
+            cache.put(key, now_ms, data.clone());
         }
         data
     });
@@ -279,6 +314,77 @@ pub async fn dashboard_data_with(
         generated_at: ms_to_rfc3339(now_ms),
         widgets,
     })
+}
+
+/// The query context of a dashboard's widgets at `now_ms`.
+pub(crate) fn dashboard_context(project: &str, dashboard: &Dashboard, now_ms: i64) -> QueryContext {
+    let mut ctx = QueryContext::at(project, now_ms);
+    ctx.time_zone = dashboard.time_zone.clone();
+    ctx
+}
+
+/// A widget's effective range: the request's (unless the widget's own is `fixed`), else the
+/// widget's own, else the dashboard's, else the last 30 days.
+pub(crate) fn widget_range(
+    dashboard: &Dashboard,
+    w: &Widget,
+    requested: Option<(i64, i64)>,
+    now_ms: i64,
+) -> Result<(i64, i64), String> {
+    let own = w.own_range();
+    match (requested, &own) {
+        (Some(r), own) if !own.as_ref().is_some_and(|o| o.fixed) => Ok(r),
+        _ => own
+            .or_else(|| dashboard.date_range.clone())
+            .unwrap_or_else(DateRange::last_30_days)
+            .resolve(now_ms, dashboard.time_zone.as_deref()),
+    }
+}
+
+/// The cache key of a widget's result over `[from, to)`.
+pub(crate) fn widget_key(project: &str, dashboard_id: &str, w: &Widget, from: i64, to: i64) -> String {
+    DataCache::key(
+        project,
+        dashboard_id,
+        &serde_json::to_string(w).unwrap_or_default(),
+        from,
+        to,
+    )
+}
+
+/// A cached result as served for widget `index`.
+fn served(mut data: WidgetData, index: usize, computed_at: i64, stale: bool) -> WidgetData {
+    data.index = index;
+    data.cached = true;
+    data.stale = stale;
+    data.computed_at = Some(ms_to_rfc3339(computed_at));
+    data
+}
+
+/// Computes a widget in the background (its queries one at a time, as of `ctx.now_ms`) and stores the result under `key` when it succeeded;
+/// a failure is not cached (a stale entry stays) and returns the widget's error. The `claim` of a
+/// stale entry's refresh, if any, ends with the call.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn compute_into(
+    store: &dyn Store,
+    cache: &DataCache,
+    key: String,
+    claim: Option<RefreshClaim>,
+    ctx: &QueryContext,
+    index: usize,
+    w: &Widget,
+    range: (i64, i64),
+) -> Result<(), String> {
+    let data = widget_data(store, ctx, index, w, Ok(range), Pace::Sequential).await;
+    let out = match &data.error {
+        Some(e) => Err(e.clone()),
+        None => {
+            cache.put(key, ctx.now_ms, data);
+            Ok(())
+        }
+    };
+    drop(claim);
+    out
 }
 
 /// A widget's id: its `widget_id`, else `w{index}`.
@@ -315,6 +421,7 @@ async fn widget_data(
     index: usize,
     w: &Widget,
     range: Result<(i64, i64), String>,
+    pace: Pace,
 ) -> WidgetData {
     let mut out = WidgetData {
         index,
@@ -328,6 +435,8 @@ async fn widget_data(
         result: None,
         error: None,
         cached: false,
+        stale: false,
+        computed_at: None,
     };
     let (from, to) = match range {
         Ok(r) => r,
@@ -338,7 +447,7 @@ async fn widget_data(
     };
     out.from = ms_to_rfc3339(from);
     out.to = ms_to_rfc3339(to);
-    match translate::run_widget(store, ctx, w, from, to).await {
+    match translate::run_widget(store, ctx, w, from, to, pace).await {
         Ok(r) => out.result = Some(r),
         Err(e) => {
             tracing::warn!(project = ctx.project_id, widget = out.id, error = %e, "dashboard widget failed");

@@ -61,7 +61,9 @@ pub trait DashboardHost: Clone + Send + Sync + 'static {
         String::new()
     }
     /// A cache of widget results (default none). Keep one [`DataCache`] in the state to make
-    /// reopening a dashboard instant (results up to its TTL old; Refresh bypasses it).
+    /// reopening a dashboard instant (results up to its TTL old, then served stale while one
+    /// background refresh recomputes them; Refresh bypasses it). Pair it with a
+    /// [`super::CacheWarmer`] to keep every dashboard warm.
     fn data_cache(&self) -> Option<&DataCache> {
         None
     }
@@ -266,7 +268,7 @@ async fn dashboard_data_handler<S: DashboardHost>(
         cache: s.data_cache(),
         refresh: matches!(p.refresh.as_deref(), Some("1" | "true")),
     };
-    let data = dashboard_data_with(a.store.as_ref(), &a.project, &d, &req).await?;
+    let data = dashboard_data_with(&a.store, &a.project, &d, &req).await?;
     Ok(Json(serde_json::to_value(data).unwrap_or(Value::Null)))
 }
 

@@ -15,6 +15,10 @@
 //! * **Data** ([`data`]): [`dashboard_data`] returns per widget a uniform result (a number, a table,
 //!   or funnel steps), its effective range, and for trends the previous value and % change. One
 //!   failing widget reports its error and does not fail the dashboard.
+//! * **Kept warm** ([`cache`], [`warm`]): a host's [`cache::DataCache`] serves results fresh for
+//!   60 s, then stale (marked, with their `computed_at`) while one background refresh recomputes
+//!   them; the [`CacheWarmer`] recomputes every dashboard's widgets in the background (one at a
+//!   time, every 5 minutes), so a dashboard opens from the cache even at 10M events.
 //! * **HTML** ([`html`]): one self-contained page (CSS + JS inlined from `engine/assets/`, no CDN)
 //!   used both live (fetching `/v1/dashboards/{id}/data`) and as a static report with the data
 //!   embedded. Charts are hand-written SVG — see [`html`] for why.
@@ -37,6 +41,7 @@
 //! // routes: for (path, methods, h) in dashboard_route_list::<AppState>() { table = table.add(path, methods, h) }
 //! //     (or: router.merge(dashboard_routes::<AppState>()))
 //! // alerts: tokio::spawn(AlertScheduler::new(store, project_ids).run(shutdown_signal));
+//! // warmer: tokio::spawn(CacheWarmer::new(store, state.dashboard_cache.clone(), project_ids).run(shutdown));
 //! // CLI:    cli::run_query_file(store, project, path, from, to, format) -> String to print
 //! //         cli::render_report_file(store, project, path, from, to) -> RenderedReport { html, widget_errors }
 //! // demo:   DashboardStore::new(&*store, project).upsert_all(&example_dashboards()).await?
@@ -60,6 +65,7 @@ pub mod tabulate;
 pub mod translate;
 pub mod translate_funnel;
 pub mod validate;
+pub mod warm;
 
 pub use alert::{AlertRule, Condition};
 pub use alert_eval::{AlertOutcome, AlertScheduler, evaluate_alerts};
@@ -68,6 +74,7 @@ pub use data::{DashboardData, WidgetData, dashboard_data};
 pub use html::{Page, render_dashboard_html, render_index_html, render_static_report};
 pub use model::{Dashboard, Widget, WidgetKind};
 pub use parse::{parse_dashboard, parse_dashboards};
+pub use warm::{CacheWarmer, WarmReport};
 
 use crate::store::StoreError;
 

@@ -116,6 +116,15 @@ pub fn trends_query(w: &Widget, from: i64, to: i64) -> Option<TrendsQuery> {
     Some(q)
 }
 
+/// How a widget that needs several queries runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// At once (someone is waiting for the result).
+    Concurrent,
+    /// One after the other (background work: at most one query at a time).
+    Sequential,
+}
+
 /// Runs a widget over `[from, to)`.
 pub async fn run_widget(
     store: &dyn Store,
@@ -123,16 +132,26 @@ pub async fn run_widget(
     w: &Widget,
     from: i64,
     to: i64,
+    pace: Pace,
 ) -> Result<WidgetResult, DashboardError> {
     match w.kind {
         WidgetKind::Metric => {
             let metric = w.metrics.first().cloned().unwrap_or_else(MetricSpec::count);
-            let value = metric_value(store, ctx, &w.filters, &metric, from, to).await?;
-            let trend = match w.trend {
+            let current = metric_value(store, ctx, &w.filters, &metric, from, to);
+            let trend = w.trend.map(|t| (t, t.previous(from, to)));
+            let previous = async {
+                match trend {
+                    Some((_, (pf, pt))) => metric_value(store, ctx, &w.filters, &metric, pf, pt).await,
+                    None => Ok(None),
+                }
+            };
+            let (value, previous) = match pace {
+                Pace::Concurrent => futures::future::try_join(current, previous).await?,
+                Pace::Sequential => (current.await?, previous.await?),
+            };
+            let trend = match trend {
                 None => None,
-                Some(t) => {
-                    let (pf, pt) = t.previous(from, to);
-                    let previous = metric_value(store, ctx, &w.filters, &metric, pf, pt).await?;
+                Some((t, (pf, pt))) => {
                     let (change, change_pct) = trend_numbers(value, previous);
                     Some(super::data::TrendData {
                         period: t.to_string(),

@@ -3,11 +3,13 @@
 // Driven by engine/tests/dashboard_ui.rs, which compares the output with the JSON API.
 //
 //   node check_dashboard.mjs '{"url": "...", "token": "...", "screenshot": "out.png",
-//                             "csvWidget": "top_events", "preset": "7_days_ago"}'
+//                             "csvWidget": "top_events", "preset": "7_days_ago", "waitFresh": true}'
 //
 // `token`: put in the URL fragment (#token=...), as a person would. `csvWidget`: click that
 // widget's CSV button and return the downloaded text. `preset`: afterwards pick that range in the
-// date picker and extract again (`after`). Chromium: Debian's /usr/bin/chromium (or
+// date picker and extract again (`after`). `waitFresh`: record the status line and the number of
+// stale widgets at load (`status`, `stale_at_load`), wait until every card shows a refreshed
+// (not stale) result and extract again (`fresh`). Chromium: Debian's /usr/bin/chromium (or
 // $CHROMIUM_PATH), never downloaded.
 import { chromium } from 'playwright-core';
 import { readFile } from 'node:fs/promises';
@@ -34,7 +36,8 @@ async function extract(page) {
     widgets: [...sec.querySelectorAll('article.ff-card')].map((card) => {
       const text = (sel) => { const el = card.querySelector(sel); return el ? el.textContent.trim() : null; };
       const rows = (root) => root ? [...root.querySelectorAll('tbody tr')].map((tr) => [...tr.children].map((td) => td.textContent.trim())) : null;
-      const w = { id: card.dataset.widgetId, type: card.dataset.widgetType, title: text('h3'), range: text('.ff-range'), error: text('.ff-error') };
+      const w = { id: card.dataset.widgetId, type: card.dataset.widgetType, title: text('h3'), range: text('.ff-range'), error: text('.ff-error'),
+        computed: text('.ff-computed'), stale: card.dataset.stale || null };
       if (card.querySelector('.ff-metric-value')) { w.metric = text('.ff-metric-value'); w.trend = text('.ff-trend'); }
       if (w.type === 'table') w.table = rows(card.querySelector('.ff-body:not(.ff-data-view)'));
       if (w.type === 'chart') {
@@ -78,6 +81,15 @@ try {
   out.url = page.url();
   if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
   out.before = await extract(page);
+  if (args.waitFresh) {
+    out.status = await page.textContent('.ff-status');
+    out.stale_at_load = await page.evaluate(() => document.body.dataset.stale);
+    await page.waitForFunction(() => {
+      const cards = [...document.querySelectorAll('article.ff-card')];
+      return cards.length > 0 && cards.every((c) => c.dataset.stale === 'false');
+    }, null, { timeout: 60000 });
+    out.fresh = await extract(page);
+  }
   if (args.csvWidget) {
     const [download] = await Promise.all([
       page.waitForEvent('download'),
