@@ -65,6 +65,19 @@ try {
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
   page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  // With `waitFresh`, the page's re-fetches of stale widgets are held until the stale view has
+  // been read, so a slow machine cannot swap cards under the extraction.
+  let release = () => {};
+  if (args.waitFresh) {
+    const held = new Promise((resolve) => (release = resolve));
+    const seen = new Set();
+    await page.route('**/data?*', async (route) => {
+      const widget = new URL(route.request().url()).searchParams.get('widget');
+      if (seen.has(widget)) await held;
+      seen.add(widget);
+      await route.continue();
+    });
+  }
   const t0 = Date.now();
   await page.goto(args.url + (args.token ? '#token=' + encodeURIComponent(args.token) : ''));
   if (args.expectLogin) {
@@ -84,6 +97,7 @@ try {
   if (args.waitFresh) {
     out.status = await page.textContent('.ff-status');
     out.stale_at_load = await page.evaluate(() => document.body.dataset.stale);
+    release();
     await page.waitForFunction(() => {
       const cards = [...document.querySelectorAll('article.ff-card')];
       return cards.length > 0 && cards.every((c) => c.dataset.stale === 'false');
