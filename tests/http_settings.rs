@@ -19,6 +19,19 @@ fn builder(server: &TestCollector, clock: &ManualClock, config: serde_json::Valu
     support::client_builder(server, clock, config, 7)
 }
 
+/// A collector serving empty settings (ETag `"v1"`) and a client with a 60 s settings refresh
+/// that batches nothing on its own (100 events or 600 s), after its first settings fetch.
+async fn started_with_empty_settings() -> (TestCollector, ManualClock, Client) {
+    let server = TestCollector::start().await;
+    server.serve_settings(json!({}), "\"v1\"");
+    let clock = ManualClock::new(T0);
+    let config =
+        json!({"tracking": {"batch_size": 100, "flush_interval": 600}, "delivery": {"settings_refresh": 60}});
+    let client = builder(&server, &clock, config).build().unwrap();
+    server.wait_for_settings(1).await;
+    (server, clock, client)
+}
+
 /// Polls the client until `check` holds for its settings in force (real time, 20 s guard).
 async fn until_settings(client: &Client, check: impl Fn(&footfall::settings::PrivacySettings) -> bool) {
     for _ in 0..400 {
@@ -78,13 +91,7 @@ async fn fetched_at_start_with_basic_auth_and_applied_before_the_first_batch() {
 
 #[tokio::test]
 async fn refreshed_every_interval_with_if_none_match_and_changes_apply_to_queued_events() {
-    let server = TestCollector::start().await;
-    server.serve_settings(json!({}), "\"v1\"");
-    let clock = ManualClock::new(T0);
-    let config =
-        json!({"tracking": {"batch_size": 100, "flush_interval": 600}, "delivery": {"settings_refresh": 60}});
-    let client = builder(&server, &clock, config).build().unwrap();
-    server.wait_for_settings(1).await;
+    let (server, clock, client) = started_with_empty_settings().await;
     assert_eq!(
         worker_sleeps_past(&clock, T0).await,
         T0 + 60_000,
@@ -209,13 +216,7 @@ async fn a_failing_settings_endpoint_never_blocks_delivery_and_is_retried_with_b
 
 #[tokio::test]
 async fn custom_pii_patterns_are_applied_by_the_sdk_to_queued_and_new_events() {
-    let server = TestCollector::start().await;
-    server.serve_settings(json!({}), "\"v1\"");
-    let clock = ManualClock::new(T0);
-    let config =
-        json!({"tracking": {"batch_size": 100, "flush_interval": 600}, "delivery": {"settings_refresh": 60}});
-    let client = builder(&server, &clock, config).build().unwrap();
-    server.wait_for_settings(1).await;
+    let (server, clock, client) = started_with_empty_settings().await;
     worker_sleeps_past(&clock, T0).await;
     let event = |name: &str| {
         Event::track(name)

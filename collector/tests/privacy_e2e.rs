@@ -98,17 +98,7 @@ fn sent_named(sent: &Mutex<Vec<Value>>, event: &str) -> Vec<Value> {
 }
 
 async fn admin_put(srv: &TestServer, project: &str, body: Value) {
-    let r = srv
-        .client
-        .put(srv.url(&format!("/v1/admin/projects/{project}/privacy")))
-        .bearer_auth(common::ADMIN)
-        .header("x-footfall-actor", "priya")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = common::read(r).await;
-    assert_eq!(status, 200, "{body}");
+    srv.put_privacy(project, Some("priya"), &body).await;
 }
 
 /// Polls `check` every 50 ms for up to `secs` seconds of real time.

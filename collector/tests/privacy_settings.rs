@@ -474,17 +474,7 @@ fn config_on(env: &Env, project: &str, key: &str) -> Config {
 }
 
 async fn admin_put(srv: &TestServer, project: &str, body: Value) -> Value {
-    let r = srv
-        .client
-        .put(srv.url(&format!("/v1/admin/projects/{project}/privacy")))
-        .bearer_auth(common::ADMIN)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let (status, body) = common::read(r).await;
-    assert_eq!(status, 200, "{body}");
-    body
+    srv.put_privacy(project, None, &body).await
 }
 
 fn msg(kind: &str, id: &str, user: Option<&str>, extra: Value) -> Value {

@@ -164,6 +164,23 @@ impl TestServer {
         read(r).await
     }
 
+    /// `PUT /v1/admin/projects/{project}/privacy` as the admin, named `actor` when given (the
+    /// audit log then says `admin:<actor>`, else `admin`); asserts 200 and returns the answer
+    /// (the settings and their `changes`).
+    pub async fn put_privacy(&self, project: &str, actor: Option<&str>, body: &Value) -> Value {
+        let mut req = self
+            .client
+            .put(self.url(&format!("/v1/admin/projects/{project}/privacy")))
+            .bearer_auth(ADMIN);
+        if let Some(actor) = actor {
+            req = req.header("x-footfall-actor", actor);
+        }
+        let r = req.json(body).send().await.unwrap();
+        let (status, body) = read(r).await;
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     pub async fn admin_get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
