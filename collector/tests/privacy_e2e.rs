@@ -169,8 +169,9 @@ async fn three_changes_reach_both_clients(env: Env) {
     admin_put(&srv, &project, json!({"consent_mode": "opt_in"})).await;
     let changed_at = tokio::time::Instant::now();
 
-    // Within one refresh interval (0.5 s; 2 s of slack for a loaded machine) the SDK has them.
-    eventually(3, "the SDK to apply the new settings", async || {
+    // Within one refresh interval (0.5 s) the SDK has them; the deadline leaves slack for a
+    // loaded machine (a client that only read settings at start would never get there).
+    eventually(5, "the SDK to apply the new settings", async || {
         client.privacy_settings().await.is_some_and(|s| {
             s.anonymize_ip
                 && s.property_deny_list.iter().any(|p| p == "email")
@@ -178,7 +179,7 @@ async fn three_changes_reach_both_clients(env: Env) {
         })
     })
     .await;
-    assert!(changed_at.elapsed() < Duration::from_secs(3));
+    assert!(changed_at.elapsed() < Duration::from_secs(5));
 
     // opt_in without a choice: nothing leaves the SDK; the event waits for the user's decision.
     client.track(Event::track("before_choice").property("email", "ada@example.com"));
