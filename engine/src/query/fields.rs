@@ -116,31 +116,22 @@ impl Field {
     }
 }
 
+/// `items` as SQL joined by `op` (` AND ` / ` OR `), parenthesized.
+fn joined(sql: &Sql, items: &[Filter], op: &str) -> Result<String, QueryError> {
+    let parts = items
+        .iter()
+        .map(|i| filter_sql(sql, i))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(format!("({})", parts.join(op)))
+}
+
 /// Compiles a filter to a two-valued SQL condition over the events-with-person relation.
 pub fn filter_sql(sql: &Sql, f: &Filter) -> Result<String, QueryError> {
     Ok(match f {
         Filter::And(items) if items.is_empty() => "(1 = 1)".into(),
         Filter::Or(items) if items.is_empty() => "(1 = 0)".into(),
-        Filter::And(items) => {
-            format!(
-                "({})",
-                items
-                    .iter()
-                    .map(|i| filter_sql(sql, i))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join(" AND ")
-            )
-        }
-        Filter::Or(items) => {
-            format!(
-                "({})",
-                items
-                    .iter()
-                    .map(|i| filter_sql(sql, i))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join(" OR ")
-            )
-        }
+        Filter::And(items) => joined(sql, items, " AND ")?,
+        Filter::Or(items) => joined(sql, items, " OR ")?,
         Filter::Not(inner) => format!("(NOT {})", filter_sql(sql, inner)?),
         Filter::Cond(c) => condition_sql(sql, c)?,
     })

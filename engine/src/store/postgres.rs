@@ -322,6 +322,23 @@ fn first_text(r: QueryResult) -> Option<String> {
         .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string))
 }
 
+/// Deletes the project's dead letters whose payload mentions any of `ids` (erasure); returns
+/// how many.
+async fn delete_dead_letters_mentioning(
+    tx: &impl GenericClient,
+    project_id: &str,
+    ids: &[String],
+) -> Result<u64, StoreError> {
+    let mut deleted = 0;
+    for needle in common::json_needles(ids) {
+        deleted += tx
+            .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, &[&project_id, &needle])
+            .await
+            .map_err(pg_err)?;
+    }
+    Ok(deleted)
+}
+
 async fn select_in<C: GenericClient>(
     client: &C,
     sql: &str,
@@ -612,13 +629,7 @@ impl Store for PostgresStore {
             .execute(&sql::delete_person_events(), &[&project_id, &user_id])
             .await
             .map_err(pg_err)?;
-        let mut dead_letters = 0;
-        for needle in common::json_needles(&ids) {
-            dead_letters += tx
-                .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, &[&project_id, &needle])
-                .await
-                .map_err(pg_err)?;
-        }
+        let dead_letters = delete_dead_letters_mentioning(&tx, project_id, &ids).await?;
         let links = tx
             .execute(sql::DELETE_PERSON_LINKS, &[&project_id, &user_id])
             .await
@@ -667,13 +678,8 @@ impl Store for PostgresStore {
             .execute(&sql::delete_anonymous_events(), &[&project_id, &anonymous_id])
             .await
             .map_err(pg_err)?;
-        let mut dead_letters = 0;
-        for needle in common::json_needles(&[anonymous_id.to_string()]) {
-            dead_letters += tx
-                .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, &[&project_id, &needle])
-                .await
-                .map_err(pg_err)?;
-        }
+        let dead_letters =
+            delete_dead_letters_mentioning(&tx, project_id, &[anonymous_id.to_string()]).await?;
         tx.commit().await.map_err(pg_err)?;
         tracing::info!(
             project_id,
