@@ -10,12 +10,17 @@
 //! instance of the file).
 //!
 //! # Write path
-//! One [`Store::write`] is one transaction. Dedupe is decided before it, in memory, by the
-//! writer's digest set of every stored (project_id, message_id) (see [`keys`] for why this
-//! replaces a primary key, and for its exactness); the new events are then appended with DuckDB's
-//! Appender straight into `events`. Identity links go through a connection-local temp table and
-//! the first-link-wins upsert; dead letters are appended. A commit is durable (DuckDB syncs its
-//! WAL on commit); only then are the new digests added to the set.
+//! [`Store::write`] decides dedupe in memory, by a digest set of every stored or logged
+//! (project_id, message_id) (see [`keys`] for why this replaces a primary key, and for its
+//! exactness), appends what is new to the intake log in `DIR/intake/` and fsyncs it: then the
+//! write is durable and acknowledged. A loader thread moves logged writes into DuckDB in
+//! row-group-sized transactions (or after at most a second): events through DuckDB's Appender,
+//! identity links through a connection-local temp table and the first-link-wins upsert, dead
+//! letters appended — see [`intake`] for why, and for its exactly-once replay after a crash.
+//! Every read of events or identities (queries, export, the identity lookup) first loads what
+//! is pending, and erasure and retention run with the log held, so what was acknowledged is
+//! always visible and always erased. An in-memory database keeps the same pending queue without
+//! a file.
 //!
 //! # Schema (see [`super::sql::schema_v1`])
 //! Text columns are `TEXT` (VARCHAR), times `BIGINT` ms, `is_bot BOOLEAN`. Keys: identities
@@ -25,20 +30,24 @@
 //! ingestion, while its per-row-group min/max zonemaps already prune `project_id`/`ts`/`event`
 //! range filters (events arrive roughly in time order).
 
+mod intake;
 mod keys;
+mod loader;
 mod values;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
 
 use ::duckdb::types::Value as DValue;
 use ::duckdb::{Connection, ToSql, params};
 use async_trait::async_trait;
 use serde_json::Value;
 
+use self::intake::IntakeLog;
 use self::keys::KeySet;
+use self::loader::Intake;
 use super::common::{self, EVENT_COLUMNS};
 use super::{
     AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch, WriteReport, sql,
@@ -63,14 +72,14 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     path: Option<PathBuf>,
+    /// The intake log and its loader's signals (see [`intake`]).
+    intake: Arc<Intake>,
 }
 
 struct Writer {
     conn: Connection,
     /// Whether this connection's temp staging table exists (created after migration).
     staging_ready: bool,
-    /// Digests of every stored event key; `None` until loaded (see [`keys`]).
-    keys: Option<KeySet>,
 }
 
 /// Databases open in this process, by canonical file path.
@@ -89,6 +98,10 @@ fn err(e: ::duckdb::Error) -> StoreError {
 
 fn poisoned<T>(_: T) -> StoreError {
     StoreError::Unavailable("duckdb: a previous call panicked while holding the connection".into())
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
+    m.lock().map_err(poisoned)
 }
 
 impl DuckDbStore {
@@ -114,7 +127,7 @@ impl DuckDbStore {
         let conn = Connection::open(&path).map_err(|e| {
             StoreError::Config(format!("cannot open the DuckDB database {}: {e}", path.display()))
         })?;
-        let store = Self::from_connection(conn, Some(path.clone()))?;
+        let store = Self::from_connection(conn, Some(path.clone()), Some(dir.join(loader::INTAKE_DIR)))?;
         open.insert(path, Arc::downgrade(&store.inner));
         Ok(store)
     }
@@ -122,29 +135,41 @@ impl DuckDbStore {
     /// A private in-memory database (tests, demos): gone when the store is dropped.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(err)?;
-        Self::from_connection(conn, None)
+        Self::from_connection(conn, None, None)
     }
 
-    fn from_connection(conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+    /// Sets DuckDB up, replays the intake log in `log_dir` (`None`: no file) and starts its
+    /// loader.
+    fn from_connection(
+        conn: Connection,
+        path: Option<PathBuf>,
+        log_dir: Option<PathBuf>,
+    ) -> Result<Self, StoreError> {
         conn.execute_batch(&format!(
             "SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
         ))
         .map_err(err)?;
+        let loaded_seq = loader::prepare_state(&conn)?;
+        let log = IntakeLog::open(log_dir.clone(), loaded_seq).map_err(|e| {
+            StoreError::Unavailable(format!("duckdb: cannot read the intake log in {log_dir:?}: {e}"))
+        })?;
         let readers = (0..READERS)
             .map(|_| conn.try_clone().map(Mutex::new).map_err(err))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                writer: Mutex::new(Writer {
-                    conn,
-                    staging_ready: false,
-                    keys: None,
-                }),
-                readers,
-                next_reader: AtomicUsize::new(0),
-                path,
+        let inner = Arc::new(Inner {
+            writer: Mutex::new(Writer {
+                conn,
+                staging_ready: false,
             }),
-        })
+            readers,
+            next_reader: AtomicUsize::new(0),
+            path,
+            intake: Arc::new(Intake::new(log)),
+        });
+        // What the log holds beyond DuckDB (a crash before its load) is loaded before any use.
+        inner.load_pending()?;
+        loader::spawn(&inner);
+        Ok(Self { inner })
     }
 
     /// The database file, or `None` in memory.
@@ -166,7 +191,42 @@ impl DuckDbStore {
         .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
     }
 
+    /// Runs `f` on the writer with every acknowledged write loaded and the intake log held (no
+    /// write can slip in between): erasure and retention see and change everything stored.
+    async fn with_settled_writer<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer, &mut IntakeLog) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.with_settled(f))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+    }
+
+    /// Loads every acknowledged write into DuckDB (if any awaits), so a read that follows sees
+    /// it.
+    async fn settle(&self) -> Result<(), StoreError> {
+        if !lock(&self.inner.intake.log)?.has_pending() {
+            return Ok(());
+        }
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.load_pending())
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+    }
+
     async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.settle().await?;
+        self.with_plain_reader(f).await
+    }
+
+    /// A reader without settling first: for what the intake log never holds (documents, audit).
+    async fn with_plain_reader<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -203,30 +263,6 @@ impl Writer {
             self.staging_ready = true;
         }
         Ok(())
-    }
-
-    /// The dedupe set, loaded from `events` on first use.
-    fn keys(&mut self) -> Result<&mut KeySet, StoreError> {
-        if self.keys.is_none() {
-            let started = std::time::Instant::now();
-            let n: i64 = self
-                .conn
-                .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
-                .map_err(err)?;
-            let mut set = KeySet::with_capacity_and_hasher(n.max(0) as usize, Default::default());
-            let mut stmt = self
-                .conn
-                .prepare("SELECT project_id, message_id FROM events")
-                .map_err(err)?;
-            let mut rows = stmt.query([]).map_err(err)?;
-            while let Some(row) = rows.next().map_err(err)? {
-                let (p, m): (String, String) = (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
-                set.insert(keys::key(&p, &m));
-            }
-            tracing::info!(events = set.len(), elapsed = ?started.elapsed(), "duckdb: dedupe keys loaded");
-            self.keys = Some(set);
-        }
-        Ok(self.keys.as_mut().expect("just loaded"))
     }
 }
 
@@ -267,100 +303,7 @@ fn migrate_blocking(w: &mut Writer) -> Result<(), StoreError> {
     }
     tx.commit().map_err(err)?;
     w.staging_ready = false;
-    w.keys()?;
     Ok(())
-}
-
-fn write_blocking(w: &mut Writer, batch: &WriteBatch) -> Result<WriteReport, StoreError> {
-    let links = common::reduce_links(&batch.links);
-    w.ensure_staging()?;
-    let stored = w.keys()?;
-    // One digest per event decides both kinds of duplicates: an earlier copy in this batch
-    // (`fresh_keys`) or a stored one. Indexes are visited in order, so `duplicates` is sorted.
-    let mut fresh = Vec::with_capacity(batch.events.len());
-    let mut fresh_keys = KeySet::with_capacity_and_hasher(batch.events.len(), Default::default());
-    let mut duplicates = Vec::new();
-    for (i, e) in batch.events.iter().enumerate() {
-        let k = keys::key(&e.project_id, &e.message_id);
-        if stored.contains(&k) || !fresh_keys.insert(k) {
-            duplicates.push(i);
-        } else {
-            fresh.push((i, k));
-        }
-    }
-    drop(fresh_keys);
-    let tx = w.conn.transaction().map_err(err)?;
-    if !fresh.is_empty() {
-        let mut app = tx
-            .appender_with_columns("events", &EVENT_COLUMN_NAMES)
-            .map_err(err)?;
-        for &(i, _) in &fresh {
-            let e = &batch.events[i];
-            app.append_row(params![
-                e.project_id,
-                e.message_id,
-                e.kind,
-                e.event,
-                e.ts,
-                e.received_at,
-                e.sent_at,
-                e.original_timestamp,
-                e.anonymous_id,
-                e.user_id,
-                e.session_id,
-                e.group_id,
-                e.browser,
-                e.os,
-                e.device_type,
-                e.is_bot,
-                e.ip,
-                e.properties,
-                e.traits,
-                e.context,
-            ])
-            .map_err(err)?;
-        }
-        app.flush().map_err(err)?;
-    }
-    if !links.is_empty() {
-        {
-            let mut app = tx
-                .appender_to_catalog_and_db("identities_staging", "temp", "main")
-                .map_err(err)?;
-            for l in &links {
-                app.append_row(params![l.project_id, l.anonymous_id, l.user_id, l.linked_at])
-                    .map_err(err)?;
-            }
-            app.flush().map_err(err)?;
-        }
-        let upsert = format!(
-            "INSERT INTO identities SELECT * FROM temp.identities_staging{}; DELETE FROM temp.identities_staging",
-            sql::LINK_UPSERT_CONFLICT
-        );
-        tx.execute_batch(&upsert).map_err(err)?;
-    }
-    if !batch.dead_letters.is_empty() {
-        let mut app = tx.appender("dead_letters").map_err(err)?;
-        for d in &batch.dead_letters {
-            app.append_row(params![
-                d.project_id,
-                d.received_at,
-                d.reason,
-                d.message_id,
-                d.payload
-            ])
-            .map_err(err)?;
-        }
-        app.flush().map_err(err)?;
-    }
-    tx.commit().map_err(err)?;
-    // Committed: only now do these keys count as stored.
-    let stored = w.keys.as_mut().expect("loaded above");
-    stored.extend(fresh.iter().map(|&(_, k)| k));
-    Ok(WriteReport {
-        inserted: fresh.len(),
-        duplicates,
-    })
 }
 
 /// [`EVENT_COLUMNS`] as a list, for the Appender.
@@ -383,9 +326,13 @@ fn query_blocking(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result
     Ok(QueryResult { columns, rows: out })
 }
 
-fn erase_blocking(w: &mut Writer, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError> {
-    let Writer { conn, keys, .. } = w;
-    let tx = conn.transaction().map_err(err)?;
+fn erase_blocking(
+    w: &mut Writer,
+    keys: &mut Option<KeySet>,
+    project_id: &str,
+    user_id: &str,
+) -> Result<EraseReport, StoreError> {
+    let tx = w.conn.transaction().map_err(err)?;
     let anon = query_blocking(&tx, sql::LINKED_ANONYMOUS_IDS, &[&project_id, &user_id])?;
     let mut ids = vec![user_id.to_string()];
     ids.extend(
@@ -435,14 +382,14 @@ fn linked_user_in(
 /// the writer lock (no write can link the id in between).
 fn erase_anonymous_blocking(
     w: &mut Writer,
+    keys: &mut Option<KeySet>,
     project_id: &str,
     anonymous_id: &str,
 ) -> Result<EraseReport, StoreError> {
     if let Some(user_id) = linked_user_in(&w.conn, project_id, anonymous_id)? {
-        return erase_blocking(w, project_id, &user_id);
+        return erase_blocking(w, keys, project_id, &user_id);
     }
-    let Writer { conn, keys, .. } = w;
-    let tx = conn.transaction().map_err(err)?;
+    let tx = w.conn.transaction().map_err(err)?;
     let events_deleted = delete_events(
         &tx,
         keys,
@@ -476,11 +423,15 @@ impl Store for DuckDbStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        self.with_writer(migrate_blocking).await
+        self.with_settled_writer(|w, log| {
+            migrate_blocking(w)?;
+            loader::ensure_keys(w, log)
+        })
+        .await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.with_reader(|c| c.execute_batch("SELECT 1").map_err(err))
+        self.with_plain_reader(|c| c.execute_batch("SELECT 1").map_err(err))
             .await
     }
 
@@ -489,20 +440,12 @@ impl Store for DuckDbStore {
             return Ok(WriteReport::default());
         }
         let inner = self.inner.clone();
-        let (report, batch) = tokio::task::spawn_blocking(move || {
-            let report = inner
-                .writer
-                .lock()
-                .map_err(poisoned)
-                .and_then(|mut w| write_blocking(&mut w, &batch));
-            (report, batch)
-        })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?;
-        // The rows were allocated by request tasks on the runtime's workers: freeing them there,
-        // not on the blocking thread, keeps most frees thread-local (cross-thread frees cost the
-        // collector's allocator ~0.5 µs per event more in the collector benchmark's profile).
-        drop(batch);
+        let (report, duplicates) = tokio::task::spawn_blocking(move || inner.intake_write(batch))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?;
+        // The rows were allocated by request tasks on the runtime's workers: freeing the
+        // duplicates there, not on the blocking thread, keeps those frees thread-local.
+        drop(duplicates);
         report
     }
 
@@ -513,7 +456,8 @@ impl Store for DuckDbStore {
 
     async fn erase_person(&self, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError> {
         let (p, u) = (project_id.to_string(), user_id.to_string());
-        self.with_writer(move |w| erase_blocking(w, &p, &u)).await
+        self.with_settled_writer(move |w, log| erase_blocking(w, &mut log.keys, &p, &u))
+            .await
     }
 
     async fn export_person(&self, project_id: &str, user_id: &str) -> Result<Vec<EventRow>, StoreError> {
@@ -526,10 +470,9 @@ impl Store for DuckDbStore {
 
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
         let p = project_id.to_string();
-        self.with_writer(move |w| {
-            let Writer { conn, keys, .. } = w;
-            let tx = conn.transaction().map_err(err)?;
-            let n = delete_events(&tx, keys, sql::DELETE_EVENTS_BEFORE, &[&p, &cutoff_ms])?;
+        self.with_settled_writer(move |w, log| {
+            let tx = w.conn.transaction().map_err(err)?;
+            let n = delete_events(&tx, &mut log.keys, sql::DELETE_EVENTS_BEFORE, &[&p, &cutoff_ms])?;
             tx.commit().map_err(err)?;
             Ok(n)
         })
@@ -543,7 +486,7 @@ impl Store for DuckDbStore {
 
     async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
         let (p, a) = (project_id.to_string(), anonymous_id.to_string());
-        self.with_writer(move |w| erase_anonymous_blocking(w, &p, &a))
+        self.with_settled_writer(move |w, log| erase_anonymous_blocking(w, &mut log.keys, &p, &a))
             .await
     }
 
@@ -564,7 +507,7 @@ impl Store for DuckDbStore {
 
     async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
         let p = project_id.to_string();
-        self.with_writer(move |w| {
+        self.with_settled_writer(move |w, _| {
             execute(w, &sql::clear_sessions_before(), &[&p, &cutoff_ms]).map(|n| n as u64)
         })
         .await
@@ -572,8 +515,10 @@ impl Store for DuckDbStore {
 
     async fn delete_identities_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
         let p = project_id.to_string();
-        self.with_writer(move |w| execute(w, sql::DELETE_LINKS_BEFORE, &[&p, &cutoff_ms]).map(|n| n as u64))
-            .await
+        self.with_settled_writer(move |w, _| {
+            execute(w, sql::DELETE_LINKS_BEFORE, &[&p, &cutoff_ms]).map(|n| n as u64)
+        })
+        .await
     }
 
     async fn put_document(
@@ -608,7 +553,7 @@ impl Store for DuckDbStore {
     ) -> Result<Option<Value>, StoreError> {
         let args = [kind.to_string(), project_id.to_string(), id.to_string()];
         let r = self
-            .with_reader(move |c| query_blocking(c, sql::DOC_GET, &[&args[0], &args[1], &args[2]]))
+            .with_plain_reader(move |c| query_blocking(c, sql::DOC_GET, &[&args[0], &args[1], &args[2]]))
             .await?;
         common::document_from(r)
     }
@@ -616,7 +561,7 @@ impl Store for DuckDbStore {
     async fn list_documents(&self, kind: &str, project_id: &str) -> Result<Vec<(String, Value)>, StoreError> {
         let args = [kind.to_string(), project_id.to_string()];
         let r = self
-            .with_reader(move |c| query_blocking(c, sql::DOC_LIST, &[&args[0], &args[1]]))
+            .with_plain_reader(move |c| query_blocking(c, sql::DOC_LIST, &[&args[0], &args[1]]))
             .await?;
         common::documents_from(r)
     }
@@ -655,7 +600,7 @@ impl Store for DuckDbStore {
         let p = project_id.map(str::to_string);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let r = self
-            .with_reader(move |c| match &p {
+            .with_plain_reader(move |c| match &p {
                 Some(p) => query_blocking(c, &sql::audit_list(true), &[p, &limit]),
                 None => query_blocking(c, &sql::audit_list(false), &[&limit]),
             })

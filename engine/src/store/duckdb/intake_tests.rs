@@ -1,0 +1,172 @@
+//! The intake log on its own: format, replay, torn records, segments.
+
+use super::*;
+
+fn event(i: usize) -> EventRow {
+    EventRow {
+        project_id: "p".into(),
+        message_id: format!("m{i}"),
+        kind: "track".into(),
+        event: "Signed Up".into(),
+        ts: 1_700_000_000_000 + i as i64,
+        received_at: 1_700_000_000_500,
+        sent_at: (i % 2 == 0).then_some(1_700_000_000_400),
+        original_timestamp: Some("2023-11-14T22:13:20.000Z".into()),
+        anonymous_id: Some(format!("a{i}")),
+        user_id: (i % 3 == 0).then(|| format!("u{i}")),
+        session_id: None,
+        group_id: Some("g".into()),
+        browser: Some("Chrome".into()),
+        os: None,
+        device_type: Some("desktop".into()),
+        is_bot: i % 5 == 0,
+        ip: Some("203.0.113.0".into()),
+        properties: format!(r#"{{"i":{i},"s":"é😀"}}"#),
+        traits: "{}".into(),
+        context: r#"{"library":{"name":"footfall"}}"#.into(),
+    }
+}
+
+fn batch(from: usize, n: usize) -> WriteBatch {
+    WriteBatch {
+        events: (from..from + n).map(event).collect(),
+        links: vec![IdentityLink {
+            project_id: "p".into(),
+            anonymous_id: format!("a{from}"),
+            user_id: format!("u{from}"),
+            linked_at: 7,
+        }],
+        dead_letters: vec![DeadLetter {
+            project_id: None,
+            received_at: 9,
+            reason: "invalid".into(),
+            message_id: Some(format!("bad{from}")),
+            payload: "{\"x\":1}".into(),
+        }],
+    }
+}
+
+fn pending(log: &IntakeLog) -> Vec<(u64, WriteBatch)> {
+    log.pending.iter().map(|r| (r.seq, r.batch.clone())).collect()
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn records_round_trip_and_replay_after_the_loaded_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = IntakeLog::open(Some(dir.path().into()), 0).unwrap();
+    log.append(batch(0, 3)).unwrap();
+    log.append(WriteBatch::default()).unwrap(); // nothing to log
+    log.append(batch(3, 2)).unwrap();
+    assert_eq!(log.pending_rows(), 5);
+    let written = pending(&log);
+    assert_eq!(written.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [1, 2]);
+    drop(log); // a crash: nothing loaded
+
+    let replayed = IntakeLog::open(Some(dir.path().into()), 0).unwrap();
+    assert_eq!(pending(&replayed), written);
+    assert_eq!(replayed.pending_rows(), 5);
+    let after_first = IntakeLog::open(Some(dir.path().into()), 1).unwrap();
+    assert_eq!(pending(&after_first), written[1..]);
+    // Sequence numbers continue after everything seen, loaded or not.
+    let mut all_loaded = IntakeLog::open(Some(dir.path().into()), 2).unwrap();
+    assert!(pending(&all_loaded).is_empty());
+    all_loaded.append(batch(9, 1)).unwrap();
+    assert_eq!(pending(&all_loaded)[0].0, 3);
+}
+
+#[test]
+fn replay_stops_at_a_torn_or_corrupt_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = IntakeLog::open(Some(dir.path().into()), 0).unwrap();
+    for k in 0..3 {
+        log.append(batch(k * 10, 4)).unwrap();
+    }
+    let written = pending(&log);
+    drop(log);
+    let file = segments(dir.path()).pop().unwrap();
+    let full = fs::read(&file).unwrap();
+
+    // Torn: the last record lacks its final bytes.
+    fs::write(&file, &full[..full.len() - 3]).unwrap();
+    assert_eq!(
+        pending(&IntakeLog::open(Some(dir.path().into()), 0).unwrap()),
+        written[..2]
+    );
+    // Corrupt: one flipped byte inside the second record's payload.
+    let mut bad = full.clone();
+    let second = full.len() / 2;
+    bad[second] ^= 0x40;
+    fs::write(&file, &bad).unwrap();
+    assert_eq!(
+        pending(&IntakeLog::open(Some(dir.path().into()), 0).unwrap()),
+        written[..1]
+    );
+    // Garbage after valid records (a torn header) is ignored too.
+    let mut tail = full.clone();
+    tail.extend_from_slice(b"FFI1\xff\xff");
+    fs::write(&file, &tail).unwrap();
+    assert_eq!(
+        pending(&IntakeLog::open(Some(dir.path().into()), 0).unwrap()),
+        written
+    );
+}
+
+#[test]
+fn a_load_takes_sealed_segments_and_later_appends_start_a_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = IntakeLog::open(Some(dir.path().into()), 0).unwrap();
+    log.append(batch(0, 2)).unwrap();
+    assert!(log.has_pending() && !log.load_due());
+    let taken = log.take();
+    assert!(
+        log.has_pending(),
+        "a load in progress still counts as pending for readers"
+    );
+    assert_eq!(taken.records.len(), 1);
+    log.append(batch(2, 1)).unwrap();
+    assert_eq!(segments(dir.path()).len(), 2);
+    log.finish(taken.segments);
+    assert_eq!(segments(dir.path()).len(), 1, "the loaded segment is deleted");
+    assert_eq!(pending(&log).iter().map(|(s, _)| *s).collect::<Vec<_>>(), [2]);
+
+    // A failed load puts its records back in front of newer ones, with their segments.
+    let taken = log.take();
+    log.append(batch(3, 1)).unwrap();
+    log.restore(taken);
+    assert_eq!(pending(&log).iter().map(|(s, _)| *s).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(log.pending_rows(), 2);
+    assert!(log.load_due(), "restored records are due at once");
+    let taken = log.take();
+    log.finish(taken.segments);
+    assert!(segments(dir.path()).is_empty());
+    assert!(!log.has_pending());
+}
+
+#[test]
+fn the_row_threshold_makes_a_load_due() {
+    let mut log = IntakeLog::open(None, 0).unwrap();
+    log.append(batch(0, LOAD_ROWS - 1)).unwrap();
+    assert!(!log.load_due());
+    log.append(batch(LOAD_ROWS, 1)).unwrap();
+    assert!(log.load_due());
+}
+
+#[test]
+fn decoding_never_reads_past_the_payload() {
+    let mut buf = Vec::new();
+    encode_batch(&mut buf, &batch(0, 2));
+    assert_eq!(decode_batch(&buf), Some(batch(0, 2)));
+    for cut in 0..buf.len() {
+        assert_eq!(decode_batch(&buf[..cut]), None, "cut at {cut}");
+    }
+    // A huge count with few bytes left is refused before allocating.
+    let mut huge = u32::MAX.to_le_bytes().to_vec();
+    huge.extend_from_slice(&[0; 64]);
+    assert_eq!(decode_batch(&huge), None);
+}

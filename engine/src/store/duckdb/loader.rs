@@ -1,0 +1,357 @@
+//! How writes go through the intake log (see [`super::intake`]) into DuckDB: the write that
+//! logs them, the loader thread that moves them, and the settling that reads and erasure do
+//! first.
+//!
+//! Locks: the writer connection, then the intake log, never the other way round. A write holds
+//! only the log (for its dedupe, append and fsync), so intake goes on while the loader inserts
+//! into DuckDB under the writer lock.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use ::duckdb::{Connection, params};
+
+use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record, Taken};
+use super::keys::{self, KeySet};
+use super::{EVENT_COLUMN_NAMES, Inner, Writer, err, lock, sql};
+use crate::store::{EventRow, StoreError, WriteBatch, WriteReport, common};
+
+/// The log's directory inside the data directory.
+pub const INTAKE_DIR: &str = "intake";
+/// How often the idle loader looks at the log's age.
+const LOADER_TICK: Duration = Duration::from_millis(100);
+
+/// The log and the signals around it, shared with the loader thread (which holds no strong
+/// reference to the store, so dropping the store ends it).
+pub struct Intake {
+    pub log: Mutex<IntakeLog>,
+    /// Notified when rows become pending (the loader) and when a load makes room (writers
+    /// waiting on a full backlog).
+    changed: Condvar,
+    closed: AtomicBool,
+}
+
+impl Intake {
+    pub fn new(log: IntakeLog) -> Self {
+        Self {
+            log: Mutex::new(log),
+            changed: Condvar::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+}
+
+/// Creates the table that records the last loaded log record; returns its sequence number.
+pub fn prepare_state(conn: &Connection) -> Result<u64, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS intake_state (id INTEGER PRIMARY KEY, loaded_seq BIGINT NOT NULL);
+         INSERT INTO intake_state SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM intake_state);",
+    )
+    .map_err(err)?;
+    let seq: i64 = conn
+        .query_row("SELECT loaded_seq FROM intake_state WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .map_err(err)?;
+    Ok(seq.max(0) as u64)
+}
+
+/// Starts the loader thread of `inner`.
+pub fn spawn(inner: &Arc<Inner>) {
+    let intake = inner.intake.clone();
+    let weak = Arc::downgrade(inner);
+    let started = std::thread::Builder::new()
+        .name("footfall-duckdb-loader".into())
+        .spawn(move || run_loader(&intake, &weak));
+    if let Err(e) = started {
+        // Writes still work (reads and a full backlog load them), only later.
+        tracing::error!(error = %e, "duckdb: cannot start the intake loader thread");
+    }
+}
+
+fn run_loader(intake: &Intake, store: &Weak<Inner>) {
+    loop {
+        {
+            let Ok(mut log) = intake.log.lock() else { return };
+            while !intake.closed.load(Ordering::Acquire) && !log.load_due() {
+                match intake.changed.wait_timeout(log, LOADER_TICK) {
+                    Ok((guard, _)) => log = guard,
+                    Err(_) => return,
+                }
+            }
+        }
+        if intake.closed.load(Ordering::Acquire) {
+            return;
+        }
+        let Some(inner) = store.upgrade() else { return };
+        if let Err(e) = inner.load_pending() {
+            tracing::warn!(error = %e, "duckdb: loading the intake log failed; retrying in 1 s");
+            drop(inner);
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Inner {
+    /// [`crate::store::Store::write`]: dedupe, log durably, keep pending. Returns the report
+    /// and the duplicate rows (for the caller to free).
+    pub(super) fn intake_write(&self, batch: WriteBatch) -> (Result<WriteReport, StoreError>, Vec<EventRow>) {
+        let WriteBatch {
+            events,
+            links,
+            dead_letters,
+        } = batch;
+        let mut log = match self.log_with_keys() {
+            Ok(log) => log,
+            Err(e) => return (Err(e), events),
+        };
+        // A full backlog: wait for the loader (bounded intake memory), then give up.
+        let deadline = Instant::now() + BACKLOG_WAIT;
+        while log.pending_rows() >= MAX_PENDING_ROWS {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let e =
+                    StoreError::Unavailable("duckdb: the intake backlog is full (loading is behind)".into());
+                return (Err(e), events);
+            }
+            self.intake.changed.notify_all();
+            log = match self.intake.changed.wait_timeout(log, left) {
+                Ok((guard, _)) => guard,
+                Err(_) => {
+                    return (
+                        Err(StoreError::Unavailable("duckdb: intake log poisoned".into())),
+                        events,
+                    );
+                }
+            };
+        }
+        // One digest per event decides both kinds of duplicates: an earlier copy in this batch
+        // or a stored (or logged) one. Indexes are visited in order, so `duplicates` is sorted.
+        let stored = log.keys.as_ref().expect("loaded by log_with_keys");
+        let mut fresh = Vec::with_capacity(events.len());
+        let mut fresh_keys = KeySet::with_capacity_and_hasher(events.len(), Default::default());
+        let mut duplicates = Vec::new();
+        let mut duplicate_rows = Vec::new();
+        for (i, e) in events.into_iter().enumerate() {
+            let k = keys::key(&e.project_id, &e.message_id);
+            if stored.contains(&k) || !fresh_keys.insert(k) {
+                duplicates.push(i);
+                duplicate_rows.push(e);
+            } else {
+                fresh.push(e);
+            }
+        }
+        let inserted = fresh.len();
+        let batch = WriteBatch {
+            events: fresh,
+            links,
+            dead_letters,
+        };
+        if let Err(e) = log.append(batch) {
+            let e = StoreError::Unavailable(format!("duckdb: cannot write the intake log: {e}"));
+            return (Err(e), duplicate_rows);
+        }
+        // Logged: only now do these keys count as stored.
+        log.keys.as_mut().expect("loaded").extend(fresh_keys);
+        if log.pending_rows() >= LOAD_ROWS {
+            self.intake.changed.notify_all();
+        }
+        (Ok(WriteReport { inserted, duplicates }), duplicate_rows)
+    }
+
+    /// The log, with the dedupe set loaded (at the first write of a process).
+    fn log_with_keys(&self) -> Result<std::sync::MutexGuard<'_, IntakeLog>, StoreError> {
+        {
+            let log = lock(&self.intake.log)?;
+            if log.keys.is_some() {
+                return Ok(log);
+            }
+        }
+        let mut w = lock(&self.writer)?;
+        let mut log = lock(&self.intake.log)?;
+        ensure_keys(&mut w, &mut log)?;
+        drop(w);
+        Ok(log)
+    }
+
+    /// Moves every pending write into DuckDB; intake goes on meanwhile. Returns when everything
+    /// acknowledged before the call is in DuckDB (a load already running is waited for: it
+    /// holds the writer).
+    pub(super) fn load_pending(&self) -> Result<(), StoreError> {
+        let mut w = lock(&self.writer)?;
+        let mut taken = lock(&self.intake.log)?.take();
+        if taken.is_empty() {
+            lock(&self.intake.log)?.finish(Vec::new());
+            return Ok(());
+        }
+        let result = insert_records(&mut w, &taken.records);
+        drop(w);
+        let mut log = lock(&self.intake.log)?;
+        match result {
+            Ok(()) => log.finish(std::mem::take(&mut taken.segments)),
+            Err(e) => {
+                log.restore(taken);
+                return Err(e);
+            }
+        }
+        drop(log);
+        self.intake.changed.notify_all();
+        // `taken` (the loaded rows) is freed here, outside every lock.
+        Ok(())
+    }
+
+    /// Runs `f` with the writer and the log held, after loading everything pending.
+    pub(super) fn with_settled<T>(
+        &self,
+        f: impl FnOnce(&mut Writer, &mut IntakeLog) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut w = lock(&self.writer)?;
+        let mut log = lock(&self.intake.log)?;
+        settle_locked(&mut w, &mut log)?;
+        let result = f(&mut w, &mut log);
+        drop(log);
+        self.intake.changed.notify_all();
+        result
+    }
+}
+
+impl Drop for Inner {
+    /// Loads what is pending (so the database file alone is complete after a clean close) and
+    /// stops the loader. A failure here loses nothing: the log is replayed at the next open.
+    fn drop(&mut self) {
+        self.intake.closed.store(true, Ordering::Release);
+        self.intake.changed.notify_all();
+        if let (Ok(w), Ok(mut log)) = (self.writer.get_mut(), self.intake.log.lock())
+            && let Err(e) = settle_locked(w, &mut log)
+        {
+            tracing::warn!(error = %e, "duckdb: loading the intake log at close failed; it is replayed at the next open");
+        }
+    }
+}
+
+/// Loads everything pending while the caller holds both locks.
+fn settle_locked(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError> {
+    let mut taken: Taken = log.take();
+    if taken.is_empty() {
+        log.finish(Vec::new());
+        return Ok(());
+    }
+    match insert_records(w, &taken.records) {
+        Ok(()) => {
+            log.finish(std::mem::take(&mut taken.segments));
+            Ok(())
+        }
+        Err(e) => {
+            log.restore(taken);
+            Err(e)
+        }
+    }
+}
+
+/// Loads the dedupe set from `events` (everything pending is loaded first, so it is complete).
+pub fn ensure_keys(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError> {
+    if log.keys.is_some() {
+        return Ok(());
+    }
+    settle_locked(w, log)?;
+    let started = Instant::now();
+    let n: i64 = w
+        .conn
+        .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+        .map_err(err)?;
+    let mut set = KeySet::with_capacity_and_hasher(n.max(0) as usize, Default::default());
+    let mut stmt = w
+        .conn
+        .prepare("SELECT project_id, message_id FROM events")
+        .map_err(err)?;
+    let mut rows = stmt.query([]).map_err(err)?;
+    while let Some(row) = rows.next().map_err(err)? {
+        let (p, m): (String, String) = (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
+        set.insert(keys::key(&p, &m));
+    }
+    tracing::info!(events = set.len(), elapsed = ?started.elapsed(), "duckdb: dedupe keys loaded");
+    log.keys = Some(set);
+    Ok(())
+}
+
+/// Inserts logged records (already deduplicated) in one transaction that also records the
+/// last one as loaded.
+fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> {
+    let Some(last_seq) = records.last().map(|r| r.seq) else {
+        return Ok(());
+    };
+    let batches = || records.iter().map(|r| &r.batch);
+    let links: Vec<_> = batches().flat_map(|b| b.links.iter().cloned()).collect();
+    let links = common::reduce_links(&links);
+    w.ensure_staging()?;
+    let tx = w.conn.transaction().map_err(err)?;
+    if batches().any(|b| !b.events.is_empty()) {
+        let mut app = tx
+            .appender_with_columns("events", &EVENT_COLUMN_NAMES)
+            .map_err(err)?;
+        for e in batches().flat_map(|b| &b.events) {
+            app.append_row(params![
+                e.project_id,
+                e.message_id,
+                e.kind,
+                e.event,
+                e.ts,
+                e.received_at,
+                e.sent_at,
+                e.original_timestamp,
+                e.anonymous_id,
+                e.user_id,
+                e.session_id,
+                e.group_id,
+                e.browser,
+                e.os,
+                e.device_type,
+                e.is_bot,
+                e.ip,
+                e.properties,
+                e.traits,
+                e.context,
+            ])
+            .map_err(err)?;
+        }
+        app.flush().map_err(err)?;
+    }
+    if !links.is_empty() {
+        {
+            let mut app = tx
+                .appender_to_catalog_and_db("identities_staging", "temp", "main")
+                .map_err(err)?;
+            for l in &links {
+                app.append_row(params![l.project_id, l.anonymous_id, l.user_id, l.linked_at])
+                    .map_err(err)?;
+            }
+            app.flush().map_err(err)?;
+        }
+        let upsert = format!(
+            "INSERT INTO identities SELECT * FROM temp.identities_staging{}; DELETE FROM temp.identities_staging",
+            sql::LINK_UPSERT_CONFLICT
+        );
+        tx.execute_batch(&upsert).map_err(err)?;
+    }
+    if batches().any(|b| !b.dead_letters.is_empty()) {
+        let mut app = tx.appender("dead_letters").map_err(err)?;
+        for d in batches().flat_map(|b| &b.dead_letters) {
+            app.append_row(params![
+                d.project_id,
+                d.received_at,
+                d.reason,
+                d.message_id,
+                d.payload
+            ])
+            .map_err(err)?;
+        }
+        app.flush().map_err(err)?;
+    }
+    tx.execute(
+        "UPDATE intake_state SET loaded_seq = ? WHERE id = 1",
+        params![last_seq as i64],
+    )
+    .map_err(err)?;
+    tx.commit().map_err(err)
+}
