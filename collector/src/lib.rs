@@ -13,7 +13,11 @@
 //!   503 + `Retry-After`, so intake memory stays bounded under overload.
 //! * **Storage** is the engine's [`footfall_engine::store::Store`] trait (DuckDB embedded by
 //!   default, PostgreSQL, ClickHouse), opened from a location by [`backend::open`]. Exact dedupe
-//!   by (project, messageId) is the store's primary key, so it holds across processes.
+//!   by (project, messageId) is decided by the store (a primary key on PostgreSQL and
+//!   ClickHouse, so it holds across processes; a digest set on the single-process embedded
+//!   store). "Committed" means durable in the backend: PostgreSQL's and ClickHouse's commit; on
+//!   the embedded store, the fsync of its intake log, which DuckDB loads within a second and
+//!   before any read (engine/src/store/duckdb/intake.rs).
 //! * **Errors**: [`error::ApiError`], mapped to HTTP status codes in one place.
 //! * **Routes** ([`routes`]) are grouped in modules (`ingest`, `admin`, `ops`) registered in a
 //!   [`routes::RouteTable`] that also feeds the OpenAPI conformance test.

@@ -1,6 +1,7 @@
 //! Storage: one trait, one module per backend, one shared test suite.
 //!
-//! The collector writes through [`Store::write`] (durable: `Ok` means committed) and the query
+//! The collector writes through [`Store::write`] (durable: `Ok` means committed — for the
+//! embedded DuckDB store, fsynced to its intake log and visible to every later read) and the query
 //! layer reads through [`Store::query`] with SQL it generates for the backend's [`Dialect`].
 //!
 //! # Canonical schema (every backend creates these tables in [`Store::migrate`])

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::keys::KeySet;
-use crate::store::{DeadLetter, EventRow, IdentityLink, WriteBatch};
+use crate::store::{DeadLetter, EventRow, IdentityLink};
 
 /// DuckDB's row group size: a load of at least this many rows is written compressed straight
 /// to the database file.
@@ -53,10 +53,52 @@ pub const BACKLOG_WAIT: Duration = Duration::from_secs(10);
 const MAGIC: &[u8; 4] = b"FFI1";
 const HEADER: usize = 4 + 4 + 4 + 8;
 
-/// One logged write: what was new in it (after dedupe).
+/// One logged write (what was new in it, after dedupe), kept as its encoded payload: one
+/// allocation per write instead of a score of strings per event, read in place by the loader.
 pub struct Record {
     pub seq: u64,
-    pub batch: WriteBatch,
+    /// The encoded record; its payload starts at `at`.
+    data: Vec<u8>,
+    at: usize,
+    rows: usize,
+}
+
+impl Record {
+    /// The write, borrowed from the payload (checked when the record was made or read).
+    pub fn view(&self) -> BatchView<'_> {
+        decode_view(&self.data[self.at..]).expect("a record's payload is checked when it is made")
+    }
+}
+
+/// One event, borrowed from a record.
+pub struct EventRef<'a> {
+    pub project_id: &'a str,
+    pub message_id: &'a str,
+    pub kind: &'a str,
+    pub event: &'a str,
+    pub ts: i64,
+    pub received_at: i64,
+    pub sent_at: Option<i64>,
+    pub original_timestamp: Option<&'a str>,
+    pub anonymous_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub session_id: Option<&'a str>,
+    pub group_id: Option<&'a str>,
+    pub browser: Option<&'a str>,
+    pub os: Option<&'a str>,
+    pub device_type: Option<&'a str>,
+    pub is_bot: bool,
+    pub ip: Option<&'a str>,
+    pub properties: &'a str,
+    pub traits: &'a str,
+    pub context: &'a str,
+}
+
+/// A logged write, borrowed from its record (links and dead letters are rare: owned).
+pub struct BatchView<'a> {
+    pub events: Vec<EventRef<'a>>,
+    pub links: Vec<IdentityLink>,
+    pub dead_letters: Vec<DeadLetter>,
 }
 
 /// Records taken by a load, and the segments that hold nothing else.
@@ -112,10 +154,10 @@ impl IntakeLog {
             .collect();
         segments.sort();
         for path in segments {
-            for (seq, batch) in read_segment(&fs::read(&path)?) {
-                log.next_seq = log.next_seq.max(seq + 1);
-                if seq > loaded_seq {
-                    log.push(Record { seq, batch });
+            for record in read_segment(&fs::read(&path)?) {
+                log.next_seq = log.next_seq.max(record.seq + 1);
+                if record.seq > loaded_seq {
+                    log.push(record);
                 }
             }
             log.sealed.push(path);
@@ -141,24 +183,34 @@ impl IntakeLog {
         !self.pending.is_empty() || !self.sealed.is_empty() || self.loading
     }
 
-    /// Logs `batch` durably and keeps it pending. An empty batch is not logged.
-    pub fn append(&mut self, batch: WriteBatch) -> io::Result<()> {
-        if batch.events.is_empty() && batch.links.is_empty() && batch.dead_letters.is_empty() {
+    /// Logs a write durably and keeps it pending. An empty write is not logged.
+    pub fn append(
+        &mut self,
+        events: &[&EventRow],
+        links: &[IdentityLink],
+        dead_letters: &[DeadLetter],
+    ) -> io::Result<()> {
+        if events.is_empty() && links.is_empty() && dead_letters.is_empty() {
             return Ok(());
         }
         let seq = self.next_seq;
+        let mut buf = Vec::with_capacity(HEADER + 700 * events.len() + 200);
+        encode_record(&mut buf, seq, events, links, dead_letters);
         if self.dir.is_some() {
-            let mut buf = Vec::with_capacity(HEADER + 700 * batch.events.len());
-            encode_record(&mut buf, seq, &batch);
             self.write_durably(seq, &buf)?;
         }
         self.next_seq += 1;
-        self.push(Record { seq, batch });
+        self.push(Record {
+            seq,
+            data: buf,
+            at: HEADER,
+            rows: events.len(),
+        });
         Ok(())
     }
 
     fn push(&mut self, record: Record) {
-        self.pending_rows += record.batch.events.len();
+        self.pending_rows += record.rows;
         self.oldest.get_or_insert_with(Instant::now);
         self.pending.push_back(record);
     }
@@ -224,7 +276,7 @@ impl IntakeLog {
     pub fn restore(&mut self, taken: Taken) {
         self.loading = false;
         for record in taken.records.into_iter().rev() {
-            self.pending_rows += record.batch.events.len();
+            self.pending_rows += record.rows;
             self.pending.push_front(record);
         }
         if !self.pending.is_empty() {
@@ -247,7 +299,7 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
 }
 
 /// The valid records of a segment, up to the first torn or corrupt one.
-fn read_segment(bytes: &[u8]) -> Vec<(u64, WriteBatch)> {
+fn read_segment(bytes: &[u8]) -> Vec<Record> {
     let mut out = Vec::new();
     let mut at = 0;
     while bytes.len() - at >= HEADER && &bytes[at..at + 4] == MAGIC {
@@ -261,21 +313,34 @@ fn read_segment(bytes: &[u8]) -> Vec<(u64, WriteBatch)> {
             break;
         }
         let seq = u64::from_le_bytes(bytes[body..body + 8].try_into().expect("8 bytes"));
-        let Some(batch) = decode_batch(&bytes[body + 8..end]) else {
+        let payload = &bytes[body + 8..end];
+        let Some(view) = decode_view(payload) else {
             break;
         };
-        out.push((seq, batch));
+        let rows = view.events.len();
+        out.push(Record {
+            seq,
+            data: payload.to_vec(),
+            at: 0,
+            rows,
+        });
         at = end;
     }
     out
 }
 
-fn encode_record(buf: &mut Vec<u8>, seq: u64, batch: &WriteBatch) {
+fn encode_record(
+    buf: &mut Vec<u8>,
+    seq: u64,
+    events: &[&EventRow],
+    links: &[IdentityLink],
+    dead_letters: &[DeadLetter],
+) {
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&[0; 8]); // length and CRC, filled in below
     let body = buf.len();
     buf.extend_from_slice(&seq.to_le_bytes());
-    encode_batch(buf, batch);
+    encode_batch(buf, events, links, dead_letters);
     let len = (buf.len() - body - 8) as u32;
     let crc = crc32fast::hash(&buf[body..]);
     buf[body - 8..body - 4].copy_from_slice(&len.to_le_bytes());
@@ -311,9 +376,14 @@ fn put_opt_i64(buf: &mut Vec<u8>, v: Option<i64>) {
     }
 }
 
-fn encode_batch(buf: &mut Vec<u8>, batch: &WriteBatch) {
-    buf.extend_from_slice(&(batch.events.len() as u32).to_le_bytes());
-    for e in &batch.events {
+fn encode_batch(
+    buf: &mut Vec<u8>,
+    events: &[&EventRow],
+    links: &[IdentityLink],
+    dead_letters: &[DeadLetter],
+) {
+    buf.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    for e in events {
         // Destructured so that a new column cannot be forgotten here.
         let EventRow {
             project_id,
@@ -336,7 +406,7 @@ fn encode_batch(buf: &mut Vec<u8>, batch: &WriteBatch) {
             properties,
             traits,
             context,
-        } = e;
+        } = *e;
         for s in [project_id, message_id, kind, event] {
             put_str(buf, s);
         }
@@ -361,27 +431,27 @@ fn encode_batch(buf: &mut Vec<u8>, batch: &WriteBatch) {
             put_str(buf, s);
         }
     }
-    buf.extend_from_slice(&(batch.links.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&(links.len() as u32).to_le_bytes());
     for IdentityLink {
         project_id,
         anonymous_id,
         user_id,
         linked_at,
-    } in &batch.links
+    } in links
     {
         for s in [project_id, anonymous_id, user_id] {
             put_str(buf, s);
         }
         put_i64(buf, *linked_at);
     }
-    buf.extend_from_slice(&(batch.dead_letters.len() as u32).to_le_bytes());
+    buf.extend_from_slice(&(dead_letters.len() as u32).to_le_bytes());
     for DeadLetter {
         project_id,
         received_at,
         reason,
         message_id,
         payload,
-    } in &batch.dead_letters
+    } in dead_letters
     {
         put_opt_str(buf, project_id);
         put_i64(buf, *received_at);
@@ -394,8 +464,8 @@ fn encode_batch(buf: &mut Vec<u8>, batch: &WriteBatch) {
 /// A cursor over a record's payload; every read fails (`None`) past the end.
 struct Reader<'a>(&'a [u8]);
 
-impl Reader<'_> {
-    fn bytes(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
         if self.0.len() < n {
             return None;
         }
@@ -412,9 +482,12 @@ impl Reader<'_> {
     fn i64(&mut self) -> Option<i64> {
         Some(i64::from_le_bytes(self.bytes(8)?.try_into().ok()?))
     }
-    fn str(&mut self) -> Option<String> {
+    fn str(&mut self) -> Option<&'a str> {
         let n = self.u32()? as usize;
-        String::from_utf8(self.bytes(n)?.to_vec()).ok()
+        std::str::from_utf8(self.bytes(n)?).ok()
+    }
+    fn string(&mut self) -> Option<String> {
+        self.str().map(str::to_string)
     }
     fn opt<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
         match self.u8()? {
@@ -423,8 +496,11 @@ impl Reader<'_> {
             _ => None,
         }
     }
-    fn opt_str(&mut self) -> Option<Option<String>> {
+    fn opt_str(&mut self) -> Option<Option<&'a str>> {
         self.opt(Self::str)
+    }
+    fn opt_string(&mut self) -> Option<Option<String>> {
+        self.opt(Self::string)
     }
     /// A count of items, each at least `min_size` bytes: never more than the bytes left allow.
     fn count(&mut self, min_size: usize) -> Option<usize> {
@@ -433,11 +509,12 @@ impl Reader<'_> {
     }
 }
 
-fn decode_batch(bytes: &[u8]) -> Option<WriteBatch> {
+fn decode_view(bytes: &[u8]) -> Option<BatchView<'_>> {
     let mut r = Reader(bytes);
-    let mut batch = WriteBatch::default();
-    for _ in 0..r.count(40)? {
-        batch.events.push(EventRow {
+    let n = r.count(40)?;
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        events.push(EventRef {
             project_id: r.str()?,
             message_id: r.str()?,
             kind: r.str()?,
@@ -460,24 +537,30 @@ fn decode_batch(bytes: &[u8]) -> Option<WriteBatch> {
             context: r.str()?,
         });
     }
+    let mut links = Vec::new();
     for _ in 0..r.count(20)? {
-        batch.links.push(IdentityLink {
-            project_id: r.str()?,
-            anonymous_id: r.str()?,
-            user_id: r.str()?,
+        links.push(IdentityLink {
+            project_id: r.string()?,
+            anonymous_id: r.string()?,
+            user_id: r.string()?,
             linked_at: r.i64()?,
         });
     }
+    let mut dead_letters = Vec::new();
     for _ in 0..r.count(18)? {
-        batch.dead_letters.push(DeadLetter {
-            project_id: r.opt_str()?,
+        dead_letters.push(DeadLetter {
+            project_id: r.opt_string()?,
             received_at: r.i64()?,
-            reason: r.str()?,
-            message_id: r.opt_str()?,
-            payload: r.str()?,
+            reason: r.string()?,
+            message_id: r.opt_string()?,
+            payload: r.string()?,
         });
     }
-    r.0.is_empty().then_some(batch)
+    r.0.is_empty().then_some(BatchView {
+        events,
+        links,
+        dead_letters,
+    })
 }
 
 #[cfg(test)]

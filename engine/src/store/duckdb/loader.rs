@@ -95,7 +95,7 @@ fn run_loader(intake: &Intake, store: &Weak<Inner>) {
 
 impl Inner {
     /// [`crate::store::Store::write`]: dedupe, log durably, keep pending. Returns the report
-    /// and the duplicate rows (for the caller to free).
+    /// and the rows (logged by their encoding; for the caller to free).
     pub(super) fn intake_write(&self, batch: WriteBatch) -> (Result<WriteReport, StoreError>, Vec<EventRow>) {
         let WriteBatch {
             events,
@@ -132,32 +132,29 @@ impl Inner {
         let mut fresh = Vec::with_capacity(events.len());
         let mut fresh_keys = KeySet::with_capacity_and_hasher(events.len(), Default::default());
         let mut duplicates = Vec::new();
-        let mut duplicate_rows = Vec::new();
-        for (i, e) in events.into_iter().enumerate() {
+        for (i, e) in events.iter().enumerate() {
             let k = keys::key(&e.project_id, &e.message_id);
             if stored.contains(&k) || !fresh_keys.insert(k) {
                 duplicates.push(i);
-                duplicate_rows.push(e);
             } else {
                 fresh.push(e);
             }
         }
         let inserted = fresh.len();
-        let batch = WriteBatch {
-            events: fresh,
-            links,
-            dead_letters,
-        };
-        if let Err(e) = log.append(batch) {
+        // The log keeps the write's encoding; the rows themselves go back to the caller, to be
+        // freed on the thread that allocated them.
+        let appended = log.append(&fresh, &links, &dead_letters);
+        drop(fresh);
+        if let Err(e) = appended {
             let e = StoreError::Unavailable(format!("duckdb: cannot write the intake log: {e}"));
-            return (Err(e), duplicate_rows);
+            return (Err(e), events);
         }
         // Logged: only now do these keys count as stored.
         log.keys.as_mut().expect("loaded").extend(fresh_keys);
         if log.pending_rows() >= LOAD_ROWS {
             self.intake.changed.notify_all();
         }
-        (Ok(WriteReport { inserted, duplicates }), duplicate_rows)
+        (Ok(WriteReport { inserted, duplicates }), events)
     }
 
     /// The log, with the dedupe set loaded (at the first write of a process).
@@ -281,7 +278,8 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
     let Some(last_seq) = records.last().map(|r| r.seq) else {
         return Ok(());
     };
-    let batches = || records.iter().map(|r| &r.batch);
+    let views: Vec<_> = records.iter().map(Record::view).collect();
+    let batches = || views.iter();
     let links: Vec<_> = batches().flat_map(|b| b.links.iter().cloned()).collect();
     let links = common::reduce_links(&links);
     w.ensure_staging()?;
