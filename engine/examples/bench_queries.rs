@@ -16,7 +16,14 @@
 //! and then runs one query per name read on stdin, answering each with one JSON line
 //! `{"name", "ms", "answer"}`: the benchmark script interleaves our queries with the peers' so
 //! that all sides of a comparison see the same machine load.
+//!
+//! `--dashboard` instead computes each widget of the example dashboard (`examples/dashboards.yaml`)
+//! uncached, one after another, `--runs` times, and prints each widget's median (ms) and their sum.
+//!
+//! `--sql-dir DIR` writes the SQL statements of each query's last run to `DIR/<name>_<i>.sql`
+//! (for `perf_sql`, which runs them alone and reports CPU time).
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use footfall_engine::generate::{GenConfig, seed_store};
@@ -36,6 +43,52 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_string())
 }
 
+/// The SQL statements logged by the query layer (`tracing` target `footfall::query`, field
+/// `sql`) since the last [`take_sql`].
+static SQL_LOG: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+fn take_sql() -> Vec<String> {
+    std::mem::take(&mut *SQL_LOG.lock().expect("sql log"))
+}
+
+/// A minimal `tracing` subscriber that keeps the `sql` field of the query layer's events.
+struct SqlCapture;
+
+struct SqlField(Option<String>);
+
+impl tracing::field::Visit for SqlField {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "sql" {
+            self.0 = Some(value.to_string());
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "sql" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+impl tracing::Subscriber for SqlCapture {
+    fn enabled(&self, meta: &tracing::Metadata<'_>) -> bool {
+        meta.target() == "footfall::query"
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut f = SqlField(None);
+        event.record(&mut f);
+        if let Some(sql) = f.0 {
+            SQL_LOG.lock().expect("sql log").push(sql);
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     let n = v.len();
@@ -52,8 +105,13 @@ async fn main() {
     let runs: usize = arg("--runs", "5").parse().expect("--runs N");
     let dir = arg("--dir", "target/bench-engine");
     let out = arg("--out", "target/bench-engine/ours.json");
+    let sql_dir = arg("--sql-dir", "");
+    if !sql_dir.is_empty() {
+        std::fs::create_dir_all(&sql_dir).expect("sql dir");
+        tracing::subscriber::set_global_default(SqlCapture).expect("one subscriber");
+    }
     std::fs::create_dir_all(&dir).expect("bench dir");
-    let store = DuckDbStore::open(&dir).expect("open duckdb store");
+    let store: Arc<dyn Store> = Arc::new(DuckDbStore::open(&dir).expect("open duckdb store"));
     store.migrate().await.expect("migrate");
     let have = store
         .query("SELECT count(*) FROM events WHERE project_id = 'bench'")
@@ -62,7 +120,7 @@ async fn main() {
     let have = have.rows[0][0].as_i64().unwrap_or(0) as usize;
     if have == 0 {
         let t = Instant::now();
-        let report = seed_store(&store, GenConfig::new(PROJECT, events))
+        let report = seed_store(&*store, GenConfig::new(PROJECT, events))
             .await
             .expect("generate");
         eprintln!("generated {report:?} in {:.1} s", t.elapsed().as_secs_f64());
@@ -73,6 +131,10 @@ async fn main() {
         return;
     }
     let ctx = QueryContext::at(PROJECT, START + 30 * 86_400_000 + 12 * 3_600_000);
+    if std::env::args().any(|a| a == "--dashboard") {
+        bench_dashboard(&store, ctx.now_ms, runs, &sql_dir).await;
+        return;
+    }
     let busiest = store
         .query(
             "SELECT user_id FROM events WHERE project_id = 'bench' AND user_id IS NOT NULL \
@@ -143,7 +205,7 @@ async fn main() {
                 continue;
             };
             let t = Instant::now();
-            let r = run_query(&store, &ctx, q).await;
+            let r = run_query(&*store, &ctx, q).await;
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             match r {
                 Ok(r) => println!("{}", json!({"name": name, "ms": ms, "answer": r})),
@@ -162,12 +224,18 @@ async fn main() {
         let mut times = Vec::new();
         let mut last = None;
         for _ in 0..runs.max(1) {
+            take_sql();
             let t = Instant::now();
-            let r = run_query(&store, &ctx, q)
+            let r = run_query(&*store, &ctx, q)
                 .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
             times.push(t.elapsed().as_secs_f64() * 1000.0);
             last = Some(r);
+        }
+        if !sql_dir.is_empty() {
+            for (i, text) in take_sql().iter().enumerate() {
+                std::fs::write(format!("{sql_dir}/{name}_{i}.sql"), text).expect("write sql");
+            }
         }
         let m = median(times);
         eprintln!("{name:<22} median {m:>9.1} ms");
@@ -176,4 +244,45 @@ async fn main() {
     }
     let doc = json!({"events": events, "runs": runs, "busiest_user": busiest, "median_ms": medians, "answers": answers});
     std::fs::write(&out, serde_json::to_string_pretty(&doc).expect("json")).expect("write results");
+}
+
+/// `--dashboard`: each widget of the example dashboard alone, uncached (see the module doc).
+async fn bench_dashboard(store: &Arc<dyn Store>, now_ms: i64, runs: usize, sql_dir: &str) {
+    use footfall_engine::dashboard::data::{DataRequest, dashboard_data_with, widget_id};
+    let dash = footfall_engine::dashboard::example_dashboards()
+        .into_iter()
+        .next()
+        .expect("example dashboard");
+    let mut total = 0.0;
+    for (i, w) in dash.widgets.iter().enumerate() {
+        let id = widget_id(i, w);
+        let mut times = Vec::new();
+        for _ in 0..runs.max(1) {
+            take_sql();
+            let req = DataRequest {
+                from: None,
+                to: None,
+                now_ms,
+                widget: Some(&id),
+                cache: None,
+                refresh: true,
+            };
+            let t = Instant::now();
+            let data = dashboard_data_with(store, PROJECT, &dash, &req)
+                .await
+                .unwrap_or_else(|e| panic!("{id}: {e}"));
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+            let text = serde_json::to_string(&data).expect("json");
+            assert!(!text.contains("\"error\":\""), "{id}: {text}");
+        }
+        if !sql_dir.is_empty() {
+            for (j, text) in take_sql().iter().enumerate() {
+                std::fs::write(format!("{sql_dir}/dash_{id}_{j}.sql"), text).expect("write sql");
+            }
+        }
+        let m = median(times);
+        total += m;
+        eprintln!("{id:<24} median {m:>9.1} ms");
+    }
+    eprintln!("{:<24} sum    {total:>9.1} ms", "all widgets");
 }

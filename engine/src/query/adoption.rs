@@ -13,6 +13,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::fields::{Field, text_eq_sql};
+use super::mask::{Mask, bit_counts};
 use super::normalize::{rate, rows};
 use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
@@ -74,42 +75,12 @@ pub async fn get_feature_adoption(
     let p = Prepared::new(store, ctx, &q.scope()).await?;
     let sql = &p.sql;
     let prop = Field::parse(&q.property)?;
-    // The property is only read on events of the feature's event (JSON parsing is the cost).
     let used = format!(
-        "(CASE WHEN event = {} THEN {} ELSE 0 END)",
+        "(event = {} AND {})",
         sql.lit(&q.event)?,
-        sql.flag(&text_eq_sql(sql, &prop, &q.feature)?)
+        text_eq_sql(sql, &prop, &q.feature)?
     );
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
-    // One pass over the events: (person, day) with uses; then the totals (d = -1) and the days.
-    let pd = p.rollup(&Rollup {
-        from_ms: Some(p.frame.from_ms),
-        to_ms: Some(p.frame.to_ms),
-        keys: vec![(day, "d".into())],
-        // Uses only: "used the feature that day" is `n > 0` (one aggregate over the events).
-        aggs: vec![Agg::new("n", format!("sum({used})"), Merge::Sum)],
-        reads_person: prop == Field::Text("person"),
-        ..Rollup::default()
-    })?;
-    let body = format!(
-        "SELECT {} AS d, {} AS users, {} AS active, {} AS uses FROM {{pd}} AS t0 UNION ALL \
-         SELECT {}, {}, {}, {} FROM {{pd}} AS t1 GROUP BY d",
-        sql.int("-1"),
-        sql.int(&sql.count_distinct("CASE WHEN n > 0 THEN person END")),
-        sql.int(&sql.count_distinct("person")),
-        sql.int("sum(n)"),
-        sql.int("d"),
-        sql.int("sum(CASE WHEN n > 0 THEN 1 ELSE 0 END)"),
-        sql.int("count(*)"),
-        sql.int("sum(n)"),
-    );
-    let res = p.run(&sql.with_ctes(&[("pd", pd)], &body)).await?;
-    let (mut users, mut active, mut uses) = (0, 0, 0);
-    for r in rows(&res) {
-        if r.i64(0)? == -1 {
-            (users, active, uses) = (r.i64(1)?, r.i64(2)?, r.i64(3)?);
-        }
-    }
     let ids = p.frame.buckets(Interval::Day);
     let first = ids.first().copied().unwrap_or(0);
     let mut daily: Vec<AdoptionDay> = ids
@@ -122,16 +93,86 @@ pub async fn get_feature_adoption(
             adoption_rate: 0.0,
         })
         .collect();
-    for r in rows(&res).filter(|r| r.i64(0).is_ok_and(|d| d >= 0)) {
-        if let Some(d) = usize::try_from(r.i64(0)? - first)
-            .ok()
-            .and_then(|i| daily.get_mut(i))
-        {
-            d.users = r.i64(1)?;
-            d.active_persons = r.i64(2)?;
-            d.usage_count = r.i64(3)?;
-            d.adoption_rate = rate(d.users, d.active_persons);
+    let n_days = daily.len();
+    let slot = |d: i64| usize::try_from(d - first).ok().filter(|&i| i < n_days);
+    // Active persons: one row per person (and chunk) with the active days as a mask (no JSON
+    // is read); the total is the number of persons, a day's count a sum of bit tests.
+    let mask = Mask::new(first, ids.last().copied().unwrap_or(first));
+    let pm = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        keys: mask.keys(sql, &day),
+        aggs: vec![mask.agg(sql, "m", &day, None)],
+        ..Rollup::default()
+    })?;
+    let bits = mask.chunk_bits();
+    // Per chunk: its persons (the total when there is one chunk) and the day counts; with
+    // several chunks the total is a distinct count (w = -1).
+    let mut body = format!(
+        "SELECT {} AS w, {} AS c, {} FROM {{pm}} AS t0 GROUP BY w",
+        sql.int(&mask.chunk_col(sql)),
+        sql.int("count(*)"),
+        bit_counts(sql, "m", bits.clone()).join(", "),
+    );
+    if !mask.single() {
+        let zeros: Vec<String> = bits
+            .clone()
+            .map(|j| format!("{} AS c{j}", sql.int("0")))
+            .collect();
+        body.push_str(&format!(
+            " UNION ALL SELECT {}, {}, {} FROM {{pm}} AS t1",
+            sql.int("-1"),
+            sql.int(&sql.count_distinct("person")),
+            zeros.join(", ")
+        ));
+    }
+    let mut active = 0;
+    for r in rows(&p.run(&sql.with_ctes(&[("pm", pm)], &body)).await?) {
+        let w = r.i64(0)?;
+        if w < 0 || mask.single() {
+            active = r.i64(1)?;
         }
+        if w < 0 {
+            continue;
+        }
+        for (c, j) in bits.clone().enumerate() {
+            if let Some(i) = slot(mask.bucket(w, j)) {
+                daily[i].active_persons = r.opt_i64(c + 2)?.unwrap_or(0);
+            }
+        }
+    }
+    // Uses: a rollup of the feature's events alone, (person, day) with the number of uses.
+    let pu = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        conds: vec![used],
+        keys: vec![(day, "d".into())],
+        aggs: vec![Agg::new("n", "count(*)", Merge::Sum)],
+        reads_person: prop == Field::Text("person"),
+        ..Rollup::default()
+    })?;
+    let body = format!(
+        "SELECT {} AS d, {} AS users, {} AS uses FROM {{pu}} AS t0 UNION ALL \
+         SELECT {}, {}, {} FROM {{pu}} AS t1 GROUP BY d",
+        sql.int("-1"),
+        sql.int(&sql.count_distinct("person")),
+        sql.int("sum(n)"),
+        sql.int("d"),
+        sql.int("count(*)"),
+        sql.int("sum(n)"),
+    );
+    let (mut users, mut uses) = (0, 0);
+    for r in rows(&p.run(&sql.with_ctes(&[("pu", pu)], &body)).await?) {
+        let d = r.i64(0)?;
+        if d == -1 {
+            (users, uses) = (r.i64(1)?, r.opt_i64(2)?.unwrap_or(0));
+        } else if let Some(i) = slot(d) {
+            daily[i].users = r.i64(1)?;
+            daily[i].usage_count = r.i64(2)?;
+        }
+    }
+    for d in &mut daily {
+        d.adoption_rate = rate(d.users, d.active_persons);
     }
     Ok(FeatureAdoption {
         feature: q.feature.clone(),

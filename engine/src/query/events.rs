@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::Field;
+use super::mask::{BITS, bit_counts};
 use super::normalize::{float_json, rows};
 use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
@@ -158,9 +159,10 @@ pub(crate) fn metric_json(kind: MetricKind, v: &Value, n_rows: i64) -> Value {
 /// an events query, by the cheapest plan that gives the same rows:
 /// * nothing reads `person` (dimensions, metrics, scope): the events alone, no identity join;
 /// * distinct persons with only counts, minima and maxima beside them: a per-person
-///   [`Rollup`] keyed by the dimensions (the identity join after a first aggregation);
+///   [`Rollup`] keyed by the dimensions (the identity join after a first aggregation), or, for
+///   one low-cardinality column dimension, the per-person mask plan of [`value_mask_plan`];
 /// * otherwise every event with its person.
-fn plan(
+async fn plan(
     p: &Prepared<'_>,
     q: &EventsQuery,
     dims: &[Dim],
@@ -186,6 +188,9 @@ fn plan(
             select,
             p.events_without_person(Some(p.frame.from_ms), Some(p.frame.to_ms), &[])?,
         ));
+    }
+    if let Some(plan) = value_mask_plan(p, q, dims, &fields).await? {
+        return Ok(plan);
     }
     let rollable = !dim_person
         && q.metrics.iter().zip(&fields).all(|(m, f)| match m.kind {
@@ -215,7 +220,7 @@ fn plan(
                     Merge::Max
                 };
                 aggs.push(Agg::new(&format!("a{i}"), metric_sql(sql, m)?, merge));
-                format!("{}(a{i}) AS m{i}", merge.func())
+                format!("{} AS m{i}", merge.apply(sql, &format!("a{i}")))
             }
         });
     }
@@ -233,6 +238,90 @@ fn plan(
         ..Rollup::default()
     })?;
     Ok((select, format!("({rollup}) AS ev")))
+}
+
+/// Columns with few distinct values, for [`value_mask_plan`].
+const LOW_CARDINALITY: &[&str] = &["event", "type", "browser", "os", "device_type"];
+
+/// Counts and distinct persons by one low-cardinality column (`top events`: events and people
+/// per event name), when its values in the range are at most [`BITS`]: instead of a rollup
+/// keyed by (raw identity, value), one row per person carries the values they have as bits of a
+/// mask (see [`super::mask`]), so the string-keyed aggregations have one group per raw identity
+/// and per person; the event counts come from a plain aggregation without the identity join.
+/// `None` when the query has another shape (or more values): the caller plans it otherwise.
+async fn value_mask_plan(
+    p: &Prepared<'_>,
+    q: &EventsQuery,
+    dims: &[Dim],
+    fields: &[Option<Field>],
+) -> Result<Option<(Vec<String>, String)>, QueryError> {
+    let col = match dims {
+        [Dim::Field(Field::Text(c))] if LOW_CARDINALITY.contains(c) => *c,
+        _ => return Ok(None),
+    };
+    let counts_only = q.metrics.iter().zip(fields).all(|(m, f)| match m.kind {
+        MetricKind::Count => true,
+        MetricKind::CountDistinct => *f == Some(Field::Text("person")),
+        _ => false,
+    });
+    if !counts_only || p.scope_uses_person() {
+        return Ok(None);
+    }
+    let sql = &p.sql;
+    let (from_ms, to_ms) = (Some(p.frame.from_ms), Some(p.frame.to_ms));
+    let groups = format!(
+        "SELECT {col} AS gd, count(*) AS gn FROM {} GROUP BY {col}",
+        p.events_without_person(from_ms, to_ms, &[])?
+    );
+    let values = p
+        .run(&format!("SELECT gd FROM ({groups}) AS g LIMIT {}", BITS + 1))
+        .await?;
+    if values.rows.len() as i64 > BITS {
+        return Ok(None);
+    }
+    // Bit j of a person's mask: they have an event with the j-th value. (A value first stored
+    // between this lookup and the statement below counts its events but shows 0 persons.)
+    let mut bit_of = String::from("(CASE");
+    let mut count_of = String::from("(CASE");
+    for (j, r) in rows(&values).enumerate() {
+        let test = match r.opt_str(0) {
+            Some(v) => format!("= {}", sql.lit(&v)?),
+            None => "IS NULL".to_string(),
+        };
+        bit_of.push_str(&format!(
+            " WHEN {col} {test} THEN {}",
+            sql.int(&(1_i64 << j).to_string())
+        ));
+        count_of.push_str(&format!(" WHEN gd {test} THEN c{j}"));
+    }
+    bit_of.push_str(&format!(" ELSE {} END)", sql.int("0")));
+    count_of.push_str(" END)");
+    let n_values = values.rows.len() as u32;
+    let pm = p.rollup(&Rollup {
+        from_ms,
+        to_ms,
+        aggs: vec![Agg::new("m", sql.bit_or_agg(&bit_of), Merge::BitOr)],
+        ..Rollup::default()
+    })?;
+    let persons = bit_counts(sql, "m", 0..n_values);
+    let persons = if persons.is_empty() {
+        format!("SELECT {} AS c0", sql.int("0"))
+    } else {
+        format!("SELECT {} FROM ({pm}) AS pm", persons.join(", "))
+    };
+    let count_of = if n_values == 0 { sql.int("0") } else { count_of };
+    let from = format!(
+        "(SELECT gd AS d0, gn AS n, {count_of} AS pn FROM ({groups}) AS g CROSS JOIN ({persons}) AS pc) AS ev"
+    );
+    let mut select = vec!["d0".to_string()];
+    for (i, m) in q.metrics.iter().enumerate() {
+        select.push(match m.kind {
+            MetricKind::Count => format!("{} AS m{i}", sql.int("sum(n)")),
+            _ => format!("{} AS m{i}", sql.int("sum(pn)")),
+        });
+    }
+    select.push(format!("{} AS n_rows", sql.int("sum(n)")));
+    Ok(Some((select, from)))
 }
 
 pub async fn query_events(
@@ -267,7 +356,7 @@ pub async fn query_events(
         });
         dims.push(d);
     }
-    let (select, from) = plan(&p, q, &dims, &dim_exprs)?;
+    let (select, from) = plan(&p, q, &dims, &dim_exprs).await?;
     for m in &q.metrics {
         let name = m.column_name();
         if columns.iter().any(|c| c.name == name) {

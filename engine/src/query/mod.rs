@@ -29,6 +29,7 @@ pub mod funnel;
 mod funnel_ch;
 mod funnel_sql;
 pub mod lifecycle;
+pub mod mask;
 pub mod normalize;
 pub mod retention;
 pub mod rollup;

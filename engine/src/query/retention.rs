@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{event_match_sql, filter_uses_person};
+use super::mask::Mask;
 use super::normalize::{rate, rows};
 use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
@@ -98,6 +99,10 @@ pub struct RetentionResult {
     pub average: Vec<Value>,
 }
 
+/// Cells computed from bucket masks in one select list (PostgreSQL allows 1664 columns); more
+/// cells use the join plan of [`cohort_cells`].
+const MAX_MASK_CELLS: i64 = 1000;
+
 pub async fn get_retention(
     store: &dyn Store,
     ctx: &QueryContext,
@@ -120,54 +125,54 @@ pub async fn get_retention(
     let return_m = event_match_sql(sql, &q.return_event)?;
     let reads_person = |m: &EventMatch| m.filters.as_ref().is_some_and(filter_uses_person);
     let start_person = reads_person(&q.start_event);
-    // One pass over the events: (person, period) with "did start" / "did return" flags.
-    let pb = p.rollup(&Rollup {
-        from_ms: Some(p.frame.from_ms),
-        to_ms: Some(p.frame.to_ms),
-        conds: vec![format!("({start_m} OR {return_m})")],
-        keys: vec![(bucket, "b".into())],
-        aggs: vec![
-            Agg::new("st", format!("max({})", sql.flag(&start_m)), Merge::Max),
-            Agg::new("rt", format!("max({})", sql.flag(&return_m)), Merge::Max),
-        ],
-        reads_person: start_person || reads_person(&q.return_event),
-        ..Rollup::default()
-    })?;
-    let starts = match q.mode {
-        RetentionMode::Recurring => "SELECT person, b AS c FROM {pb} AS pb1 WHERE st = 1".to_string(),
-        RetentionMode::FirstTime => format!(
-            "SELECT person, {} AS c FROM ({}) AS ft WHERE fts >= {}",
-            p.frame.bucket_sql(sql, "fts", q.period),
-            p.rollup(&Rollup {
-                to_ms: Some(p.frame.to_ms),
-                conds: vec![start_m.clone()],
-                aggs: vec![Agg::new("fts", "min(ts)", Merge::Min)],
-                reads_person: start_person,
-                ..Rollup::default()
-            })?,
-            p.frame.from_ms
-        ),
-    };
-    let returns = "SELECT person, b AS r FROM {pb} AS pb2 WHERE rt = 1";
-    // Sizes (k = -1) and cells in one statement.
-    let cells = if sql.is_ch() {
-        format!(
-            "SELECT toInt64(c) AS c, toInt64(-1) AS k, toInt64(count()) AS n FROM {{starts}} GROUP BY c UNION ALL \
-             SELECT toInt64(c) AS c, toInt64(r - c) AS k, toInt64(count()) AS n FROM {{starts}} ALL INNER JOIN {{returns}} \
-             USING person WHERE r > c AND r - c < {n} GROUP BY c, k"
-        )
+    let any_person = start_person || reads_person(&q.return_event);
+    let first_id = ids.first().copied().unwrap_or(0);
+    let last_id = ids.last().copied().unwrap_or(first_id);
+    let mask = Mask::new(first_id, last_id);
+    // One output column per cell: (C, k) for k < periods and C + k within the range.
+    let n_cells: i64 = (0..mask.n).map(|c| n.min(mask.n - c)).sum();
+    let rows_out = if q.mode == RetentionMode::Recurring && mask.single() && n_cells <= MAX_MASK_CELLS {
+        // One row per person with the periods of start and of return events as masks; a cell
+        // (C, k) counts the persons with bit C of `st` and bit C + k of `rt`.
+        let pm = p.rollup(&Rollup {
+            from_ms: Some(p.frame.from_ms),
+            to_ms: Some(p.frame.to_ms),
+            conds: vec![format!("({start_m} OR {return_m})")],
+            aggs: vec![
+                mask.agg(sql, "st", &bucket, Some(&start_m)),
+                mask.agg(sql, "rt", &bucket, Some(&return_m)),
+            ],
+            reads_person: any_person,
+            ..Rollup::default()
+        })?;
+        let count = |cond: String| sql.int(&format!("sum({})", sql.flag(&cond)));
+        let mut cols = Vec::new();
+        let mut cells = Vec::new();
+        for c in 0..mask.n {
+            cols.push(count(sql.has_bit("st", c as u32)));
+            cells.push((c, -1));
+            for k in 1..n.min(mask.n - c) {
+                cols.push(count(format!(
+                    "{} AND {}",
+                    sql.has_bit("st", c as u32),
+                    sql.has_bit("rt", (c + k) as u32)
+                )));
+                cells.push((c, k));
+            }
+        }
+        let res = p
+            .run(&format!("SELECT {} FROM ({pm}) AS pm", cols.join(", ")))
+            .await?;
+        let mut out = Vec::new();
+        if let Some(row) = rows(&res).next() {
+            for (i, (c, k)) in cells.into_iter().enumerate() {
+                out.push((first_id + c, k, row.opt_i64(i)?.unwrap_or(0)));
+            }
+        }
+        out
     } else {
-        format!(
-            "SELECT c, -1 AS k, count(*) AS n FROM {{starts}} AS s0 GROUP BY c UNION ALL \
-             SELECT s.c, rr.r - s.c AS k, count(*) AS n FROM {{starts}} AS s JOIN {{returns}} AS rr \
-             ON s.person = rr.person WHERE rr.r > s.c AND rr.r - s.c < {n} GROUP BY s.c, rr.r - s.c"
-        )
+        cohort_cells(&p, q, &bucket, &start_m, &return_m, start_person, any_person).await?
     };
-    let text = sql.with_ctes(
-        &[("pb", pb), ("starts", starts), ("returns", returns.to_string())],
-        &cells,
-    );
-    let res = p.run(&text).await?;
     let last = ids.last().copied().unwrap_or(i64::MIN);
     let first = ids.first().copied().unwrap_or(0);
     let mut cohorts: Vec<Cohort> = ids
@@ -187,8 +192,7 @@ pub async fn get_retention(
             rates: Vec::new(),
         })
         .collect();
-    for row in rows(&res) {
-        let (c, k, v) = (row.i64(0)?, row.i64(1)?, row.i64(2)?);
+    for (c, k, v) in rows_out {
         let Some(cohort) = usize::try_from(c - first).ok().and_then(|i| cohorts.get_mut(i)) else {
             continue;
         };
@@ -232,4 +236,73 @@ pub async fn get_retention(
         cohorts,
         average,
     })
+}
+
+/// The cohort table as (cohort bucket, k, persons) rows (k = -1: the cohort size) by joining
+/// the cohorts' start rows with the return rows per person: `first_time` mode, and ranges of
+/// more periods than one bucket mask holds.
+async fn cohort_cells(
+    p: &Prepared<'_>,
+    q: &RetentionQuery,
+    bucket: &str,
+    start_m: &str,
+    return_m: &str,
+    start_person: bool,
+    any_person: bool,
+) -> Result<Vec<(i64, i64, i64)>, QueryError> {
+    let sql = &p.sql;
+    let n = q.periods as i64;
+    // One pass over the events: (person, period) with "did start" / "did return" flags.
+    let pb = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        conds: vec![format!("({start_m} OR {return_m})")],
+        keys: vec![(bucket.to_string(), "b".into())],
+        aggs: vec![
+            Agg::new("st", format!("max({})", sql.flag(start_m)), Merge::Max),
+            Agg::new("rt", format!("max({})", sql.flag(return_m)), Merge::Max),
+        ],
+        reads_person: any_person,
+        ..Rollup::default()
+    })?;
+    let starts = match q.mode {
+        RetentionMode::Recurring => "SELECT person, b AS c FROM {pb} AS pb1 WHERE st = 1".to_string(),
+        RetentionMode::FirstTime => format!(
+            "SELECT person, {} AS c FROM ({}) AS ft WHERE fts >= {}",
+            p.frame.bucket_sql(sql, "fts", q.period),
+            p.rollup(&Rollup {
+                to_ms: Some(p.frame.to_ms),
+                conds: vec![start_m.to_string()],
+                aggs: vec![Agg::new("fts", "min(ts)", Merge::Min)],
+                reads_person: start_person,
+                ..Rollup::default()
+            })?,
+            p.frame.from_ms
+        ),
+    };
+    let returns = "SELECT person, b AS r FROM {pb} AS pb2 WHERE rt = 1";
+    // Sizes (k = -1) and cells in one statement.
+    let cells = if sql.is_ch() {
+        format!(
+            "SELECT toInt64(c) AS c, toInt64(-1) AS k, toInt64(count()) AS n FROM {{starts}} GROUP BY c UNION ALL \
+             SELECT toInt64(c) AS c, toInt64(r - c) AS k, toInt64(count()) AS n FROM {{starts}} ALL INNER JOIN {{returns}} \
+             USING person WHERE r > c AND r - c < {n} GROUP BY c, k"
+        )
+    } else {
+        format!(
+            "SELECT c, -1 AS k, count(*) AS n FROM {{starts}} AS s0 GROUP BY c UNION ALL \
+             SELECT s.c, rr.r - s.c AS k, count(*) AS n FROM {{starts}} AS s JOIN {{returns}} AS rr \
+             ON s.person = rr.person WHERE rr.r > s.c AND rr.r - s.c < {n} GROUP BY s.c, rr.r - s.c"
+        )
+    };
+    let text = sql.with_ctes(
+        &[("pb", pb), ("starts", starts), ("returns", returns.to_string())],
+        &cells,
+    );
+    let res = p.run(&text).await?;
+    let mut out = Vec::new();
+    for row in rows(&res) {
+        out.push((row.i64(0)?, row.i64(1)?, row.i64(2)?));
+    }
+    Ok(out)
 }

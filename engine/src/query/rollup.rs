@@ -13,6 +13,10 @@
 //! 3. merges the rows of the same (person, keys): several anonymous ids and the user id of one
 //!    person fall together here.
 //!
+//! Bucketed activity (days of DAU, weeks of retention, values of a low-cardinality dimension)
+//! is best carried as bit masks merged with [`Merge::BitOr`] rather than as keys: see
+//! [`super::mask`].
+//!
 //! The result is exactly that of grouping the events-with-person relation by (person, keys),
 //! because the person is a function of the raw identity and the merges (`max`, `min`, `sum` of
 //! integers) are associative. When a condition reads `person` other than through a
@@ -21,6 +25,7 @@
 
 use super::QueryError;
 use super::scope::Prepared;
+use super::sql::Sql;
 
 /// How partial aggregates of one person and key are merged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +34,18 @@ pub enum Merge {
     Min,
     /// Only for integers: a float sum depends on the order of additions.
     Sum,
+    /// Bitwise OR of 64-bit integers (the bucket masks of [`Mask`]).
+    BitOr,
 }
 
 impl Merge {
-    /// The SQL aggregate that merges partial values.
-    pub fn func(self) -> &'static str {
+    /// The SQL aggregate that merges the partial values `expr`.
+    pub fn apply(self, sql: &Sql, expr: &str) -> String {
         match self {
-            Merge::Max => "max",
-            Merge::Min => "min",
-            Merge::Sum => "sum",
+            Merge::Max => format!("max({expr})"),
+            Merge::Min => format!("min({expr})"),
+            Merge::Sum => format!("sum({expr})"),
+            Merge::BitOr => sql.bit_or_agg(expr),
         }
     }
 }
@@ -55,9 +63,9 @@ pub struct Agg {
 impl Agg {
     /// `value` (this aggregate or its merge) with the column's type: integer sums as 64-bit
     /// integers (DuckDB would widen them to HUGEINT, whose merge costs twice a BIGINT's).
-    fn typed(&self, sql: &super::sql::Sql, value: &str) -> String {
+    fn typed(&self, sql: &Sql, value: &str) -> String {
         match self.merge {
-            Merge::Sum => sql.int(value),
+            Merge::Sum | Merge::BitOr => sql.int(value),
             Merge::Max | Merge::Min => value.to_string(),
         }
     }
@@ -151,7 +159,7 @@ impl Prepared<'_> {
             .map(|(i, a)| {
                 format!(
                     "{} AS {}",
-                    a.typed(sql, &format!("{}(_p{i})", a.merge.func())),
+                    a.typed(sql, &a.merge.apply(sql, &format!("_p{i}"))),
                     a.alias
                 )
             })

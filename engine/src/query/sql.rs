@@ -294,6 +294,61 @@ impl Sql {
         }
     }
 
+    /// The aggregate bitwise OR of non-negative 64-bit integers, as a signed 64-bit integer
+    /// (ClickHouse 18.16's `groupBitOr` takes unsigned integers only).
+    pub fn bit_or_agg(&self, expr: &str) -> String {
+        match self.dialect {
+            Dialect::ClickHouse => format!("toInt64(groupBitOr(toUInt64({expr})))"),
+            _ => format!("bit_or({expr})"),
+        }
+    }
+
+    /// `1 << n` as a 64-bit integer, for `0 <= n < 63` (an integer expression).
+    pub fn bit(&self, n: &str) -> String {
+        match self.dialect {
+            Dialect::ClickHouse => format!("bitShiftLeft(toInt64(1), {n})"),
+            _ => format!("(CAST(1 AS BIGINT) << CAST({n} AS INTEGER))"),
+        }
+    }
+
+    /// Whether bit `n` (a constant, `0 <= n < 63`) of the 64-bit integer `mask` is set.
+    pub fn has_bit(&self, mask: &str, n: u32) -> String {
+        let b = 1_i64 << n;
+        match self.dialect {
+            Dialect::ClickHouse => format!("(bitAnd({mask}, {b}) <> 0)"),
+            _ => format!("(({mask} & {b}) <> 0)"),
+        }
+    }
+
+    /// `mask << s` for a non-negative 64-bit `mask` below `2^limit` (`limit <= 62`), the bits
+    /// that would reach `2^limit` or above dropped first (DuckDB refuses an overflowing shift).
+    pub fn shl_within(&self, mask: &str, s: u32, limit: u32) -> String {
+        if s == 0 {
+            return mask.to_string();
+        }
+        let keep = (1_i64 << (limit - s)) - 1;
+        match self.dialect {
+            Dialect::ClickHouse => format!("bitShiftLeft(bitAnd({mask}, {keep}), {s})"),
+            _ => format!("(({mask} & {keep}) << {s})"),
+        }
+    }
+
+    /// The bitwise OR of 64-bit integers (at least one).
+    pub fn bor(&self, items: &[String]) -> String {
+        match self.dialect {
+            Dialect::ClickHouse => items
+                .iter()
+                .skip(1)
+                .fold(items[0].clone(), |acc, x| format!("bitOr({acc}, {x})")),
+            _ => format!("({})", items.join(" | ")),
+        }
+    }
+
+    /// Integer remainder of non-negative integers.
+    pub fn imod(&self, a: &str, b: i64) -> String {
+        format!("(({a}) % {b})")
+    }
+
     /// 64-bit integer cast.
     pub fn int(&self, expr: &str) -> String {
         match self.dialect {

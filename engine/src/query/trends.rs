@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::events::{metric_json, metric_sql};
 use super::fields::{Field, event_match_sql, filter_uses_person, pre_filter};
+use super::mask::{Mask, bit_counts};
 use super::normalize::rows;
 use super::rollup::Rollup;
 use super::scope::Prepared;
@@ -175,35 +176,68 @@ async fn active_series(
         ));
     }
     let mut values = vec![Value::from(0); ids.len()];
-    if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+    if let (Some(&first), Some(&last)) = (ids.first(), ids.last()) {
         let sql = &p.sql;
-        let start = p.frame.bucket_start(first - (days as i64 - 1), Interval::Day);
+        let start_id = first - (days as i64 - 1);
+        let start = p.frame.bucket_start(start_id, Interval::Day);
         let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
-        // The distinct (person, day) pairs, then each pair counts for the `days` days from its own.
-        let pd = p.rollup(&Rollup {
-            from_ms: Some(start),
-            to_ms: Some(p.frame.to_ms),
-            conds: vec![m.to_string()],
-            keys: vec![(day, "d".into())],
-            reads_person: q.event.filters.as_ref().is_some_and(filter_uses_person),
-            ..Rollup::default()
-        })?;
-        let text = if days == 1 {
-            format!(
-                "SELECT d AS day, count(*) AS n FROM ({pd}) AS pd WHERE d >= {first} AND d <= {last} GROUP BY d"
-            )
+        let reads_person = q.event.filters.as_ref().is_some_and(filter_uses_person);
+        let mask = Mask::new(start_id, last);
+        if days == 1 || mask.single() {
+            // One row per person (and chunk) with the days active as a mask; a rolling window
+            // is an OR of shifted masks; the count of a day is a sum of bit tests.
+            let pm = p.rollup(&Rollup {
+                from_ms: Some(start),
+                to_ms: Some(p.frame.to_ms),
+                conds: vec![m.to_string()],
+                keys: mask.keys(sql, &day),
+                aggs: vec![mask.agg(sql, "m", &day, None)],
+                reads_person,
+                ..Rollup::default()
+            })?;
+            let active = if days == 1 {
+                "m".to_string()
+            } else {
+                mask.window(sql, "m", days)
+            };
+            let bits = mask.chunk_bits();
+            let bits = (first - start_id) as u32..bits.end;
+            let text = format!(
+                "SELECT w, {} FROM (SELECT {} AS w, {active} AS am FROM ({pm}) AS pm) AS x GROUP BY w",
+                bit_counts(sql, "am", bits.clone()).join(", "),
+                mask.chunk_col(sql),
+            );
+            for row in rows(&p.run(&text).await?) {
+                let w = row.i64(0)?;
+                for (c, j) in bits.clone().enumerate() {
+                    let id = mask.bucket(w, j);
+                    if let Some(v) = usize::try_from(id - first).ok().and_then(|i| values.get_mut(i)) {
+                        *v = Value::from(row.opt_i64(c + 1)?.unwrap_or(0));
+                    }
+                }
+            }
         } else {
-            format!(
+            // A rolling window longer than one mask: the distinct (person, day) pairs, then
+            // each pair counts for the `days` days from its own.
+            let pd = p.rollup(&Rollup {
+                from_ms: Some(start),
+                to_ms: Some(p.frame.to_ms),
+                conds: vec![m.to_string()],
+                keys: vec![(day, "d".into())],
+                reads_person,
+                ..Rollup::default()
+            })?;
+            let text = format!(
                 "SELECT pd.d + r.k AS day, {} AS n FROM ({pd}) AS pd CROSS JOIN {} AS r \
                  WHERE pd.d + r.k >= {first} AND pd.d + r.k <= {last} GROUP BY pd.d + r.k",
                 sql.count_distinct("pd.person"),
                 sql.range_relation(days as i64),
-            )
-        };
-        for row in rows(&p.run(&text).await?) {
-            let i = (row.i64(0)? - first) as usize;
-            if let Some(v) = values.get_mut(i) {
-                *v = Value::from(row.i64(1)?);
+            );
+            for row in rows(&p.run(&text).await?) {
+                let i = (row.i64(0)? - first) as usize;
+                if let Some(v) = values.get_mut(i) {
+                    *v = Value::from(row.i64(1)?);
+                }
             }
         }
     }

@@ -94,54 +94,61 @@ pub async fn get_user_metrics(
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
     let count_of = |name: &str| format!("sum({})", sql.flag(&format!("event = '{name}'")));
     let amount = sql.json_num("properties", &["amount".to_string()])?;
-    let text = format!(
-        "SELECT count(*) AS n, {} AS days, {} AS sessions, {} AS pv, {} AS clicks, {} AS purchases, \
-         sum(CASE WHEN event = 'purchase' THEN {amount} END) AS revenue, min(ts) AS first_ts, max(ts) AS last_ts \
-         FROM {events}",
+    let aggs = format!(
+        "count(*) AS n, {} AS days, {} AS sessions, {} AS pv, {} AS clicks, {} AS purchases, \
+         sum(CASE WHEN event = 'purchase' THEN {amount} END) AS revenue, min(ts) AS first_ts, max(ts) AS last_ts",
         sql.count_distinct(&day),
         sql.count_distinct("session_id"),
         count_of("page_view"),
         count_of("click"),
         count_of("purchase"),
     );
-    let res = p.run(&text).await?;
-    let row = rows(&res)
-        .next()
-        .ok_or_else(|| QueryError::Unexpected("no aggregate row".into()))?;
-    let n = row.i64(0)?;
-    let feature = sql.json_text("properties", &["feature_name".to_string()])?;
-    let features = p
-        .run(&format!(
-            "SELECT coalesce({feature}, '') AS f, count(*) AS n FROM {events} WHERE event = 'feature_used' \
-             GROUP BY coalesce({feature}, '')"
-        ))
+    // One statement, so that the person's events are found once (a CTE on DuckDB/PostgreSQL):
+    // the totals (k = 0) and the same aggregates per feature name of `feature_used` events.
+    let feature = format!(
+        "coalesce({}, '')",
+        sql.json_text("properties", &["feature_name".to_string()])?
+    );
+    let body = format!(
+        "SELECT 0 AS k, '' AS f, {aggs} FROM {{ev}} AS t0 UNION ALL \
+         SELECT 1, {feature}, {aggs} FROM {{ev}} AS t1 WHERE event = 'feature_used' GROUP BY {feature}"
+    );
+    let res = p
+        .run(&sql.with_ctes(&[("ev", format!("SELECT * FROM {events}"))], &body))
         .await?;
     let mut feature_usage = BTreeMap::new();
-    for r in rows(&features) {
-        feature_usage.insert(r.str(0), r.i64(1)?);
+    let mut totals = None;
+    for r in rows(&res) {
+        if r.i64(0)? == 0 {
+            totals = Some(r);
+        } else {
+            feature_usage.insert(r.str(1), r.i64(2)?);
+        }
     }
-    let purchases = row.i64(5)?;
+    let row = totals.ok_or_else(|| QueryError::Unexpected("no aggregate row".into()))?;
+    let n = row.i64(2)?;
+    let purchases = row.i64(7)?;
     Ok(UserMetrics {
         person: q.person.clone(),
         total_events: n,
-        unique_days: row.i64(1)?,
-        session_count: row.i64(2)?,
-        page_views: row.i64(3)?,
-        clicks: row.i64(4)?,
+        unique_days: row.i64(3)?,
+        session_count: row.i64(4)?,
+        page_views: row.i64(5)?,
+        clicks: row.i64(6)?,
         purchases,
         revenue: if purchases == 0 {
             Value::from(0.0)
         } else {
-            float_json(Some(row.opt_f64(6)?.unwrap_or(0.0)))
+            float_json(Some(row.opt_f64(8)?.unwrap_or(0.0)))
         },
         feature_usage,
         first_seen: if n > 0 {
-            row.opt_i64(7)?.map(ms_to_rfc3339)
+            row.opt_i64(9)?.map(ms_to_rfc3339)
         } else {
             None
         },
         last_seen: if n > 0 {
-            row.opt_i64(8)?.map(ms_to_rfc3339)
+            row.opt_i64(10)?.map(ms_to_rfc3339)
         } else {
             None
         },
