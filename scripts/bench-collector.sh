@@ -5,6 +5,7 @@
 #   scripts/bench-collector.sh                 # noop, duckdb, and postgres/clickhouse when available
 #   DURATION=30 BACKENDS="noop duckdb" scripts/bench-collector.sh
 #   FOOTFALL_BIN=path/to/release/footfall scripts/bench-collector.sh   # skip the build
+#   ROUNDS=3 BACKENDS="noop duckdb" scripts/bench-collector.sh          # interleaved rounds + medians
 #
 # Load: Debian's `wrk` (installed by this script when missing) on loopback, a Lua script that
 # POSTs /v1/batch bodies of 100 realistic track messages with unique messageIds, 64 connections.
@@ -20,6 +21,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 BATCH=100
 BACKENDS="${BACKENDS:-noop duckdb postgres clickhouse}"
+ROUNDS="${ROUNDS:-1}"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
@@ -101,7 +103,7 @@ fi
 location_for() {
   case "$1" in
     noop) echo noop ;;
-    duckdb) echo "$work/duckdb-data" ;;
+    duckdb) echo "$work/duckdb-data-$round" ;;
     postgres) echo "$FOOTFALL_TEST_POSTGRES_URL" ;;
     clickhouse) echo "$FOOTFALL_TEST_CLICKHOUSE_URL" ;;
     *) log "unknown backend $1"; exit 1 ;;
@@ -117,6 +119,8 @@ cpu_ticks() { # user + system CPU of process $1, in clock ticks
 }
 
 results=()
+declare -A rates=() ratios=()
+for round in $(seq 1 "$ROUNDS"); do
 noop_rate=""
 for backend in $BACKENDS; do
   location="$(location_for "$backend")"
@@ -159,9 +163,15 @@ for backend in $BACKENDS; do
   [[ "$backend" == noop ]] && noop_rate="$rate"
   ratio="-"
   [[ -n "$noop_rate" && "$noop_rate" != 0 ]] && ratio="$(awk -v r="$rate" -v n="$noop_rate" 'BEGIN { printf "%.0f%%", 100 * r / n }')"
-  results+=("| $backend | $rate | $p50 | $p99 | $ratio | $cpu_us | $drain | ${non2xx:-0} non-2xx, $rejected refused/shed |")
+  rates[$backend]+="$rate "
+  [[ "$ratio" != "-" ]] && ratios[$backend]+="${ratio%\%} "
+  label="$backend"; [[ "$ROUNDS" -gt 1 ]] && label="$backend (round $round)"
+  results+=("| $label | $rate | $p50 | $p99 | $ratio | $cpu_us | $drain | ${non2xx:-0} non-2xx, $rejected refused/shed |")
   log "$backend: $rate events/s, p50 $p50, p99 $p99, collector CPU $cpu_us µs/event, backlog loaded $drain after the run"
 done
+done
+
+median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 
 echo
 echo "Collector, $(nproc) cores, wrk -t$THREADS -c$CONNECTIONS -d${DURATION}s on loopback, batches of $BATCH track messages, durable acks:"
@@ -169,3 +179,12 @@ echo
 echo "| sink | accepted events/s | p50 latency | p99 latency | vs no-op ceiling | collector CPU µs/event | store backlog loaded after the run | errors |"
 echo "|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${results[@]}"
+if [[ "$ROUNDS" -gt 1 ]]; then
+  echo
+  echo "Medians over $ROUNDS rounds (each round: every sink once, in order; ratio = the sink / the round's no-op):"
+  echo
+  for backend in $BACKENDS; do
+    r="$(echo "${ratios[$backend]:-}" | median)"
+    echo "- $backend: $(echo "${rates[$backend]}" | median) events/s${r:+, $r % of the no-op ceiling}"
+  done
+fi
