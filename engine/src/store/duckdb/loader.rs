@@ -186,7 +186,10 @@ impl Inner {
         drop(w);
         let mut log = lock(&self.intake.log)?;
         match result {
-            Ok(()) => log.finish(std::mem::take(&mut taken.segments)),
+            Ok(()) => {
+                log.finish(std::mem::take(&mut taken.segments));
+                log.recycle(taken.records);
+            }
             Err(e) => {
                 log.restore(taken);
                 return Err(e);
@@ -194,7 +197,6 @@ impl Inner {
         }
         drop(log);
         self.intake.changed.notify_all();
-        // `taken` (the loaded rows) is freed here, outside every lock.
         Ok(())
     }
 
@@ -237,6 +239,7 @@ fn settle_locked(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError> 
     match insert_records(w, &taken.records) {
         Ok(()) => {
             log.finish(std::mem::take(&mut taken.segments));
+            log.recycle(taken.records);
             Ok(())
         }
         Err(e) => {
@@ -278,43 +281,58 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
     let Some(last_seq) = records.last().map(|r| r.seq) else {
         return Ok(());
     };
-    let views: Vec<_> = records.iter().map(Record::view).collect();
-    let batches = || views.iter();
-    let links: Vec<_> = batches().flat_map(|b| b.links.iter().cloned()).collect();
-    let links = common::reduce_links(&links);
+    // One record decoded at a time (its events borrowed from its buffer): the loader's
+    // working set stays one write, whatever the size of the load.
+    let mut links = Vec::new();
+    let mut dead_letters = Vec::new();
     w.ensure_staging()?;
     let tx = w.conn.transaction().map_err(err)?;
-    if batches().any(|b| !b.events.is_empty()) {
-        let mut app = tx
-            .appender_with_columns("events", &EVENT_COLUMN_NAMES)
-            .map_err(err)?;
-        for e in batches().flat_map(|b| &b.events) {
-            app.append_row(params![
-                e.project_id,
-                e.message_id,
-                e.kind,
-                e.event,
-                e.ts,
-                e.received_at,
-                e.sent_at,
-                e.original_timestamp,
-                e.anonymous_id,
-                e.user_id,
-                e.session_id,
-                e.group_id,
-                e.browser,
-                e.os,
-                e.device_type,
-                e.is_bot,
-                e.ip,
-                e.properties,
-                e.traits,
-                e.context,
-            ])
-            .map_err(err)?;
+    {
+        let mut app = None;
+        for record in records {
+            let view = record.view();
+            if !view.events.is_empty() {
+                let app = match &mut app {
+                    Some(app) => app,
+                    None => app.insert(
+                        tx.appender_with_columns("events", &EVENT_COLUMN_NAMES)
+                            .map_err(err)?,
+                    ),
+                };
+                for e in &view.events {
+                    app.append_row(params![
+                        e.project_id,
+                        e.message_id,
+                        e.kind,
+                        e.event,
+                        e.ts,
+                        e.received_at,
+                        e.sent_at,
+                        e.original_timestamp,
+                        e.anonymous_id,
+                        e.user_id,
+                        e.session_id,
+                        e.group_id,
+                        e.browser,
+                        e.os,
+                        e.device_type,
+                        e.is_bot,
+                        e.ip,
+                        e.properties,
+                        e.traits,
+                        e.context,
+                    ])
+                    .map_err(err)?;
+                }
+            }
+            links.extend(view.links);
+            dead_letters.extend(view.dead_letters);
         }
-        app.flush().map_err(err)?;
+        if let Some(mut app) = app {
+            app.flush().map_err(err)?;
+        }
     }
+    let links = common::reduce_links(&links);
     if !links.is_empty() {
         {
             let mut app = tx
@@ -332,9 +350,9 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
         );
         tx.execute_batch(&upsert).map_err(err)?;
     }
-    if batches().any(|b| !b.dead_letters.is_empty()) {
+    if !dead_letters.is_empty() {
         let mut app = tx.appender("dead_letters").map_err(err)?;
-        for d in batches().flat_map(|b| &b.dead_letters) {
+        for d in &dead_letters {
             app.append_row(params![
                 d.project_id,
                 d.received_at,
