@@ -7,8 +7,8 @@
 //! into the file and logs only block pointers. The collector group-commits a few thousand events
 //! at a time, so its commits took the expensive path (1.6–2.4× the CPU per row of whole row
 //! groups, engine/tests/store_throughput.rs). So a write is made durable here, in an append-only
-//! log that is fsynced once per write, and a loader moves the log into DuckDB in row-group-sized
-//! transactions (or at least every [`LOAD_INTERVAL`]).
+//! log that is fsynced once per write, and a loader moves the log into DuckDB in transactions of
+//! [`LOAD_ROWS`] (or at least every [`LOAD_INTERVAL`]).
 //!
 //! # Guarantees
 //! * **Durable**: [`IntakeLog::append`] returns after the record is written and `fdatasync`ed; a
@@ -19,7 +19,7 @@
 //!   record is inserted as is.
 //! * **Visible**: every read of events or identities first loads what is pending (see
 //!   `settle` in the store), so a query after an acknowledged write sees it, as before.
-//! * **Bounded**: at most [`MAX_PENDING_ROWS`] rows wait in memory (~1 KB each); a write beyond
+//! * **Bounded**: at most [`MAX_PENDING_ROWS`] rows wait in memory (~0.7 KB each); a write beyond
 //!   that waits for the loader up to [`BACKLOG_WAIT`], then fails as unavailable (the collector
 //!   answers 503 with `Retry-After`).
 //!
@@ -40,13 +40,16 @@ use std::time::{Duration, Instant};
 use super::keys::KeySet;
 use crate::store::{DeadLetter, EventRow, IdentityLink};
 
-/// DuckDB's row group size: a load of at least this many rows is written compressed straight
-/// to the database file.
-pub const LOAD_ROWS: usize = 122_880;
+/// DuckDB's row group size: the full row groups of a load are written compressed straight to
+/// the database file; only the last, partial one goes through the WAL (and is compressed again
+/// at a checkpoint).
+pub const ROW_GROUP: usize = 122_880;
+/// Rows that make a load due: two row groups, so that the partial one is a small share.
+pub const LOAD_ROWS: usize = 2 * ROW_GROUP;
 /// The longest an acknowledged write waits before the loader moves it into DuckDB.
 pub const LOAD_INTERVAL: Duration = Duration::from_secs(1);
-/// Rows held in memory for the loader (about 1 KB each); writes beyond it wait.
-pub const MAX_PENDING_ROWS: usize = 3 * LOAD_ROWS;
+/// Rows held for the loader (their encoding: about 0.7 KB each); writes beyond it wait.
+pub const MAX_PENDING_ROWS: usize = 2 * LOAD_ROWS;
 /// How long a write waits for the loader when the backlog is full before failing.
 pub const BACKLOG_WAIT: Duration = Duration::from_secs(10);
 
