@@ -12,6 +12,7 @@
 //! | `footfall_commit_group_events` | histogram | events per group commit |
 //! | `footfall_store_write_errors_total` | counter | failed group commits |
 //! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
+//! | `footfall_store_backlog_events` | gauge | events acknowledged and durable but not yet moved into the store's tables (the embedded store's intake log; 0 for PostgreSQL/ClickHouse), read at scrape time |
 //! | `footfall_privacy_changes_total{kind}` | counter | changes the privacy settings made to accepted messages: `plan_properties_removed`, `url_params_removed`, `pii_redacted` (values), `user_id_hashed` (messages) |
 
 use std::sync::atomic::AtomicI64;
@@ -45,6 +46,7 @@ pub struct Metrics {
     pub commit_group_events: Histogram,
     pub store_write_errors: Counter,
     pub inflight: Gauge<i64, AtomicI64>,
+    pub store_backlog: Gauge<i64, AtomicI64>,
     pub privacy_changes: Family<KindLabel, Counter>,
 }
 
@@ -68,6 +70,7 @@ impl Metrics {
             commit_group_events: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
             store_write_errors: Counter::default(),
             inflight: Gauge::default(),
+            store_backlog: Gauge::default(),
             privacy_changes: Family::default(),
             registry: Registry::default(),
         };
@@ -121,6 +124,11 @@ impl Metrics {
             "footfall_inflight_requests",
             "Ingestion requests being processed",
             m.inflight.clone(),
+        );
+        r.register(
+            "footfall_store_backlog_events",
+            "Events acknowledged but not yet moved into the store's tables (the embedded store's intake log)",
+            m.store_backlog.clone(),
         );
         r.register(
             "footfall_privacy_changes",
@@ -192,5 +200,6 @@ mod tests {
         );
         assert!(text.contains("footfall_store_write_seconds_count 1"), "{text}");
         assert!(text.contains("footfall_inflight_requests 0"), "{text}");
+        assert!(text.contains("footfall_store_backlog_events 0"), "{text}");
     }
 }

@@ -81,6 +81,9 @@ impl Store for ControlledStore {
     fn dialect(&self) -> Dialect {
         self.inner.dialect()
     }
+    fn backlog(&self) -> Option<u64> {
+        self.inner.backlog()
+    }
     async fn migrate(&self) -> Result<(), StoreError> {
         self.inner.migrate().await
     }

@@ -39,6 +39,10 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .store_backlog
+        .set(state.store.backlog().unwrap_or(0).try_into().unwrap_or(i64::MAX));
     (
         [(
             header::CONTENT_TYPE,

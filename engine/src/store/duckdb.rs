@@ -435,6 +435,10 @@ impl Store for DuckDbStore {
             .await
     }
 
+    fn backlog(&self) -> Option<u64> {
+        Some(self.inner.intake.backlog.load(Ordering::Relaxed))
+    }
+
     async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError> {
         if batch.events.is_empty() && batch.links.is_empty() && batch.dead_letters.is_empty() {
             return Ok(WriteReport::default());

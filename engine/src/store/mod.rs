@@ -236,6 +236,12 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// Cheap reachability check for `/ready`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Events acknowledged (durable) but not yet moved into the backend's tables: the embedded
+    /// store's intake log (reads load it first, so they are never invisible). `None` for backends
+    /// that commit straight into their tables. Cheap; never blocks.
+    fn backlog(&self) -> Option<u64> {
+        None
+    }
     /// Durably stores events (skipping duplicates), identity links (first wins) and dead letters.
     /// `Ok` means committed.
     async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError>;

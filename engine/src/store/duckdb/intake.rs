@@ -35,6 +35,8 @@ use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::keys::KeySet;
@@ -131,6 +133,8 @@ pub struct IntakeLog {
     next_seq: u64,
     pending: VecDeque<Record>,
     pending_rows: usize,
+    /// Rows pending or being loaded, readable without the log's lock (the backlog metric).
+    backlog: Arc<AtomicU64>,
     oldest: Option<Instant>,
     /// Whether a load has taken records and not yet finished or restored them.
     loading: bool,
@@ -152,6 +156,7 @@ impl IntakeLog {
             next_seq: loaded_seq + 1,
             pending: VecDeque::new(),
             pending_rows: 0,
+            backlog: Arc::default(),
             oldest: None,
             loading: false,
             spare: Vec::new(),
@@ -180,6 +185,11 @@ impl IntakeLog {
     /// Rows waiting for the loader.
     pub fn pending_rows(&self) -> usize {
         self.pending_rows
+    }
+
+    /// Rows pending or being loaded, as a counter readable without the log's lock.
+    pub fn backlog(&self) -> Arc<AtomicU64> {
+        self.backlog.clone()
     }
 
     /// Whether the loader should run now.
@@ -226,6 +236,7 @@ impl IntakeLog {
 
     fn push(&mut self, record: Record) {
         self.pending_rows += record.rows;
+        self.backlog.fetch_add(record.rows as u64, Ordering::Relaxed);
         self.oldest.get_or_insert_with(Instant::now);
         self.pending.push_back(record);
     }
@@ -275,6 +286,7 @@ impl IntakeLog {
     /// The load of what [`Self::take`] took committed: its segments go.
     pub fn finish(&mut self, segments: Vec<PathBuf>) {
         self.loading = false;
+        self.backlog.store(self.pending_rows as u64, Ordering::Relaxed);
         for path in &segments {
             if let Err(e) = fs::remove_file(path)
                 && e.kind() != io::ErrorKind::NotFound

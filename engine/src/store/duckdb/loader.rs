@@ -6,7 +6,7 @@
 //! only the log (for its dedupe, append and fsync), so intake goes on while the loader inserts
 //! into DuckDB under the writer lock.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -26,6 +26,8 @@ const LOADER_TICK: Duration = Duration::from_millis(100);
 /// reference to the store, so dropping the store ends it).
 pub struct Intake {
     pub log: Mutex<IntakeLog>,
+    /// [`IntakeLog::backlog`], read without the lock.
+    pub backlog: Arc<AtomicU64>,
     /// Notified when rows become pending (the loader) and when a load makes room (writers
     /// waiting on a full backlog).
     changed: Condvar,
@@ -35,6 +37,7 @@ pub struct Intake {
 impl Intake {
     pub fn new(log: IntakeLog) -> Self {
         Self {
+            backlog: log.backlog(),
             log: Mutex::new(log),
             changed: Condvar::new(),
             closed: AtomicBool::new(false),
