@@ -174,3 +174,49 @@ async fn the_backlog_counts_acknowledged_events_until_they_are_loaded() {
     assert!(count(&store, "SELECT count(*) FROM events").await >= 40);
     assert_eq!(store.backlog(), Some(0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_reads_and_erasure_neither_deadlock_nor_lose_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(DuckDbStore::open(dir.path()).unwrap());
+    store.migrate().await.unwrap();
+    let work = async {
+        let mut tasks = Vec::new();
+        for w in 0..4i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for k in 0..40i64 {
+                    let from = (w * 40 + k) * 25;
+                    let mut b = batch(from..from + 25);
+                    // Copies of events other writers send too: stored once.
+                    b.events.extend(events("p", (k % 4) * 25..(k % 4) * 25 + 5, |i| {
+                        1_700_000_000_000 + i
+                    }));
+                    store.write(b).await.unwrap();
+                }
+            }));
+        }
+        for _ in 0..2 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..30 {
+                    let n = count(&store, "SELECT count(*) FROM events").await;
+                    assert!(n <= 4000);
+                    store.erase_person("p", "nobody").await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), work)
+        .await
+        .expect("writes, reads and erasure finished (no deadlock)");
+    assert_eq!(count(&store, "SELECT count(*) FROM events").await, 4000);
+    assert_eq!(
+        count(&store, "SELECT count(DISTINCT message_id) FROM events").await,
+        4000
+    );
+    assert_eq!(store.backlog(), Some(0));
+}
