@@ -14,7 +14,7 @@
 //! (project_id, message_id) (see [`keys`] for why this replaces a primary key, and for its
 //! exactness), appends what is new to the intake log in `DIR/intake/` and fsyncs it: then the
 //! write is durable and acknowledged. A loader thread moves logged writes into DuckDB in
-//! row-group-sized transactions (or after at most a second): events through DuckDB's Appender,
+//! transactions of two row groups (or after at most a second): events through DuckDB's Appender,
 //! identity links through a connection-local temp table and the first-link-wins upsert, dead
 //! letters appended — see [`intake`] for why, and for its exactly-once replay after a crash.
 //! Every read of events or identities (queries, export, the identity lookup) first loads what

@@ -116,12 +116,6 @@ pub struct Taken {
     pub segments: Vec<PathBuf>,
 }
 
-impl Taken {
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty() && self.segments.is_empty()
-    }
-}
-
 /// The log and the writes it holds that DuckDB does not have yet. `dir: None` (an in-memory
 /// database) keeps the pending writes without a file.
 pub struct IntakeLog {
@@ -280,6 +274,17 @@ impl IntakeLog {
         Taken {
             records: self.pending.drain(..).collect(),
             segments: std::mem::take(&mut self.sealed),
+        }
+    }
+
+    /// Ends the load of `taken`: committed (`loaded`) → its segments go and its buffers are kept
+    /// for reuse; failed → its records are pending again.
+    pub fn complete(&mut self, mut taken: Taken, loaded: bool) {
+        if loaded {
+            self.finish(std::mem::take(&mut taken.segments));
+            self.recycle(taken.records);
+        } else {
+            self.restore(taken);
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ::duckdb::{Connection, params};
 
-use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record, Taken};
+use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record};
 use super::keys::{self, KeySet};
 use super::{EVENT_COLUMN_NAMES, Inner, Writer, err, lock, sql};
 use crate::store::{EventRow, StoreError, WriteBatch, WriteReport, common};
@@ -180,27 +180,12 @@ impl Inner {
     /// holds the writer).
     pub(super) fn load_pending(&self) -> Result<(), StoreError> {
         let mut w = lock(&self.writer)?;
-        let mut taken = lock(&self.intake.log)?.take();
-        if taken.is_empty() {
-            lock(&self.intake.log)?.finish(Vec::new());
-            return Ok(());
-        }
+        let taken = lock(&self.intake.log)?.take();
         let result = insert_records(&mut w, &taken.records);
         drop(w);
-        let mut log = lock(&self.intake.log)?;
-        match result {
-            Ok(()) => {
-                log.finish(std::mem::take(&mut taken.segments));
-                log.recycle(taken.records);
-            }
-            Err(e) => {
-                log.restore(taken);
-                return Err(e);
-            }
-        }
-        drop(log);
+        lock(&self.intake.log)?.complete(taken, result.is_ok());
         self.intake.changed.notify_all();
-        Ok(())
+        result
     }
 
     /// Runs `f` with the writer and the log held, after loading everything pending.
@@ -234,22 +219,10 @@ impl Drop for Inner {
 
 /// Loads everything pending while the caller holds both locks.
 fn settle_locked(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError> {
-    let mut taken: Taken = log.take();
-    if taken.is_empty() {
-        log.finish(Vec::new());
-        return Ok(());
-    }
-    match insert_records(w, &taken.records) {
-        Ok(()) => {
-            log.finish(std::mem::take(&mut taken.segments));
-            log.recycle(taken.records);
-            Ok(())
-        }
-        Err(e) => {
-            log.restore(taken);
-            Err(e)
-        }
-    }
+    let taken = log.take();
+    let result = insert_records(w, &taken.records);
+    log.complete(taken, result.is_ok());
+    result
 }
 
 /// Loads the dedupe set from `events` (everything pending is loaded first, so it is complete).
