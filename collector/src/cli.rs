@@ -305,14 +305,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => {
             let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
             let project = state.project(&project).expect("resolved above").clone();
-            let summary = import::import_files(&state, &project, &args.files, !args.quiet).await?;
+            let summary = import::import_files(&state, &project, &args.files, !args.quiet).await;
+            server::close_store(&state).await;
+            let summary = summary?;
             println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
             Ok(())
         }
         Command::Erase(args) => {
             let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
             let project = state.project(&project).expect("resolved above").clone();
-            let summary = privacy::erase(&state, &project, args.person(), &cli_actor()).await?;
+            let summary = privacy::erase(&state, &project, args.person(), &cli_actor()).await;
+            server::close_store(&state).await;
+            let summary = summary?;
             println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
             Ok(())
         }

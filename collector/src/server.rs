@@ -38,6 +38,7 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let jobs = spawn_jobs(state.clone());
+    let state_for_close = state.clone();
     let alerts = spawn_alerts(&state, stopped(stop_rx.clone()));
     let result = serve_http(state, listener, stopped(stop_rx)).await;
     if let Some(alerts) = alerts {
@@ -49,8 +50,21 @@ pub async fn serve(
     for job in jobs {
         job.abort();
     }
+    close_store(&state_for_close).await;
     tracing::info!("collector stopped");
     result
+}
+
+/// [`footfall_engine::store::Store::close`] at exit, logged (a failure loses nothing: the
+/// embedded store replays its intake log at the next open).
+pub async fn close_store(state: &AppState) {
+    let started = std::time::Instant::now();
+    match state.store.close().await {
+        Ok(()) => tracing::info!(elapsed = ?started.elapsed(), "store closed"),
+        Err(e) => {
+            tracing::warn!(error = %e, "closing the store failed; its intake log is replayed at the next open")
+        }
+    }
 }
 
 /// Resolves once the watch says stop (or its sender is gone).

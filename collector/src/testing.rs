@@ -84,6 +84,9 @@ impl Store for ControlledStore {
     fn backlog(&self) -> Option<u64> {
         self.inner.backlog()
     }
+    async fn close(&self) -> Result<(), StoreError> {
+        self.inner.close().await
+    }
     async fn migrate(&self) -> Result<(), StoreError> {
         self.inner.migrate().await
     }

@@ -126,6 +126,22 @@ async fn kill9_loses_nothing_acked(env: Env) {
     }
     let status = collector.terminate();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    if std::path::Path::new(&env.location).is_dir() {
+        // The embedded store was closed on the way out: its intake log loaded into the database
+        // file and checkpointed (the file alone is complete; the next open replays nothing).
+        let data = std::path::Path::new(&env.location);
+        let left: Vec<_> = std::fs::read_dir(data.join("intake"))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        assert!(
+            left.is_empty(),
+            "intake log left after a graceful shutdown: {left:?}"
+        );
+        let wal = std::fs::metadata(data.join("footfall.duckdb.wal"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        assert_eq!(wal, 0, "DuckDB WAL not checkpointed at shutdown");
+    }
     let store = common::open(&env.location);
     let unique: HashSet<&String> = sent.iter().flat_map(|(ids, _)| ids).collect();
     assert_eq!(common::event_count(&*store, &project).await, unique.len() as i64);

@@ -20,6 +20,9 @@
 //! `--dashboard` instead computes each widget of the example dashboard (`examples/dashboards.yaml`)
 //! uncached, one after another, `--runs` times, and prints each widget's median (ms) and their sum.
 //!
+//! `--text-persons` resolves persons by their id strings instead of the stored integer identity
+//! keys (`QueryContext::text_persons`: the plans before the keys, for before/after figures).
+//!
 //! `--sql-dir DIR` writes the SQL statements of each query's last run to `DIR/<name>_<i>.sql`
 //! (for `perf_sql`, which runs them alone and reports CPU time).
 
@@ -130,7 +133,9 @@ async fn main() {
     if std::env::args().any(|a| a == "--prepare") {
         return;
     }
-    let ctx = QueryContext::at(PROJECT, START + 30 * 86_400_000 + 12 * 3_600_000);
+    let mut ctx = QueryContext::at(PROJECT, START + 30 * 86_400_000 + 12 * 3_600_000);
+    // The plans by person id strings instead of the integer identity keys (before/after runs).
+    ctx.text_persons = std::env::args().any(|a| a == "--text-persons");
     if std::env::args().any(|a| a == "--dashboard") {
         bench_dashboard(&store, ctx.now_ms, runs, &sql_dir).await;
         return;

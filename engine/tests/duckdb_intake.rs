@@ -153,6 +153,29 @@ async fn closing_the_store_loads_what_is_pending() {
     assert_eq!(n, 30);
 }
 
+/// `close` (what the collector calls at exit) loads the log and checkpoints while the store is
+/// still open, and stops the loader; the store keeps working afterwards.
+#[tokio::test]
+async fn close_loads_the_log_and_checkpoints_without_dropping_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path()).unwrap();
+    store.migrate().await.unwrap();
+    store.write(batch(0..40)).await.unwrap();
+    assert!(!segments(dir.path()).is_empty(), "logged, not loaded yet");
+    store.close().await.unwrap();
+    assert!(segments(dir.path()).is_empty(), "close loads the log");
+    assert_eq!(store.backlog(), Some(0));
+    let wal = std::fs::metadata(dir.path().join("footfall.duckdb.wal"))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    assert_eq!(wal, 0, "close checkpoints");
+    // Still usable: a write after close is durable and visible.
+    store.write(batch(40..50)).await.unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM events").await, 50);
+    store.close().await.unwrap();
+    assert!(segments(dir.path()).is_empty());
+}
+
 #[tokio::test]
 async fn the_backlog_counts_acknowledged_events_until_they_are_loaded() {
     let dir = tempfile::tempdir().unwrap();

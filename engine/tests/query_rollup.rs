@@ -165,3 +165,85 @@ async fn person_rollups_merge_raw_identities() {
         }
     }
 }
+
+/// Persons resolved through the integer identity keys (see `store::rid_key`) are exactly the
+/// persons of the id strings: pre-login anonymous activity counts for the user who signs in, a
+/// user id spelled like a linked anonymous id stays its own person (user rows never look up a
+/// link), and an unlinked anonymous id spelled like a user id is that user's person (the
+/// person is an id, whichever column it came from). Every answer is also checked against the
+/// plans by id strings (`text_persons`).
+#[tokio::test]
+async fn identity_keys_resolve_persons_like_ids() {
+    for b in backends("idkeys").await {
+        let p = project("idkeys");
+        let s = &*b.store;
+        let n = b.name;
+        let events = vec![
+            ev("anon-1", "page_view", at(0, 9, 0, 0)),
+            ev("anon-1", "sign_up", at(0, 10, 0, 0)).user("u1"),
+            ev("z", "page_view", at(0, 11, 0, 0)).user("anon-2"),
+            ev("anon-2", "page_view", at(0, 12, 0, 0)),
+            ev("u3", "page_view", at(1, 9, 0, 0)),
+            ev("other", "click", at(1, 10, 0, 0)).user("u3"),
+        ];
+        let links = vec![
+            link("anon-1", "u1", at(0, 10, 0, 0)),
+            link("anon-2", "u2", at(0, 12, 0, 0)),
+        ];
+        load(s, &p, events, links).await;
+        let both = |spec: Value| {
+            let p = p.clone();
+            async move {
+                let mut spec = spec;
+                spec["from"] = json!("2026-10-01");
+                spec["to"] = json!("2026-10-02");
+                let q: Query = serde_json::from_value(spec.clone()).unwrap();
+                let keyed = serde_json::to_value(run_query(s, &ctx(&p), &q).await.unwrap()).unwrap();
+                let text_ctx = footfall_engine::query::QueryContext {
+                    text_persons: true,
+                    ..ctx(&p)
+                };
+                let text = serde_json::to_value(run_query(s, &text_ctx, &q).await.unwrap()).unwrap();
+                assert_eq!(keyed, text, "{n}: {spec} keyed vs by id strings");
+                keyed
+            }
+        };
+        // Day 0: u1 (with its anonymous page view), the user "anon-2", u2 (anonymous "anon-2"
+        // linked to it); day 1: "u3" through its anonymous id and its user id.
+        let dau = both(json!({"kind": "trends", "event": "*", "metric": "dau"})).await;
+        assert_eq!(series(&dau), json!([3, 1]), "{n}: DAU");
+        let funnel =
+            both(json!({"kind": "funnel", "steps": ["page_view", "sign_up"], "include_persons": 10})).await;
+        let persons: Vec<&Value> = funnel["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["persons"])
+            .collect();
+        assert_eq!(persons, vec![&json!(4), &json!(1)], "{n}: funnel {funnel}");
+        assert_eq!(
+            funnel["steps"][0]["person_ids"],
+            json!(["anon-2", "u1", "u2", "u3"]),
+            "{n}: funnel persons"
+        );
+        assert_eq!(funnel["steps"][1]["person_ids"], json!(["u1"]), "{n}");
+        let by_event = both(
+            json!({"kind": "events", "dimensions": ["event"], "order_by": ["event ASC"],
+            "metrics": [{"type": "count_distinct", "field": "person"}]}),
+        )
+        .await;
+        assert_eq!(
+            by_event["rows"],
+            json!([["click", 1], ["page_view", 4], ["sign_up", 1]]),
+            "{n}: persons by event"
+        );
+        let ret =
+            both(json!({"kind": "retention", "start_event": "page_view", "period": "day", "periods": 2}))
+                .await;
+        assert_eq!(ret["cohorts"][0]["values"], json!([3, 0]), "{n}: retention");
+        for (person, total) in [("u1", 2), ("u3", 2), ("anon-2", 1), ("u2", 1), ("anon-1", 0)] {
+            let m = both(json!({"kind": "user_metrics", "person": person})).await;
+            assert_eq!(m["total_events"], json!(total), "{n}: user metrics of {person}");
+        }
+    }
+}

@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use footfall_engine::store::{
-    AuditEntry, DeadLetter, Dialect, IdentityLink, Store, StoreError, WriteBatch, events_from,
-    events_relation, identities_relation, open_store,
+    AuditEntry, DeadLetter, Dialect, EventRow, IdentityLink, Store, StoreError, WriteBatch, events_from,
+    events_relation, id_key, identities_relation, open_store, rid_key,
 };
 use serde_json::{Value, json};
 use store_support::{Backend, Kind, event, events};
@@ -53,6 +53,7 @@ suite!(
     concurrent_writers_store_one_copy,
     query_values_are_normalized,
     query_errors_and_read_only,
+    identity_keys_are_stored,
 );
 
 async fn run<F, Fut>(kind: Kind, name: &str, test: F)
@@ -776,8 +777,8 @@ async fn migrate_is_idempotent(b: Arc<Backend>) {
     s.migrate().await.unwrap();
     // A second handle migrating the same storage is harmless too.
     b.another_handle().await.migrate().await.unwrap();
-    assert_eq!(count(s, "SELECT max(version) FROM schema_version").await, 1);
-    assert_eq!(count(s, "SELECT count(*) FROM schema_version").await, 1);
+    assert_eq!(count(s, "SELECT max(version) FROM schema_version").await, 2);
+    assert_eq!(count(s, "SELECT count(*) FROM schema_version").await, 2);
     assert_eq!(
         count(
             s,
@@ -1127,4 +1128,207 @@ fn relations_per_dialect() {
         .into_iter()
         .collect();
     assert_eq!(unique.len(), 1);
+}
+
+/// (user id, anonymous id) of the identity-key fixture's events, `key-{i}` in order: odd
+/// characters, empty and missing ids.
+const KEY_IDS: &[(Option<&str>, Option<&str>)] = &[
+    (Some("bob"), Some("a-1")),
+    (None, Some("héllo")),
+    (Some(""), Some("it's")),
+    (Some("back\\slash \"quoted\" 🙂"), None),
+    (Some(""), Some("")),
+    (None, None),
+    (None, Some("a-1")),
+];
+
+fn key_events(project: &str, ids: &[(Option<&str>, Option<&str>)], first: usize) -> Vec<EventRow> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, (u, a))| {
+            let mut e = event(project, &format!("key-{:02}", first + i), 1000 + i as i64);
+            e.user_id = u.map(str::to_string);
+            e.anonymous_id = a.map(str::to_string);
+            e
+        })
+        .collect()
+}
+
+fn pk_link(anon: &str, user: &str, at: i64) -> IdentityLink {
+    IdentityLink {
+        project_id: "pk".into(),
+        ..link(anon, user, at)
+    }
+}
+
+fn int(v: &Value) -> i64 {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("not an integer: {v}"))
+}
+
+/// The stored keys: events (message id, rid_key) and identities (anonymous id, anon_key,
+/// user_key), read through the dedupe-safe relations.
+async fn stored_keys(s: &dyn Store, project: &str) -> (Vec<(String, i64)>, Vec<(String, i64, i64)>) {
+    let events = s
+        .query(&format!(
+            "SELECT message_id, rid_key FROM {} WHERE project_id = '{project}' ORDER BY message_id",
+            ev_rel(s)
+        ))
+        .await
+        .unwrap();
+    let links = s
+        .query(&format!(
+            "SELECT anonymous_id, anon_key, user_key FROM {} AS i WHERE project_id = '{project}' ORDER BY anonymous_id",
+            identities_relation(s.dialect())
+        ))
+        .await
+        .unwrap();
+    (
+        events
+            .rows
+            .iter()
+            .map(|r| (r[0].as_str().unwrap().to_string(), int(&r[1])))
+            .collect(),
+        links
+            .rows
+            .iter()
+            .map(|r| (r[0].as_str().unwrap().to_string(), int(&r[1]), int(&r[2])))
+            .collect(),
+    )
+}
+
+fn expected_event_keys(ids: &[(Option<&str>, Option<&str>)]) -> Vec<(String, i64)> {
+    ids.iter()
+        .enumerate()
+        .map(|(i, (u, a))| (format!("key-{i:02}"), rid_key(*u, *a)))
+        .collect()
+}
+
+fn expected_link_keys(links: &[(&str, &str)]) -> Vec<(String, i64, i64)> {
+    let mut out: Vec<(String, i64, i64)> = links
+        .iter()
+        .map(|(a, u)| (a.to_string(), id_key(a), id_key(u)))
+        .collect();
+    out.sort_by(|x, y| x.0.as_bytes().cmp(y.0.as_bytes()));
+    out
+}
+
+/// Every backend stores the integer identity keys of `store::rid_key` / `store::id_key` (the
+/// same values, whoever computes them: the DuckDB loader in Rust, PostgreSQL and ClickHouse in
+/// SQL), and a link replaced by an earlier one carries the new user's key.
+async fn identity_keys_are_stored(b: Arc<Backend>) {
+    let s = b.store.as_ref();
+    s.write(WriteBatch {
+        events: key_events("pk", KEY_IDS, 0),
+        links: vec![
+            pk_link("a-1", "bob", 100),
+            pk_link("héllo", "🙂 u", 100),
+            pk_link("it's", "late", 300),
+        ],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    s.write(WriteBatch {
+        links: vec![pk_link("it's", "early", 200)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (events, links) = stored_keys(s, "pk").await;
+    assert_eq!(events, expected_event_keys(KEY_IDS));
+    assert_eq!(
+        links,
+        expected_link_keys(&[("a-1", "bob"), ("héllo", "🙂 u"), ("it's", "early")])
+    );
+    // Sanity: the fixture has a user key, an anonymous key and no-person rows.
+    assert!(events.iter().any(|(_, k)| k & 1 == 1) && events.iter().any(|(_, k)| *k == 0));
+}
+
+/// A database written by a release before the integer identity keys (schema version 1) is
+/// migrated: the rows already stored get their keys (in SQL, exactly the Rust values), rows
+/// written after the migration too, and person queries give the answers of the plans by id
+/// strings. On DuckDB the first rows also go through the intake loader before the migration
+/// (the loader then appends without keys).
+async fn migrating_v1_backfills_identity_keys(kind: Kind) {
+    let Some(b) = Backend::start_v1(kind, "migrate_v1").await else {
+        return;
+    };
+    let s = b.store.as_ref();
+    let (old, new) = KEY_IDS.split_at(4);
+    s.write(WriteBatch {
+        events: key_events("pk", old, 0),
+        links: vec![pk_link("a-1", "bob", 100), pk_link("héllo", "🙂 u", 100)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        count(
+            s,
+            &format!("SELECT count(*) FROM {} WHERE project_id = 'pk'", ev_rel(s))
+        )
+        .await,
+        4
+    );
+    s.migrate().await.unwrap();
+    assert_eq!(count(s, "SELECT max(version) FROM schema_version").await, 2);
+    s.write(WriteBatch {
+        events: key_events("pk", new, old.len()),
+        links: vec![pk_link("it's", "early", 200)],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (events, links) = stored_keys(s, "pk").await;
+    assert_eq!(events, expected_event_keys(KEY_IDS), "{kind:?}");
+    assert_eq!(
+        links,
+        expected_link_keys(&[("a-1", "bob"), ("héllo", "🙂 u"), ("it's", "early")]),
+        "{kind:?}"
+    );
+    use footfall_engine::query::{Query, QueryContext, run_query};
+    // Persons: bob (a-1's events too), "🙂 u" (héllo's user), "early" (it's user, linked after
+    // the migration), the quoted user; two events have no person.
+    for (spec, pointer, persons) in [
+        (
+            json!({"kind": "trends", "event": "*", "metric": "dau", "from": "1970-01-01", "to": "1970-01-01"}),
+            "/series/0/values",
+            json!([4]),
+        ),
+        (
+            json!({"kind": "events", "dimensions": ["event"], "metrics": [{"type": "count_distinct", "field": "person"}],
+                   "from": "1970-01-01", "to": "1970-01-01"}),
+            "/rows",
+            json!([["Signed Up", 4]]),
+        ),
+    ] {
+        let q: Query = serde_json::from_value(spec.clone()).unwrap();
+        let keyed = QueryContext::at("pk", 86_400_000);
+        let text = QueryContext {
+            text_persons: true,
+            ..keyed.clone()
+        };
+        let a = serde_json::to_value(run_query(s, &keyed, &q).await.unwrap()).unwrap();
+        let t = serde_json::to_value(run_query(s, &text, &q).await.unwrap()).unwrap();
+        assert_eq!(a, t, "{kind:?}: {spec}");
+        assert_eq!(a.pointer(pointer), Some(&persons), "{kind:?}: {a}");
+    }
+    b.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duckdb_migrates_v1_identity_keys() {
+    migrating_v1_backfills_identity_keys(Kind::DuckDb).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrates_v1_identity_keys() {
+    migrating_v1_backfills_identity_keys(Kind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clickhouse_migrates_v1_identity_keys() {
+    migrating_v1_backfills_identity_keys(Kind::ClickHouse).await;
 }

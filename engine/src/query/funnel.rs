@@ -273,6 +273,14 @@ pub async fn get_conversion_funnel(
         .unwrap_or_default();
     let mut steps = build_steps(q, &overall);
     if q.include_persons > 0 {
+        // The persons listed are the smallest person ids: they need the ids, not the integer
+        // keys the counts above were computed with (see query/rollup.rs).
+        let text_ctx = QueryContext {
+            text_persons: true,
+            ..ctx.clone()
+        };
+        let p = Prepared::new(store, &text_ctx, &q.scope()).await?;
+        let pp = per_person_sql(&p, q, q.window_ms())?;
         let l = q.include_persons;
         let body = if sql.is_ch() {
             format!(
@@ -433,6 +441,11 @@ pub async fn explain_funnel(
     q: &FunnelQuery,
 ) -> Result<String, QueryError> {
     validate(q)?;
-    let p = Prepared::new(store, ctx, &q.scope()).await?;
+    // With the person ids (not their integer keys): the relation is for reading and joining.
+    let ctx = QueryContext {
+        text_persons: true,
+        ..ctx.clone()
+    };
+    let p = Prepared::new(store, &ctx, &q.scope()).await?;
     per_person_sql(&p, q, q.window_ms())
 }

@@ -120,7 +120,12 @@ fn flagged_base(
         p.include_bots,
         &pre,
     )?;
-    let (rid, ru) = sql.rollup_ids();
+    let keyed = p.keyed();
+    let ids: Vec<String> = sql
+        .rollup_ids(keyed)
+        .iter()
+        .map(|(e, a)| format!("{e} AS {a}"))
+        .collect();
     let mut flags: Vec<String> = (1..=q.steps.len()).map(|i| format!("s{i} = 1")).collect();
     flags.extend((1..=q.exclusions.len()).map(|e| format!("x{e} = 1")));
     let mut carried: Vec<String> = (1..=q.steps.len()).map(|i| format!("s{i}")).collect();
@@ -135,8 +140,8 @@ fn flagged_base(
         String::new()
     };
     let flagged = format!(
-        "SELECT * FROM (SELECT {rid} AS rid, {ru} AS ru, ts, {}, {bd} AS bdv{tracked} FROM {} WHERE {}) AS fl \
-         WHERE {}",
+        "SELECT * FROM (SELECT {}, ts, {}, {bd} AS bdv{tracked} FROM {} WHERE {}) AS fl WHERE {}",
+        ids.join(", "),
         cols.join(", "),
         crate::store::events_from(sql.dialect, "e"),
         conds.join(" AND "),
@@ -145,7 +150,7 @@ fn flagged_base(
     let mut keep: Vec<&str> = vec!["ts"];
     keep.extend(carried.iter().map(String::as_str));
     keep.push("bdv");
-    let resolved = sql.rollup_person(&p.ctx.project_id, &flagged, &keep)?;
+    let resolved = sql.rollup_person(&p.ctx.project_id, &flagged, &keep, keyed)?;
     let mut filter = vec!["person IS NOT NULL".to_string()];
     filter.extend(p.person_conds.iter().cloned());
     Ok(Some(format!(

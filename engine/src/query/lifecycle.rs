@@ -19,8 +19,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::fields::{event_match_sql, pre_filter};
+use super::fields::{event_match_sql, filter_uses_person};
 use super::normalize::{round, rows};
+use super::rollup::{Agg, Merge, Rollup};
 use super::scope::Prepared;
 use super::spec::{EventMatch, Interval, de_event_match, scoped_spec};
 use super::time::bucket_label;
@@ -124,20 +125,27 @@ pub async fn get_lifecycle(
     let m = event_match_sql(sql, &q.event)?;
     let start_prev = p.frame.bucket_start(first - 1, q.interval);
     let b = p.frame.bucket_sql(sql, "ts", q.interval);
-    let act = format!(
-        "SELECT DISTINCT person, {b} AS b FROM {} WHERE {m} AND person IS NOT NULL",
-        p.events_pre(
-            Some(start_prev),
-            Some(p.frame.to_ms),
-            &pre_filter(sql, &[&q.event])?,
-            &[]
-        )?
-    );
+    // Per-person rollups (see query/rollup.rs); both use the same plan, as they are joined by
+    // person.
+    let reads_person = q.event.filters.as_ref().is_some_and(filter_uses_person);
+    let act = p.rollup(&Rollup {
+        from_ms: Some(start_prev),
+        to_ms: Some(p.frame.to_ms),
+        conds: vec![m.clone()],
+        keys: vec![(b, "b".into())],
+        reads_person,
+        ..Rollup::default()
+    })?;
     let fb = p.frame.bucket_sql(sql, "fts", q.interval);
     let firsts = format!(
-        "SELECT person, CASE WHEN fts >= {start_prev} THEN {fb} ELSE -1 END AS fb FROM \
-         (SELECT person, min(ts) AS fts FROM {} WHERE {m} AND person IS NOT NULL GROUP BY person) AS f0",
-        p.events_pre(None, Some(p.frame.to_ms), &pre_filter(sql, &[&q.event])?, &[])?
+        "SELECT person, CASE WHEN fts >= {start_prev} THEN {fb} ELSE -1 END AS fb FROM ({}) AS f0",
+        p.rollup(&Rollup {
+            to_ms: Some(p.frame.to_ms),
+            conds: vec![m],
+            aggs: vec![Agg::new("fts", "min(ts)", Merge::Min)],
+            reads_person,
+            ..Rollup::default()
+        })?
     );
     let flags = format!(
         "SELECT person, b, max(cur) AS cur, max(prev) AS prev FROM \
@@ -200,11 +208,19 @@ pub async fn get_stickiness(
     let m = event_match_sql(sql, &q.event)?;
     let period = p.frame.bucket_sql(sql, "ts", q.interval);
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
+    // The distinct (person, period, day) triples by a per-person rollup (see query/rollup.rs).
+    let days = p.rollup(&Rollup {
+        from_ms: Some(p.frame.from_ms),
+        to_ms: Some(p.frame.to_ms),
+        conds: vec![m],
+        keys: vec![(period, "pr".into()), (day, "d".into())],
+        reads_person: q.event.filters.as_ref().is_some_and(filter_uses_person),
+        ..Rollup::default()
+    })?;
     let text = format!(
-        "SELECT pr, days, count(*) AS n FROM (SELECT person, {period} AS pr, {} AS days FROM {} \
-         WHERE {m} AND person IS NOT NULL GROUP BY person, {period}) AS s GROUP BY pr, days",
-        sql.count_distinct(&day),
-        p.frame_events_pre(&pre_filter(sql, &[&q.event])?, &[])?
+        "SELECT pr, days, count(*) AS n FROM (SELECT person, pr, {} AS days FROM ({days}) AS pd \
+         GROUP BY person, pr) AS s GROUP BY pr, days",
+        sql.int("count(*)")
     );
     let res = p.run(&text).await?;
     let first = ids.first().copied().unwrap_or(0);

@@ -86,6 +86,11 @@ pub struct QueryContext {
     pub now_ms: i64,
     /// IANA zone; `None` = UTC.
     pub time_zone: Option<String>,
+    /// Resolve persons by their id strings instead of the stored integer identity keys (see
+    /// query/rollup.rs): the same answers up to key collisions, slower. Default `false`; for
+    /// differential tests and benchmarks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub text_persons: bool,
 }
 
 impl QueryContext {
@@ -99,6 +104,7 @@ impl QueryContext {
             project_id: project_id.into(),
             now_ms,
             time_zone: None,
+            text_persons: false,
         }
     }
 
@@ -108,6 +114,7 @@ impl QueryContext {
             project_id: project_id.into(),
             now_ms,
             time_zone: None,
+            text_persons: false,
         }
     }
 

@@ -171,7 +171,7 @@ pub async fn get_retention(
         }
         out
     } else {
-        cohort_cells(&p, q, &bucket, &start_m, &return_m, start_person, any_person).await?
+        cohort_cells(&p, q, &bucket, &start_m, &return_m, any_person).await?
     };
     let last = ids.last().copied().unwrap_or(i64::MIN);
     let first = ids.first().copied().unwrap_or(0);
@@ -247,7 +247,6 @@ async fn cohort_cells(
     bucket: &str,
     start_m: &str,
     return_m: &str,
-    start_person: bool,
     any_person: bool,
 ) -> Result<Vec<(i64, i64, i64)>, QueryError> {
     let sql = &p.sql;
@@ -274,7 +273,8 @@ async fn cohort_cells(
                 to_ms: Some(p.frame.to_ms),
                 conds: vec![start_m.to_string()],
                 aggs: vec![Agg::new("fts", "min(ts)", Merge::Min)],
-                reads_person: start_person,
+                // Joined with `pb` by person: the same plan (keyed or not) as `pb`.
+                reads_person: any_person,
                 ..Rollup::default()
             })?,
             p.frame.from_ms

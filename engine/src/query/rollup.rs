@@ -5,13 +5,23 @@
 //! is the main cost of person-level queries (DAU, retention, adoption, distinct counts). A
 //! rollup instead
 //!
-//! 1. groups the scoped events by their raw identity `(rid, ru)` ([`Sql::rollup_ids`]: the user
-//!    id, or the anonymous id when there is none) and the keys (a day, a week, a dimension),
-//!    computing partial aggregates: millions of events become one row per (raw id, key);
+//! 1. groups the scoped events by their raw identity ([`Sql::rollup_ids`]: the user id, or the
+//!    anonymous id when there is none) and the keys (a day, a week, a dimension), computing
+//!    partial aggregates: millions of events become one row per (raw id, key);
 //! 2. resolves each row's person with one identity join ([`Sql::rollup_person`]), which only rows
 //!    without a user id probe;
 //! 3. merges the rows of the same (person, keys): several anonymous ids and the user id of one
 //!    person fall together here.
+//!
+//! **Integer keys.** When the scope has no condition on `person` ([`Prepared::keyed`]), the
+//! raw identity is the stored integer `rid_key` and `person` the person's integer key (see
+//! [`crate::store::id_key`]): the first aggregation, the identity join and the merge are all
+//! keyed by 64-bit integers (DAU, retention and adoption take 2–2.4× less CPU than by the id
+//! strings at 10M events, and the scan no longer reads the strings). Such a `person` is for counting, grouping and joining persons
+//! of keyed rollups only; it equals the string plan's person up to key collisions (≈ n²/2⁶³
+//! over n ids). A scope that filters on `person` (a segment, `person = x`) compares strings,
+//! so its rollups keep the string plan; so do rollups whose conditions read `person` (the
+//! plain plan below).
 //!
 //! Bucketed activity (days of DAU, weeks of retention, values of a low-cardinality dimension)
 //! is best carried as bit masks merged with [`Merge::BitOr`] rather than as keys: see
@@ -127,7 +137,10 @@ impl Prepared<'_> {
             ));
         }
         let sql = &self.sql;
-        let (rid, ru) = sql.rollup_ids();
+        let keyed = self.keyed();
+        let ids = sql.rollup_ids(keyed);
+        let id_cols: Vec<String> = ids.iter().map(|(e, a)| format!("{e} AS {a}")).collect();
+        let id_exprs: Vec<&str> = ids.iter().map(|(e, _)| e.as_str()).collect();
         let pre: Vec<String> = self.row_conds.iter().chain(&r.conds).cloned().collect();
         let conds = sql.event_conds(&self.ctx.project_id, r.from_ms, r.to_ms, self.include_bots, &pre)?;
         let partial: Vec<String> = r
@@ -138,20 +151,16 @@ impl Prepared<'_> {
             .collect();
         let first = format!(
             "SELECT {} FROM {} WHERE {} GROUP BY {}",
-            list(
-                &[format!("{rid} AS rid"), format!("{ru} AS ru")],
-                &key_cols,
-                &partial
-            ),
+            list(&id_cols, &key_cols, &partial),
             crate::store::events_from(sql.dialect, "e"),
             conds.join(" AND "),
-            list(&[rid, ru], &key_exprs, &[] as &[String]),
+            list(&id_exprs, &key_exprs, &[] as &[String]),
         );
         let key_aliases: Vec<&str> = r.keys.iter().map(|(_, a)| a.as_str()).collect();
         let partial_aliases: Vec<String> = (0..r.aggs.len()).map(|i| format!("_p{i}")).collect();
         let mut carried: Vec<&str> = key_aliases.clone();
         carried.extend(partial_aliases.iter().map(String::as_str));
-        let resolved = sql.rollup_person(&self.ctx.project_id, &first, &carried)?;
+        let resolved = sql.rollup_person(&self.ctx.project_id, &first, &carried, keyed)?;
         let merged: Vec<String> = r
             .aggs
             .iter()

@@ -70,6 +70,13 @@ impl<'a> Prepared<'a> {
         })
     }
 
+    /// Whether per-person rollups may resolve persons as integer keys (see [`super::rollup`]):
+    /// nothing in the scope compares `person` with a string (and the context does not ask for
+    /// strings: [`QueryContext::text_persons`]).
+    pub fn keyed(&self) -> bool {
+        self.person_conds.is_empty() && !self.ctx.text_persons
+    }
+
     /// Whether the scope reads `person` (then every relation needs the identity join).
     pub fn scope_uses_person(&self) -> bool {
         !self.person_conds.is_empty()

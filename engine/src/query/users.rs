@@ -22,7 +22,7 @@ use super::scope::Prepared;
 use super::spec::{Interval, scoped_spec};
 use super::time::ms_to_rfc3339;
 use super::{QueryContext, QueryError};
-use crate::store::Store;
+use crate::store::{Store, id_key};
 
 /// Linked anonymous ids inlined as literals in the events filter (more: a subquery).
 const MAX_INLINED_LINKS: usize = 1000;
@@ -78,11 +78,25 @@ pub async fn get_user_metrics(
         ))
         .await?;
     let mut anon_ids = vec![id.clone()];
+    // The same as integer keys (see `store::rid_key`), tested first: the scan compares one
+    // integer column instead of two strings; the strings stay as the exact test.
+    let key = id_key(&q.person);
+    let mut raw_keys = vec![(key | 1).to_string(), key.to_string()];
     for r in rows(&linked) {
-        anon_ids.push(sql.lit(&r.str(0))?);
+        let anon = r.str(0);
+        anon_ids.push(sql.lit(&anon)?);
+        raw_keys.push(id_key(&anon).to_string());
     }
     let raw = if anon_ids.len() <= MAX_INLINED_LINKS {
-        format!("(user_id = {id} OR anonymous_id IN ({}))", anon_ids.join(", "))
+        let keys = if ctx.text_persons {
+            String::new()
+        } else {
+            format!("rid_key IN ({}) AND ", raw_keys.join(", "))
+        };
+        format!(
+            "{keys}(user_id = {id} OR anonymous_id IN ({}))",
+            anon_ids.join(", ")
+        )
     } else {
         format!(
             "(user_id = {id} OR anonymous_id = {id} OR anonymous_id IN (SELECT anonymous_id FROM {} AS i0 \

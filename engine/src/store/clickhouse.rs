@@ -34,6 +34,11 @@
 //! * `audit_log`: `ReplacingMergeTree ORDER BY (at, id)`, read with `FINAL` (a retried append
 //!   collapses).
 //! * `schema_version(version UInt32, applied_at Int64)`: `MergeTree ORDER BY version`.
+//!
+//! Migration 2 adds the integer identity keys `events.rid_key`, `identities.anon_key` /
+//! `user_key` (see [`common::id_key`]) as `MATERIALIZED` columns: ClickHouse computes them on
+//! every insert (writers do not send them), and for parts written before the migration from the
+//! same expression on read, until a merge stores them.
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -52,8 +57,26 @@ use super::{
 /// (The inner renames avoid ClickHouse's alias substitution: an alias named like a column would
 /// replace that column inside the aggregate.)
 pub const IDENTITIES_RELATION: &str = "(SELECT project_id, anonymous_id, argMin(uid, (at, uid)) AS user_id, \
-    min(at) AS linked_at FROM (SELECT project_id, anonymous_id, user_id AS uid, linked_at AS at FROM identities) \
+    min(at) AS linked_at, any(ak) AS anon_key, argMin(uk, (at, uid)) AS user_key FROM (SELECT project_id, \
+    anonymous_id, user_id AS uid, linked_at AS at, anon_key AS ak, user_key AS uk FROM identities) \
     GROUP BY project_id, anonymous_id)";
+
+/// The integer identity keys of schema version 2, `MATERIALIZED` (computed by ClickHouse on
+/// insert, and from the same expression on read for parts written before the column existed):
+/// (table, column, expression of [`common::id_key`] / [`common::rid_key`]).
+fn key_columns() -> [(&'static str, &'static str, String); 3] {
+    let d = Dialect::ClickHouse;
+    let key = |s: &str| common::id_key_sql(d, s);
+    [
+        (
+            "events",
+            "rid_key",
+            common::rid_key_sql(d, "user_id", "anonymous_id", &key),
+        ),
+        ("identities", "anon_key", key("anonymous_id")),
+        ("identities", "user_key", key("user_id")),
+    ]
+}
 
 /// Default time to wait for erasure / retention mutations to finish (10 minutes).
 const DEFAULT_MUTATION_TIMEOUT: Duration = Duration::from_secs(600);
@@ -379,6 +402,28 @@ impl ClickHouseStore {
         }
     }
 
+    /// `ALTER TABLE table ADD COLUMN definition` unless the column exists (ClickHouse 18.16
+    /// has no `IF NOT EXISTS` there; a concurrent migration adding it first is fine too).
+    async fn add_column(&self, table: &str, definition: &str) -> Result<(), StoreError> {
+        let name = definition.split_whitespace().next().unwrap_or_default();
+        let exists = format!(
+            "SELECT count() FROM system.columns WHERE database = {} AND table = {} AND name = {}",
+            lit(&self.database),
+            lit(table),
+            lit(name)
+        );
+        if self.count(&exists).await? > 0 {
+            return Ok(());
+        }
+        match self
+            .execute(&format!("ALTER TABLE {table} ADD COLUMN {definition}"))
+            .await
+        {
+            Err(_) if self.count(&exists).await? > 0 => Ok(()),
+            other => other,
+        }
+    }
+
     async fn execute(&self, sql: &str) -> Result<(), StoreError> {
         self.post(&[], sql.as_bytes().to_vec(), true).await.map(|_| ())
     }
@@ -591,11 +636,17 @@ impl Store for ClickHouseStore {
         )
         .await?;
         let current = self.count("SELECT max(version) FROM schema_version").await?;
-        let migrations: [(u64, &[&str]); 1] = [(1, MIGRATION_V1)];
+        let migrations: [(u64, &[&str]); 2] = [(1, MIGRATION_V1), (2, &[])];
         for (version, statements) in migrations.iter().filter(|(v, _)| *v > current) {
             // Every statement is idempotent (IF NOT EXISTS): concurrent migrations are harmless.
             for statement in statements.iter() {
                 self.execute(statement).await?;
+            }
+            if *version == 2 {
+                for (table, column, expr) in key_columns() {
+                    self.add_column(table, &format!("{column} Int64 MATERIALIZED {expr}"))
+                        .await?;
+                }
             }
             let row = serde_json::json!({ "version": version, "applied_at": common::now_ms() });
             self.insert("schema_version (version, applied_at)", json_rows([row]))

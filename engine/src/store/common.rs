@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
+use sha2::Digest;
 
 use super::{AuditEntry, EventRow, IdentityLink, QueryResult, StoreError};
 
@@ -12,6 +13,94 @@ use super::{AuditEntry, EventRow, IdentityLink, QueryResult, StoreError};
 pub const EVENT_COLUMNS: &str = "project_id, message_id, type, event, ts, received_at, sent_at, \
     original_timestamp, anonymous_id, user_id, session_id, group_id, browser, os, device_type, is_bot, ip, \
     properties, traits, context";
+
+/// # Integer identity keys
+///
+/// Person-level queries group millions of events by their raw identity (the user id, else the
+/// anonymous id). Grouping by a 64-bit integer instead of the string is 3–4× cheaper (the whole
+/// query 1.4–2.4× at 10M events) and spares the scan the id strings, so every backend stores integer keys beside the strings:
+/// `events.rid_key` ([`rid_key`]) and `identities.anon_key` / `identities.user_key`
+/// ([`id_key`] of `anonymous_id` / `user_id`).
+///
+/// `id_key(s)` is the first 8 bytes of SHA-256(UTF-8 of `s`) as a big-endian signed integer
+/// with bit 1 set and bit 0 cleared: even and never 0. SHA-256 (the `sha2` crate, RustCrypto) is
+/// a fixed standard, so the value is the same on every version and platform, and every backend
+/// computes it natively too (DuckDB `sha256`, PostgreSQL `sha256`, ClickHouse `SHA256`): the
+/// migrations backfill old rows in SQL with exactly the Rust value ([`id_key_sql`]), and
+/// PostgreSQL / ClickHouse compute the columns themselves (generated / `MATERIALIZED`), so no
+/// writer, old or new, can store a different or missing key.
+///
+/// `rid_key` is `id_key(user_id) | 1` when the event has a non-empty user id, else
+/// `id_key(anonymous_id)` when it has a non-empty anonymous id, else 0 (no person). Bit 0 tells
+/// a user id from an anonymous id (a user event never matches an identity link's `anon_key`),
+/// and `rid_key & -2` is the key of the raw id's string: the key of a resolved person is always
+/// `id_key(person)`, whichever way it was reached. Two different ids share a key with
+/// probability 2⁻⁶² per pair (≈ n²/2⁶³ over n ids: 10⁻⁷ at a million, 10⁻³ at 100 million);
+/// queries that must be exact for one named person compare the strings too.
+pub fn id_key(s: &str) -> i64 {
+    let digest = sha2::Sha256::digest(s.as_bytes());
+    let h = i64::from_be_bytes(digest[..8].try_into().expect("SHA-256 has 32 bytes"));
+    (h & -4) | 2
+}
+
+/// The raw-identity key of an event (see [`id_key`]).
+pub fn rid_key(user_id: Option<&str>, anonymous_id: Option<&str>) -> i64 {
+    match (user_id, anonymous_id) {
+        (Some(u), _) if !u.is_empty() => id_key(u) | 1,
+        (_, Some(a)) if !a.is_empty() => id_key(a),
+        _ => 0,
+    }
+}
+
+/// [`id_key`] of the text expression `s` (never NULL) in SQL of `dialect`.
+pub fn id_key_sql(dialect: super::Dialect, s: &str) -> String {
+    use super::Dialect;
+    let h = match dialect {
+        Dialect::DuckDb => {
+            let u = format!("CAST(('0x' || substr(sha256({s}), 1, 16)) AS UBIGINT)");
+            format!(
+                "CAST(CASE WHEN {u} >= 9223372036854775808 THEN CAST({u} AS HUGEINT) - 18446744073709551616 \
+                 ELSE {u} END AS BIGINT)"
+            )
+        }
+        Dialect::Postgres => {
+            format!("('x' || substr(encode(sha256(convert_to({s}, 'UTF8')), 'hex'), 1, 16))::bit(64)::bigint")
+        }
+        Dialect::ClickHouse => format!("reinterpretAsInt64(reverse(substring(SHA256({s}), 1, 8)))"),
+    };
+    match dialect {
+        Dialect::ClickHouse => format!("bitOr(bitAnd({h}, toInt64(-4)), toInt64(2))"),
+        _ => format!("(({h} & -4) | 2)"),
+    }
+}
+
+/// [`rid_key`] of the columns `user_id` and `anonymous_id` (text, nullable) in SQL of `dialect`,
+/// `key` giving the SQL of [`id_key`] of a text expression (e.g. [`id_key_sql`]).
+pub fn rid_key_sql(
+    dialect: super::Dialect,
+    user_id: &str,
+    anonymous_id: &str,
+    key: &dyn Fn(&str) -> String,
+) -> String {
+    use super::Dialect;
+    let (u, a) = match dialect {
+        Dialect::ClickHouse => (
+            format!("ifNull({user_id}, '')"),
+            format!("ifNull({anonymous_id}, '')"),
+        ),
+        _ => (
+            format!("coalesce({user_id}, '')"),
+            format!("coalesce({anonymous_id}, '')"),
+        ),
+    };
+    let (uk, ak) = (key(&u), key(&a));
+    match dialect {
+        Dialect::ClickHouse => {
+            format!("if({u} != '', bitOr({uk}, toInt64(1)), if({a} != '', {ak}, toInt64(0)))")
+        }
+        _ => format!("(CASE WHEN {u} <> '' THEN {uk} | 1 WHEN {a} <> '' THEN {ak} ELSE 0 END)"),
+    }
+}
 
 /// Column list of `audit_log` in [`AuditEntry`] order.
 pub const AUDIT_COLUMNS: &str = "id, project_id, \"at\", actor, action, target, details";
@@ -323,6 +412,37 @@ mod tests {
             link("b", "y", 3),
         ]);
         assert_eq!(out, vec![link("a", "u2", 5), link("b", "y", 3)]);
+    }
+
+    #[test]
+    fn identity_keys_are_sha256_prefixes() {
+        // Reference values: Python `struct.unpack('>q', hashlib.sha256(s.encode()).digest()[:8])`,
+        // then bit 1 set and bit 0 cleared.
+        let reference: [(&str, i64); 4] = [
+            ("bob", -9100024591961372966),
+            ("", -2039914840885289964),
+            ("héllo", 4343819824053979717),
+            ("a:x", -1189437735768050955),
+        ];
+        for (s, h) in reference {
+            assert_eq!(id_key(s), (h & -4) | 2, "{s:?}");
+            assert_eq!(id_key(s) & 3, 2, "even, never 0: {s:?}");
+        }
+        assert_ne!(id_key("bob"), id_key("bob "));
+    }
+
+    #[test]
+    fn raw_identity_key_separates_user_and_anonymous_ids() {
+        // A user id's key is odd, an anonymous id's even: the same string as a user id and as
+        // an anonymous id gives two raw keys that differ only in bit 0 (the person's key).
+        assert_eq!(rid_key(Some("x"), Some("a1")), id_key("x") | 1);
+        assert_eq!(rid_key(None, Some("x")), id_key("x"));
+        assert_ne!(rid_key(Some("x"), None), rid_key(None, Some("x")));
+        assert_eq!(rid_key(Some("x"), None) & -2, rid_key(None, Some("x")));
+        // An empty user id is no user id; no id at all is no person.
+        assert_eq!(rid_key(Some(""), Some("a1")), id_key("a1"));
+        assert_eq!(rid_key(Some(""), Some("")), 0);
+        assert_eq!(rid_key(None, None), 0);
     }
 
     #[test]

@@ -29,6 +29,12 @@
 //! has no key. No secondary indexes: DuckDB's ART indexes only serve point lookups and would slow
 //! ingestion, while its per-row-group min/max zonemaps already prune `project_id`/`ts`/`event`
 //! range filters (events arrive roughly in time order).
+//!
+//! Version 2 ([`super::sql::SCHEMA_V2_DUCKDB_COLUMNS`]) adds the integer identity keys
+//! (`events.rid_key`, `identities.anon_key` / `user_key`, see [`super::common::id_key`]): the
+//! loader computes them in Rust as it appends (the intake log's encoding is unchanged, so a log
+//! written before the upgrade loads too), the migration computes them in SQL for the rows already
+//! stored, in resumable chunks of rows.
 
 mod intake;
 mod keys;
@@ -80,6 +86,9 @@ struct Writer {
     conn: Connection,
     /// Whether this connection's temp staging table exists (created after migration).
     staging_ready: bool,
+    /// Whether the tables have the identity key columns (schema version 2), once known: a
+    /// database of an older version loads its intake log before `migrate` adds them.
+    keyed: Option<bool>,
 }
 
 /// Databases open in this process, by canonical file path.
@@ -160,6 +169,7 @@ impl DuckDbStore {
             writer: Mutex::new(Writer {
                 conn,
                 staging_ready: false,
+                keyed: None,
             }),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -264,6 +274,24 @@ impl Writer {
         }
         Ok(())
     }
+
+    /// Whether `events` has `rid_key` (and `identities` its keys): schema version 2.
+    fn keyed(&mut self) -> Result<bool, StoreError> {
+        if let Some(k) = self.keyed {
+            return Ok(k);
+        }
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database() \
+                 AND schema_name = 'main' AND table_name = 'events' AND column_name = 'rid_key'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        self.keyed = Some(n > 0);
+        Ok(n > 0)
+    }
 }
 
 /// Runs a `DELETE … RETURNING project_id, message_id` in `tx` and forgets the deleted keys.
@@ -289,26 +317,63 @@ fn delete_events(
     Ok(deleted.len() as u64)
 }
 
+/// Events whose identity keys one transaction of the version 2 backfill computes (bounded
+/// memory: DuckDB keeps a transaction's updates in memory until it commits).
+const BACKFILL_ROWS: i64 = 4 << 20;
+
 fn migrate_blocking(w: &mut Writer) -> Result<(), StoreError> {
     let tx = w.conn.transaction().map_err(err)?;
     tx.execute_batch(sql::SCHEMA_VERSION_DDL).map_err(err)?;
     let current: i64 = tx
         .query_row(sql::SCHEMA_VERSION_CURRENT, [], |r| r.get(0))
         .map_err(err)?;
-    let migrations: [(i64, String); 1] = [(1, sql::schema_v1("TEXT", false))];
-    for (version, ddl) in migrations.iter().filter(|(v, _)| *v > current) {
-        tx.execute_batch(ddl).map_err(err)?;
-        tx.execute(sql::SCHEMA_VERSION_RECORD, params![version, common::now_ms()])
+    if current < 1 {
+        tx.execute_batch(&sql::schema_v1("TEXT", false)).map_err(err)?;
+        tx.execute(sql::SCHEMA_VERSION_RECORD, params![1, common::now_ms()])
             .map_err(err)?;
     }
     tx.commit().map_err(err)?;
     w.staging_ready = false;
+    w.keyed = None;
+    if current < 2 {
+        // The identity keys: the columns, then the stored rows' keys in chunks of rows, then the
+        // version. Resumable: after a crash the version is still 1 and the next start computes
+        // the keys still NULL (rows loaded meanwhile already have theirs).
+        w.conn.execute_batch(sql::SCHEMA_V2_DUCKDB_COLUMNS).map_err(err)?;
+        w.staging_ready = false;
+        let end: i64 = w
+            .conn
+            .query_row("SELECT coalesce(max(rowid) + 1, 0) FROM events", [], |r| r.get(0))
+            .map_err(err)?;
+        let started = std::time::Instant::now();
+        for from in (0..end).step_by(BACKFILL_ROWS as usize) {
+            w.conn
+                .execute_batch(&sql::backfill_events_duckdb(from, from + BACKFILL_ROWS))
+                .map_err(err)?;
+        }
+        let tx = w.conn.transaction().map_err(err)?;
+        tx.execute_batch(&sql::backfill_identities_duckdb())
+            .map_err(err)?;
+        tx.execute(sql::SCHEMA_VERSION_RECORD, params![2, common::now_ms()])
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
+        if end > 0 {
+            tracing::info!(rows = end, elapsed = ?started.elapsed(), "duckdb: identity keys computed (schema version 2)");
+        }
+    }
     Ok(())
 }
 
-/// [`EVENT_COLUMNS`] as a list, for the Appender.
+/// [`EVENT_COLUMNS`] as a list, for the Appender (schema version 1).
 static EVENT_COLUMN_NAMES: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| EVENT_COLUMNS.split(',').map(str::trim).collect());
+
+/// [`EVENT_COLUMN_NAMES`] and `rid_key` (schema version 2).
+static KEYED_EVENT_COLUMN_NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut names = EVENT_COLUMN_NAMES.clone();
+    names.push("rid_key");
+    names
+});
 
 /// Runs `sql` and normalizes every value (see "Query results" in store/mod.rs).
 fn query_blocking(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> Result<QueryResult, StoreError> {
@@ -437,6 +502,13 @@ impl Store for DuckDbStore {
 
     fn backlog(&self) -> Option<u64> {
         Some(self.inner.intake.backlog.load(Ordering::Relaxed))
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.close())
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError> {

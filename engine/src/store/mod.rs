@@ -23,9 +23,11 @@
 //! | is_bot | bool (UInt8 on ClickHouse) | flagged by user agent; excluded from analytics by default |
 //! | ip | text null | truncated unless the project stores raw IPs |
 //! | properties, traits, context | text (JSON object) | as received, after privacy enforcement |
+//! | rid_key | int64 | the raw identity as an integer: [`rid_key`] of (user_id, anonymous_id) (schema version 2) |
 //!
-//! `identities(project_id, anonymous_id, user_id, linked_at)` — first link wins per
-//! (project_id, anonymous_id). `dead_letters(project_id, received_at, reason, message_id, payload)`.
+//! `identities(project_id, anonymous_id, user_id, linked_at, anon_key, user_key)` — first link
+//! wins per (project_id, anonymous_id); `anon_key` / `user_key` are [`id_key`] of the ids
+//! (schema version 2; the keys let the query layer group and join persons by integers). `dead_letters(project_id, received_at, reason, message_id, payload)`.
 //! `documents(kind, project_id, id, body, updated_at)` — JSON documents: dashboards, saved
 //! segments, alerts, privacy settings, suppression entries. `audit_log(id, project_id, at, actor,
 //! action, target, details)`.
@@ -110,6 +112,7 @@ pub mod postgres;
 mod sql;
 
 pub use self::clickhouse::ClickHouseStore;
+pub use self::common::{id_key, rid_key};
 pub use self::duckdb::DuckDbStore;
 pub use self::postgres::PostgresStore;
 
@@ -241,6 +244,14 @@ pub trait Store: Send + Sync + 'static {
     /// that commit straight into their tables. Cheap; never blocks.
     fn backlog(&self) -> Option<u64> {
         None
+    }
+    /// Called once when the process is about to exit, after the last write: moves everything
+    /// acknowledged into the backend's own files and stops background work, so that those files
+    /// alone are complete (the embedded store loads its intake log, checkpoints DuckDB and joins
+    /// its loader thread). Nothing is lost without it (the intake log is replayed at the next
+    /// open), it only makes that open fast. Default: nothing.
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
     }
     /// Durably stores events (skipping duplicates), identity links (first wins) and dead letters.
     /// `Ok` means committed.

@@ -20,8 +20,10 @@
 //! query them). Keys: events `PRIMARY KEY (project_id, message_id)`, identities
 //! `(project_id, anonymous_id)`, documents `(kind, project_id, id)`, audit_log `(id)`. Indexes:
 //! events `(project_id, ts)`, `(project_id, event, ts)`, `(project_id, user_id)`,
-//! `(project_id, anonymous_id)`; identities `(project_id, user_id)`; dead_letters
-//! `(project_id, received_at)`; audit_log `(project_id, at)`.
+//! `(project_id, anonymous_id)`; identities `(project_id, user_id)`, `(project_id, anon_key)`;
+//! dead_letters `(project_id, received_at)`; audit_log `(project_id, at)`. Version 2 adds the
+//! integer identity keys (`events.rid_key`, `identities.anon_key` / `user_key`) as stored
+//! generated columns ([`super::sql::schema_v2_postgres`]): PostgreSQL computes them on insert.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -276,7 +278,7 @@ impl PostgresStore {
                 .prepare_cached(&format!(
                     "INSERT INTO identities (project_id, anonymous_id, user_id, linked_at) \
                      SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[]){}",
-                    sql::LINK_UPSERT_CONFLICT
+                    sql::link_upsert_conflict("")
                 ))
                 .await?;
             tx.execute(&stmt, &[&project, &anon, &user, &at]).await?;
@@ -548,10 +550,13 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_err)?
             .get(0);
-        let migrations: [(i32, String); 1] = [(
-            1,
-            format!("{};\n{}", sql::schema_v1("TEXT COLLATE \"C\"", true), INDEXES_V1),
-        )];
+        let migrations: [(i32, String); 2] = [
+            (
+                1,
+                format!("{};\n{}", sql::schema_v1("TEXT COLLATE \"C\"", true), INDEXES_V1),
+            ),
+            (2, sql::schema_v2_postgres()),
+        ];
         for (version, ddl) in migrations.iter().filter(|(v, _)| *v > current) {
             tx.batch_execute(ddl).await.map_err(pg_err)?;
             tx.execute(sql::SCHEMA_VERSION_RECORD, &[version, &common::now_ms()])

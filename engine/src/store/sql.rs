@@ -3,6 +3,7 @@
 //! bulk insert are written once here. `{text}` in the DDL is the backend's text type (PostgreSQL
 //! adds `COLLATE "C"` so that comparisons and ORDER BY are bytewise, as on DuckDB and ClickHouse).
 
+use super::Dialect;
 use super::common::{self, AUDIT_COLUMNS, EVENT_COLUMNS};
 
 /// Schema version 1: the canonical tables of store/mod.rs. Statements separated by `;`.
@@ -73,6 +74,52 @@ CREATE TABLE IF NOT EXISTS audit_log (
     )
 }
 
+/// Schema version 2 on DuckDB, step 1: the integer identity key columns (see
+/// [`common::id_key`]); the loader computes them in Rust for new rows.
+pub const SCHEMA_V2_DUCKDB_COLUMNS: &str = "ALTER TABLE events ADD COLUMN IF NOT EXISTS rid_key BIGINT;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS anon_key BIGINT;
+    ALTER TABLE identities ADD COLUMN IF NOT EXISTS user_key BIGINT";
+
+/// Schema version 2 on DuckDB, step 2: the keys of the events already stored with
+/// `from <= rowid < to`, in SQL (exactly the Rust values).
+pub fn backfill_events_duckdb(from: i64, to: i64) -> String {
+    let d = Dialect::DuckDb;
+    format!(
+        "UPDATE events SET rid_key = {} WHERE rowid >= {from} AND rowid < {to} AND rid_key IS NULL",
+        common::rid_key_sql(d, "user_id", "anonymous_id", &|s| common::id_key_sql(d, s)),
+    )
+}
+
+/// Schema version 2 on DuckDB, step 3: the keys of the identity links already stored.
+pub fn backfill_identities_duckdb() -> String {
+    let d = Dialect::DuckDb;
+    format!(
+        "UPDATE identities SET anon_key = {}, user_key = {} WHERE anon_key IS NULL OR user_key IS NULL",
+        common::id_key_sql(d, "anonymous_id"),
+        common::id_key_sql(d, "user_id"),
+    )
+}
+
+/// Schema version 2 on PostgreSQL: the integer identity keys (see [`common::id_key`]) as stored
+/// generated columns, so that PostgreSQL computes them for every row, whoever writes it (adding
+/// them rewrites the tables once: the backfill). `footfall_id_key` wraps the expression because
+/// `convert_to` is only STABLE (generated columns need IMMUTABLE; the database encoding of a
+/// database never changes).
+pub fn schema_v2_postgres() -> String {
+    let d = Dialect::Postgres;
+    format!(
+        "CREATE OR REPLACE FUNCTION footfall_id_key(s text) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE \
+         AS $$ SELECT {} $$;
+         ALTER TABLE events ADD COLUMN IF NOT EXISTS rid_key BIGINT GENERATED ALWAYS AS ({}) STORED;
+         ALTER TABLE identities ADD COLUMN IF NOT EXISTS anon_key BIGINT GENERATED ALWAYS AS \
+         (footfall_id_key(anonymous_id)) STORED, ADD COLUMN IF NOT EXISTS user_key BIGINT GENERATED ALWAYS AS \
+         (footfall_id_key(user_id)) STORED;
+         CREATE INDEX IF NOT EXISTS identities_project_anon_key ON identities (project_id, anon_key)",
+        common::id_key_sql(d, "s"),
+        common::rid_key_sql(d, "user_id", "anonymous_id", &|s| format!("footfall_id_key({s})")),
+    )
+}
+
 pub const SCHEMA_VERSION_DDL: &str =
     "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)";
 pub const SCHEMA_VERSION_CURRENT: &str = "SELECT coalesce(max(version), 0) FROM schema_version";
@@ -80,10 +127,15 @@ pub const SCHEMA_VERSION_RECORD: &str =
     "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2) ON CONFLICT (version) DO NOTHING";
 
 /// `ON CONFLICT` clause of the identity upsert: the earliest link wins (ties: smaller user id).
-pub const LINK_UPSERT_CONFLICT: &str = " ON CONFLICT (project_id, anonymous_id) DO UPDATE SET \
-    user_id = excluded.user_id, linked_at = excluded.linked_at \
-    WHERE excluded.linked_at < identities.linked_at \
-    OR (excluded.linked_at = identities.linked_at AND excluded.user_id < identities.user_id)";
+/// `also` adds assignments (DuckDB: `, user_key = excluded.user_key`; PostgreSQL generates it).
+pub fn link_upsert_conflict(also: &str) -> String {
+    format!(
+        " ON CONFLICT (project_id, anonymous_id) DO UPDATE SET \
+         user_id = excluded.user_id, linked_at = excluded.linked_at{also} \
+         WHERE excluded.linked_at < identities.linked_at \
+         OR (excluded.linked_at = identities.linked_at AND excluded.user_id < identities.user_id)"
+    )
+}
 
 /// `$1` project, `$2` user id: the person's events (see "Erasure" in store/mod.rs).
 const PERSON_FILTER: &str = "project_id = $1 AND (user_id = $2 OR anonymous_id IN \

@@ -62,6 +62,23 @@ impl Backend {
     /// Opens and migrates a fresh store, or `None` (after a loud notice) when the backend's server
     /// is not configured; panics instead when FOOTFALL_REQUIRE_BACKENDS=1.
     pub async fn start(kind: Kind, test: &str) -> Option<Backend> {
+        let b = Self::open(kind, test, false).await?;
+        b.store
+            .migrate()
+            .await
+            .unwrap_or_else(|e| panic!("migrate {}: {e}", b.location));
+        Some(b)
+    }
+
+    /// Like [`Backend::start`], but the storage is created with the schema of version 1 (the
+    /// tables as a release before the integer identity keys made them, frozen here) and the
+    /// store is opened without migrating: the way an upgrade finds an existing database.
+    pub async fn start_v1(kind: Kind, test: &str) -> Option<Backend> {
+        Self::open(kind, test, true).await
+    }
+
+    /// A fresh store (not migrated), its storage created with schema version 1 when `v1`.
+    async fn open(kind: Kind, test: &str, v1: bool) -> Option<Backend> {
         let server = match kind.env_var() {
             None => String::new(),
             Some(var) => match std::env::var(var) {
@@ -93,9 +110,28 @@ impl Backend {
         let (location, dir) = match kind {
             Kind::DuckDb => {
                 let dir = tempfile::tempdir().unwrap();
+                if v1 {
+                    let conn = duckdb::Connection::open(dir.path().join("footfall.duckdb")).unwrap();
+                    conn.execute_batch(&format!("{};{V1_VERSION}", v1_tables("TEXT", "")))
+                        .unwrap();
+                }
                 (dir.path().display().to_string(), Some(dir))
             }
             Kind::Postgres => {
+                if v1 {
+                    let (client, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                    tokio::spawn(conn);
+                    let key = ",\n PRIMARY KEY (project_id, message_id)";
+                    client
+                        .batch_execute(&format!(
+                            "CREATE SCHEMA {namespace}; SET search_path TO {namespace}; {}; {V1_VERSION}",
+                            v1_tables("TEXT COLLATE \"C\"", key)
+                        ))
+                        .await
+                        .unwrap();
+                }
                 let sep = if server.contains('?') { '&' } else { '?' };
                 (format!("{server}{sep}schema={namespace}"), None)
             }
@@ -105,19 +141,29 @@ impl Backend {
                 (url.to_string(), None)
             }
         };
-        let store = open_store(&location).unwrap_or_else(|e| panic!("open {location}: {e}"));
-        store
-            .migrate()
-            .await
-            .unwrap_or_else(|e| panic!("migrate {location}: {e}"));
-        Some(Backend {
+        let b = Backend {
             kind,
-            store,
+            store: open_store(&location).unwrap_or_else(|e| panic!("open {location}: {e}")),
             location,
             server,
             namespace,
             _dir: dir,
-        })
+        };
+        if v1 && kind == Kind::ClickHouse {
+            let mut root = reqwest::Url::parse(&b.server).unwrap();
+            root.set_path("/");
+            let r = reqwest::Client::new()
+                .post(root)
+                .body(format!("CREATE DATABASE {}", b.namespace))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+            for statement in CLICKHOUSE_V1 {
+                b.clickhouse_exec(statement).await;
+            }
+        }
+        Some(b)
     }
 
     /// A second handle on the same storage: another collector process, in effect, on PostgreSQL
@@ -210,3 +256,47 @@ pub fn events(project: &str, range: std::ops::Range<i64>, ts: impl Fn(i64) -> i6
         .map(|i| event(project, &format!("msg-{i:06}"), ts(i)))
         .collect()
 }
+
+/// `events` and `identities` of schema version 1 on DuckDB / PostgreSQL (`text`: the text type;
+/// `events_key`: the primary key clause of `events`, PostgreSQL only).
+fn v1_tables(text: &str, events_key: &str) -> String {
+    format!(
+        "CREATE TABLE events (project_id {text} NOT NULL, message_id {text} NOT NULL, type {text} NOT NULL, \
+         event {text} NOT NULL, ts BIGINT NOT NULL, received_at BIGINT NOT NULL, sent_at BIGINT, \
+         original_timestamp {text}, anonymous_id {text}, user_id {text}, session_id {text}, group_id {text}, \
+         browser {text}, os {text}, device_type {text}, is_bot BOOLEAN NOT NULL DEFAULT false, ip {text}, \
+         properties {text} NOT NULL, traits {text} NOT NULL, context {text} NOT NULL{events_key});
+         CREATE TABLE identities (project_id {text} NOT NULL, anonymous_id {text} NOT NULL, \
+         user_id {text} NOT NULL, linked_at BIGINT NOT NULL, PRIMARY KEY (project_id, anonymous_id));
+         CREATE TABLE dead_letters (project_id {text}, received_at BIGINT NOT NULL, reason {text} NOT NULL, \
+         message_id {text}, payload {text} NOT NULL);
+         CREATE TABLE documents (kind {text} NOT NULL, project_id {text} NOT NULL, id {text} NOT NULL, \
+         body {text} NOT NULL, updated_at BIGINT NOT NULL, PRIMARY KEY (kind, project_id, id));
+         CREATE TABLE audit_log (id {text} PRIMARY KEY, project_id {text}, \"at\" BIGINT NOT NULL, \
+         actor {text} NOT NULL, action {text} NOT NULL, target {text} NOT NULL, details {text} NOT NULL)"
+    )
+}
+
+const V1_VERSION: &str = "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL); \
+    INSERT INTO schema_version VALUES (1, 0)";
+
+const CLICKHOUSE_V1: &[&str] = &[
+    "CREATE TABLE events (project_id String, message_id String, type String, event String, \
+     ts Int64, received_at Int64, sent_at Nullable(Int64), original_timestamp Nullable(String), \
+     anonymous_id Nullable(String), user_id Nullable(String), session_id Nullable(String), \
+     group_id Nullable(String), browser Nullable(String), os Nullable(String), device_type Nullable(String), \
+     is_bot UInt8, ip Nullable(String), properties String, traits String, context String, _version UInt64) \
+     ENGINE = ReplacingMergeTree(_version) ORDER BY (project_id, message_id)",
+    "CREATE TABLE identities (project_id String, anonymous_id String, user_id String, \
+     linked_at Int64, _version UInt64) \
+     ENGINE = ReplacingMergeTree(_version) ORDER BY (project_id, anonymous_id, user_id)",
+    "CREATE TABLE dead_letters (project_id Nullable(String), received_at Int64, reason String, \
+     message_id Nullable(String), payload String) ENGINE = MergeTree ORDER BY received_at",
+    "CREATE TABLE documents (kind String, project_id String, id String, body String, \
+     updated_at Int64, deleted UInt8, _version UInt64) \
+     ENGINE = ReplacingMergeTree(_version) ORDER BY (kind, project_id, id)",
+    "CREATE TABLE audit_log (id String, project_id Nullable(String), at Int64, actor String, \
+     action String, target String, details String) ENGINE = ReplacingMergeTree ORDER BY (at, id)",
+    "CREATE TABLE schema_version (version UInt32, applied_at Int64) ENGINE = MergeTree ORDER BY version",
+    "INSERT INTO schema_version VALUES (1, 0)",
+];

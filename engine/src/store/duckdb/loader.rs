@@ -14,7 +14,7 @@ use ::duckdb::{Connection, params};
 
 use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record};
 use super::keys::{self, KeySet};
-use super::{EVENT_COLUMN_NAMES, Inner, Writer, err, lock, sql};
+use super::{EVENT_COLUMN_NAMES, Inner, KEYED_EVENT_COLUMN_NAMES, Writer, err, lock, sql};
 use crate::store::{EventRow, StoreError, WriteBatch, WriteReport, common};
 
 /// The log's directory inside the data directory.
@@ -32,6 +32,8 @@ pub struct Intake {
     /// waiting on a full backlog).
     changed: Condvar,
     closed: AtomicBool,
+    /// The loader thread, joined by [`Inner::close`].
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Intake {
@@ -41,6 +43,7 @@ impl Intake {
             log: Mutex::new(log),
             changed: Condvar::new(),
             closed: AtomicBool::new(false),
+            thread: Mutex::new(None),
         }
     }
 }
@@ -67,9 +70,14 @@ pub fn spawn(inner: &Arc<Inner>) {
     let started = std::thread::Builder::new()
         .name("footfall-duckdb-loader".into())
         .spawn(move || run_loader(&intake, &weak));
-    if let Err(e) = started {
+    match started {
+        Ok(handle) => {
+            if let Ok(mut slot) = inner.intake.thread.lock() {
+                *slot = Some(handle);
+            }
+        }
         // Writes still work (reads and a full backlog load them), only later.
-        tracing::error!(error = %e, "duckdb: cannot start the intake loader thread");
+        Err(e) => tracing::error!(error = %e, "duckdb: cannot start the intake loader thread"),
     }
 }
 
@@ -188,6 +196,20 @@ impl Inner {
         result
     }
 
+    /// [`crate::store::Store::close`]: stops the loader (after the load it may be running),
+    /// loads what is still pending and checkpoints, so the database file alone is complete.
+    pub(super) fn close(&self) -> Result<(), StoreError> {
+        self.intake.closed.store(true, Ordering::Release);
+        self.intake.changed.notify_all();
+        let thread = lock(&self.intake.thread)?.take();
+        if let Some(thread) = thread
+            && thread.join().is_err()
+        {
+            tracing::warn!("duckdb: the intake loader thread panicked");
+        }
+        self.with_settled(|w, _| w.conn.execute_batch("CHECKPOINT").map_err(err))
+    }
+
     /// Runs `f` with the writer and the log held, after loading everything pending.
     pub(super) fn with_settled<T>(
         &self,
@@ -262,6 +284,13 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
     let mut links = Vec::new();
     let mut dead_letters = Vec::new();
     w.ensure_staging()?;
+    // Before `migrate` upgrades an older database, rows load without keys (then backfilled).
+    let keyed = w.keyed()?;
+    let columns: &[&str] = if keyed {
+        &KEYED_EVENT_COLUMN_NAMES
+    } else {
+        &EVENT_COLUMN_NAMES
+    };
     let tx = w.conn.transaction().map_err(err)?;
     {
         let mut app = None;
@@ -270,13 +299,10 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
             if !view.events.is_empty() {
                 let app = match &mut app {
                     Some(app) => app,
-                    None => app.insert(
-                        tx.appender_with_columns("events", &EVENT_COLUMN_NAMES)
-                            .map_err(err)?,
-                    ),
+                    None => app.insert(tx.appender_with_columns("events", columns).map_err(err)?),
                 };
                 for e in &view.events {
-                    app.append_row(params![
+                    let row = params![
                         e.project_id,
                         e.message_id,
                         e.kind,
@@ -297,8 +323,10 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
                         e.properties,
                         e.traits,
                         e.context,
-                    ])
-                    .map_err(err)?;
+                        common::rid_key(e.user_id, e.anonymous_id),
+                    ];
+                    let row = if keyed { row } else { &row[..row.len() - 1] };
+                    app.append_row(row).map_err(err)?;
                 }
             }
             links.extend(view.links);
@@ -315,14 +343,26 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
                 .appender_to_catalog_and_db("identities_staging", "temp", "main")
                 .map_err(err)?;
             for l in &links {
-                app.append_row(params![l.project_id, l.anonymous_id, l.user_id, l.linked_at])
-                    .map_err(err)?;
+                let row = params![
+                    l.project_id,
+                    l.anonymous_id,
+                    l.user_id,
+                    l.linked_at,
+                    common::id_key(&l.anonymous_id),
+                    common::id_key(&l.user_id),
+                ];
+                let row = if keyed { row } else { &row[..4] };
+                app.append_row(row).map_err(err)?;
             }
             app.flush().map_err(err)?;
         }
         let upsert = format!(
             "INSERT INTO identities SELECT * FROM temp.identities_staging{}; DELETE FROM temp.identities_staging",
-            sql::LINK_UPSERT_CONFLICT
+            sql::link_upsert_conflict(if keyed {
+                ", user_key = excluded.user_key"
+            } else {
+                ""
+            })
         );
         tx.execute_batch(&upsert).map_err(err)?;
     }
