@@ -99,9 +99,13 @@ impl BatchResponse {
 }
 
 fn rejections(body: Option<&str>) -> Vec<(usize, String)> {
-    body.and_then(BatchResponse::from_json)
-        .map(|r| r.rejected.into_iter().map(|x| (x.index, x.reason)).collect())
-        .unwrap_or_default()
+    let mut out = Vec::new();
+    if let Some(r) = body.and_then(BatchResponse::from_json) {
+        for x in r.rejected {
+            out.push((x.index, x.reason));
+        }
+    }
+    out
 }
 
 /// `"HTTP <status>"`.

@@ -163,6 +163,7 @@ mod settings_json;
 mod state_machine;
 pub mod stats;
 pub mod store;
+pub mod text;
 pub mod time;
 mod wire;
 

@@ -162,7 +162,14 @@ impl Queue {
             bytes += e.batch_bytes();
             n += 1;
         }
-        let taken: Vec<Entry> = self.waiting.drain(..n).collect();
+        // pop_front rather than `drain(..n).collect()`: no drain machinery in the browser bundle.
+        let mut taken = Vec::with_capacity(n);
+        while taken.len() < n {
+            match self.waiting.pop_front() {
+                Some(e) => taken.push(e),
+                None => break,
+            }
+        }
         self.waiting_bytes -= bytes - ENVELOPE_BYTES;
         self.in_flight += taken.len();
         taken
@@ -175,7 +182,7 @@ impl Queue {
 
     /// Puts messages back at the front, in their order (for another attempt).
     pub fn requeue_front(&mut self, entries: Vec<Entry>) {
-        self.waiting_bytes += entries.iter().map(Entry::batch_bytes).sum::<usize>();
+        self.waiting_bytes += batch_bytes(&entries);
         for e in entries.into_iter().rev() {
             self.waiting.push_front(e);
         }
@@ -185,14 +192,14 @@ impl Queue {
     pub fn remove_where(&mut self, mut pred: impl FnMut(&Entry) -> bool) -> Vec<Entry> {
         let mut removed = Vec::new();
         let mut kept = VecDeque::with_capacity(self.waiting.len());
-        for e in self.waiting.drain(..) {
+        while let Some(e) = self.waiting.pop_front() {
             if pred(&e) {
                 removed.push(e);
             } else {
                 kept.push_back(e);
             }
         }
-        self.waiting_bytes -= removed.iter().map(Entry::batch_bytes).sum::<usize>();
+        self.waiting_bytes -= batch_bytes(&removed);
         self.waiting = kept;
         removed
     }
@@ -223,6 +230,15 @@ fn sent_at_position(json: &str) -> Option<usize> {
         .map(|end| start + end + 1)
 }
 
+/// The sum of [`Entry::batch_bytes`] over `entries`.
+fn batch_bytes(entries: &[Entry]) -> usize {
+    let mut n = 0;
+    for e in entries {
+        n += e.batch_bytes();
+    }
+    n
+}
+
 /// `,"writeKey":"…"` for `write_key`, as a batch body carries it.
 pub fn write_key_field(write_key: &str) -> String {
     let mut out = String::from(",\"writeKey\":");
@@ -234,7 +250,7 @@ pub fn write_key_field(write_key: &str) -> String {
 /// [`write_key_field`] for transports that cannot send headers (`sendBeacon`, CORS-simple
 /// `fetch`), or empty.
 pub fn write_body(entries: &[Entry], sent_at: &str, key_field: &str) -> Vec<u8> {
-    let size = ENVELOPE_BYTES + entries.iter().map(Entry::batch_bytes).sum::<usize>() + key_field.len();
+    let size = ENVELOPE_BYTES + batch_bytes(entries) + key_field.len();
     let mut out = Vec::with_capacity(size);
     out.extend_from_slice(b"{\"batch\":[");
     for (i, e) in entries.iter().enumerate() {

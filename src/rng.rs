@@ -44,7 +44,9 @@ pub fn uuid_v4(rng: &mut (impl Rng + ?Sized)) -> String {
         at += 2;
     }
     // Only ASCII hex digits and dashes were written (chars, not a UTF-8 check: bundle size).
-    out.iter().map(|&b| char::from(b)).collect()
+    let mut id = String::with_capacity(36);
+    crate::text::push_ascii(&mut id, &out);
+    id
 }
 
 /// A uniformly random integer in `0..=max` (full-jitter backoff).

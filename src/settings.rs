@@ -280,10 +280,7 @@ impl Default for PrivacySettings {
             pii_scrubbing: false,
             pii_patterns: Vec::new(),
             property_deny_list: Vec::new(),
-            url_param_deny_list: DEFAULT_URL_PARAM_DENY_LIST
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            url_param_deny_list: crate::text::owned(&DEFAULT_URL_PARAM_DENY_LIST),
             consent_mode: ConsentMode::OptOut,
             consent_categories: NameMap::new(),
             respect_gpc: true,
@@ -323,7 +320,7 @@ fn check_names(field: &str, names: &[String]) -> Result<(), SettingsError> {
         return invalid(field, format!("at most {MAX_LIST} entries"));
     }
     for (i, n) in names.iter().enumerate() {
-        if n.trim().is_empty() {
+        if crate::text::blank(n) {
             return invalid(format!("{field}[{i}]"), "must not be empty");
         }
         if n.len() > 200 {
@@ -384,7 +381,7 @@ impl PrivacySettings {
             return invalid("consent_categories", format!("at most {MAX_LIST} entries"));
         }
         for name in self.consent_categories.keys() {
-            if name.trim().is_empty() {
+            if crate::text::blank(name) {
                 return invalid("consent_categories", "a category name is empty");
             }
             if name == "necessary" {
@@ -399,7 +396,7 @@ impl PrivacySettings {
             return invalid("tracking_plan.events", format!("at most {MAX_LIST} events"));
         }
         for (name, spec) in &plan.events {
-            if name.trim().is_empty() {
+            if crate::text::blank(name) {
                 return invalid("tracking_plan.events", "an event name is empty");
             }
             if let Some(props) = &spec.properties {
@@ -440,17 +437,17 @@ impl PrivacySettings {
             respect_dnt: c.respect_dnt,
             tracking_plan: TrackingPlan {
                 strict: config.tracking.strict,
-                events: config
-                    .events
-                    .iter()
-                    .map(|(name, spec)| {
+                events: {
+                    let mut events = NameMap::new();
+                    for (name, spec) in config.events.iter() {
                         let plan = EventPlan {
                             enabled: spec.enabled,
                             properties: spec.properties.clone(),
                         };
-                        (name.clone(), plan)
-                    })
-                    .collect(),
+                        events.insert(name.clone(), plan);
+                    }
+                    events
+                },
             },
             retention: Retention::UNLIMITED,
             bots: BotHandling::Tag,
@@ -590,7 +587,15 @@ fn intersect(a: &Option<Vec<String>>, b: &Option<Vec<String>>) -> Option<Vec<Str
     match (a, b) {
         (None, None) => None,
         (Some(x), None) | (None, Some(x)) => Some(x.clone()),
-        (Some(x), Some(y)) => Some(x.iter().filter(|p| y.contains(p)).cloned().collect()),
+        (Some(x), Some(y)) => {
+            let mut out = Vec::new();
+            for p in x {
+                if y.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+            Some(out)
+        }
     }
 }
 

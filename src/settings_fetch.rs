@@ -94,8 +94,8 @@ impl SettingsRecord {
     pub fn from_text(text: &str) -> Result<(SettingsRecord, PrivacySettings), String> {
         let bad = || String::from("not a settings record");
         let rest = text.strip_prefix(RECORD_HEADER).ok_or_else(bad)?;
-        let (etag, rest) = rest.split_once('\n').ok_or_else(bad)?;
-        let (at, json) = rest.split_once('\n').ok_or_else(bad)?;
+        let (etag, rest) = crate::text::split_byte(rest, b'\n').ok_or_else(bad)?;
+        let (at, json) = crate::text::split_byte(rest, b'\n').ok_or_else(bad)?;
         let fetched_at = crate::json::Number::from_text(at)
             .and_then(|n| n.as_u64())
             .ok_or_else(bad)?;

@@ -44,21 +44,37 @@ impl PrivacySettings {
         fields(
             value,
             "settings",
+            &[
+                "anonymize_ip",
+                "store_raw_ip",
+                "hash_user_id",
+                "pii_scrubbing",
+                "pii_patterns",
+                "property_deny_list",
+                "url_param_deny_list",
+                "consent_mode",
+                "consent_categories",
+                "respect_gpc",
+                "respect_dnt",
+                "tracking_plan",
+                "retention",
+                "bots",
+            ],
             &mut [
-                ("anonymize_ip", Slot::Bool(&mut s.anonymize_ip)),
-                ("store_raw_ip", Slot::Bool(&mut s.store_raw_ip)),
-                ("hash_user_id", Slot::Bool(&mut s.hash_user_id)),
-                ("pii_scrubbing", Slot::Bool(&mut s.pii_scrubbing)),
-                ("pii_patterns", Slot::List(&mut s.pii_patterns)),
-                ("property_deny_list", Slot::List(&mut s.property_deny_list)),
-                ("url_param_deny_list", Slot::List(&mut s.url_param_deny_list)),
-                ("consent_mode", Slot::OptStr(&mut consent_mode)),
-                ("consent_categories", Slot::Object(&mut categories)),
-                ("respect_gpc", Slot::Bool(&mut s.respect_gpc)),
-                ("respect_dnt", Slot::Bool(&mut s.respect_dnt)),
-                ("tracking_plan", Slot::Any(&mut plan)),
-                ("retention", Slot::Any(&mut retention)),
-                ("bots", Slot::OptStr(&mut bots)),
+                Slot::Bool(&mut s.anonymize_ip),
+                Slot::Bool(&mut s.store_raw_ip),
+                Slot::Bool(&mut s.hash_user_id),
+                Slot::Bool(&mut s.pii_scrubbing),
+                Slot::List(&mut s.pii_patterns),
+                Slot::List(&mut s.property_deny_list),
+                Slot::List(&mut s.url_param_deny_list),
+                Slot::OptStr(&mut consent_mode),
+                Slot::Object(&mut categories),
+                Slot::Bool(&mut s.respect_gpc),
+                Slot::Bool(&mut s.respect_dnt),
+                Slot::Any(&mut plan),
+                Slot::Any(&mut retention),
+                Slot::OptStr(&mut bots),
             ],
             Some(&mut ignored),
         )?;
@@ -80,10 +96,8 @@ impl PrivacySettings {
         fields(
             plan,
             "settings.tracking_plan",
-            &mut [
-                ("strict", Slot::Bool(&mut p.strict)),
-                ("events", Slot::Any(&mut events)),
-            ],
+            &["strict", "events"],
+            &mut [Slot::Bool(&mut p.strict), Slot::Any(&mut events)],
             Some(&mut ignored),
         )?;
         let path = "settings.tracking_plan.events";
@@ -92,10 +106,8 @@ impl PrivacySettings {
             fields(
                 spec,
                 &join(path, &name),
-                &mut [
-                    ("enabled", Slot::Bool(&mut e.enabled)),
-                    ("properties", Slot::OptList(&mut e.properties)),
-                ],
+                &["enabled", "properties"],
+                &mut [Slot::Bool(&mut e.enabled), Slot::OptList(&mut e.properties)],
                 Some(&mut ignored),
             )?;
             p.events.insert(name, e);
@@ -104,10 +116,11 @@ impl PrivacySettings {
         fields(
             retention,
             "settings.retention",
+            &["events_days", "sessions_days", "users_days"],
             &mut [
-                ("events_days", Slot::U32(&mut r.events_days)),
-                ("sessions_days", Slot::U32(&mut r.sessions_days)),
-                ("users_days", Slot::U32(&mut r.users_days)),
+                Slot::U32(&mut r.events_days),
+                Slot::U32(&mut r.sessions_days),
+                Slot::U32(&mut r.users_days),
             ],
             Some(&mut ignored),
         )?;

@@ -325,14 +325,10 @@ impl LogEvent<'_> {
         let n = |s: &mut String, v: u64| push_u64(s, v);
         match self {
             LogEvent::Enqueued { message_id, category } => {
-                for part in ["enqueued ", message_id, " (", category, ")"] {
-                    s.push_str(part);
-                }
+                crate::json::push_all(&mut s, &["enqueued ", message_id, " (", category, ")"]);
             }
             LogEvent::PendingConsent { message_id, category } => {
-                for part in [message_id, " waits for consent to `", category, "`"] {
-                    s.push_str(part);
-                }
+                crate::json::push_all(&mut s, &[message_id, " waits for consent to `", category, "`"]);
             }
             LogEvent::Dropped {
                 message_id,
@@ -340,9 +336,7 @@ impl LogEvent<'_> {
                 detail,
             } => {
                 let id = message_id.unwrap_or("event");
-                for part in ["dropped ", id, " (", reason.as_str(), "): ", detail] {
-                    s.push_str(part);
-                }
+                crate::json::push_all(&mut s, &["dropped ", id, " (", reason.as_str(), "): ", detail]);
             }
             LogEvent::BatchReady {
                 batch_id,

@@ -153,11 +153,12 @@ fn read_state(value: Value) -> Read<PersistedState> {
     fields(
         value,
         "state",
+        &["anonymousId", "userId", "session", "consent"],
         &mut [
-            ("anonymousId", Slot::OptStr(&mut state.anonymous_id)),
-            ("userId", Slot::OptStr(&mut state.user_id)),
-            ("session", Slot::Any(&mut session)),
-            ("consent", Slot::Object(&mut consent)),
+            Slot::OptStr(&mut state.anonymous_id),
+            Slot::OptStr(&mut state.user_id),
+            Slot::Any(&mut session),
+            Slot::Object(&mut consent),
         ],
         Some(&mut Map::new()), // newer versions' fields are ignored
     )?;
@@ -170,10 +171,11 @@ fn read_state(value: Value) -> Read<PersistedState> {
         fields(
             session,
             "state.session",
+            &["id", "startedAt", "lastActivity"],
             &mut [
-                ("id", Slot::Str(&mut st.id)),
-                ("startedAt", Slot::U64(&mut st.started_at)),
-                ("lastActivity", Slot::U64(&mut st.last_activity)),
+                Slot::Str(&mut st.id),
+                Slot::U64(&mut st.started_at),
+                Slot::U64(&mut st.last_activity),
             ],
             Some(&mut Map::new()),
         )?;
@@ -234,7 +236,10 @@ pub trait Store: MaybeSend {
     /// settings changed and the core rewrote them), keeping their place in the order where the
     /// store can. Default: [`Store::remove`] then [`Store::append`].
     fn replace(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
-        let ids: Vec<&str> = messages.iter().map(|m| m.message_id).collect();
+        let mut ids: Vec<&str> = Vec::with_capacity(messages.len());
+        for m in messages {
+            ids.push(m.message_id);
+        }
         self.remove(&ids)?;
         self.append(messages)
     }

@@ -53,7 +53,7 @@ pub fn write_rfc3339_ms(out: &mut String, ms: u64) {
     put(&mut buf, 19, 2, sod % 60);
     put(&mut buf, 23, 3, ms % 1000);
     // Only ASCII was written (chars, not a UTF-8 check: bundle size).
-    out.extend(buf.iter().map(|&b| char::from(b)));
+    crate::text::push_ascii(out, &buf);
 }
 
 /// `ms` (milliseconds since the epoch) as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -67,9 +67,14 @@ fn digits(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 19 {
         return None;
     }
-    s.bytes().try_fold(0u64, |n, b| {
-        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-    })
+    let mut n = 0u64;
+    for &b in s.as_bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
 }
 
 /// Parses an RFC 3339 timestamp (`Z` or `±HH:MM` offset, any number of fractional digits) into
@@ -96,7 +101,11 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
     let mut rest = s.get(19..)?;
     let mut millis = 0u64;
     if let Some(frac) = rest.strip_prefix('.') {
-        let end = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        let end = frac
+            .as_bytes()
+            .iter()
+            .position(|c| !c.is_ascii_digit())
+            .unwrap_or(frac.len());
         if end == 0 {
             return None;
         }
@@ -123,7 +132,7 @@ pub fn parse_rfc3339_ms(s: &str) -> Option<u64> {
 /// The delay a `Retry-After` header value asks for, in ms from `now_ms`: delta-seconds
 /// (`"120"`) or an HTTP date (a date in the past means "now", 0). `None` if unparseable.
 pub fn retry_after_ms(value: &str, now_ms: u64) -> Option<u64> {
-    let value = value.trim();
+    let value = value.trim_ascii(); // HTTP whitespace (SP, HTAB)
     if let Some(secs) = digits(value) {
         return Some(secs.saturating_mul(1000));
     }

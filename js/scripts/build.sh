@@ -46,7 +46,10 @@ raw="$WASM_TARGET_DIR/wasm32-unknown-unknown/wasm-release/footfall_wasm.wasm"
 
 rm -rf pkg dist
 mkdir -p pkg dist
-wasm-bindgen --target web --out-dir pkg --out-name footfall "$raw"
+# --encode-into always: every browser with WebAssembly bulk memory has TextEncoder#encodeInto,
+# so the glue's fallback encoder is left out; --omit-default-module-path: src/index.ts always
+# passes the .wasm URL, so the glue's own default is dead code.
+wasm-bindgen --target web --encode-into always --omit-default-module-path --out-dir pkg --out-name footfall "$raw"
 # Passes chosen by measuring the gzipped result (what a page downloads), not the raw size:
 # - flatten + rereloop before -Oz restructure the control flow LLVM emitted so -Oz finds more to
 #   merge and gzip more repeats;

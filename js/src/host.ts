@@ -17,7 +17,17 @@ const WAKEUP = 0,
   RESET = 8,
   DESTROY = 9,
   SETTINGS = 10,
-  UNREGISTER = 11;
+  UNREGISTER = 11,
+  FAILED = 16,
+  DELIVERED = 17;
+
+/** Signals `Footfall` sends through `Driver.h.on`: super properties, consent (`GRANT`,
+ * `GRANT + 1` deny, `GRANT + 2` revoke), typed events and events. */
+export const REGISTER = 12,
+  GRANT = 13,
+  TYPED = 18,
+  TRACK = 19;
+const TRACK_BATCH = 20;
 
 /** What the host's `get(what, arg, now)` answers (see bindings/wasm/src/web/mod.rs). */
 export const BATCH_URL = 0,
@@ -27,6 +37,9 @@ export const BATCH_URL = 0,
   USER_ID = 4,
   SESSION_ID = 5,
   CHECK_NAME = 6;
+const SETTINGS_URL = 7,
+  SETTLED = 8,
+  BATCH = 9;
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
@@ -174,7 +187,7 @@ export class Driver {
     if (!this.calls.length || this.stopped) return;
     const batch = `[${this.calls.join(',')}]`;
     this.calls = [];
-    this.after(this.h.trackBatch(batch, Date.now()));
+    this.after(this.h.on(TRACK_BATCH, batch, Date.now()));
   };
 
   /** Arms the timer for `delay` ms from now (-1: none), keeping an earlier one; queues a commit. */
@@ -204,9 +217,12 @@ export class Driver {
     if (this.stopped) return;
     this.drain();
     const now = Date.now();
-    const settings = this.h.settings(now);
+    const settings = this.h.get(SETTINGS_URL, undefined, now);
     if (settings !== undefined) this.fetchSettings(settings);
-    for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) this.send(this.h.batchId, body, this.h.keepalive);
+    for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) {
+      const batch = Number(this.h.get(BATCH, undefined, now)); // negative: no keepalive
+      this.send(Math.abs(batch), body, batch > 0);
+    }
     this.after(this.h.on(WAKEUP, undefined, now));
     this.settle();
   }
@@ -234,8 +250,8 @@ export class Driver {
         if (this.stopped) return;
         this.after(
           typeof answer === 'string'
-            ? this.h.failed(id, answer, now)
-            : this.h.delivered(id, answer[0], answer[1], answer[2] ?? undefined, now),
+            ? this.h.on(FAILED, `${id}\n${answer}`, now)
+            : this.h.on(DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, now),
         );
         this.pump();
       });
@@ -258,7 +274,7 @@ export class Driver {
   }
 
   private settle(): void {
-    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.settled())) {
+    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.get(SETTLED, undefined, 0) !== undefined)) {
       this.waiters.splice(0).forEach((resolve) => resolve());
     }
   }
@@ -341,7 +357,7 @@ export class Driver {
         const event = JSON.stringify({ type: 'track', event: el.getAttribute('data-footfall-event'), properties });
         try {
           this.drain();
-          this.after(this.h.track(event, Date.now()));
+          this.after(this.h.on(TRACK, event, Date.now()));
         } catch (_) {
           // an invalid attribute (e.g. an empty event name) is counted, never thrown into the page
         }

@@ -4,7 +4,7 @@
 // turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
 // (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
 import init, { problem } from '../pkg/footfall.js';
-import { ANONYMOUS_ID, CHECK_NAME, CONSENT, Driver, SESSION_ID, STATS, USER_ID } from './host.js';
+import { ANONYMOUS_ID, CHECK_NAME, CONSENT, Driver, GRANT, REGISTER, SESSION_ID, STATS, TRACK, TYPED, USER_ID } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
 export type * from './types.js';
@@ -86,16 +86,16 @@ export class Footfall {
 
   private constructor(driver: Driver | null) {
     this.d = driver;
-    const call = (action: string, categories?: string[]) => {
+    const call = (action: string, signal: number, categories?: string[]) => {
       checkCategories(`consent.${action}`, categories);
       this.run(`consent.${action}`, (h, now) =>
-        h.consent(action, categories == null ? undefined : JSON.stringify(categories), now),
+        h.on(signal, categories == null ? undefined : JSON.stringify(categories), now),
       );
     };
     this.consent = {
-      grant: (c) => call('grant', c),
-      deny: (c) => call('deny', c),
-      revoke: (c) => call('revoke', c),
+      grant: (c) => call('grant', GRANT, c),
+      deny: (c) => call('deny', GRANT + 1, c),
+      revoke: (c) => call('revoke', GRANT + 2, c),
       get: () => (this.d ? JSON.parse(this.d.get(CONSENT)!) : {}),
     };
   }
@@ -134,14 +134,14 @@ export class Footfall {
 
   private send(method: string, event: Record<string, unknown>): void {
     const json = stringify(method, 'properties', event);
-    this.run(method, (h, now) => h.track(json, now));
+    this.run(method, (h, now) => h.on(TRACK, json, now));
   }
 
   private typed(method: string, kind: string, args: unknown[], properties?: Properties): void {
     checkObject(method, 'properties', properties);
     const json = stringify(method, 'arguments', args);
-    const props = properties == null ? undefined : stringify(method, 'properties', properties);
-    this.run(method, (h, now) => h.typed(kind, json, props, now));
+    const props = properties == null ? 'null' : stringify(method, 'properties', properties);
+    this.run(method, (h, now) => h.on(TYPED, `[${JSON.stringify(kind)},${json},${props}]`, now));
   }
 
   /** Records that the user did `event`. */
@@ -198,7 +198,7 @@ export class Footfall {
   register(properties: Properties): void {
     if (!isObject(properties)) throw argError('register', 'properties', 'must be a plain object');
     const json = stringify('register', 'properties', properties);
-    this.run('register', (h) => h.register(json));
+    this.run('register', (h, now) => h.on(REGISTER, json, now));
   }
 
   /** Removes one super property. */

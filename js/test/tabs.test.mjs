@@ -114,6 +114,9 @@ test("a consent grant in one tab is not undone by another tab's stale state", as
   const c = await openApp(r, context, options);
   const state = await c.evaluate(() => ({ consent: ff.consent.get().analytics, user: ff.userId() }));
   assert.deepEqual(state, { consent: 'granted', user: 'user_tabs' });
+  // Deliver what the tabs queued (the grant's audit event) before closing: sent by beacon on
+  // close, it could reach the collector during the next test and be counted there.
+  await Promise.all([a, b, c].map((p) => p.evaluate(() => ff.flush())));
   await context.close();
 });
 

@@ -171,10 +171,7 @@ impl Default for PrivacyConfig {
             scrub_pii: false,
             pii_patterns: Vec::new(),
             property_deny_list: Vec::new(),
-            url_param_deny_list: DEFAULT_URL_PARAM_DENY_LIST
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            url_param_deny_list: crate::text::owned(&DEFAULT_URL_PARAM_DENY_LIST),
         }
     }
 }
@@ -217,7 +214,7 @@ impl Default for ConsentConfig {
     fn default() -> Self {
         ConsentConfig {
             mode: None,
-            categories: ["necessary", "analytics", "marketing"].map(String::from).to_vec(),
+            categories: crate::text::owned(&["necessary", "analytics", "marketing"]),
             respect_gpc: true,
             respect_dnt: false,
             gpc_categories: vec!["marketing".to_string()],
@@ -350,7 +347,7 @@ impl Config {
         let bad = |m: String| Err(ConfigError::Invalid(m));
         let t = &self.tracking;
         let d = &self.delivery;
-        for (name, secs) in [
+        for &(name, secs) in &[
             ("tracking.flush_interval", t.flush_interval),
             ("tracking.session_timeout", t.session_timeout),
             ("tracking.max_session_length", t.max_session_length),
@@ -363,7 +360,7 @@ impl Config {
                 return bad(String::from(name) + " must be a non-negative number of seconds");
             }
         }
-        for (name, n) in [
+        for &(name, n) in &[
             ("tracking.batch_size", t.batch_size),
             ("tracking.max_queue_size", t.max_queue_size),
             ("tracking.max_message_bytes", t.max_message_bytes),
@@ -408,13 +405,8 @@ impl Config {
         if self.events.keys().any(String::is_empty) {
             return bad("events: an event name is empty".into());
         }
-        if self
-            .consent
-            .categories
-            .iter()
-            .chain(&self.consent.gpc_categories)
-            .any(String::is_empty)
-        {
+        let k = &self.consent;
+        if k.categories.iter().any(String::is_empty) || k.gpc_categories.iter().any(String::is_empty) {
             return bad("consent: category names must not be empty".into());
         }
         Ok(())

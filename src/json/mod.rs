@@ -62,7 +62,7 @@ impl Number {
     /// only needs floats for configuration; what travels on the wire stays text.
     pub fn as_f64(&self) -> f64 {
         let text = self.as_str();
-        let (mantissa, exponent) = match text.find(['e', 'E']) {
+        let (mantissa, exponent) = match text.as_bytes().iter().position(|&b| b | 0x20 == b'e') {
             Some(i) => (
                 &text[..i],
                 text[i + 1..].parse::<i32>().unwrap_or(0).clamp(-400, 400),
@@ -72,7 +72,7 @@ impl Number {
         let mut digits = 0u64;
         let mut scale = exponent;
         let mut after_point = false;
-        for b in mantissa.bytes() {
+        for &b in mantissa.as_bytes() {
             match b {
                 b'.' => after_point = true,
                 b'0'..=b'9' if digits < (1 << 60) / 10 => {
@@ -300,11 +300,20 @@ pub fn push_u64(out: &mut String, mut n: u64) {
 /// The concatenation of `parts` (one small function for every message the core builds,
 /// instead of a `format!` or a `concat` instantiated per call site).
 pub fn cat(parts: &[&str]) -> String {
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    let mut len = 0;
+    for p in parts {
+        len += p.len();
+    }
+    let mut out = String::with_capacity(len);
+    push_all(&mut out, parts);
+    out
+}
+
+/// Appends every part of `parts` to `out`.
+pub fn push_all(out: &mut String, parts: &[&str]) {
     for p in parts {
         out.push_str(p);
     }
-    out
 }
 
 /// Appends `n` in decimal.

@@ -72,12 +72,13 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn err<T>(&self, what: &'static str) -> Result<T, ParseError> {
+    /// The error `what` at the current position (not generic over the `Ok` type: one copy).
+    fn err(&self, what: &'static str) -> ParseError {
         let end = self.pos >= self.text.len() && what != "trailing characters";
-        Err(ParseError {
+        ParseError {
             what: if end { "unexpected end of input" } else { what },
             offset: self.pos,
-        })
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -97,7 +98,7 @@ impl<'a> Parser<'a> {
             self.pos += 1;
             Ok(())
         } else {
-            self.err(what)
+            Err(self.err(what))
         }
     }
 
@@ -106,7 +107,7 @@ impl<'a> Parser<'a> {
             self.pos += word.len();
             Ok(value)
         } else {
-            self.err("expected a value")
+            Err(self.err("expected a value"))
         }
     }
 
@@ -125,16 +126,16 @@ impl<'a> Parser<'a> {
                     self.pos += n;
                     Ok(Value::Number(Number(text.into())))
                 }
-                None => self.err("expected a value"),
+                None => Err(self.err("expected a value")),
             },
-            None => self.err("unexpected end of input"),
+            None => Err(self.err("unexpected end of input")),
         }
     }
 
     fn enter(&mut self) -> Result<(), ParseError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.err("nested too deeply");
+            return Err(self.err("nested too deeply"));
         }
         self.pos += 1;
         Ok(())
@@ -156,7 +157,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         break;
                     }
-                    _ => return self.err("expected `,` or `]`"),
+                    _ => return Err(self.err("expected `,` or `]`")),
                 }
             }
         }
@@ -174,7 +175,7 @@ impl<'a> Parser<'a> {
             loop {
                 self.skip_ws();
                 if self.peek() != Some(b'"') {
-                    return self.err("expected a string key");
+                    return Err(self.err("expected a string key"));
                 }
                 let key = self.string()?;
                 self.expect(b':', "expected `:`")?;
@@ -187,7 +188,7 @@ impl<'a> Parser<'a> {
                         self.pos += 1;
                         break;
                     }
-                    _ => return self.err("expected `,` or `}`"),
+                    _ => return Err(self.err("expected `,` or `}`")),
                 }
             }
         }
@@ -198,7 +199,7 @@ impl<'a> Parser<'a> {
     fn hex4(&mut self) -> Result<u32, ParseError> {
         let digits = self.text.as_bytes().get(self.pos..self.pos + 4);
         let Some(digits) = digits else {
-            return self.err("invalid \\u escape");
+            return Err(self.err("invalid \\u escape"));
         };
         let mut n = 0;
         for &d in digits {
@@ -206,7 +207,7 @@ impl<'a> Parser<'a> {
                 b'0'..=b'9' => d - b'0',
                 b'a'..=b'f' => d - b'a' + 10,
                 b'A'..=b'F' => d - b'A' + 10,
-                _ => return self.err("invalid \\u escape"),
+                _ => return Err(self.err("invalid \\u escape")),
             };
             n = n * 16 + u32::from(v);
         }
@@ -221,7 +222,7 @@ impl<'a> Parser<'a> {
         let mut start = self.pos;
         loop {
             let Some(&c) = b.get(self.pos) else {
-                return self.err("unterminated string");
+                return Err(self.err("unterminated string"));
             };
             match c {
                 b'"' => {
@@ -233,7 +234,7 @@ impl<'a> Parser<'a> {
                     out.push_str(&self.text[start..self.pos]);
                     self.pos += 1;
                     let Some(&e) = b.get(self.pos) else {
-                        return self.err("unterminated string");
+                        return Err(self.err("unterminated string"));
                     };
                     self.pos += 1;
                     match e {
@@ -249,28 +250,28 @@ impl<'a> Parser<'a> {
                             let mut code = self.hex4()?;
                             if (0xD800..0xDC00).contains(&code) {
                                 if !self.text[self.pos..].starts_with("\\u") {
-                                    return self.err("lone surrogate in \\u escape");
+                                    return Err(self.err("lone surrogate in \\u escape"));
                                 }
                                 self.pos += 2;
                                 let low = self.hex4()?;
                                 if !(0xDC00..0xE000).contains(&low) {
-                                    return self.err("lone surrogate in \\u escape");
+                                    return Err(self.err("lone surrogate in \\u escape"));
                                 }
                                 code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
                             }
                             match char::from_u32(code) {
                                 Some(ch) => out.push(ch),
-                                None => return self.err("lone surrogate in \\u escape"),
+                                None => return Err(self.err("lone surrogate in \\u escape")),
                             }
                         }
                         _ => {
                             self.pos -= 1;
-                            return self.err("invalid escape");
+                            return Err(self.err("invalid escape"));
                         }
                     }
                     start = self.pos;
                 }
-                0..=0x1f => return self.err("control character in string"),
+                0..=0x1f => return Err(self.err("control character in string")),
                 _ => self.pos += 1,
             }
         }
@@ -287,7 +288,7 @@ pub fn parse(text: &str) -> Result<Value, ParseError> {
     let value = p.value()?;
     p.skip_ws();
     if p.pos != text.len() {
-        return p.err("trailing characters");
+        return Err(p.err("trailing characters"));
     }
     Ok(value)
 }

@@ -35,23 +35,23 @@ pub fn hash_id(salt: &str, id: &str) -> String {
 /// `url` without the query parameters named in `deny` (case-insensitive). Works on absolute
 /// URLs, paths and bare `?a=b` search strings; the fragment is kept.
 pub fn strip_query_params(url: &str, deny: &[String]) -> Option<String> {
-    let (before_fragment, fragment) = match url.find('#') {
+    let (before_fragment, fragment) = match crate::text::find_byte(url, b'#') {
         Some(i) => url.split_at(i),
         None => (url, ""),
     };
-    let q = before_fragment.find('?')?;
+    let q = crate::text::find_byte(before_fragment, b'?')?;
     let (base, query) = (&before_fragment[..q], &before_fragment[q + 1..]);
     let denied = |pair: &str| {
-        let key = pair.split('=').next().unwrap_or("");
+        let key = crate::text::split_byte(pair, b'=').map_or(pair, |(k, _)| k);
         deny.iter().any(|d| d.eq_ignore_ascii_case(key))
     };
-    if !query.split('&').any(denied) {
+    if !crate::text::pieces(query, b'&').any(denied) {
         return None;
     }
     let mut out = String::with_capacity(url.len());
     out.push_str(base);
     let mut sep = '?';
-    for pair in query.split('&').filter(|p| !p.is_empty() && !denied(p)) {
+    for pair in crate::text::pieces(query, b'&').filter(|p| !p.is_empty() && !denied(p)) {
         out.push(sep);
         out.push_str(pair);
         sep = '&';

@@ -43,7 +43,7 @@ impl Defaults {
             crate::json::write_members(&mut head, page, true);
             head.push('}');
         }
-        for (key, value) in [("userAgent", &context.user_agent), ("locale", &context.locale)] {
+        for &(key, value) in &[("userAgent", &context.user_agent), ("locale", &context.locale)] {
             if let Some(v) = value {
                 head.push_str(",\"");
                 head.push_str(key);

@@ -62,8 +62,8 @@ fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
         let t2 = s0.wrapping_add(maj);
         v = [t1.wrapping_add(t2), a, b, c, d.wrapping_add(t1), e, f, g];
     }
-    for (s, x) in state.iter_mut().zip(v) {
-        *s = s.wrapping_add(x);
+    for i in 0..8 {
+        state[i] = state[i].wrapping_add(v[i]);
     }
 }
 
@@ -99,8 +99,8 @@ impl Sha256 {
         }
         self.update(&bits.to_be_bytes());
         let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(4).zip(self.state) {
-            chunk.copy_from_slice(&word.to_be_bytes());
+        for i in 0..8 {
+            out[i * 4..i * 4 + 4].copy_from_slice(&self.state[i].to_be_bytes());
         }
         out
     }

@@ -110,18 +110,16 @@ impl Patterns {
         };
         self.active = invalid.len() < wanted.len();
         self.compiled = wanted.to_vec();
-        let warnings = invalid
-            .iter()
-            .map(|e| {
-                let mut w = String::from("privacy.pii_patterns[");
-                crate::json::push_u64(&mut w, e.index as u64);
-                w.push_str("] skipped (");
-                w.push_str(wanted.get(e.index).map_or("", String::as_str));
-                w.push_str("): ");
-                w.push_str(&e.message);
-                w
-            })
-            .collect();
+        let mut warnings = Vec::with_capacity(invalid.len());
+        for e in &invalid {
+            let mut w = String::from("privacy.pii_patterns[");
+            crate::json::push_u64(&mut w, e.index as u64);
+            w.push_str("] skipped (");
+            w.push_str(wanted.get(e.index).map_or("", String::as_str));
+            w.push_str("): ");
+            w.push_str(&e.message);
+            warnings.push(w);
+        }
         (warnings, true)
     }
 }

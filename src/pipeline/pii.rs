@@ -29,11 +29,22 @@ fn is_email_domain(c: char) -> bool {
 
 /// Whether `s` contains something shaped like an email address.
 pub fn contains_email(s: &str) -> bool {
-    for (at, _) in s.match_indices('@') {
-        let local_ok = s[..at].chars().next_back().is_some_and(is_email_local);
+    // By bytes: `match_indices('@')` and `chars().next_back()` would bring std's character
+    // search and reverse UTF-8 decoding into the browser bundle. A byte ≥ 0x80 (part of a
+    // non-ASCII character) is neither a local nor a domain character, as the `char` was not.
+    let bytes = s.as_bytes();
+    for (at, &b) in bytes.iter().enumerate() {
+        if b != b'@' {
+            continue;
+        }
+        let local_ok = at > 0 && is_email_local(char::from(bytes[at - 1]));
         let domain: &str = {
             let rest = &s[at + 1..];
-            let end = rest.find(|c: char| !is_email_domain(c)).unwrap_or(rest.len());
+            let end = rest
+                .as_bytes()
+                .iter()
+                .position(|&b| !is_email_domain(char::from(b)))
+                .unwrap_or(rest.len());
             let mut domain = &rest[..end];
             while let Some(d) = domain.strip_suffix(".").or_else(|| domain.strip_suffix("-")) {
                 domain = d;
@@ -42,7 +53,7 @@ pub fn contains_email(s: &str) -> bool {
         };
         // The last `.` by bytes (`rsplit_once` would bring std's reverse character search into
         // the browser bundle for this one call).
-        let last_dot = domain.bytes().rposition(|b| b == b'.');
+        let last_dot = domain.as_bytes().iter().rposition(|&b| b == b'.');
         let tld_ok = last_dot
             .map(|i| (&domain[..i], &domain[i + 1..]))
             .is_some_and(|(host, tld)| {
@@ -94,7 +105,7 @@ fn is_phone(run: &[u8], digits: usize) -> bool {
         return (8..=15).contains(&digits);
     }
     let grouped = run.iter().any(|c| matches!(c, b' ' | b'-' | b'(' | b')'))
-        || run.iter().filter(|&&c| c == b'.').count() >= 2;
+        || run.iter().fold(0, |dots, &c| dots + usize::from(c == b'.')) >= 2;
     grouped && (9..=15).contains(&digits)
 }
 
@@ -121,7 +132,12 @@ pub fn contains_phone_or_card(s: &str) -> bool {
             continue;
         }
         let run = &b[start..end];
-        let digits: Vec<u8> = run.iter().copied().filter(u8::is_ascii_digit).collect();
+        let mut digits: Vec<u8> = Vec::with_capacity(run.len());
+        for &c in run {
+            if c.is_ascii_digit() {
+                digits.push(c);
+            }
+        }
         if is_card(run, &digits) || is_phone(run, digits.len()) {
             return true;
         }
@@ -151,14 +167,26 @@ pub fn scrub_with(value: &mut Value, patterns: Option<&dyn PatternMatcher>) -> u
         // Integers written with 13–19 digits (no sign, fraction or exponent) that pass Luhn.
         Value::Number(n)
             if (13..=19).contains(&n.as_str().len())
-                && n.as_str().bytes().all(|b| b.is_ascii_digit())
+                && n.as_str().as_bytes().iter().all(u8::is_ascii_digit)
                 && luhn_valid(n.as_str().as_bytes()) =>
         {
             *value = Value::String(REDACTED.to_string());
             1
         }
-        Value::Array(items) => items.iter_mut().map(|v| scrub_with(v, patterns)).sum(),
-        Value::Object(map) => map.values_mut().map(|v| scrub_with(v, patterns)).sum(),
+        Value::Array(items) => {
+            let mut n = 0;
+            for v in items {
+                n += scrub_with(v, patterns);
+            }
+            n
+        }
+        Value::Object(map) => {
+            let mut n = 0;
+            for v in map.values_mut() {
+                n += scrub_with(v, patterns);
+            }
+            n
+        }
         _ => 0,
     }
 }

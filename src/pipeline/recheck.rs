@@ -42,7 +42,11 @@ pub enum Recheck {
 
 /// Whether `id` looks like the output of `hash_id` (64 lowercase hex characters).
 pub fn is_hashed(id: &str) -> bool {
-    id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    id.len() == 64
+        && id
+            .as_bytes()
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn object<'a>(map: &'a mut Map, key: &str) -> Option<&'a mut Map> {
@@ -99,7 +103,7 @@ pub fn recheck(
             hash_field(&mut m, "previousId", salt);
         }
     }
-    for key in ["properties", "traits"] {
+    for key in &["properties", "traits"] {
         if let Some(map) = object(&mut m, key) {
             anonymize_properties(map, p, patterns);
         }
@@ -116,7 +120,7 @@ pub fn recheck(
                 ctx.insert("anonymizeIp".into(), Value::Bool(true));
             }
         }
-        for key in ["page", "traits"] {
+        for key in &["page", "traits"] {
             if let Some(map) = object(ctx, key) {
                 anonymize_properties(map, p, patterns);
             }

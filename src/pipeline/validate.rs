@@ -13,11 +13,14 @@ fn invalid(what: &str, problem: &str) -> Rejected {
 }
 
 fn check_name(what: &str, name: &str) -> Result<(), Rejected> {
-    if name.trim().is_empty() {
+    if crate::text::blank(name) {
         return Err(invalid(what, " must not be empty"));
     }
     // Characters: the bytes that do not continue a UTF-8 sequence.
-    let chars = name.bytes().filter(|b| b & 0xC0 != 0x80).count();
+    let mut chars = 0;
+    for &b in name.as_bytes() {
+        chars += usize::from(b & 0xC0 != 0x80);
+    }
     if chars > MAX_NAME_CHARS {
         let mut detail = String::from(" is ");
         crate::json::push_u64(&mut detail, chars as u64);
@@ -29,7 +32,7 @@ fn check_name(what: &str, name: &str) -> Result<(), Rejected> {
 
 fn check_id(what: &str, id: Option<&str>, required: bool) -> Result<(), Rejected> {
     match id {
-        Some(id) if id.trim().is_empty() => Err(invalid(what, " must not be empty")),
+        Some(id) if crate::text::blank(id) => Err(invalid(what, " must not be empty")),
         None if required => Err(invalid(what, " is required")),
         _ => Ok(()),
     }

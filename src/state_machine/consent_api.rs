@@ -53,14 +53,14 @@ impl Core {
     /// Grants every known category (configured, chosen before, or waiting in the buffer).
     pub fn grant_all(&mut self, now: u64) {
         let all = self.all_categories();
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let refs = crate::text::refs(&all);
         self.grant(&refs, now);
     }
 
     /// Denies every known category but `necessary`.
     pub fn deny_all(&mut self, now: u64) {
         let all = self.all_categories();
-        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        let refs = crate::text::refs(&all);
         self.deny(&refs, now);
     }
 
@@ -104,7 +104,10 @@ impl Core {
 
     /// Every category the core knows: configured, chosen, and waiting in the buffer.
     fn all_categories(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.consent.categories().map(str::to_string).collect();
+        let mut all: Vec<String> = Vec::new();
+        for c in self.consent.categories() {
+            all.push(c.to_string());
+        }
         for m in &self.pending {
             if !all.iter().any(|c| c == m.category()) {
                 all.push(m.category().to_string());
@@ -114,13 +117,12 @@ impl Core {
     }
 
     fn decisions(&self) -> Vec<(String, ConsentDecision)> {
-        self.all_categories()
-            .into_iter()
-            .map(|c| {
-                let d = self.consent.decide(&c);
-                (c, d)
-            })
-            .collect()
+        let mut out = Vec::new();
+        for c in self.all_categories() {
+            let d = self.consent.decide(&c);
+            out.push((c, d));
+        }
+        out
     }
 
     #[inline(never)] // shared by every consent entry point; inlined it would be copied into each
@@ -160,12 +162,11 @@ impl Core {
         // In-flight messages were consented when handed out; forget them in the store so a crash
         // cannot resurrect them (a failed attempt drops them on return).
         for (_, entries) in &self.in_flight {
-            forget.extend(
-                entries
-                    .iter()
-                    .filter(|e| !self.is_granted(&e.category))
-                    .map(|e| e.id.clone()),
-            );
+            for e in entries {
+                if !self.is_granted(&e.category) {
+                    forget.push(e.id.clone());
+                }
+            }
         }
         self.forget(&forget);
 

@@ -306,7 +306,9 @@ impl Core {
             privacy,
             self.patterns.get(privacy),
         );
-        self.super_properties.extend(properties);
+        for (k, v) in properties {
+            self.super_properties.insert(k, v);
+        }
     }
 
     /// Removes one super property.
@@ -454,12 +456,28 @@ impl Core {
     }
 
     /// Removes messages from the store.
-    fn forget<S: AsRef<str>>(&mut self, ids: &[S]) {
+    fn forget(&mut self, ids: &[Box<str>]) {
+        let mut refs = Vec::with_capacity(ids.len());
+        for id in ids {
+            refs.push(&**id);
+        }
+        self.forget_refs(&refs);
+    }
+
+    /// Removes `entries` from the store.
+    fn forget_entries(&mut self, entries: &[Entry]) {
+        let mut refs = Vec::with_capacity(entries.len());
+        for e in entries {
+            refs.push(&*e.id);
+        }
+        self.forget_refs(&refs);
+    }
+
+    fn forget_refs(&mut self, ids: &[&str]) {
         if ids.is_empty() {
             return;
         }
-        let refs: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
-        if let Err(e) = self.store.remove(&refs) {
+        if let Err(e) = self.store.remove(ids) {
             self.store_failed(&e);
         }
     }

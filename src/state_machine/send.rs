@@ -210,7 +210,7 @@ impl Core {
                     messages: entries.len(),
                     accepted,
                 });
-                self.forget(&entries.iter().map(|e| &*e.id).collect::<Vec<_>>());
+                self.forget_entries(&entries);
             }
             Verdict::Refused { reasons, cause } => {
                 for (i, e) in entries.iter().enumerate() {
@@ -220,7 +220,7 @@ impl Core {
                         .map_or(cause.as_str(), |(_, r)| r.as_str());
                     self.reject(e, reason);
                 }
-                self.forget(&entries.iter().map(|e| &*e.id).collect::<Vec<_>>());
+                self.forget_entries(&entries);
             }
             Verdict::Split if entries.len() == 1 => {
                 self.dropped(
@@ -228,7 +228,7 @@ impl Core {
                     DropReason::TooLarge,
                     "the collector answered 413 to it alone",
                 );
-                self.forget(&[&*entries[0].id]);
+                self.forget_entries(&entries[..1]);
             }
             Verdict::Split => {
                 let half = entries.len().div_ceil(2);

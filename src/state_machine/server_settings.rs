@@ -284,18 +284,16 @@ impl Core {
         }
         self.forget(&gone);
         if !rewritten.is_empty() {
-            let records: Vec<StoredMessageRef<'_>> = rewritten
-                .iter()
-                .map(|&i| {
-                    let e: &Entry = &kept[i];
-                    StoredMessageRef {
-                        message_id: &e.id,
-                        category: &e.category,
-                        enqueued_at: e.enqueued_at,
-                        json: &e.json,
-                    }
-                })
-                .collect();
+            let mut records: Vec<StoredMessageRef<'_>> = Vec::with_capacity(rewritten.len());
+            for &i in &rewritten {
+                let e: &Entry = &kept[i];
+                records.push(StoredMessageRef {
+                    message_id: &e.id,
+                    category: &e.category,
+                    enqueued_at: e.enqueued_at,
+                    json: &e.json,
+                });
+            }
             if let Err(err) = self.store.replace(&records) {
                 self.store_failed(&err);
             }
@@ -356,7 +354,10 @@ impl Core {
             }
         });
         self.recheck_queue();
-        self.server.stale_batches = self.in_flight.iter().map(|(id, _)| *id).collect();
+        self.server.stale_batches.clear();
+        for (id, _) in &self.in_flight {
+            self.server.stale_batches.push(*id);
+        }
     }
 
     /// Events waiting for consent passed the old tracking plan: they get the new one now.

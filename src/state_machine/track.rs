@@ -256,11 +256,10 @@ impl Core {
         for c in self.consent.categories() {
             states.insert(c.to_string(), Value::from(self.consent.decide(c).as_str()));
         }
-        let preferences: Map = self
-            .preferences
-            .iter()
-            .map(|(k, v)| (k.clone(), Value::Bool(*v)))
-            .collect();
+        let mut preferences = Map::new();
+        for (k, v) in self.preferences.iter() {
+            preferences.insert(k.clone(), Value::Bool(*v));
+        }
         let signals = self.consent.signals();
         let mut event = Event::track("consent_updated").category(NECESSARY);
         let p = &mut event.properties;

@@ -33,7 +33,7 @@ pub fn prefix(write_key: &str) -> String {
 /// `s` split around its last `.` (by bytes: `rsplit_once` would bring std's reverse character
 /// search into the bundle for two call sites).
 pub fn split_last_dot(s: &str) -> Option<(&str, &str)> {
-    let i = s.bytes().rposition(|b| b == b'.')?;
+    let i = s.as_bytes().iter().rposition(|&b| b == b'.')?;
     Some((&s[..i], &s[i + 1..]))
 }
 

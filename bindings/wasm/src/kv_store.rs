@@ -77,17 +77,16 @@ fn read_chunk(text: &str) -> Option<Vec<StoredMessage>> {
     let Value::Array(items) = footfall::json::parse(text).ok()? else {
         return None;
     };
-    items
-        .into_iter()
-        .map(|item| {
-            Some(StoredMessage {
-                message_id: item.get("messageId")?.as_str()?.to_string(),
-                category: item.get("category")?.as_str()?.to_string(),
-                enqueued_at: item.get("enqueuedAt")?.as_u64()?,
-                json: item.get("message").filter(|m| m.as_object().is_some())?.to_json(),
-            })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        out.push(StoredMessage {
+            message_id: item.get("messageId")?.as_str()?.to_string(),
+            category: item.get("category")?.as_str()?.to_string(),
+            enqueued_at: item.get("enqueuedAt")?.as_u64()?,
+            json: item.get("message").filter(|m| m.as_object().is_some())?.to_json(),
+        });
+    }
+    Some(out)
 }
 
 /// The newest `enqueuedAt` of a chunk (for tabs without Web Locks, see `partition_ages`).
@@ -241,8 +240,11 @@ impl Inner {
                 self.kv.remove(&chunk.key);
                 continue;
             }
-            let mut value =
-                String::with_capacity(chunk.items.iter().map(|i| i.json.len() + 1).sum::<usize>() + 2);
+            let mut len = 2;
+            for item in &chunk.items {
+                len += item.json.len() + 1;
+            }
+            let mut value = String::with_capacity(len);
             value.push('[');
             for (n, item) in chunk.items.iter().enumerate() {
                 if n > 0 {
@@ -253,7 +255,7 @@ impl Inner {
             value.push(']');
             result = result.and(self.kv.set(&chunk.key, &value).map_err(StoreError));
         }
-        self.chunks.retain(|c| !c.items.is_empty());
+        footfall::map::retain(&mut self.chunks, |c| !c.items.is_empty());
         result
     }
 }

@@ -76,15 +76,25 @@ pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, Option
     fields(
         value,
         "options",
+        &[
+            "writeKey",
+            "endpoint",
+            "autoPageViews",
+            "autocapture",
+            "persistence",
+            "cookieDomain",
+            "debug",
+            "analytics",
+        ],
         &mut [
-            ("writeKey", Slot::OptStr(&mut write_key)),
-            ("endpoint", Slot::OptStr(&mut endpoint)),
-            ("autoPageViews", Slot::Bool(&mut host.auto_page_views)),
-            ("autocapture", Slot::Bool(&mut host.autocapture)),
-            ("persistence", Slot::OptStr(&mut persistence)),
-            ("cookieDomain", Slot::OptStr(&mut host.cookie_domain)),
-            ("debug", Slot::Bool(&mut host.debug)),
-            ("analytics", Slot::Any(&mut analytics)),
+            Slot::OptStr(&mut write_key),
+            Slot::OptStr(&mut endpoint),
+            Slot::Bool(&mut host.auto_page_views),
+            Slot::Bool(&mut host.autocapture),
+            Slot::OptStr(&mut persistence),
+            Slot::OptStr(&mut host.cookie_domain),
+            Slot::Bool(&mut host.debug),
+            Slot::Any(&mut analytics),
         ],
         // The config sections (`tracking`, ...): the core's reader checks them.
         Some(&mut sections),
@@ -92,7 +102,7 @@ pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, Option
     .map_err(|e| OptionsError(e.message()))?;
     host.write_key =
         write_key.ok_or_else(|| bad(&["options.writeKey is required (the project's write key)"]))?;
-    if host.write_key.trim().is_empty() {
+    if footfall::text::blank(&host.write_key) {
         return Err(bad(&["options.writeKey must not be empty"]));
     }
     host.persistence = match persistence.as_deref() {

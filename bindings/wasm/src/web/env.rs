@@ -16,29 +16,35 @@ use crate::kv::{Cookie, Kv};
 extern "C" {
     #[wasm_bindgen(js_name = fillRandom)]
     fn fill_random(buf: &mut [u8]);
-    #[wasm_bindgen(js_name = kvGet)]
-    fn kv_get(key: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = kvSet)]
-    fn kv_set(key: &str, value: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = kvRemove)]
-    fn kv_remove(key: &str);
-    #[wasm_bindgen(js_name = kvKeys)]
-    fn kv_keys(prefix: &str) -> String;
-    #[wasm_bindgen(js_name = cookieGet)]
-    fn cookie_get(name: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = cookieSet)]
-    fn cookie_set(name: &str, value: &str, domain: &str);
     /// `navigator.sendBeacon(url, body)`, `body` the UTF-8 JSON (bytes: no UTF-8 check on this
     /// side).
     pub fn beacon(url: &str, body: &[u8]) -> bool;
-    /// `console.log`.
-    pub fn log(line: &str);
-    #[wasm_bindgen(js_name = patternsClear)]
-    fn patterns_clear(id: u32);
-    #[wasm_bindgen(js_name = patternAdd)]
-    fn pattern_add(id: u32, source: &str) -> Option<String>;
-    #[wasm_bindgen(js_name = patternsTest)]
-    fn patterns_test(id: u32, s: &str) -> bool;
+    /// Every string-only call (`localStorage`, the cookie, `RegExp`, the console) through one
+    /// import: each import costs its own wrapper in the generated glue. `op` is one of the
+    /// constants below, `id` a matcher's id, `a`/`b`/`c` the string arguments (`""` when
+    /// unused); see `glue.js`.
+    fn env(op: u8, id: u32, a: &str, b: &str, c: &str) -> Option<String>;
+}
+
+// The operations of `env` (their index in `glue.js`'s `ops`).
+const KV_GET: u8 = 0;
+const KV_SET: u8 = 1;
+const KV_REMOVE: u8 = 2;
+const KV_KEYS: u8 = 3;
+const COOKIE_GET: u8 = 4;
+const COOKIE_SET: u8 = 5;
+const PATTERNS_CLEAR: u8 = 6;
+const PATTERN_ADD: u8 = 7;
+const PATTERNS_TEST: u8 = 8;
+const LOG: u8 = 9;
+
+/// `console.log`.
+pub fn log(line: &str) {
+    env(LOG, 0, line, "", "");
+}
+
+fn patterns_clear(id: u32) {
+    env(PATTERNS_CLEAR, id, "", "", "");
 }
 
 /// The custom PII patterns as JavaScript `RegExp`s (Unicode mode when the pattern allows it,
@@ -64,7 +70,7 @@ impl PatternMatcher for RegExpMatcher {
         patterns_clear(self.id);
         let mut invalid = Vec::new();
         for (index, p) in patterns.iter().enumerate() {
-            if let Some(message) = pattern_add(self.id, p) {
+            if let Some(message) = env(PATTERN_ADD, self.id, p, "", "") {
                 invalid.push(InvalidPattern { index, message });
             }
         }
@@ -72,7 +78,7 @@ impl PatternMatcher for RegExpMatcher {
     }
 
     fn is_match(&self, s: &str) -> bool {
-        patterns_test(self.id, s)
+        env(PATTERNS_TEST, self.id, s, "", "").is_some()
     }
 }
 
@@ -119,21 +125,23 @@ pub struct LocalStorage;
 
 impl Kv for LocalStorage {
     fn get(&self, key: &str) -> Option<String> {
-        kv_get(key)
+        env(KV_GET, 0, key, "", "")
     }
     fn set(&self, key: &str, value: &str) -> Result<(), String> {
-        kv_set(key, value).map_or(Ok(()), Err)
+        env(KV_SET, 0, key, value, "").map_or(Ok(()), Err)
     }
     fn remove(&self, key: &str) {
-        kv_remove(key)
+        env(KV_REMOVE, 0, key, "", "");
     }
     fn keys(&self, prefix: &str) -> Vec<String> {
-        let joined = kv_keys(prefix);
-        joined
-            .split('\0')
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-            .collect()
+        let joined = env(KV_KEYS, 0, prefix, "", "").unwrap_or_default();
+        let mut keys = Vec::new();
+        for k in footfall::text::pieces(&joined, 0) {
+            if !k.is_empty() {
+                keys.push(k.to_string());
+            }
+        }
+        keys
     }
 }
 
@@ -147,18 +155,13 @@ pub struct DocumentCookie {
 impl DocumentCookie {
     pub fn new(write_key: &str, domain: &str) -> DocumentCookie {
         // Cookie names may not hold separators; write keys are URL-safe tokens in practice.
-        let safe: String = write_key
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let mut name = String::from("footfall_");
+        for c in write_key.chars() {
+            let keep = c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            name.push(char::from(if keep { c as u8 } else { b'_' }));
+        }
         DocumentCookie {
-            name: String::from("footfall_") + &safe,
+            name,
             domain: domain.to_string(),
         }
     }
@@ -166,9 +169,9 @@ impl DocumentCookie {
 
 impl Cookie for DocumentCookie {
     fn get(&self) -> Option<String> {
-        cookie_get(&self.name)
+        env(COOKIE_GET, 0, &self.name, "", "")
     }
     fn set(&self, value: &str) {
-        cookie_set(&self.name, value, &self.domain)
+        env(COOKIE_SET, 0, &self.name, value, &self.domain);
     }
 }

@@ -3,6 +3,8 @@
 // iframes): it degrades to "unavailable", never to an exception in the page. Everything
 // asynchronous (timers, fetch, Web Locks, listeners) is driven from the JS side of the package
 // (js/src/host.ts), which calls the host back.
+// Three imports: `fillRandom` and `beacon` (they take bytes) and `env`, the one entry point for
+// every string-only call (each import costs its own wrapper in the generated glue).
 
 /** Fills `buf` with cryptographically strong random bytes. */
 export function fillRandom(buf) {
@@ -10,7 +12,7 @@ export function fillRandom(buf) {
 }
 
 /** `localStorage.getItem(key)`, or null. */
-export function kvGet(key) {
+function kvGet(key) {
   try {
     return localStorage.getItem(key);
   } catch (_) {
@@ -19,7 +21,7 @@ export function kvGet(key) {
 }
 
 /** `localStorage.setItem`: null when stored, else the error's message (quota, disabled). */
-export function kvSet(key, value) {
+function kvSet(key, value) {
   try {
     localStorage.setItem(key, value);
     return null;
@@ -29,14 +31,14 @@ export function kvSet(key, value) {
 }
 
 /** `localStorage.removeItem(key)`. */
-export function kvRemove(key) {
+function kvRemove(key) {
   try {
     localStorage.removeItem(key);
   } catch (_) {}
 }
 
 /** The `localStorage` keys starting with `prefix`, joined by NUL. */
-export function kvKeys(prefix) {
+function kvKeys(prefix) {
   const keys = [];
   try {
     for (let i = 0; i < localStorage.length; i++) {
@@ -48,7 +50,7 @@ export function kvKeys(prefix) {
 }
 
 /** The value of cookie `name`, or null. */
-export function cookieGet(name) {
+function cookieGet(name) {
   try {
     for (const c of document.cookie.split('; ')) {
       if (c.startsWith(name + '=')) return decodeURIComponent(c.slice(name.length + 1));
@@ -58,7 +60,7 @@ export function cookieGet(name) {
 }
 
 /** Sets cookie `name` for a year on `domain` (`Secure` on https). */
-export function cookieSet(name, value, domain) {
+function cookieSet(name, value, domain) {
   try {
     document.cookie = `${name}=${encodeURIComponent(value)}; Path=/; Max-Age=31536000; SameSite=Lax; Domain=${domain}${
       location.protocol === 'https:' ? '; Secure' : ''
@@ -81,13 +83,13 @@ export function beacon(url, body) {
 const patterns = [];
 
 /** Forgets matcher `id`'s patterns. */
-export function patternsClear(id) {
+function patternsClear(id) {
   patterns[id] = [];
 }
 
 /** Compiles `source` for matcher `id` (Unicode mode, else the legacy syntax): null when added,
  * else why it is invalid. */
-export function patternAdd(id, source) {
+function patternAdd(id, source) {
   let re;
   try {
     re = new RegExp(source, 'u');
@@ -103,11 +105,21 @@ export function patternAdd(id, source) {
 }
 
 /** Whether one of matcher `id`'s patterns matches somewhere in `s` (no `g` flag: stateless). */
-export function patternsTest(id, s) {
+function patternsTest(id, s) {
   return patterns[id].some((re) => re.test(s));
 }
 
 /** `console.log` (debug mode). */
-export function log(line) {
+function log(line) {
   console.log(line);
+}
+
+const ops = [kvGet, kvSet, kvRemove, kvKeys, cookieGet, cookieSet, patternsClear, patternAdd, patternsTest, log];
+
+/** The one import for the string-only calls above (see `env` in env.rs): `op` indexes `ops`,
+ * `id` is a matcher's id (the pattern calls take it first), `a`, `b`, `c` the string arguments.
+ * Answers a string or null (`patternsTest`: "" for a match). */
+export function env(op, id, a, b, c) {
+  const r = op >= 6 && op <= 8 ? ops[op](id, a) : ops[op](a, b, c);
+  return r === true ? '' : typeof r === 'string' ? r : null;
 }

@@ -167,8 +167,8 @@ impl Host {
 
     /// The settings fetch got an answer: `status` LF `ETag` LF body (status `0`: no answer).
     pub fn settings_answer(&mut self, answer: &str, now: u64) {
-        let (status, rest) = answer.split_once('\n').unwrap_or((answer, ""));
-        let (etag, body) = rest.split_once('\n').unwrap_or((rest, ""));
+        let (status, rest) = footfall::text::split_byte(answer, b'\n').unwrap_or((answer, ""));
+        let (etag, body) = footfall::text::split_byte(rest, b'\n').unwrap_or((rest, ""));
         let status = footfall::json::Number::from_text(status).and_then(|n| n.as_u64());
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let response = match status {

@@ -45,8 +45,31 @@ pub fn problem() -> Option<String> {
     PROBLEM.with(|p| p.borrow_mut().take())
 }
 
+/// `text` split at its first LF (all of it and `""` without one).
+fn lines(text: &str) -> (&str, &str) {
+    footfall::text::split_byte(text, b'\n').unwrap_or((text, ""))
+}
+
+/// The non-negative integer `text` (0 when it is not one).
+fn number(text: &str) -> u64 {
+    footfall::json::Number::from_text(text)
+        .and_then(|n| n.as_u64())
+        .unwrap_or(0)
+}
+
 fn ms(now: f64) -> u64 {
     now as u64
+}
+
+/// The strings among `items` (one loop for both callers instead of an iterator chain each).
+fn strings(items: &[Value]) -> Vec<String> {
+    let mut out = Vec::new();
+    for item in items {
+        if let Some(s) = item.as_str() {
+            out.push(s.to_string());
+        }
+    }
+    out
 }
 
 /// The page environment the JS side reads at load: `{"origin", "tab", "adopted": [...],
@@ -72,7 +95,7 @@ fn page_env(json: &str) -> PageEnv {
         adopted: v
             .get("adopted")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
+            .map(|a| strings(a))
             .unwrap_or_default(),
         page: v.get("page").map(Value::to_json).unwrap_or_default(),
         user_agent: s("userAgent"),
@@ -178,9 +201,143 @@ impl FootfallHost {
         Some(FootfallHost { host })
     }
 
-    /// Any event, as the core's event JSON (`{"type":"track","event":…,"properties":…}`).
-    /// Returns the next wakeup (see the module docs).
-    pub fn track(&mut self, event_json: &str, now: f64) -> f64 {
+    /// The UTF-8 body of the next batch to send now (`undefined`: none); `get(BATCH)` tells its
+    /// id.
+    pub fn next(&mut self, now: f64) -> Option<Vec<u8>> {
+        self.host.next(ms(now))
+    }
+
+    /// A call, page or timer signal: events, consent, super properties, delivery outcomes and
+    /// page events all come through this one entry point, which keeps the generated glue and
+    /// the export shims small (each exported method costs its own glue and shim in the bundle):
+    ///
+    /// | `signal` | `arg` | meaning |
+    /// |---|---|---|
+    /// | 0 `WAKEUP` | | nothing happened; just the next wakeup |
+    /// | 1 `FLUSH` | | `flush()`: everything queued is due now |
+    /// | 2 `HIDE` | `"1"` online / `"0"` offline | the page is hidden or unloaded |
+    /// | 3 `ONLINE` | | the browser came back online |
+    /// | 4 `NAVIGATE` | page JSON | the URL may have changed (`{url, path, referrer, search, title}`) |
+    /// | 5 `STORAGE` | the key | another tab wrote `localStorage` |
+    /// | 6 `ADOPT` | tab id | this tab obtained the Web Lock of that tab's partition |
+    /// | 7 `COMMIT` | | write pending store changes |
+    /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
+    /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
+    /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
+    /// | 11 `UNREGISTER` | the key | remove that super property |
+    /// | 12 `REGISTER` | properties JSON | add super properties (`NaN` when refused, see [`problem`]) |
+    /// | 13 `GRANT`, 14 `DENY`, 15 `REVOKE` | categories JSON array (none: every category) | consent (`NaN` when refused) |
+    /// | 16 `FAILED` | batch id LF detail | that batch got no answer |
+    /// | 17 `DELIVERED` | batch id LF status LF `Retry-After` LF body (empty: none) | that batch got an HTTP answer |
+    /// | 18 `TYPED` | `[kind, [arguments], properties \| null]` (JSON) | a typed product event (`NaN` when refused) |
+    /// | 19 `TRACK` | event JSON | any event (`NaN` when refused) |
+    /// | 20 `TRACK_BATCH` | `[[name, properties \| null, timestamp], ...]` (JSON) | queued `track` calls |
+    ///
+    /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
+    /// happens).
+    pub fn on(&mut self, signal: u8, arg: Option<String>, now: f64) -> f64 {
+        match signal {
+            12 => return self.register(arg.as_deref().unwrap_or("")),
+            13..=15 => return self.consent(signal - 13, arg, now),
+            18 => return self.typed(arg.as_deref().unwrap_or(""), now),
+            19 => return self.track(arg.as_deref().unwrap_or(""), now),
+            20 => return self.track_batch(arg.as_deref().unwrap_or(""), now),
+            _ => {}
+        }
+        let now = ms(now);
+        let arg = arg.unwrap_or_default();
+        let h = &mut self.host;
+        match signal {
+            1 => h.core.flush(),
+            2 => h.hide(arg == "1", now),
+            3 => return h.online(now),
+            4 => return h.navigate(&arg, now),
+            5 => {
+                let state_key = h.store.as_ref().map(|s| s.state_key());
+                if arg.is_empty() || Some(arg) == state_key {
+                    return h.sync(now);
+                }
+            }
+            6 => return h.adopt(&arg, now),
+            7 => h.commit(),
+            8 => h.core.reset(now),
+            9 => h.stop(now),
+            10 => h.settings_answer(&arg, now),
+            11 => h.core.unregister(&arg),
+            16 | 17 => {
+                let (id, rest) = lines(&arg);
+                if signal == 16 {
+                    return h.failed(number(id), rest.to_string(), now);
+                }
+                let (status, rest) = lines(rest);
+                let (retry_after, body) = lines(rest);
+                let given = |s: &str| (!s.is_empty()).then(|| s.to_string());
+                return h.delivered(
+                    number(id),
+                    number(status) as u16,
+                    given(retry_after),
+                    given(body),
+                    now,
+                );
+            }
+            _ => {}
+        }
+        h.wakeup(now)
+    }
+
+    /// A value for the JS side (one entry point for every query keeps the generated glue
+    /// small); `undefined` where the answer is "none":
+    ///
+    /// | `what` | `arg` | answer |
+    /// |---|---|---|
+    /// | 0 `URL` | | `{endpoint}/v1/batch`: where the JS side POSTs the bodies `next` returns |
+    /// | 1 `CONSENT` | | `{category: "granted" \| "denied" \| "pending"}` for every configured category (JSON) |
+    /// | 2 `STATS` | | the core's counters (JSON) |
+    /// | 3 `ANONYMOUS_ID` | | the anonymous id |
+    /// | 4 `USER_ID` | | the user id |
+    /// | 5 `SESSION_ID` | | the session id at `now` |
+    /// | 6 `CHECK_NAME` | event name | the problem with that event name (the core's validation), so the caller can throw at once |
+    /// | 7 `SETTINGS_URL` | | `{endpoint}/v1/settings` when a settings fetch is due now: the JS side GETs it with `?writeKey=` (a CORS-simple request) and reports the answer with the `SETTINGS` signal of `on`. Ask before `next` (on a first start, batches wait for the answer) |
+    /// | 8 `SETTLED` | | `""` when a pending `flush()` may resolve |
+    /// | 9 `BATCH` | | the id of the batch `next` returned last, negated when it must not use `fetch(..., {keepalive: true})` (over 64 KB) |
+    pub fn get(&mut self, what: u8, arg: Option<String>, now: f64) -> Option<String> {
+        match what {
+            7 if !self.host.stopped() => return self.host.core.poll_settings(ms(now)).map(|r| r.url),
+            8 => return self.host.settled().then(String::new),
+            9 => {
+                let mut id = String::new();
+                if !self.host.last_keepalive {
+                    id.push('-');
+                }
+                footfall::json::push_u64(&mut id, self.host.last_batch);
+                return Some(id);
+            }
+            _ => {}
+        }
+        let core = &self.host.core;
+        match what {
+            0 => Some(self.host.url().to_string()),
+            1 => Some(self.consent_state()),
+            2 => {
+                let mut stats = core.stats();
+                stats.store_errors += self.host.commit_errors;
+                Some(stats.to_json())
+            }
+            3 => Some(core.anonymous_id().to_string()),
+            4 => core.user_id().map(str::to_string),
+            5 => core.session_id(ms(now)).map(str::to_string),
+            6 => footfall::pipeline::validate::validate(&Event::track(arg.as_deref().unwrap_or("")))
+                .err()
+                .map(|r| r.detail),
+            _ => None,
+        }
+    }
+}
+
+impl FootfallHost {
+    /// Signal 19: any event, as the core's event JSON (`{"type":"track","event":…,
+    /// "properties":…}`). Returns the next wakeup (see the module docs).
+    fn track(&mut self, event_json: &str, now: f64) -> f64 {
         let event = match Event::from_json_text(event_json) {
             Ok(event) => event,
             Err(e) => return arg_error(&e),
@@ -191,20 +348,19 @@ impl FootfallHost {
         self.host.track(event, ms(now))
     }
 
-    /// The common case, `track(name, properties)` without options, batched: the JSON array of
-    /// the calls made since the last batch, each `[name, properties | null, timestamp]` (their
-    /// names already checked). The JS side collects them and hands them over in a microtask (or
+    /// Signal 20: the common case, `track(name, properties)` without options, batched: the JSON
+    /// array of
+    /// the calls made since the last batch, each `[name, properties | null, timestamp]`
+    /// (their names already checked). The JS side collects them and hands them over in a microtask (or
     /// before any other call), so a burst of calls costs one crossing and one parse.
-    #[wasm_bindgen(js_name = trackBatch)]
-    pub fn track_batch(&mut self, json: &str, now: f64) -> f64 {
+    fn track_batch(&mut self, json: &str, now: f64) -> f64 {
         let now = ms(now);
         if let Ok(Value::Array(calls)) = parse(json) {
             for call in calls {
                 let Value::Array(mut parts) = call else { continue };
-                parts.resize(3, Value::Null);
-                let at = parts[2].as_u64();
-                let properties = std::mem::take(&mut parts[1]);
-                let mut event = Event::track(parts[0].as_str().unwrap_or(""));
+                let at = parts.get(2).and_then(Value::as_u64);
+                let properties = parts.get_mut(1).map(std::mem::take).unwrap_or_default();
+                let mut event = Event::track(parts.first().and_then(Value::as_str).unwrap_or(""));
                 if let Value::Object(props) = properties {
                     event.properties = props;
                 }
@@ -215,13 +371,18 @@ impl FootfallHost {
         self.host.wakeup(now)
     }
 
-    /// A typed product event built by the core (`click`, `purchase`, ...): `args` is the JSON
-    /// array of its positional arguments, `properties` extra properties (JSON or `undefined`).
-    pub fn typed(&mut self, kind: &str, args_json: &str, properties_json: Option<String>, now: f64) -> f64 {
-        let args = match parse(args_json) {
-            Ok(Value::Array(a)) => a,
+    /// Signal 18: a typed product event built by the core (`click`, `purchase`, ...): `call` is
+    /// the JSON array `[kind, [positional arguments], extra properties | null]`.
+    fn typed(&mut self, call: &str, now: f64) -> f64 {
+        let Ok(Value::Array(mut call)) = parse(call) else {
+            return arg_error("arguments must be a JSON array");
+        };
+        let properties = call.get_mut(2).map(std::mem::take).unwrap_or_default();
+        let args = match call.get_mut(1).map(std::mem::take) {
+            Some(Value::Array(a)) => a,
             _ => return arg_error("arguments must be a JSON array"),
         };
+        let kind = call.first().and_then(Value::as_str).unwrap_or("");
         let s = |i: usize| args.get(i).and_then(Value::as_str);
         let req = |i: usize| s(i).unwrap_or("");
         let mut event = match kind {
@@ -249,50 +410,44 @@ impl FootfallHost {
             "error" => Event::error(req(0), req(1), s(2)),
             other => return arg_error(&footfall::json::cat(&["unknown typed event ", other])),
         };
-        if let Some(json) = properties_json {
-            let Ok(Value::Object(extra)) = parse(&json) else {
-                return arg_error("properties must be an object");
-            };
-            for (k, v) in extra {
-                if !event.properties.contains_key(&k) {
-                    event.properties.insert(k, v);
+        match properties {
+            Value::Null => {}
+            Value::Object(extra) => {
+                for (k, v) in extra {
+                    if !event.properties.contains_key(&k) {
+                        event.properties.insert(k, v);
+                    }
                 }
             }
+            _ => return arg_error("properties must be an object"),
         }
         self.host.track(event, ms(now))
     }
 
-    /// `grant`, `deny` or `revoke` the JSON array of categories (`undefined`: every category).
-    pub fn consent(&mut self, action: &str, categories_json: Option<String>, now: f64) -> f64 {
+    /// Signals 13–15: `grant` (0), `deny` (1) or `revoke` (2) the JSON array of categories
+    /// (`undefined`: every category).
+    fn consent(&mut self, action: u8, categories_json: Option<String>, now: f64) -> f64 {
         let categories: Option<Vec<String>> = match categories_json {
             Some(json) => match parse(&json) {
-                Ok(Value::Array(items)) => Some(
-                    items
-                        .iter()
-                        .filter_map(|c| c.as_str().map(str::to_string))
-                        .collect(),
-                ),
+                Ok(Value::Array(items)) => Some(strings(&items)),
                 _ => return arg_error("categories must be an array of category names"),
             },
             None => None,
         };
-        let refs: Option<Vec<&str>> = categories
-            .as_ref()
-            .map(|c| c.iter().map(String::as_str).collect());
+        let refs = categories.as_deref().map(footfall::text::refs);
         let now_ms = ms(now);
         let core = &mut self.host.core;
         match (action, refs.as_deref()) {
-            ("grant", Some(c)) => core.grant(c, now_ms),
-            ("grant", None) => core.grant_all(now_ms),
-            ("deny", Some(c)) => core.deny(c, now_ms),
-            ("deny", None) => core.deny_all(now_ms),
-            ("revoke", Some(c)) => core.revoke(c, now_ms),
-            ("revoke", None) => {
+            (0, Some(c)) => core.grant(c, now_ms),
+            (0, None) => core.grant_all(now_ms),
+            (1, Some(c)) => core.deny(c, now_ms),
+            (1, None) => core.deny_all(now_ms),
+            (_, Some(c)) => core.revoke(c, now_ms),
+            (_, None) => {
                 let all: Vec<String> = core.config().consent.categories.clone();
-                let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+                let refs = footfall::text::refs(&all);
                 core.revoke(&refs, now_ms);
             }
-            _ => return arg_error(&footfall::json::cat(&["unknown consent action ", action])),
         }
         let core = &self.host.core;
         let granted = core
@@ -301,110 +456,15 @@ impl FootfallHost {
             .categories
             .iter()
             .any(|c| c != "necessary" && core.consent_decision(c) == ConsentDecision::Granted);
-        if action == "grant" && granted {
+        if action == 0 && granted {
             self.host.open_store();
         }
         self.host.wakeup(now_ms)
     }
 
-    /// The UTF-8 body of the next batch to send now (`undefined`: none); `batchId` is its id.
-    pub fn next(&mut self, now: f64) -> Option<Vec<u8>> {
-        self.host.next(ms(now))
-    }
-
-    /// `{endpoint}/v1/settings` when a settings fetch is due now (`undefined`: none): the JS
-    /// side GETs it with `?writeKey=` (a CORS-simple request) and reports the answer with the
-    /// `SETTINGS` signal of `on`. Call it before `next` (on a first start, batches wait for the
-    /// answer).
-    pub fn settings(&mut self, now: f64) -> Option<String> {
-        if self.host.stopped() {
-            return None;
-        }
-        self.host.core.poll_settings(ms(now)).map(|r| r.url)
-    }
-
-    /// The id of the batch `next` returned last.
-    #[wasm_bindgen(getter, js_name = batchId)]
-    pub fn batch_id(&self) -> f64 {
-        self.host.last_batch as f64
-    }
-
-    /// Whether the batch `next` returned last may use `fetch(..., {keepalive: true})`.
-    #[wasm_bindgen(getter)]
-    pub fn keepalive(&self) -> bool {
-        self.host.last_keepalive
-    }
-
-    /// Batch `id` got an HTTP answer.
-    pub fn delivered(
-        &mut self,
-        id: f64,
-        status: u16,
-        retry_after: Option<String>,
-        body: Option<String>,
-        now: f64,
-    ) -> f64 {
-        self.host.delivered(id as u64, status, retry_after, body, ms(now))
-    }
-
-    /// Batch `id` got no answer.
-    pub fn failed(&mut self, id: f64, detail: String, now: f64) -> f64 {
-        self.host.failed(id as u64, detail, ms(now))
-    }
-
-    /// A page or timer signal (one entry point keeps the generated glue small):
-    ///
-    /// | `signal` | `arg` | meaning |
-    /// |---|---|---|
-    /// | 0 `WAKEUP` | | nothing happened; just the next wakeup |
-    /// | 1 `FLUSH` | | `flush()`: everything queued is due now |
-    /// | 2 `HIDE` | `"1"` online / `"0"` offline | the page is hidden or unloaded |
-    /// | 3 `ONLINE` | | the browser came back online |
-    /// | 4 `NAVIGATE` | page JSON | the URL may have changed (`{url, path, referrer, search, title}`) |
-    /// | 5 `STORAGE` | the key | another tab wrote `localStorage` |
-    /// | 6 `ADOPT` | tab id | this tab obtained the Web Lock of that tab's partition |
-    /// | 7 `COMMIT` | | write pending store changes |
-    /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
-    /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
-    /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
-    /// | 11 `UNREGISTER` | the key | remove that super property |
-    ///
-    /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
-    /// happens).
-    pub fn on(&mut self, signal: u8, arg: Option<String>, now: f64) -> f64 {
-        let now = ms(now);
-        let arg = arg.unwrap_or_default();
-        let h = &mut self.host;
-        match signal {
-            1 => h.core.flush(),
-            2 => h.hide(arg == "1", now),
-            3 => return h.online(now),
-            4 => return h.navigate(&arg, now),
-            5 => {
-                let state_key = h.store.as_ref().map(|s| s.state_key());
-                if arg.is_empty() || Some(arg) == state_key {
-                    return h.sync(now);
-                }
-            }
-            6 => return h.adopt(&arg, now),
-            7 => h.commit(),
-            8 => h.core.reset(now),
-            9 => h.stop(now),
-            10 => h.settings_answer(&arg, now),
-            11 => h.core.unregister(&arg),
-            _ => {}
-        }
-        h.wakeup(now)
-    }
-
-    /// Whether a pending `flush()` may resolve.
-    pub fn settled(&self) -> bool {
-        self.host.settled()
-    }
-
-    /// Super properties (a JSON object) added to every event. Returns `-1` (no wakeup), or `NaN`
-    /// when refused (see [`problem`]).
-    pub fn register(&mut self, properties_json: &str) -> f64 {
+    /// Signal 12: super properties (a JSON object) added to every event. Returns `-1` (no
+    /// wakeup), or `NaN` when refused (see [`problem`]).
+    fn register(&mut self, properties_json: &str) -> f64 {
         let Ok(Value::Object(props)) = parse(properties_json) else {
             return arg_error("properties must be an object");
         };
@@ -412,40 +472,6 @@ impl FootfallHost {
         -1.0
     }
 
-    /// A value for the JS side (one entry point for every query keeps the generated glue
-    /// small); `undefined` where the answer is "none":
-    ///
-    /// | `what` | `arg` | answer |
-    /// |---|---|---|
-    /// | 0 `URL` | | `{endpoint}/v1/batch`: where the JS side POSTs the bodies `next` returns |
-    /// | 1 `CONSENT` | | `{category: "granted" \| "denied" \| "pending"}` for every configured category (JSON) |
-    /// | 2 `STATS` | | the core's counters (JSON) |
-    /// | 3 `ANONYMOUS_ID` | | the anonymous id |
-    /// | 4 `USER_ID` | | the user id |
-    /// | 5 `SESSION_ID` | | the session id at `now` |
-    /// | 6 `CHECK_NAME` | event name | the problem with that event name (the core's validation), so the caller can throw at once |
-    pub fn get(&self, what: u8, arg: Option<String>, now: f64) -> Option<String> {
-        let core = &self.host.core;
-        match what {
-            0 => Some(self.host.url().to_string()),
-            1 => Some(self.consent_state()),
-            2 => {
-                let mut stats = core.stats();
-                stats.store_errors += self.host.commit_errors;
-                Some(stats.to_json())
-            }
-            3 => Some(core.anonymous_id().to_string()),
-            4 => core.user_id().map(str::to_string),
-            5 => core.session_id(ms(now)).map(str::to_string),
-            6 => footfall::pipeline::validate::validate(&Event::track(arg.as_deref().unwrap_or("")))
-                .err()
-                .map(|r| r.detail),
-            _ => None,
-        }
-    }
-}
-
-impl FootfallHost {
     /// `{category: "granted" | "denied" | "pending"}` for every configured category, as JSON.
     fn consent_state(&self) -> String {
         let core = &self.host.core;
