@@ -176,6 +176,66 @@ async fn close_loads_the_log_and_checkpoints_without_dropping_the_store() {
     assert!(segments(dir.path()).is_empty());
 }
 
+/// A load goes through the intake scan (an `INSERT … SELECT` from a table function): every
+/// column arrives, NULLs included, links and dead letters of the same records too, in loads
+/// spanning several records and more rows than one DuckDB chunk (2,048); and the load puts
+/// DuckDB's `threads` back as it was (it lowers it while inserting).
+#[tokio::test]
+async fn loads_carry_every_column_links_and_dead_letters_and_restore_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path()).unwrap();
+    store.migrate().await.unwrap();
+    let threads = |store: DuckDbStore| async move {
+        count(&store, "SELECT CAST(current_setting('threads') AS BIGINT)").await
+    };
+    let before = threads(store.clone()).await;
+    let mut expected = Vec::new();
+    for part in 0..3 {
+        let mut b = batch(part * 1500..(part + 1) * 1500);
+        for (i, e) in b.events.iter_mut().enumerate() {
+            if i % 3 == 0 {
+                e.user_id = None;
+                e.sent_at = None;
+                e.ip = Some(format!("10.0.0.{}", i % 250));
+            }
+        }
+        expected.extend(b.events.clone());
+        b.dead_letters.push(footfall_engine::store::DeadLetter {
+            project_id: Some("p".into()),
+            received_at: 7,
+            reason: format!("invalid #{part}"),
+            message_id: None,
+            payload: "{}".into(),
+        });
+        store.write(b).await.unwrap();
+    }
+    assert!(!segments(dir.path()).is_empty(), "pending before the read");
+    assert_eq!(count(&store, "SELECT count(*) FROM events").await, 4500);
+    assert!(segments(dir.path()).is_empty(), "the read loaded everything");
+    assert_eq!(count(&store, "SELECT count(*) FROM dead_letters").await, 3);
+    assert_eq!(count(&store, "SELECT count(*) FROM identities").await, 1);
+    let r = store
+        .query("SELECT message_id, user_id, sent_at, ip, rid_key FROM events ORDER BY message_id")
+        .await
+        .unwrap();
+    let mut want = expected.clone();
+    want.sort_by(|a, b| a.message_id.cmp(&b.message_id));
+    for (row, e) in r.rows.iter().zip(&want) {
+        assert_eq!(row[0].as_str(), Some(e.message_id.as_str()));
+        assert_eq!(row[1].as_str(), e.user_id.as_deref());
+        assert_eq!(row[2].as_i64(), e.sent_at);
+        assert_eq!(row[3].as_str(), e.ip.as_deref());
+        let key = footfall_engine::store::rid_key(e.user_id.as_deref(), e.anonymous_id.as_deref());
+        assert_eq!(row[4].as_i64(), Some(key));
+    }
+    assert_eq!(r.rows.len(), 4500);
+    assert_eq!(
+        threads(store.clone()).await,
+        before,
+        "threads restored after the load"
+    );
+}
+
 #[tokio::test]
 async fn the_backlog_counts_acknowledged_events_until_they_are_loaded() {
     let dir = tempfile::tempdir().unwrap();

@@ -14,7 +14,8 @@
 //! (project_id, message_id) (see [`keys`] for why this replaces a primary key, and for its
 //! exactness), appends what is new to the intake log in `DIR/intake/` and fsyncs it: then the
 //! write is durable and acknowledged. A loader thread moves logged writes into DuckDB in
-//! transactions of two row groups (or after at most a second): events through DuckDB's Appender,
+//! transactions of two row groups (or after at most a second): events by one `INSERT … SELECT`
+//! from a table function reading the logged records in place (see [`scan`]),
 //! identity links through a connection-local temp table and the first-link-wins upsert, dead
 //! letters appended — see [`intake`] for why, and for its exactly-once replay after a crash.
 //! Every read of events or identities (queries, export, the identity lookup) first loads what
@@ -39,6 +40,7 @@
 mod intake;
 mod keys;
 mod loader;
+mod scan;
 mod values;
 
 use std::collections::HashMap;
@@ -89,6 +91,10 @@ struct Writer {
     /// Whether the tables have the identity key columns (schema version 2), once known: a
     /// database of an older version loads its intake log before `migrate` adds them.
     keyed: Option<bool>,
+    /// Hands the records of a load to `footfall_intake_scan()` (see [`scan`]).
+    scan: scan::Slot,
+    /// DuckDB's `threads` setting as configured (read once; loads lower it, see `loader`).
+    threads: Option<i64>,
 }
 
 /// Databases open in this process, by canonical file path.
@@ -165,11 +171,19 @@ impl DuckDbStore {
         let readers = (0..READERS)
             .map(|_| conn.try_clone().map(Mutex::new).map_err(err))
             .collect::<Result<Vec<_>, _>>()?;
+        let slot = scan::Slot::default();
+        conn.register_table_function_with_extra_info::<scan::IntakeScan, scan::Slot>(
+            scan::SCAN_FUNCTION,
+            &slot,
+        )
+        .map_err(err)?;
         let inner = Arc::new(Inner {
             writer: Mutex::new(Writer {
                 conn,
                 staging_ready: false,
                 keyed: None,
+                scan: slot,
+                threads: None,
             }),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -275,6 +289,15 @@ impl Writer {
         Ok(())
     }
 
+    /// DuckDB's configured `threads` (1 if it cannot be read: then loads leave it alone).
+    fn threads(&mut self) -> i64 {
+        *self.threads.get_or_insert_with(|| {
+            self.conn
+                .query_row("SELECT current_setting('threads')", [], |r| r.get::<_, i64>(0))
+                .unwrap_or(1)
+        })
+    }
+
     /// Whether `events` has `rid_key` (and `identities` its keys): schema version 2.
     fn keyed(&mut self) -> Result<bool, StoreError> {
         if let Some(k) = self.keyed {
@@ -364,7 +387,7 @@ fn migrate_blocking(w: &mut Writer) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// [`EVENT_COLUMNS`] as a list, for the Appender (schema version 1).
+/// [`EVENT_COLUMNS`] as a list, for the loader's insert (schema version 1).
 static EVENT_COLUMN_NAMES: LazyLock<Vec<&'static str>> =
     LazyLock::new(|| EVENT_COLUMNS.split(',').map(str::trim).collect());
 

@@ -64,6 +64,7 @@ const HEADER: usize = 4 + 4 + 4 + 8;
 
 /// One logged write (what was new in it, after dedupe), kept as its encoded payload: one
 /// allocation per write instead of a score of strings per event, read in place by the loader.
+#[derive(Clone)]
 pub struct Record {
     pub seq: u64,
     /// The encoded record; its payload starts at `at`.

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use ::duckdb::{Connection, params};
 
-use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record};
+use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record, Taken};
 use super::keys::{self, KeySet};
+use super::scan::{SCAN_FUNCTION, ScanSlot};
 use super::{EVENT_COLUMN_NAMES, Inner, KEYED_EVENT_COLUMN_NAMES, Writer, err, lock, sql};
 use crate::store::{EventRow, StoreError, WriteBatch, WriteReport, common};
 
@@ -189,7 +190,7 @@ impl Inner {
     pub(super) fn load_pending(&self) -> Result<(), StoreError> {
         let mut w = lock(&self.writer)?;
         let taken = lock(&self.intake.log)?.take();
-        let result = insert_records(&mut w, &taken.records);
+        let (result, taken) = insert_taken(&mut w, taken);
         drop(w);
         lock(&self.intake.log)?.complete(taken, result.is_ok());
         self.intake.changed.notify_all();
@@ -242,7 +243,7 @@ impl Drop for Inner {
 /// Loads everything pending while the caller holds both locks.
 fn settle_locked(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError> {
     let taken = log.take();
-    let result = insert_records(w, &taken.records);
+    let (result, taken) = insert_taken(w, taken);
     log.complete(taken, result.is_ok());
     result
 }
@@ -273,16 +274,39 @@ pub fn ensure_keys(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError
     Ok(())
 }
 
+/// [`insert_records`] of the records `taken` holds, which it gets back (the scan shares them
+/// while the insert runs).
+///
+/// The load runs with DuckDB's `threads` at 1: a query's client thread busy-waits while a
+/// background worker runs the query's task (duckdb/duckdb#22178, open in DuckDB 1.5), so the
+/// insert's single pipeline would otherwise cost two cores, the loader spinning beside the
+/// worker (measured on 2 cores: 12 % of the collector's CPU at 300K events/s). With no
+/// background worker the loader does the work itself; the setting is restored after the load,
+/// so queries between loads keep their parallelism (during a load, a query still runs on its
+/// own thread).
+fn insert_taken(w: &mut Writer, mut taken: Taken) -> (Result<(), StoreError>, Taken) {
+    let records = Arc::new(std::mem::take(&mut taken.records));
+    let threads = w.threads();
+    let toggle = threads > 1 && w.conn.execute_batch("SET threads = 1").is_ok();
+    let result = insert_records(w, &records);
+    if toggle && let Err(e) = w.conn.execute_batch(&format!("SET threads = {threads}")) {
+        tracing::warn!(error = %e, threads, "duckdb: cannot restore the thread count after a load");
+    }
+    if let Ok(mut slot) = w.scan.lock() {
+        *slot = ScanSlot::default();
+    }
+    // The scan's state is gone with its query; a copy only if DuckDB still held it.
+    taken.records = Arc::try_unwrap(records).unwrap_or_else(|shared| (*shared).clone());
+    (result, taken)
+}
+
 /// Inserts logged records (already deduplicated) in one transaction that also records the
-/// last one as loaded.
-fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> {
+/// last one as loaded: the events by one `INSERT … SELECT` from the intake scan (see
+/// [`super::scan`]), which collects the records' links and dead letters on the way.
+fn insert_records(w: &mut Writer, records: &Arc<Vec<Record>>) -> Result<(), StoreError> {
     let Some(last_seq) = records.last().map(|r| r.seq) else {
         return Ok(());
     };
-    // One record decoded at a time (its events borrowed from its buffer): the loader's
-    // working set stays one write, whatever the size of the load.
-    let mut links = Vec::new();
-    let mut dead_letters = Vec::new();
     w.ensure_staging()?;
     // Before `migrate` upgrades an older database, rows load without keys (then backfilled).
     let keyed = w.keyed()?;
@@ -291,51 +315,24 @@ fn insert_records(w: &mut Writer, records: &[Record]) -> Result<(), StoreError> 
     } else {
         &EVENT_COLUMN_NAMES
     };
+    *lock(&w.scan)? = ScanSlot {
+        records: Some(records.clone()),
+        ..ScanSlot::default()
+    };
     let tx = w.conn.transaction().map_err(err)?;
-    {
-        let mut app = None;
-        for record in records {
-            let view = record.view();
-            if !view.events.is_empty() {
-                let app = match &mut app {
-                    Some(app) => app,
-                    None => app.insert(tx.appender_with_columns("events", columns).map_err(err)?),
-                };
-                for e in &view.events {
-                    let row = params![
-                        e.project_id,
-                        e.message_id,
-                        e.kind,
-                        e.event,
-                        e.ts,
-                        e.received_at,
-                        e.sent_at,
-                        e.original_timestamp,
-                        e.anonymous_id,
-                        e.user_id,
-                        e.session_id,
-                        e.group_id,
-                        e.browser,
-                        e.os,
-                        e.device_type,
-                        e.is_bot,
-                        e.ip,
-                        e.properties,
-                        e.traits,
-                        e.context,
-                        common::rid_key(e.user_id, e.anonymous_id),
-                    ];
-                    let row = if keyed { row } else { &row[..row.len() - 1] };
-                    app.append_row(row).map_err(err)?;
-                }
-            }
-            links.extend(view.links);
-            dead_letters.extend(view.dead_letters);
-        }
-        if let Some(mut app) = app {
-            app.flush().map_err(err)?;
-        }
-    }
+    let cols = columns.join(", ");
+    tx.execute(
+        &format!("INSERT INTO events ({cols}) SELECT {cols} FROM {SCAN_FUNCTION}()"),
+        [],
+    )
+    .map_err(err)?;
+    let (links, dead_letters) = {
+        let mut slot = lock(&w.scan)?;
+        (
+            std::mem::take(&mut slot.links),
+            std::mem::take(&mut slot.dead_letters),
+        )
+    };
     let links = common::reduce_links(&links);
     if !links.is_empty() {
         {
