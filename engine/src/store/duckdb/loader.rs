@@ -286,7 +286,8 @@ pub fn ensure_keys(w: &mut Writer, log: &mut IntakeLog) -> Result<(), StoreError
 /// own thread).
 fn insert_taken(w: &mut Writer, mut taken: Taken) -> (Result<(), StoreError>, Taken) {
     let records = Arc::new(std::mem::take(&mut taken.records));
-    let threads = w.threads();
+    // Settling reads and erasure often find nothing to load: no setting to change then.
+    let threads = if records.is_empty() { 1 } else { w.threads() };
     let toggle = threads > 1 && w.conn.execute_batch("SET threads = 1").is_ok();
     let result = insert_records(w, &records);
     if toggle && let Err(e) = w.conn.execute_batch(&format!("SET threads = {threads}")) {

@@ -6,10 +6,9 @@
 //! validates them, calls DuckDB once per value, and DuckDB then copies every row into an
 //! intermediate collection before appending it to the table (perf at 300K events/s: 8 % of the
 //! collector's CPU under `append_parameter_row` and the collection copy; the scan took 4 % off
-//! the CPU per event, in alternated pairs of runs). The scan writes the
-//! integers straight into DuckDB's vectors and the strings with one call each, and DuckDB's
-//! insert appends its chunks to the table directly (whole row groups still go optimistically to
-//! the database file).
+//! the CPU per event, in alternated pairs of runs). The scan writes the integers straight into
+//! DuckDB's vectors and the strings with one call each, and DuckDB's insert appends its chunks
+//! to the table directly (whole row groups still go optimistically to the database file).
 //!
 //! Ownership: the loader hands the records to the scan through a [`Slot`] (shared, never moved
 //! out: the loader gets them back for reuse or, if the insert fails, to keep them pending). The
