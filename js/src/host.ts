@@ -43,6 +43,9 @@ const SETTINGS_URL = 7,
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
+/** How long a running tab waits, once it holds a dead tab's lock, before reading that tab's
+ * partition (ms; see `watch`). */
+const ADOPT_SETTLE_MS = 1_000;
 
 type Locks = {
   request(name: string, options: { ifAvailable?: boolean }, cb: (lock: unknown) => unknown): Promise<unknown>;
@@ -169,7 +172,13 @@ export class Driver {
     if (!l || this.known.has(tab)) return;
     this.known.add(tab);
     l.request(`${this.prefix}tab.${tab}`, {}, () => {
-      if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
+      // The dead tab's last writes (the removal of what its page-hide beacon sent) can reach this
+      // tab's copy of localStorage after its lock is released: browsers copy localStorage into
+      // every renderer process and pass changes on asynchronously. Read its partition a moment
+      // later, or events it has just sent would be sent again.
+      setTimeout(() => {
+        if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
+      }, ADOPT_SETTLE_MS);
       return new Promise(() => {});
     }).catch(() => {});
   }

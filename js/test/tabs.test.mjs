@@ -15,9 +15,43 @@ function assertNoDuplicates() {
   assert.deepEqual(dupes, [], 'a messageId arrived twice');
 }
 
+/**
+ * Delivery is at-least-once on the wire and exactly-once at the collector (it de-duplicates on
+ * `messageId`): a batch that was in flight when its page was reloaded — the collector took it,
+ * the page never saw the answer — stays stored and the next page sends it again. That is the one
+ * repeat allowed here: whole batches (every message of the first request arrives again, once),
+ * sent again after a reload began, at most one per reloaded tab. Anything else — a message in
+ * two requests that were not the same batch, three arrivals, more repeated batches than reloads
+ * — is two tabs sending the same events, and fails.
+ */
+function assertNoDuplicatesExceptUnansweredBatches(reloadStartedAt, reloads) {
+  const batches = r.collector.state.requests.filter((q) => q.path === '/v1/batch' && q.status >= 200 && q.status < 300);
+  const arrivals = new Map(); // messageId -> indexes of the requests that carried it
+  batches.forEach((q, i) => {
+    for (const m of q.body.batch) arrivals.set(m.messageId, [...(arrivals.get(m.messageId) ?? []), i]);
+  });
+  const repeated = [...arrivals].filter(([, at]) => at.length > 1);
+  // On failure: every request, as `<ms after the reload> <event or type>:<messageId prefix> …`.
+  const dump = batches
+    .map((q, i) => `\n  request ${i} at ${q.at - reloadStartedAt} ms: ${q.body.batch.map((m) => `${m.event ?? m.type}:${m.messageId.slice(0, 4)}`).join(' ')}`)
+    .join('');
+  const firsts = new Set();
+  for (const [id, at] of repeated) {
+    assert.equal(at.length, 2, `${id} arrived ${at.length} times${dump}`);
+    assert.ok(batches[at[1]].at >= reloadStartedAt, `${id} was sent again before any reload${dump}`);
+    firsts.add(at[0]);
+  }
+  for (const i of firsts) {
+    const whole = batches[i].body.batch.every((m) => arrivals.get(m.messageId).length === 2);
+    assert.ok(whole, `request ${i} was repeated only in part: two tabs sent the same events${dump}`);
+  }
+  assert.ok(firsts.size <= reloads, `${firsts.size} batches sent again after ${reloads} reloads${dump}`);
+  if (firsts.size) console.log(`# ${firsts.size} unanswered batch(es) sent again after the reload (${repeated.length} messages)`);
+}
+
 const names = (prefix) => received(r, (m) => m.event?.startsWith(prefix)).map((m) => m.event).sort();
 
-test('two tabs tracking, reloading and flushing at the same time: no duplicates, none lost', async () => {
+test('two tabs tracking, reloading and flushing at the same time: none lost, none sent twice but an unanswered batch', async () => {
   r.collector.state.messages.length = 0;
   const context = await r.browser.newContext();
   const options = { tracking: { flush_interval: 0.3 } };
@@ -27,6 +61,7 @@ test('two tabs tracking, reloading and flushing at the same time: no duplicates,
       for (let i = 0; i < 10; i++) ff.track(`${tab}_${i}`);
     }, tab);
   await Promise.all([track(a, 'a'), track(b, 'b')]);
+  const reloadStartedAt = Date.now();
   await Promise.all([a.reload(), b.reload()]);
   await Promise.all([a.evaluate(() => window.ffReady), b.evaluate(() => window.ffReady)]);
   await Promise.all([track(a, 'a2'), track(b, 'b2')]);
@@ -34,9 +69,10 @@ test('two tabs tracking, reloading and flushing at the same time: no duplicates,
   const expected = ['a', 'b', 'a2', 'b2'].flatMap((t) => [...Array(10).keys()].map((i) => `${t}_${i}`)).sort();
   await r.collector.waitFor(() => names('').filter((n) => expected.includes(n)).length >= 40, 10_000, '40 events');
   await sleep(500);
-  assertNoDuplicates();
-  assert.deepEqual(names('').filter((n) => expected.includes(n)), expected);
-  assert.equal(received(r, (m) => m.type === 'page').length, 4, 'one page view per load');
+  assertNoDuplicatesExceptUnansweredBatches(reloadStartedAt, 2);
+  const once = [...new Map(r.collector.state.messages.map((m) => [m.messageId, m])).values()];
+  assert.deepEqual(once.map((m) => m.event).filter((n) => expected.includes(n)).sort(), expected);
+  assert.equal(once.filter((m) => m.type === 'page').length, 4, 'one page view per load');
   await context.close();
 });
 
