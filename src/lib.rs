@@ -76,8 +76,8 @@
 //!   Hosts that get settings elsewhere call [`Core::apply_server_settings`].
 //! - **Merging** always starts from the local configuration ([`Core::local_config`]): the
 //!   configuration in force ([`Core::config`]) is `merge(server, from_config(local))` applied to
-//!   a copy of it, so when the privacy team loosens a setting again the SDK loosens too (down to
-//!   what the local configuration says). [`Core::effective_settings`] shows the result.
+//!   a copy of it ([`settings::PrivacySettings::merge_into`], in place), so when the privacy team
+//!   loosens a setting again the SDK loosens too (down to what the local configuration says). [`Core::effective_settings`] shows the result.
 //!   Per-category consent modes (`consent_categories`) apply in the core too, and so do custom
 //!   `pii_patterns` (with `pii_scrubbing`): the core has no regex engine, the host provides one
 //!   through [`pipeline::patterns::PatternMatcher`] ([`Core::with_pattern_matcher`]; natively the

@@ -48,11 +48,12 @@
 //! # Using it in an SDK
 //!
 //! Keep the local configuration as loaded; on every fetch (and at start, from the last persisted
-//! settings) compute `merge(&server, &PrivacySettings::from_config(&local))` and
-//! [`PrivacySettings::apply_to`] a *copy* of the local configuration. Never merge into an
-//! already merged configuration: a setting the privacy team loosens again must loosen the SDK
-//! too. [`PrivacySettings::from_config`] maps what the local configuration does not express to
-//! the neutral value (no opinion), so only the server decides those fields.
+//! settings) [`PrivacySettings::merge_into`] a *copy* of it: the same result as
+//! `merge(&server, &PrivacySettings::from_config(&local))` for every field the configuration
+//! holds (property-tested), computed in place. Never merge into an already merged
+//! configuration: a setting the privacy team loosens again must loosen the SDK too.
+//! [`PrivacySettings::from_config`] maps what the local configuration does not express to the
+//! neutral value (no opinion), so only the server decides those fields.
 
 use crate::config::{Config, DEFAULT_URL_PARAM_DENY_LIST, EventSpec};
 use crate::map::NameMap;
@@ -454,36 +455,68 @@ impl PrivacySettings {
         }
     }
 
-    /// Writes these (merged) settings into an SDK configuration, for what the core enforces:
-    /// IP anonymization, PII scrubbing and the custom `pii_patterns` (matched by the host's
-    /// regex engine, see [`crate::pipeline::patterns`]), deny lists, consent mode and signals,
-    /// the tracking plan (a local event's `category` is kept). `hash_user_id` is applied only
-    /// when `config` has a `hash_salt` (otherwise the collector hashes). Not applied, because
-    /// `Config` has no equivalent: `consent_categories` (the core takes them from the merged
-    /// settings itself), `store_raw_ip`, `retention` and `bots` (server-side only).
-    pub fn apply_to(&self, config: &mut Config) {
+    /// Merges these (server) settings into an SDK's local configuration in place, stricter
+    /// wins: afterwards `config` is what `merge(self, &from_config(config))` says, for what the
+    /// core enforces (IP anonymization, PII scrubbing and the custom `pii_patterns` — matched by
+    /// the host's regex engine, see [`crate::pipeline::patterns`] —, deny lists, consent mode and
+    /// signals, the tracking plan, a local event's `category` kept). `hash_user_id` is applied
+    /// only when `config` has a `hash_salt` (otherwise the collector hashes). Returns the merged
+    /// per-category consent modes, which `Config` cannot hold (the core keeps them beside it);
+    /// `store_raw_ip`, `retention` and `bots` are server-side only. Call it on a *copy* of the
+    /// local configuration, never on an already merged one (see the module docs). No
+    /// `PrivacySettings` is built for the local side and nothing but the merged lists is copied.
+    pub fn merge_into(&self, config: &mut Config) -> NameMap<ConsentMode> {
+        let s = self;
+        let local_mode = ConsentMode::from(config.consent_mode());
         let p = &mut config.privacy;
-        p.anonymize_ip = self.anonymize_ip;
-        p.hash_user_id = self.hash_user_id && p.hash_salt.as_deref().is_some_and(|s| !s.is_empty());
-        p.scrub_pii = self.pii_scrubbing;
-        p.pii_patterns = self.pii_patterns.clone();
-        p.property_deny_list = self.property_deny_list.clone();
-        p.url_param_deny_list = self.url_param_deny_list.clone();
-        config.consent.mode = Some(self.consent_mode.into());
-        config.consent.respect_gpc = self.respect_gpc;
-        config.consent.respect_dnt = self.respect_dnt;
-        config.tracking.strict = self.tracking_plan.strict;
-        let mut events = NameMap::with_capacity(self.tracking_plan.events.len());
-        for (name, plan) in &self.tracking_plan.events {
-            let category = config.events.get(name).and_then(|s| s.category.clone());
+        p.anonymize_ip |= s.anonymize_ip;
+        p.hash_user_id =
+            (p.hash_user_id || s.hash_user_id) && p.hash_salt.as_deref().is_some_and(|x| !x.is_empty());
+        p.scrub_pii |= s.pii_scrubbing;
+        p.pii_patterns = union(&s.pii_patterns, &p.pii_patterns, false);
+        p.property_deny_list = union(&s.property_deny_list, &p.property_deny_list, true);
+        p.url_param_deny_list = union(&s.url_param_deny_list, &p.url_param_deny_list, true);
+        let c = &mut config.consent;
+        c.mode = Some(s.consent_mode.max(local_mode).into());
+        c.respect_gpc |= s.respect_gpc;
+        c.respect_dnt |= s.respect_dnt;
+
+        let plan = &s.tracking_plan;
+        let strict = (
+            plan.is_effectively_strict(),
+            config.tracking.strict && !config.events.is_empty(),
+        );
+        let mut events = NameMap::with_capacity(plan.events.len() + config.events.len());
+        for name in plan.events.keys().chain(config.events.keys()) {
+            if events.contains_key(name) {
+                continue;
+            }
+            let local = config.events.get(name);
+            let server = plan.events.get(name).map(|x| (x.enabled, &x.properties));
+            let (enabled, properties) =
+                merge_event(server, local.map(|y| (y.enabled, &y.properties)), strict);
+            let category = local.and_then(|y| y.category.clone());
             let spec = EventSpec {
-                enabled: plan.enabled,
-                properties: plan.properties.clone(),
+                enabled,
+                properties,
                 category,
             };
             events.insert(name.clone(), spec);
         }
         config.events = events;
+        config.tracking.strict = strict.0 || strict.1;
+
+        // The local side lists no category: its mode is `local_mode` (`necessary` aside).
+        let mut modes = NameMap::with_capacity(s.consent_categories.len());
+        for name in s.consent_categories.keys() {
+            let local = if name == "necessary" {
+                ConsentMode::OptOut
+            } else {
+                local_mode
+            };
+            modes.insert(name.clone(), s.consent_for(name).max(local));
+        }
+        modes
     }
 
     /// Whether `self` protects at least as much as `other` (the table in the module docs).
@@ -599,30 +632,40 @@ fn intersect(a: &Option<Vec<String>>, b: &Option<Vec<String>>) -> Option<Vec<Str
     }
 }
 
+/// What one tracking-plan event becomes in a merge, `(enabled, properties)`, from what the
+/// server's and the local plan say about it (`None`: that plan does not list it; at least one
+/// does); `strict`: whether each plan is effectively strict (server, local). Shared by [`merge`]
+/// and [`PrivacySettings::merge_into`].
+fn merge_event(
+    server: Option<(bool, &Option<Vec<String>>)>,
+    local: Option<(bool, &Option<Vec<String>>)>,
+    strict: (bool, bool),
+) -> (bool, Option<Vec<String>>) {
+    match (server, local) {
+        (Some((x, xp)), Some((y, yp))) => (x && y, intersect(xp, yp)),
+        // Listed by one side only: disabled when the other side's plan is strict.
+        (Some((x, xp)), None) => (x && !strict.1, xp.clone()),
+        (None, Some((y, yp))) => (y && !strict.0, yp.clone()),
+        (None, None) => (true, None),
+    }
+}
+
 fn merge_plans(s: &TrackingPlan, l: &TrackingPlan) -> TrackingPlan {
+    let strict = (s.is_effectively_strict(), l.is_effectively_strict());
     let mut events = NameMap::new();
-    for (name, _) in s.events.iter().chain(l.events.iter()) {
+    for name in s.events.keys().chain(l.events.keys()) {
         if events.contains_key(name) {
             continue;
         }
-        let plan = match (s.events.get(name), l.events.get(name)) {
-            (Some(x), Some(y)) => EventPlan {
-                enabled: x.enabled && y.enabled,
-                properties: intersect(&x.properties, &y.properties),
-            },
-            (Some(only), None) | (None, Some(only)) => {
-                let other = if s.events.contains_key(name) { l } else { s };
-                EventPlan {
-                    enabled: only.enabled && !other.is_effectively_strict(),
-                    properties: only.properties.clone(),
-                }
-            }
-            (None, None) => continue,
-        };
-        events.insert(name.clone(), plan);
+        fn rule(e: &EventPlan) -> (bool, &Option<Vec<String>>) {
+            (e.enabled, &e.properties)
+        }
+        let (enabled, properties) =
+            merge_event(s.events.get(name).map(rule), l.events.get(name).map(rule), strict);
+        events.insert(name.clone(), EventPlan { enabled, properties });
     }
     TrackingPlan {
-        strict: s.is_effectively_strict() || l.is_effectively_strict(),
+        strict: strict.0 || strict.1,
         events,
     }
 }
@@ -750,9 +793,8 @@ mod tests {
             tracking_plan: plan(false, &[("buy", true, Some(&["amount"]))]),
             ..PrivacySettings::default()
         };
-        let merged = merge(&server, &PrivacySettings::from_config(&config));
         let mut applied = config.clone();
-        merged.apply_to(&mut applied);
+        server.merge_into(&mut applied);
         assert_eq!(applied.events["buy"].category.as_deref(), Some("marketing"));
         assert_eq!(applied.events["buy"].properties, Some(vec!["amount".to_string()]));
         assert!(

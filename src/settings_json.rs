@@ -9,7 +9,7 @@
 //! [`PrivacySettings`]). The collector validates settings when they are saved; SDKs do not
 //! validate again (no formatting machinery in the browser bundle).
 
-use crate::json::read::{FieldError, Read, Slot, any_object, fields, join, problem};
+use crate::json::read::{FieldError, Read, Slot, Table, fields, problem};
 use crate::json::{Map, Value, push_u64, write_str};
 use crate::settings::{BotHandling, ConsentMode, EventPlan, PrivacySettings, Retention, TrackingPlan};
 
@@ -35,12 +35,32 @@ impl PrivacySettings {
         PrivacySettings::from_value(value).map_err(|e| e.message())
     }
 
-    /// Reads settings from a parsed JSON value (`null` means the defaults).
+    /// Reads settings from a parsed JSON value (`null` means the defaults), in one pass of the
+    /// field reader over the whole document.
     pub fn from_value(value: Value) -> Result<PrivacySettings, FieldError> {
         let mut s = PrivacySettings::default();
         let (mut consent_mode, mut bots) = (None, None);
-        let (mut categories, mut plan, mut retention) = (Map::new(), Value::Null, Value::Null);
         let mut ignored = Map::new();
+        let categories = &mut s.consent_categories;
+        let mut category = |name: &str, m: Value| -> Read<()> {
+            categories.insert(name.to_string(), mode(m.as_str().unwrap_or(""), "")?);
+            Ok(())
+        };
+        let (p, r) = (&mut s.tracking_plan, &mut s.retention);
+        let events = &mut p.events;
+        let mut event = |name: &str, spec: Value| -> Read<()> {
+            let mut e = EventPlan::default();
+            let mut ignored = Map::new();
+            fields(
+                spec,
+                "",
+                &["enabled", "properties"],
+                &mut [Slot::Bool(&mut e.enabled), Slot::OptList(&mut e.properties)],
+                Some(&mut ignored),
+            )?;
+            events.insert(name.to_string(), e);
+            Ok(())
+        };
         fields(
             value,
             "settings",
@@ -69,11 +89,21 @@ impl PrivacySettings {
                 Slot::List(&mut s.property_deny_list),
                 Slot::List(&mut s.url_param_deny_list),
                 Slot::OptStr(&mut consent_mode),
-                Slot::Object(&mut categories),
+                Slot::Each(&mut category),
                 Slot::Bool(&mut s.respect_gpc),
                 Slot::Bool(&mut s.respect_dnt),
-                Slot::Any(&mut plan),
-                Slot::Any(&mut retention),
+                Slot::Fields(&mut Table(
+                    &["strict", "events"],
+                    &mut [Slot::Bool(&mut p.strict), Slot::Each(&mut event)],
+                )),
+                Slot::Fields(&mut Table(
+                    &["events_days", "sessions_days", "users_days"],
+                    &mut [
+                        Slot::U32(&mut r.events_days),
+                        Slot::U32(&mut r.sessions_days),
+                        Slot::U32(&mut r.users_days),
+                    ],
+                )),
                 Slot::OptStr(&mut bots),
             ],
             Some(&mut ignored),
@@ -81,49 +111,11 @@ impl PrivacySettings {
         if let Some(m) = consent_mode {
             s.consent_mode = mode(&m, "settings.consent_mode")?;
         }
-        for (category, m) in categories {
-            let path = join("settings.consent_categories", &category);
-            let m = mode(m.as_str().unwrap_or(""), &path)?;
-            s.consent_categories.insert(category, m);
-        }
         s.bots = match bots.as_deref() {
             None | Some("tag") => BotHandling::Tag,
             Some("reject") => BotHandling::Reject,
             Some(_) => return Err(problem("settings.bots", "expected `tag` or `reject`")),
         };
-        let mut events = Value::Null;
-        let p = &mut s.tracking_plan;
-        fields(
-            plan,
-            "settings.tracking_plan",
-            &["strict", "events"],
-            &mut [Slot::Bool(&mut p.strict), Slot::Any(&mut events)],
-            Some(&mut ignored),
-        )?;
-        let path = "settings.tracking_plan.events";
-        for (name, spec) in any_object(events, path)? {
-            let mut e = EventPlan::default();
-            fields(
-                spec,
-                &join(path, &name),
-                &["enabled", "properties"],
-                &mut [Slot::Bool(&mut e.enabled), Slot::OptList(&mut e.properties)],
-                Some(&mut ignored),
-            )?;
-            p.events.insert(name, e);
-        }
-        let r = &mut s.retention;
-        fields(
-            retention,
-            "settings.retention",
-            &["events_days", "sessions_days", "users_days"],
-            &mut [
-                Slot::U32(&mut r.events_days),
-                Slot::U32(&mut r.sessions_days),
-                Slot::U32(&mut r.users_days),
-            ],
-            Some(&mut ignored),
-        )?;
         Ok(s)
     }
 

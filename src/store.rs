@@ -21,7 +21,7 @@
 //! Implementations: [`NullStore`] (memory only), `native::FileStore` (append log in a data dir),
 //! `testing::MemoryStore`, and the browser bindings' `localStorage` store.
 
-use crate::json::read::{Read, Slot, fields, join, problem};
+use crate::json::read::{Read, Slot, fields, problem};
 use crate::json::{Map, Value, push_u64, write_str};
 use crate::map::NameMap;
 use crate::platform::MaybeSend;
@@ -149,7 +149,15 @@ impl PersistedState {
 
 fn read_state(value: Value) -> Read<PersistedState> {
     let mut state = PersistedState::default();
-    let (mut session, mut consent) = (Value::Null, Map::new());
+    let mut session = Value::Null;
+    let choices = &mut state.consent;
+    let mut choice = |category: &str, granted: Value| -> Read<()> {
+        let granted = granted
+            .as_bool()
+            .ok_or_else(|| problem("", "expected a boolean"))?;
+        choices.insert(category.to_string(), granted);
+        Ok(())
+    };
     fields(
         value,
         "state",
@@ -158,7 +166,7 @@ fn read_state(value: Value) -> Read<PersistedState> {
             Slot::OptStr(&mut state.anonymous_id),
             Slot::OptStr(&mut state.user_id),
             Slot::Any(&mut session),
-            Slot::Object(&mut consent),
+            Slot::Each(&mut choice),
         ],
         Some(&mut Map::new()), // newer versions' fields are ignored
     )?;
@@ -180,12 +188,6 @@ fn read_state(value: Value) -> Read<PersistedState> {
             Some(&mut Map::new()),
         )?;
         state.session = Some(st);
-    }
-    for (category, granted) in consent {
-        let granted = granted
-            .as_bool()
-            .ok_or_else(|| problem(&join("state.consent", &category), "expected a boolean"))?;
-        state.consent.insert(category, granted);
     }
     Ok(state)
 }

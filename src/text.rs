@@ -69,6 +69,23 @@ pub fn push_ascii(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// `s` as a decimal `u64` when it is only ASCII digits (at least one) and fits:
+/// `s.parse::<u64>()` without the sign and std's integer parser.
+pub fn decimal(s: &str) -> Option<u64> {
+    let digits = s.as_bytes();
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    let mut n = 0u64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(n)
+}
+
 /// Whether `s` is empty or only whitespace: `s.trim().is_empty()`.
 pub fn blank(s: &str) -> bool {
     s.chars().all(char::is_whitespace)
@@ -77,6 +94,31 @@ pub fn blank(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimal_is_parse_without_sign() {
+        let max = u64::MAX.to_string();
+        for s in [
+            "0",
+            "7",
+            "0042",
+            "18446744073709551616",
+            "",
+            "-1",
+            "1.5",
+            "1e3",
+            "x",
+            "99999999999999999999",
+            &max,
+        ] {
+            let std = if s.starts_with(['+', '-']) {
+                None
+            } else {
+                s.parse::<u64>().ok()
+            };
+            assert_eq!(decimal(s), std, "{s}");
+        }
+    }
 
     #[test]
     fn same_results_as_std() {

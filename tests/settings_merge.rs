@@ -1,8 +1,9 @@
 //! Property tests of `footfall::settings::merge`: for any server settings and any local SDK
 //! configuration, the merged settings are never less private than either (the order is
 //! `PrivacySettings::is_at_least_as_private_as`, defined field by field in `src/settings.rs`),
-//! applying them to the local configuration never loosens it, and a local configuration with no
-//! opinion leaves the server's settings as they are.
+//! merging them into the local configuration in place (`merge_into`) gives exactly the merged
+//! settings and never loosens it, and a local configuration with no opinion leaves the server's
+//! settings as they are.
 
 use footfall::config::{Config, ConsentMode as LocalMode, EventSpec};
 use footfall::settings::{
@@ -151,7 +152,7 @@ proptest! {
         let before = PrivacySettings::from_config(&local);
         let merged = merge(&server, &before);
         let mut applied = local.clone();
-        merged.apply_to(&mut applied);
+        let modes = server.merge_into(&mut applied);
         let after = PrivacySettings::from_config(&applied);
         prop_assert!(after.is_at_least_as_private_as(&before));
         // What the core can express is exactly the merged value.
@@ -164,6 +165,11 @@ proptest! {
         prop_assert_eq!((after.respect_gpc, after.respect_dnt), (merged.respect_gpc, merged.respect_dnt));
         prop_assert_eq!(&after.tracking_plan, &merged.tracking_plan);
         prop_assert_eq!(after.hash_user_id, merged.hash_user_id && local.privacy.hash_salt.is_some());
+        prop_assert_eq!(&modes, &merged.consent_categories);
+        for (name, spec) in &applied.events {
+            let kept = local.events.get(name).and_then(|l| l.category.as_ref());
+            prop_assert_eq!(spec.category.as_ref(), kept, "a local event's category is kept");
+        }
         if local.validate().is_ok() {
             prop_assert!(applied.validate().is_ok(), "{:?}", applied.validate());
         }
@@ -221,9 +227,8 @@ fn the_issue_example_a_page_cannot_loosen_the_privacy_team() {
             ..EventSpec::default()
         },
     );
-    let merged = merge(&server, &PrivacySettings::from_config(&page));
     let mut effective = page.clone();
-    merged.apply_to(&mut effective);
+    server.merge_into(&mut effective);
     assert!(effective.privacy.anonymize_ip);
     assert_eq!(effective.consent_mode(), LocalMode::OptIn);
     assert!(effective.privacy.property_deny_list.iter().any(|n| n == "email"));

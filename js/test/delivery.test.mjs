@@ -18,6 +18,10 @@ test('track, identify, page and typed helpers arrive with correct fields', async
   const anonymousId = await page.evaluate(() => {
     ff.track('feature_used', { feature_name: 'search', nested: { n: 1 } });
     ff.trackClick({ elementId: 'buy', elementType: 'button', elementText: 'Buy now' });
+    ff.trackPageView();
+    ff.trackPageView({ url: 'https://shop.example/a', referrer: 'https://ref.example/', pageName: 'A' }, { ab: 'x' });
+    ff.trackPurchase({ purchaseId: 'o1', amount: 9.5, currency: 'EUR' });
+    ff.trackError('TypeError', 'boom');
     ff.identify('user_42', { plan: 'pro' });
     ff.track('after_login');
     return ff.anonymousId();
@@ -45,6 +49,21 @@ test('track, identify, page and typed helpers arrive with correct fields', async
 
   const [click] = received(r, isTrack('click'));
   assert.deepEqual(click.properties, { element_id: 'buy', element_type: 'button', element_text: 'Buy now' });
+
+  // The typed helpers are built by the core's catalogue (`Event::typed`): page_view's URL and
+  // referrer default to the page's (an empty referrer is left out), optional arguments left out.
+  const [viewHere, viewThere] = received(r, isTrack('page_view'));
+  assert.deepEqual(viewHere.properties, { url: pv.properties.url });
+  assert.deepEqual(viewThere.properties, {
+    url: 'https://shop.example/a',
+    referrer: 'https://ref.example/',
+    page_name: 'A',
+    ab: 'x',
+  });
+  const [purchase] = received(r, isTrack('purchase'));
+  assert.deepEqual(purchase.properties, { purchase_id: 'o1', amount: 9.5, currency: 'EUR', items: [] });
+  const [error] = received(r, isTrack('error'));
+  assert.deepEqual(error.properties, { error_type: 'TypeError', error_message: 'boom' });
 
   const [identify] = received(r, (m) => m.type === 'identify');
   assert.equal(identify.userId, 'user_42');

@@ -333,6 +333,15 @@ impl Config {
         Ok(config)
     }
 
+    /// Reads the sections object `value` (`{tracking, events, privacy, consent, delivery}`, the
+    /// inside of `analytics`; `null` reads as `{}`) over this configuration: what it gives
+    /// replaces what `self` holds, so a host starts from its own defaults. `root` is where
+    /// `value` sits, for error paths (`""`, `"analytics"`). Not validated: call
+    /// [`Config::validate`] once the host has set what it sets.
+    pub fn read_sections(&mut self, value: crate::json::Value, root: &str) -> Result<(), ConfigError> {
+        read::sections(self, value, root)
+    }
+
     /// The consent mode in effect (`consent.mode`, else derived from `privacy.gdpr_compliance`).
     pub fn consent_mode(&self) -> ConsentMode {
         self.consent.mode.unwrap_or(if self.privacy.gdpr_compliance {

@@ -4,7 +4,7 @@
 
 use super::{Config, ConfigError, ConsentMode, EventSpec};
 use crate::json::Value;
-use crate::json::read::{FieldError, Read, Slot, any_object, fields, join, problem};
+use crate::json::read::{FieldError, Read, Slot, Table, fields, join, problem};
 
 impl From<FieldError> for ConfigError {
     fn from(e: FieldError) -> ConfigError {
@@ -28,55 +28,21 @@ pub fn config(value: Value) -> Result<Config, ConfigError> {
         other => (other, ""),
     };
     let mut config = Config::default();
-    let (mut tracking, mut events, mut privacy, mut consent, mut delivery) = Default::default();
-    fields(
-        value,
-        root,
-        &["tracking", "events", "privacy", "consent", "delivery"],
-        &mut [
-            Slot::Any(&mut tracking),
-            Slot::Any(&mut events),
-            Slot::Any(&mut privacy),
-            Slot::Any(&mut consent),
-            Slot::Any(&mut delivery),
-        ],
-        None,
-    )?;
-    let c = &mut config;
-    let t = &mut c.tracking;
-    fields(
-        tracking,
-        &join(root, "tracking"),
-        &[
-            "enabled",
-            "batch_size",
-            "flush_interval",
-            "max_batch_bytes",
-            "max_queue_size",
-            "max_message_bytes",
-            "session_timeout",
-            "max_session_length",
-            "strict",
-        ],
-        &mut [
-            Slot::Bool(&mut t.enabled),
-            Slot::Size(&mut t.batch_size),
-            Slot::Number(&mut t.flush_interval),
-            Slot::Size(&mut t.max_batch_bytes),
-            Slot::Size(&mut t.max_queue_size),
-            Slot::Size(&mut t.max_message_bytes),
-            Slot::Number(&mut t.session_timeout),
-            Slot::Number(&mut t.max_session_length),
-            Slot::Bool(&mut t.strict),
-        ],
-        None,
-    )?;
-    let path = join(root, "events");
-    for (name, spec) in any_object(events, &path)? {
+    sections(&mut config, value, root)?;
+    Ok(config)
+}
+
+/// Reads the sections object `value` (`{tracking, events, privacy, consent, delivery}`, found at
+/// `root` for error paths) over `c`: what it gives replaces what `c` holds, every section in one
+/// pass of the field reader.
+pub fn sections(c: &mut Config, value: Value, root: &str) -> Result<(), ConfigError> {
+    let (t, p, k, d) = (&mut c.tracking, &mut c.privacy, &mut c.consent, &mut c.delivery);
+    let events = &mut c.events;
+    let mut event = |name: &str, spec: Value| -> Read<()> {
         let mut s = EventSpec::default();
         fields(
             spec,
-            &join(&path, &name),
+            "",
             &["enabled", "properties", "category"],
             &mut [
                 Slot::Bool(&mut s.enabled),
@@ -85,88 +51,111 @@ pub fn config(value: Value) -> Result<Config, ConfigError> {
             ],
             None,
         )?;
-        c.events.insert(name, s);
-    }
-    let p = &mut c.privacy;
-    fields(
-        privacy,
-        &join(root, "privacy"),
-        &[
-            "anonymize_ip",
-            "hash_user_id",
-            "hash_salt",
-            "gdpr_compliance",
-            "scrub_pii",
-            "pii_patterns",
-            "property_deny_list",
-            "url_param_deny_list",
-        ],
-        &mut [
-            Slot::Bool(&mut p.anonymize_ip),
-            Slot::Bool(&mut p.hash_user_id),
-            Slot::OptStr(&mut p.hash_salt),
-            Slot::Bool(&mut p.gdpr_compliance),
-            Slot::Bool(&mut p.scrub_pii),
-            Slot::List(&mut p.pii_patterns),
-            Slot::List(&mut p.property_deny_list),
-            Slot::List(&mut p.url_param_deny_list),
-        ],
-        None,
-    )?;
-    let path = join(root, "consent");
-    let k = &mut c.consent;
+        events.insert(name.to_string(), s);
+        Ok(())
+    };
     let mut mode = None;
     fields(
-        consent,
-        &path,
-        &[
-            "mode",
-            "categories",
-            "respect_gpc",
-            "respect_dnt",
-            "gpc_categories",
-            "rotate_anonymous_id_on_revoke",
-            "max_pending",
-        ],
+        value,
+        root,
+        &["tracking", "events", "privacy", "consent", "delivery"],
         &mut [
-            Slot::OptStr(&mut mode),
-            Slot::List(&mut k.categories),
-            Slot::Bool(&mut k.respect_gpc),
-            Slot::Bool(&mut k.respect_dnt),
-            Slot::List(&mut k.gpc_categories),
-            Slot::Bool(&mut k.rotate_anonymous_id_on_revoke),
-            Slot::Size(&mut k.max_pending),
+            Slot::Fields(&mut Table(
+                &[
+                    "enabled",
+                    "batch_size",
+                    "flush_interval",
+                    "max_batch_bytes",
+                    "max_queue_size",
+                    "max_message_bytes",
+                    "session_timeout",
+                    "max_session_length",
+                    "strict",
+                ],
+                &mut [
+                    Slot::Bool(&mut t.enabled),
+                    Slot::Size(&mut t.batch_size),
+                    Slot::Number(&mut t.flush_interval),
+                    Slot::Size(&mut t.max_batch_bytes),
+                    Slot::Size(&mut t.max_queue_size),
+                    Slot::Size(&mut t.max_message_bytes),
+                    Slot::Number(&mut t.session_timeout),
+                    Slot::Number(&mut t.max_session_length),
+                    Slot::Bool(&mut t.strict),
+                ],
+            )),
+            Slot::Each(&mut event),
+            Slot::Fields(&mut Table(
+                &[
+                    "anonymize_ip",
+                    "hash_user_id",
+                    "hash_salt",
+                    "gdpr_compliance",
+                    "scrub_pii",
+                    "pii_patterns",
+                    "property_deny_list",
+                    "url_param_deny_list",
+                ],
+                &mut [
+                    Slot::Bool(&mut p.anonymize_ip),
+                    Slot::Bool(&mut p.hash_user_id),
+                    Slot::OptStr(&mut p.hash_salt),
+                    Slot::Bool(&mut p.gdpr_compliance),
+                    Slot::Bool(&mut p.scrub_pii),
+                    Slot::List(&mut p.pii_patterns),
+                    Slot::List(&mut p.property_deny_list),
+                    Slot::List(&mut p.url_param_deny_list),
+                ],
+            )),
+            Slot::Fields(&mut Table(
+                &[
+                    "mode",
+                    "categories",
+                    "respect_gpc",
+                    "respect_dnt",
+                    "gpc_categories",
+                    "rotate_anonymous_id_on_revoke",
+                    "max_pending",
+                ],
+                &mut [
+                    Slot::OptStr(&mut mode),
+                    Slot::List(&mut k.categories),
+                    Slot::Bool(&mut k.respect_gpc),
+                    Slot::Bool(&mut k.respect_dnt),
+                    Slot::List(&mut k.gpc_categories),
+                    Slot::Bool(&mut k.rotate_anonymous_id_on_revoke),
+                    Slot::Size(&mut k.max_pending),
+                ],
+            )),
+            Slot::Fields(&mut Table(
+                &[
+                    "endpoint",
+                    "write_key",
+                    "max_attempts",
+                    "max_age",
+                    "backoff_base",
+                    "backoff_cap",
+                    "max_in_flight",
+                    "settings_refresh",
+                ],
+                &mut [
+                    Slot::Str(&mut d.endpoint),
+                    Slot::Str(&mut d.write_key),
+                    Slot::U32(&mut d.max_attempts),
+                    Slot::Number(&mut d.max_age),
+                    Slot::Number(&mut d.backoff_base),
+                    Slot::Number(&mut d.backoff_cap),
+                    Slot::Size(&mut d.max_in_flight),
+                    Slot::Number(&mut d.settings_refresh),
+                ],
+            )),
         ],
         None,
     )?;
-    k.mode = consent_mode(mode, &path)?;
-    let d = &mut c.delivery;
-    fields(
-        delivery,
-        &join(root, "delivery"),
-        &[
-            "endpoint",
-            "write_key",
-            "max_attempts",
-            "max_age",
-            "backoff_base",
-            "backoff_cap",
-            "max_in_flight",
-            "settings_refresh",
-        ],
-        &mut [
-            Slot::Str(&mut d.endpoint),
-            Slot::Str(&mut d.write_key),
-            Slot::U32(&mut d.max_attempts),
-            Slot::Number(&mut d.max_age),
-            Slot::Number(&mut d.backoff_base),
-            Slot::Number(&mut d.backoff_cap),
-            Slot::Size(&mut d.max_in_flight),
-            Slot::Number(&mut d.settings_refresh),
-        ],
-        None,
-    )?;
-    Ok(config)
+    if mode.is_some() {
+        k.mode = consent_mode(mode, &join(root, "consent"))?;
+    }
+    Ok(())
 }
 
 fn consent_mode(mode: Option<String>, path: &str) -> Read<Option<ConsentMode>> {

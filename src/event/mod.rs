@@ -19,6 +19,39 @@ use crate::message::MessageType;
 
 pub use crate::json::Map as Properties;
 
+/// A typed product event of the catalogue: its name, and the properties its positional
+/// arguments fill, in order (a name ending in `?` is optional: left out when absent).
+pub type Typed = (&'static str, &'static [&'static str]);
+
+const PAGE_VIEW: Typed = ("page_view", &["url", "referrer?", "page_name?"]);
+const CLICK: Typed = ("click", &["element_id", "element_type", "element_text?"]);
+const SUBMIT: Typed = ("submit", &["form_name"]);
+const SIGN_UP: Typed = ("sign_up", &[]);
+const SIGN_IN: Typed = ("sign_in", &[]);
+const SIGN_OUT: Typed = ("sign_out", &[]);
+const FEATURE_USED: Typed = ("feature_used", &["feature_name", "feature_version?"]);
+const PURCHASE: Typed = ("purchase", &["purchase_id", "amount", "currency", "items"]);
+const ERROR: Typed = ("error", &["error_type", "error_message", "stack_trace?"]);
+
+/// The typed product events (exact names and property names are part of the contract): the
+/// table behind [`Event::typed`], [`Event::click`], [`Event::purchase`], ...
+pub const TYPED_EVENTS: [Typed; 9] = [
+    PAGE_VIEW,
+    CLICK,
+    SUBMIT,
+    SIGN_UP,
+    SIGN_IN,
+    SIGN_OUT,
+    FEATURE_USED,
+    PURCHASE,
+    ERROR,
+];
+
+/// An optional string argument as JSON (`null` when absent).
+fn opt(value: Option<&str>) -> Value {
+    value.map_or(Value::Null, Value::from)
+}
+
 /// Caller-supplied context, merged into the message's `context`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventContext {
@@ -262,63 +295,89 @@ impl Event {
 
     /// `page_view {url, referrer, page_name}`.
     pub fn page_view(url: &str, referrer: Option<&str>, page_name: Option<&str>) -> Event {
-        Event::track("page_view")
-            .property("url", url)
-            .property_opt("referrer", referrer)
-            .property_opt("page_name", page_name)
+        Event::catalogued(PAGE_VIEW, vec![url.into(), opt(referrer), opt(page_name)])
     }
 
     /// `click {element_id, element_type, element_text}`.
     pub fn click(element_id: &str, element_type: &str, element_text: Option<&str>) -> Event {
-        Event::track("click")
-            .property("element_id", element_id)
-            .property("element_type", element_type)
-            .property_opt("element_text", element_text)
+        let args = vec![element_id.into(), element_type.into(), opt(element_text)];
+        Event::catalogued(CLICK, args)
     }
 
     /// `submit {form_name}`.
     pub fn submit(form_name: &str) -> Event {
-        Event::track("submit").property("form_name", form_name)
+        Event::catalogued(SUBMIT, vec![form_name.into()])
     }
 
     /// `sign_up`.
     pub fn sign_up() -> Event {
-        Event::track("sign_up")
+        Event::catalogued(SIGN_UP, Vec::new())
     }
 
     /// `sign_in`.
     pub fn sign_in() -> Event {
-        Event::track("sign_in")
+        Event::catalogued(SIGN_IN, Vec::new())
     }
 
     /// `sign_out`.
     pub fn sign_out() -> Event {
-        Event::track("sign_out")
+        Event::catalogued(SIGN_OUT, Vec::new())
     }
 
     /// `feature_used {feature_name, feature_version}`.
     pub fn feature_used(feature_name: &str, feature_version: Option<&str>) -> Event {
-        Event::track("feature_used")
-            .property("feature_name", feature_name)
-            .property_opt("feature_version", feature_version)
+        Event::catalogued(FEATURE_USED, vec![feature_name.into(), opt(feature_version)])
     }
 
     /// `purchase {purchase_id, amount, currency, items}`; `amount` is a number and `items` a list
     /// (anything [`IntoJson`]: `49.9` and `json!([...])` with the `serde` feature).
     pub fn purchase(purchase_id: &str, amount: impl IntoJson, currency: &str, items: impl IntoJson) -> Event {
-        Event::track("purchase")
-            .property("purchase_id", purchase_id)
-            .property("amount", amount)
-            .property("currency", currency)
-            .property("items", items)
+        let args = vec![purchase_id.into(), Value::Null, currency.into(), Value::Null];
+        let mut e = Event::catalogued(PURCHASE, args);
+        // Converted like any builder value (a failure marks the event invalid), in place.
+        e.put(Part::Properties, "amount".into(), amount.into_json());
+        e.put(Part::Properties, "items".into(), items.into_json());
+        e
     }
 
     /// `error {error_type, error_message, stack_trace}`.
     pub fn error(error_type: &str, error_message: &str, stack_trace: Option<&str>) -> Event {
-        Event::track("error")
-            .property("error_type", error_type)
-            .property("error_message", error_message)
-            .property_opt("stack_trace", stack_trace)
+        let args = vec![error_type.into(), error_message.into(), opt(stack_trace)];
+        Event::catalogued(ERROR, args)
+    }
+
+    /// A typed product event by name (`"click"`, `"purchase"`, ... — see [`TYPED_EVENTS`]) from
+    /// its positional arguments, as JSON values: each fills the property at its place in the
+    /// catalogue; an absent argument (`null` or missing) leaves an optional property out and
+    /// sets a required one to `null`. `None` for a name not in the catalogue. (The browser's
+    /// `trackClick`, `trackPurchase`, ... come through here.)
+    pub fn typed(kind: &str, args: Vec<Value>) -> Option<Event> {
+        for entry in &TYPED_EVENTS {
+            if entry.0 == kind {
+                return Some(Event::catalogued(*entry, args));
+            }
+        }
+        None
+    }
+
+    /// One constructor for every typed product event (a table and one loop rather than a
+    /// builder chain per event, which moved the whole `Event` at every step).
+    fn catalogued((name, properties): Typed, args: Vec<Value>) -> Event {
+        let mut e = Event::track(name);
+        let mut args = args.into_iter();
+        for property in properties {
+            let value = args.next().unwrap_or(Value::Null);
+            match property.strip_suffix("?") {
+                Some(_) if value.is_null() => {}
+                Some(optional) => {
+                    e.properties.insert(optional.to_string(), value);
+                }
+                None => {
+                    e.properties.insert(property.to_string(), value);
+                }
+            }
+        }
+        e
     }
 
     /// Whether this event carries its own identity (see the module docs).
@@ -445,6 +504,36 @@ mod tests {
                 .properties
                 .contains_key("referrer")
         );
+    }
+
+    #[test]
+    fn typed_by_name_fills_the_catalogue_from_positional_arguments() {
+        let args = vec![Value::from("buy"), Value::from("button"), Value::Null];
+        let click = Event::typed("click", args).unwrap();
+        assert_eq!(
+            click,
+            Event::click("buy", "button", None),
+            "the same event either way"
+        );
+        assert!(
+            !click.properties.contains_key("element_text"),
+            "optional and absent: left out"
+        );
+        let short = Event::typed("submit", Vec::new()).unwrap();
+        assert_eq!(
+            short.properties["form_name"],
+            Value::Null,
+            "required and absent: null"
+        );
+        let extra = Event::typed("sign_up", vec![Value::from("ignored")]).unwrap();
+        assert!(extra.properties.is_empty());
+        for (name, _) in TYPED_EVENTS {
+            assert_eq!(
+                Event::typed(name, Vec::new()).unwrap().event.as_deref(),
+                Some(name)
+            );
+        }
+        assert!(Event::typed("clik", Vec::new()).is_none());
     }
 
     #[cfg(feature = "serde")]

@@ -48,13 +48,7 @@ impl Number {
     /// The value as a `u64`, when it is a non-negative integer written without fraction or
     /// exponent that fits.
     pub fn as_u64(&self) -> Option<u64> {
-        let digits = self.0.as_bytes();
-        if digits.is_empty() || digits.len() > 20 || !digits.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        digits
-            .iter()
-            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+        crate::text::decimal(&self.0)
     }
 
     /// The value as an `f64`: exact for up to 15 significant digits and exponents within ±22
@@ -63,10 +57,17 @@ impl Number {
     pub fn as_f64(&self) -> f64 {
         let text = self.as_str();
         let (mantissa, exponent) = match text.as_bytes().iter().position(|&b| b | 0x20 == b'e') {
-            Some(i) => (
-                &text[..i],
-                text[i + 1..].parse::<i32>().unwrap_or(0).clamp(-400, 400),
-            ),
+            Some(i) => {
+                let e = &text[i + 1..];
+                let (negative, digits) = match e.as_bytes().first() {
+                    Some(b'-') => (true, &e[1..]),
+                    Some(b'+') => (false, &e[1..]),
+                    _ => (false, e),
+                };
+                // Beyond ±400 every f64 is 0 or infinite.
+                let size = crate::text::decimal(digits).map_or(400, |n| n.min(400)) as i32;
+                (&text[..i], if negative { -size } else { size })
+            }
             None => (text, 0),
         };
         let mut digits = 0u64;

@@ -4,7 +4,11 @@
 //!
 //! Objects are read with [`fields`]: a table of `(name, Slot)` pairs, each slot a typed place to
 //! store the member into. One small loop serves every object the core reads (instead of a
-//! hand-written match per struct, which the browser bundle would carry once per struct).
+//! hand-written match per struct, which the browser bundle would carry once per struct), nested
+//! objects included: a [`Slot::Fields`] is read by the same loop, one level down, and a
+//! [`Slot::Each`] hands every member of a name-keyed object to a reader, so a whole document
+//! (the configuration, the privacy settings) is one table and one pass, with no intermediate
+//! values and error paths built only for errors.
 
 use super::{Map, Value};
 
@@ -27,9 +31,13 @@ impl FieldError {
         crate::json::cat(&[path, ": ", &self.problem])
     }
 
-    /// The same error one level down: `prefix.<path>`.
+    /// The same error one level down: `prefix.<path>` (`prefix` when the path is empty).
     pub fn under(mut self, prefix: &str) -> FieldError {
-        self.path = join(prefix, &self.path);
+        self.path = if self.path.is_empty() {
+            prefix.to_string()
+        } else {
+            join(prefix, &self.path)
+        };
         self
     }
 }
@@ -87,7 +95,17 @@ pub enum Slot<'a> {
     OptObject(&'a mut Option<Map>),
     /// Any value, kept as it is.
     Any(&'a mut Value),
+    /// A nested object (`null` reads as `{}`), read into its own table of names and slots.
+    Fields(&'a mut Table<'a>),
+    /// An object (`null` reads as `{}`) whose every member is handed to the reader, as
+    /// `(name, value)`: name-keyed maps such as the tracking plan's events. A reader's error
+    /// path is relative to the member.
+    Each(&'a mut dyn FnMut(&str, Value) -> Read<()>),
 }
+
+/// The names and slots of a nested object ([`Slot::Fields`]), behind one pointer: slots are
+/// built at every call, so they stay small.
+pub struct Table<'a>(pub &'static [&'static str], pub &'a mut [Slot<'a>]);
 
 /// `value` as an object, or `null` as an empty one.
 pub fn any_object(value: Value, path: &str) -> Read<Map> {
@@ -107,7 +125,7 @@ impl Slot<'_> {
             Slot::Number(_) => "a number",
             Slot::Str(_) | Slot::OptStr(_) => "a string",
             Slot::List(_) | Slot::OptList(_) => "a list of strings",
-            Slot::Object(_) | Slot::OptObject(_) => "an object",
+            Slot::Object(_) | Slot::OptObject(_) | Slot::Fields(..) | Slot::Each(_) => "an object",
             Slot::Any(_) => "a value",
         }
     }
@@ -157,44 +175,54 @@ fn store(slot: &mut Slot<'_>, v: Value) -> Result<(), Value> {
 /// Reads the object `value` (`null` reads as `{}`) into `slots`: member `names[i]` goes into
 /// `slots[i]`. (Two arrays rather than one of pairs: the names are then a constant table, not
 /// stored one by one at every call — which the browser bundle carried for ~100 fields.) A member
-/// whose name is not in `names` goes into `rest` when given, else is an error naming it and the
-/// known names. Errors name `path.member`; the path is only built for errors.
+/// whose name is not in `names` goes into `rest` when given (at any depth), else is an error
+/// naming it and the known names. Errors name `path.member`; the path is only built for errors.
 pub fn fields(
     value: Value,
     path: &str,
     names: &[&str],
     slots: &mut [Slot<'_>],
-    mut rest: Option<&mut Map>,
+    rest: Option<&mut Map>,
 ) -> Read<()> {
+    read_object(value, names, slots, rest).map_err(|e| e.under(path))
+}
+
+/// [`fields`] with error paths relative to `value`.
+fn read_object(value: Value, names: &[&str], slots: &mut [Slot<'_>], mut rest: Option<&mut Map>) -> Read<()> {
     debug_assert_eq!(names.len(), slots.len());
-    for (key, v) in any_object(value, path)? {
-        match names.iter().position(|name| *name == key) {
-            Some(i) => {
-                let slot = &mut slots[i];
-                if let Err(v) = store(slot, v) {
-                    return Err(expected(&join(path, &key), slot.expects(), &v));
-                }
+    for (key, v) in any_object(value, "")? {
+        let Some(i) = names.iter().position(|name| *name == key) else {
+            if let Some(rest) = rest.as_deref_mut() {
+                rest.insert(key, v);
+                continue;
             }
-            None => match rest.as_deref_mut() {
-                Some(rest) => {
-                    rest.insert(key, v);
+            let mut p = String::from("unknown field `");
+            p.push_str(&key);
+            p.push_str("`, expected one of ");
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    p.push_str(", ");
                 }
-                None => {
-                    let mut p = String::from("unknown field `");
-                    p.push_str(&key);
-                    p.push_str("`, expected one of ");
-                    for (i, name) in names.iter().enumerate() {
-                        if i > 0 {
-                            p.push_str(", ");
-                        }
-                        p.push('`');
-                        p.push_str(name);
-                        p.push('`');
-                    }
-                    return Err(problem(path, &p));
-                }
-            },
-        }
+                p.push('`');
+                p.push_str(name);
+                p.push('`');
+            }
+            return Err(problem("", &p));
+        };
+        let read = match &mut slots[i] {
+            Slot::Fields(Table(names, slots)) => read_object(v, names, slots, rest.as_deref_mut()),
+            Slot::Each(read) => each(v, *read),
+            slot => store(slot, v).map_err(|v| expected("", slot.expects(), &v)),
+        };
+        read.map_err(|e| e.under(&key))?;
+    }
+    Ok(())
+}
+
+/// Hands every member of the object `value` to `read` (see [`Slot::Each`]).
+fn each(value: Value, read: &mut dyn FnMut(&str, Value) -> Read<()>) -> Read<()> {
+    for (key, v) in any_object(value, "")? {
+        read(&key, v).map_err(|e| e.under(&key))?;
     }
     Ok(())
 }
@@ -251,5 +279,57 @@ mod tests {
         assert_eq!(join("", "x"), "x");
         assert_eq!(join("a", "x"), "a.x");
         assert_eq!(problem("", "p").message(), "config: p");
+    }
+
+    #[test]
+    fn nested_tables_and_maps_read_in_one_pass_with_full_error_paths() {
+        let read = |text: &str, rest: bool| {
+            let (mut n, mut seen) = (0u32, Vec::new());
+            let mut each = |name: &str, v: Value| -> Read<()> {
+                let x = v.as_bool().ok_or_else(|| problem("", "expected a boolean"))?;
+                seen.push((name.to_string(), x));
+                Ok(())
+            };
+            let mut ignored = Map::new();
+            let result = fields(
+                parse(text).unwrap(),
+                "root",
+                &["a", "m"],
+                &mut [
+                    Slot::Fields(&mut Table(&["n"], &mut [Slot::U32(&mut n)])),
+                    Slot::Each(&mut each),
+                ],
+                rest.then_some(&mut ignored),
+            );
+            result.map(|()| (n, seen, ignored.len())).map_err(|e| e.message())
+        };
+        let ok = read(r#"{"a":{"n":3},"m":{"x":true,"y":false}}"#, false).unwrap();
+        assert_eq!(ok, (3, vec![("x".into(), true), ("y".into(), false)], 0));
+        assert_eq!(read(r#"{"a":null,"m":null}"#, false).unwrap(), (0, vec![], 0));
+        assert_eq!(
+            read(r#"{"a":{"n":"3"}}"#, false).unwrap_err(),
+            "root.a.n: expected a non-negative integer, got a string"
+        );
+        assert_eq!(
+            read(r#"{"a":{"k":1}}"#, false).unwrap_err(),
+            "root.a: unknown field `k`, expected one of `n`"
+        );
+        assert_eq!(
+            read(r#"{"a":{"k":1},"z":2}"#, true).unwrap().2,
+            2,
+            "`rest` serves every level"
+        );
+        assert_eq!(
+            read(r#"{"a":[]}"#, false).unwrap_err(),
+            "root.a: expected an object, got an array"
+        );
+        assert_eq!(
+            read(r#"{"m":{"x":1}}"#, false).unwrap_err(),
+            "root.m.x: expected a boolean"
+        );
+        assert_eq!(
+            read(r#"{"m":1}"#, false).unwrap_err(),
+            "root.m: expected an object, got a number"
+        );
     }
 }

@@ -4,8 +4,9 @@
 //! them, and [`crate::settings_fetch`] for the exchange with the host.
 //!
 //! The configuration in force is always recomputed from the *local* configuration:
-//! `merge(server, from_config(local)).apply_to(copy of local)` — never merged into an already
-//! merged one, so a setting the privacy team loosens again loosens the SDK too.
+//! `server.merge_into(copy of local)` (= `merge(server, from_config(local))`, computed in
+//! place) — never merged into an already merged one, so a setting the privacy team loosens again
+//! loosens the SDK too.
 //!
 //! A change then takes effect everywhere at once:
 //! - the pipeline uses the new configuration for every event tracked from now on;
@@ -319,9 +320,8 @@ impl Core {
     /// ones in force (an unchanged fetch is confirmed, not installed), so everything is simply
     /// redone: every step leaves what already complies as it is.
     fn install(&mut self, settings: PrivacySettings, record: SettingsRecord, persist: bool, now: u64) {
-        let mut merged = merge(&settings, &PrivacySettings::from_config(&self.local));
         let mut config = self.local.clone();
-        merged.apply_to(&mut config);
+        let modes = settings.merge_into(&mut config);
         self.server.settings = Some(settings);
         if persist {
             if let Err(e) = self.store.save_settings(&record.to_text()) {
@@ -347,7 +347,7 @@ impl Core {
         self.default_context = Arc::new(Defaults::new(context));
         self.recheck_pending();
         let config = self.config.clone();
-        let mut modes = Some(std::mem::take(&mut merged.consent_categories));
+        let mut modes = Some(modes);
         self.change_consent("settings", "settings", now, Record::Quiet, &mut |c| {
             if let Some(m) = modes.take() {
                 c.reconfigure(&config, m);

@@ -401,7 +401,7 @@ impl StoreHandle {
 
 fn parse_seq(key: &str) -> u64 {
     let seq = crate::kv::split_last_dot(key).map_or(key, |(_, seq)| seq);
-    seq.parse().unwrap_or(0)
+    footfall::text::decimal(seq).unwrap_or(0)
 }
 
 /// For tabs without the Web Locks API: each partition under `prefix` with the newest

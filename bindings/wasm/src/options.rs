@@ -122,26 +122,16 @@ pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, Option
             "options: give the config sections either at the top level or under `analytics`",
         ]));
     }
-    // Under `analytics` it is read as such, so error paths say `analytics.tracking`.
-    let config_value = if nested {
-        let mut m = Map::new();
-        m.insert("analytics".to_string(), analytics);
-        Value::Object(m)
+    // The core's reader over the browser's defaults; under `analytics` the error paths say
+    // `analytics.tracking`.
+    let mut config = Config::default();
+    config.tracking.max_queue_size = BROWSER_MAX_QUEUE;
+    let read = if nested {
+        config.read_sections(analytics, "analytics")
     } else {
-        Value::Object(sections)
+        config.read_sections(Value::Object(sections), "")
     };
-    let queue_given = {
-        let inner = if nested {
-            &config_value["analytics"]
-        } else {
-            &config_value
-        };
-        !inner["tracking"]["max_queue_size"].is_null()
-    };
-    let mut config = Config::from_value(config_value).map_err(|e| bad(&["options: ", &e.message()]))?;
-    if !queue_given {
-        config.tracking.max_queue_size = BROWSER_MAX_QUEUE;
-    }
+    read.map_err(|e| bad(&["options: ", &e.message()]))?;
     config.delivery.write_key = host.write_key.clone();
     if let Some(endpoint) = endpoint.as_deref().or(origin) {
         config.delivery.endpoint = endpoint.to_string();

@@ -15,7 +15,8 @@ mod host;
 mod page;
 
 use footfall::consent::{ConsentDecision, PrivacySignals};
-use footfall::json::{Value, parse, write_str};
+use footfall::json::read::{Slot, fields};
+use footfall::json::{Map, Value, parse, write_str};
 use footfall::{ConsentMode, Core, Event, NullStore, Store};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
@@ -74,11 +75,12 @@ fn strings(items: &[Value]) -> Vec<String> {
 
 /// The page environment the JS side reads at load: `{"origin", "tab", "adopted": [...],
 /// "page": {...}, "userAgent", "locale", "gpc", "dnt", "storage"}`.
+#[derive(Default)]
 struct PageEnv {
     origin: Option<String>,
     tab: String,
     adopted: Vec<String>,
-    page: String,
+    page: Map,
     user_agent: Option<String>,
     locale: Option<String>,
     signals: PrivacySignals,
@@ -86,26 +88,37 @@ struct PageEnv {
 }
 
 fn page_env(json: &str) -> PageEnv {
-    let v = parse(json).unwrap_or_default();
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let b = |k: &str| v.get(k).and_then(Value::as_bool).unwrap_or(false);
-    PageEnv {
-        origin: s("origin"),
-        tab: s("tab").unwrap_or_default(),
-        adopted: v
-            .get("adopted")
-            .and_then(Value::as_array)
-            .map(|a| strings(a))
-            .unwrap_or_default(),
-        page: v.get("page").map(Value::to_json).unwrap_or_default(),
-        user_agent: s("userAgent"),
-        locale: s("locale"),
-        signals: PrivacySignals {
-            gpc: b("gpc"),
-            dnt: b("dnt"),
-        },
-        storage: b("storage"),
-    }
+    let mut env = PageEnv::default();
+    let s = &mut env.signals;
+    // Written by `host.ts`: the core's field reader; what it cannot read keeps its default.
+    let _ = fields(
+        parse(json).unwrap_or_default(),
+        "env",
+        &[
+            "origin",
+            "tab",
+            "adopted",
+            "page",
+            "userAgent",
+            "locale",
+            "gpc",
+            "dnt",
+            "storage",
+        ],
+        &mut [
+            Slot::OptStr(&mut env.origin),
+            Slot::Str(&mut env.tab),
+            Slot::List(&mut env.adopted),
+            Slot::Object(&mut env.page),
+            Slot::OptStr(&mut env.user_agent),
+            Slot::OptStr(&mut env.locale),
+            Slot::Bool(&mut s.gpc),
+            Slot::Bool(&mut s.dnt),
+            Slot::Bool(&mut env.storage),
+        ],
+        Some(&mut Map::new()),
+    );
+    env
 }
 
 /// The partitions holding queued events for `write_key`, each as `tab` NUL `newest enqueuedAt`,
@@ -192,7 +205,7 @@ impl FootfallHost {
         // The privacy team's settings: at start (once the local consent lets anything through)
         // and every `delivery.settings_refresh`; `settings` / `settingsAnswer` below.
         core.set_settings_fetch(true);
-        let page = PageState::new(&env.page, env.user_agent, env.locale);
+        let page = PageState::new(env.page, env.user_agent, env.locale);
         let mut host = Host::new(core, store_handle, page, host_options.auto_page_views);
         if host_options.auto_page_views {
             let view = host.page.page_view();
@@ -371,44 +384,36 @@ impl FootfallHost {
         self.host.wakeup(now)
     }
 
-    /// Signal 18: a typed product event built by the core (`click`, `purchase`, ...): `call` is
-    /// the JSON array `[kind, [positional arguments], extra properties | null]`.
+    /// Signal 18: a typed product event built by the core (`click`, `purchase`, ... from its
+    /// catalogue, [`Event::typed`]): `call` is the JSON array `[kind, [positional arguments],
+    /// extra properties | null]`. `page_view`'s URL and referrer default to the page's.
     fn typed(&mut self, call: &str, now: f64) -> f64 {
         let Ok(Value::Array(mut call)) = parse(call) else {
             return arg_error("arguments must be a JSON array");
         };
         let properties = call.get_mut(2).map(std::mem::take).unwrap_or_default();
-        let args = match call.get_mut(1).map(std::mem::take) {
+        let mut args = match call.get_mut(1).map(std::mem::take) {
             Some(Value::Array(a)) => a,
             _ => return arg_error("arguments must be a JSON array"),
         };
         let kind = call.first().and_then(Value::as_str).unwrap_or("");
-        let s = |i: usize| args.get(i).and_then(Value::as_str);
-        let req = |i: usize| s(i).unwrap_or("");
-        let mut event = match kind {
-            "page_view" => {
-                let info = &self.host.page.info;
-                let url = s(0)
-                    .or_else(|| info.get("url").and_then(Value::as_str))
-                    .unwrap_or("");
-                let referrer = s(1)
-                    .or_else(|| info.get("referrer").and_then(Value::as_str))
-                    .filter(|r| !r.is_empty());
-                Event::page_view(url, referrer, s(2))
+        if kind == "page_view" {
+            while args.len() < 2 {
+                args.push(Value::Null);
             }
-            "click" => Event::click(req(0), req(1), s(2)),
-            "submit" => Event::submit(req(0)),
-            "sign_up" => Event::sign_up(),
-            "sign_in" => Event::sign_in(),
-            "sign_out" => Event::sign_out(),
-            "feature_used" => Event::feature_used(req(0), s(1)),
-            "purchase" => {
-                let amount = args.get(1).cloned().unwrap_or(Value::Null);
-                let items = args.get(3).cloned().unwrap_or(Value::Array(Vec::new()));
-                Event::purchase(req(0), amount, req(2), items)
+            let info = &self.host.page.info;
+            if args[0].is_null() {
+                args[0] = info.get("url").cloned().unwrap_or_else(|| Value::from(""));
             }
-            "error" => Event::error(req(0), req(1), s(2)),
-            other => return arg_error(&footfall::json::cat(&["unknown typed event ", other])),
+            if args[1].is_null() {
+                args[1] = info.get("referrer").cloned().unwrap_or_default();
+            }
+            if args[1].as_str() == Some("") {
+                args[1] = Value::Null;
+            }
+        }
+        let Some(mut event) = Event::typed(kind, args) else {
+            return arg_error(&footfall::json::cat(&["unknown typed event ", kind]));
         };
         match properties {
             Value::Null => {}

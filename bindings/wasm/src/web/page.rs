@@ -13,12 +13,8 @@ pub struct PageState {
 }
 
 impl PageState {
-    /// From the page's JSON (`{url, path, referrer, search, title}`).
-    pub fn new(page_json: &str, user_agent: Option<String>, locale: Option<String>) -> PageState {
-        let info = match parse(page_json) {
-            Ok(Value::Object(map)) => map,
-            _ => Properties::new(),
-        };
+    /// From the page's `{url, path, referrer, search, title}`.
+    pub fn new(info: Properties, user_agent: Option<String>, locale: Option<String>) -> PageState {
         PageState {
             info,
             user_agent,
@@ -33,7 +29,11 @@ impl PageState {
 
     /// The next page: same browser, new `{url, path, referrer, search, title}`.
     pub fn navigate(&self, page_json: &str) -> PageState {
-        PageState::new(page_json, self.user_agent.clone(), self.locale.clone())
+        let info = match parse(page_json) {
+            Ok(Value::Object(map)) => map,
+            _ => Properties::new(),
+        };
+        PageState::new(info, self.user_agent.clone(), self.locale.clone())
     }
 
     /// The context every message gets: user agent, locale and this page.
