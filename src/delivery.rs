@@ -53,15 +53,15 @@ impl Delivery {
 /// What the core does with a batch after a [`Delivery`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    /// Delivered; these `(index, reason)` were rejected individually.
-    Delivered { rejected: Vec<(usize, String)> },
+    /// Delivered; these were rejected individually (as the collector's answer lists them).
+    Delivered { rejected: Vec<RejectedMessage> },
     /// Try again later: after `after_ms` if the server said so, else after the backoff.
     Retry { after_ms: Option<u64>, cause: String },
     /// Payload too large: send again in smaller batches.
     Split,
     /// Refused for good: drop every message, with per-message reasons where known.
     Refused {
-        reasons: Vec<(usize, String)>,
+        reasons: Vec<RejectedMessage>,
         cause: String,
     },
 }
@@ -98,14 +98,10 @@ impl BatchResponse {
     }
 }
 
-fn rejections(body: Option<&str>) -> Vec<(usize, String)> {
-    let mut out = Vec::new();
-    if let Some(r) = body.and_then(BatchResponse::from_json) {
-        for x in r.rejected {
-            out.push((x.index, x.reason));
-        }
-    }
-    out
+fn rejections(body: Option<&str>) -> Vec<RejectedMessage> {
+    body.and_then(BatchResponse::from_json)
+        .map(|r| r.rejected)
+        .unwrap_or_default()
 }
 
 /// `"HTTP <status>"`.
@@ -244,7 +240,11 @@ mod tests {
         assert_eq!(
             classify(&d, 0),
             Verdict::Delivered {
-                rejected: vec![(1, "missing event".into())]
+                rejected: vec![RejectedMessage {
+                    index: 1,
+                    message_id: Some("m".into()),
+                    reason: "missing event".into()
+                }]
             }
         );
         let d = Delivery::Http {

@@ -21,7 +21,7 @@
 //! Implementations: [`NullStore`] (memory only), `native::FileStore` (append log in a data dir),
 //! `testing::MemoryStore`, and the browser bindings' `localStorage` store.
 
-use crate::json::read::{Read, Slot, fields, problem};
+use crate::json::read::{Read, Slot, Table, fields, problem};
 use crate::json::{Map, Value, push_u64, write_str};
 use crate::map::NameMap;
 use crate::platform::MaybeSend;
@@ -149,7 +149,13 @@ impl PersistedState {
 
 fn read_state(value: Value) -> Read<PersistedState> {
     let mut state = PersistedState::default();
-    let mut session = Value::Null;
+    // The session's members are read by the same pass; a session without an id (absent, `null`
+    // or `{}`) is none.
+    let mut st = SessionState {
+        id: String::new(),
+        started_at: 0,
+        last_activity: 0,
+    };
     let choices = &mut state.consent;
     let mut choice = |category: &str, granted: Value| -> Read<()> {
         let granted = granted
@@ -165,28 +171,19 @@ fn read_state(value: Value) -> Read<PersistedState> {
         &mut [
             Slot::OptStr(&mut state.anonymous_id),
             Slot::OptStr(&mut state.user_id),
-            Slot::Any(&mut session),
+            Slot::Fields(&mut Table(
+                &["id", "startedAt", "lastActivity"],
+                &mut [
+                    Slot::Str(&mut st.id),
+                    Slot::U64(&mut st.started_at),
+                    Slot::U64(&mut st.last_activity),
+                ],
+            )),
             Slot::Each(&mut choice),
         ],
         Some(&mut Map::new()), // newer versions' fields are ignored
     )?;
-    if !session.is_null() {
-        let mut st = SessionState {
-            id: String::new(),
-            started_at: 0,
-            last_activity: 0,
-        };
-        fields(
-            session,
-            "state.session",
-            &["id", "startedAt", "lastActivity"],
-            &mut [
-                Slot::Str(&mut st.id),
-                Slot::U64(&mut st.started_at),
-                Slot::U64(&mut st.last_activity),
-            ],
-            Some(&mut Map::new()),
-        )?;
+    if !st.id.is_empty() {
         state.session = Some(st);
     }
     Ok(state)
@@ -322,6 +319,24 @@ mod tests {
             PersistedState::from_json(r#"{"consent":{"a":1}}"#)
                 .unwrap_err()
                 .starts_with("state.consent.a")
+        );
+        // The session is read in the same pass: unknown members ignored, errors named, and a
+        // session without an id is none (a new one starts).
+        let s = r#"{"session":{"id":"s","startedAt":1,"lastActivity":2,"future":3}}"#;
+        assert_eq!(
+            PersistedState::from_json(s)
+                .unwrap()
+                .session
+                .map(|s| (s.id, s.last_activity)),
+            Some(("s".to_string(), 2))
+        );
+        for none in [r#"{"session":{}}"#, r#"{"session":{"id":"","startedAt":1}}"#] {
+            assert_eq!(PersistedState::from_json(none).unwrap().session, None, "{none}");
+        }
+        assert!(
+            PersistedState::from_json(r#"{"session":{"id":"s","startedAt":"1"}}"#)
+                .unwrap_err()
+                .starts_with("state.session.startedAt")
         );
     }
 

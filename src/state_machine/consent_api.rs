@@ -116,11 +116,15 @@ impl Core {
         all
     }
 
-    fn decisions(&self) -> Vec<(String, ConsentDecision)> {
-        let mut out = Vec::new();
+    /// Every category the core knows with its decision, as one comparable text
+    /// (`name NUL decision NUL …`: one string, not a vector of pairs to build and compare).
+    fn decisions(&self) -> String {
+        let mut out = String::new();
         for c in self.all_categories() {
-            let d = self.consent.decide(&c);
-            out.push((c, d));
+            out.push_str(&c);
+            out.push('\0');
+            out.push_str(self.consent.decide(&c).as_str());
+            out.push('\0');
         }
         out
     }

@@ -93,8 +93,11 @@ pub struct Core {
     super_properties: Properties,
     /// Anonymized when set; shared by the messages tracked while it is in force.
     default_context: Arc<Defaults>,
-    /// `context.library` name and version, and its JSON.
+    /// `context.library` name and version for the before-send hooks' typed message (only they
+    /// need it apart from its JSON).
+    #[cfg(feature = "serde")]
     library: (String, String),
+    /// `context.library` as JSON.
     library_json: String,
     pending: Vec<Stamped>,
     queue: Queue,
@@ -109,8 +112,6 @@ pub struct Core {
     failures: u32,
     split_limit: Option<usize>,
     flush_requested: bool,
-    /// Consent categories of queued messages, shared instead of copied per message.
-    categories: Vec<Arc<str>>,
     /// Reused serialization buffer.
     scratch: String,
     /// `,"writeKey":"…"` when every batch body carries the write key, else empty.
@@ -164,6 +165,7 @@ impl Core {
             consent,
             super_properties: Properties::new(),
             default_context: Arc::default(),
+            #[cfg(feature = "serde")]
             library: (LIBRARY_NAME.to_string(), version.to_string()),
             library_json: crate::wire::library_json(LIBRARY_NAME, version),
             pending: Vec::new(),
@@ -179,7 +181,6 @@ impl Core {
             failures: 0,
             split_limit: None,
             flush_requested: false,
-            categories: Vec::new(),
             scratch: String::with_capacity(1024),
             key_field: String::new(),
             local: config.clone(),
@@ -232,8 +233,7 @@ impl Core {
     fn admit_stored(&mut self, messages: Vec<StoredMessage>, now: u64) {
         let mut gone = Vec::new();
         for stored in messages {
-            let category = self.intern(&stored.category);
-            let entry = Entry::from_stored(stored, category);
+            let entry = Entry::from_stored(stored);
             let reason = if !self.is_granted(&entry.category) {
                 Some(DropReason::Consent)
             } else if now.saturating_sub(entry.enqueued_at) > self.limits.max_age_ms {
@@ -333,7 +333,10 @@ impl Core {
 
     /// `context.library` (default `footfall-rust` and this crate's version).
     pub fn set_library(&mut self, name: &str, version: &str) {
-        self.library = (name.to_string(), version.to_string());
+        #[cfg(feature = "serde")]
+        {
+            self.library = (name.to_string(), version.to_string());
+        }
         self.library_json = crate::wire::library_json(name, version);
     }
 
@@ -416,18 +419,6 @@ impl Core {
     }
 
     // ----- internals shared by the submodules -----
-
-    /// The shared copy of `category`.
-    fn intern(&mut self, category: &str) -> Arc<str> {
-        if let Some(c) = self.categories.iter().find(|c| &***c == category) {
-            return c.clone();
-        }
-        let c: Arc<str> = Arc::from(category);
-        if self.categories.len() < 64 {
-            self.categories.push(c.clone());
-        }
-        c
-    }
 
     fn is_granted(&self, category: &str) -> bool {
         self.consent.decide(category) == crate::consent::ConsentDecision::Granted

@@ -159,9 +159,9 @@ impl Core {
     fn expire(&mut self, now: u64) {
         let max_age = self.limits.max_age_ms;
         let mut gone = Vec::new();
-        while let Some(e) = self
+        for e in self
             .queue
-            .pop_front_if(|e| now.saturating_sub(e.enqueued_at) > max_age)
+            .pop_front_while(|e| now.saturating_sub(e.enqueued_at) > max_age)
         {
             self.dropped(Some(&e.id), DropReason::Expired, "older than delivery.max_age");
             gone.push(e.id);
@@ -198,10 +198,10 @@ impl Core {
             Verdict::Delivered { rejected } => {
                 self.failures = 0;
                 let mut accepted = entries.len();
-                for (index, reason) in rejected {
-                    if let Some(e) = entries.get(index) {
+                for r in rejected {
+                    if let Some(e) = entries.get(r.index) {
                         accepted -= 1;
-                        self.reject(e, &reason);
+                        self.reject(e, &r.reason);
                     }
                 }
                 self.stats.sent += accepted as u64;
@@ -216,8 +216,8 @@ impl Core {
                 for (i, e) in entries.iter().enumerate() {
                     let reason = reasons
                         .iter()
-                        .find(|(idx, _)| *idx == i)
-                        .map_or(cause.as_str(), |(_, r)| r.as_str());
+                        .find(|r| r.index == i)
+                        .map_or(cause.as_str(), |r| r.reason.as_str());
                     self.reject(e, reason);
                 }
                 self.forget_entries(&entries);

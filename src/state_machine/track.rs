@@ -130,8 +130,7 @@ impl Core {
                 return;
             };
             self.scratch = json;
-            let category = self.intern(&category);
-            return self.enqueue_json(id, &category, now, None);
+            return self.enqueue_json(id, category.into(), now, None);
         }
         let shared = Shared {
             library: &self.library_json,
@@ -139,13 +138,13 @@ impl Core {
             supers: &self.super_properties,
         };
         let sent_at = write_message(&mut self.scratch, &msg, &shared);
-        let category = self.intern(msg.category());
-        self.enqueue_json(msg.id, &category, now, Some(sent_at));
+        let category = msg.category().into();
+        self.enqueue_json(msg.id, category, now, Some(sent_at));
     }
 
     /// Queues the message JSON in `self.scratch` (size limit, queue, store); `sent_at` is where
     /// `sentAt` goes when known.
-    fn enqueue_json(&mut self, id: String, category: &std::sync::Arc<str>, now: u64, sent_at: Option<usize>) {
+    fn enqueue_json(&mut self, id: String, category: Box<str>, now: u64, sent_at: Option<usize>) {
         let limit = self.config.tracking.max_message_bytes;
         if self.scratch.len() > limit {
             let mut detail = String::new();
@@ -156,7 +155,7 @@ impl Core {
         }
         let entry = Entry::new(
             id.into(),
-            category.clone(),
+            category,
             now,
             Box::from(self.scratch.as_str()),
             sent_at,

@@ -142,14 +142,17 @@ impl Inner {
         self.kv.set(key, value).map_err(StoreError)
     }
 
-    /// The shared state as stored (the cookie's when there is one).
-    fn stored_state(&self) -> Option<PersistedState> {
-        let text = self
-            .cookie
+    /// The shared state's text as stored (the cookie's when there is one).
+    fn stored_text(&self) -> Option<String> {
+        self.cookie
             .as_ref()
             .and_then(|c| c.get())
-            .or_else(|| self.kv.get(&self.state_key()))?;
-        PersistedState::from_json(&text).ok()
+            .or_else(|| self.kv.get(&self.state_key()))
+    }
+
+    /// The shared state as stored (see [`Inner::stored_text`]).
+    fn stored_state(&self) -> Option<PersistedState> {
+        PersistedState::from_json(&self.stored_text()?).ok()
     }
 
     /// Loads the chunks of partitions `tabs` (oldest first) into `self.chunks`; returns their
@@ -426,9 +429,7 @@ impl Store for KvStore {
     fn load(&mut self) -> Result<Restored, StoreError> {
         let mut s = lock(&self.0);
         let mut restored = Restored::default();
-        let state_key = s.state_key();
-        let from_cookie = s.cookie.as_ref().and_then(|c| c.get());
-        let text = from_cookie.or_else(|| s.kv.get(&state_key));
+        let text = s.stored_text();
         // Nothing stored yet: the core starts from the empty state (the merge base).
         s.base_state = Some(PersistedState::default());
         if let Some(text) = text {

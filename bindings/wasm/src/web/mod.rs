@@ -18,7 +18,7 @@ use footfall::consent::{ConsentDecision, PrivacySignals};
 use footfall::json::read::{Slot, fields};
 use footfall::json::{Map, Value, parse, write_str};
 use footfall::{ConsentMode, Core, Event, NullStore, Store};
-use std::cell::RefCell;
+use std::sync::Mutex;
 use wasm_bindgen::prelude::*;
 
 use crate::kv_store::{self, Cookie, KvStore};
@@ -29,21 +29,25 @@ use page::PageState;
 /// `context.library.name` of browser messages.
 pub const LIBRARY: &str = "footfall-js";
 
-thread_local! {
-    /// The message of the last refused call (see the module docs).
-    static PROBLEM: RefCell<Option<String>> = const { RefCell::new(None) };
+/// The message of the last refused call (see the module docs). A `Mutex` rather than a
+/// `thread_local!` `RefCell`: the page's one thread never contends, and the thread-local access
+/// code is left out of the bundle.
+static PROBLEM: Mutex<Option<String>> = Mutex::new(None);
+
+fn problem_slot() -> std::sync::MutexGuard<'static, Option<String>> {
+    PROBLEM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A refused call: keeps `detail` for [`problem`] and returns the `NaN` that signals it.
 fn arg_error(detail: &str) -> f64 {
-    PROBLEM.with(|p| *p.borrow_mut() = Some(detail.to_string()));
+    *problem_slot() = Some(detail.to_string());
     f64::NAN
 }
 
 /// Why the last call that returned `NaN` (or `start` that returned `undefined`) was refused.
 #[wasm_bindgen]
 pub fn problem() -> Option<String> {
-    PROBLEM.with(|p| p.borrow_mut().take())
+    problem_slot().take()
 }
 
 /// `text` split at its first LF (all of it and `""` without one).
