@@ -43,8 +43,8 @@ const SETTINGS_URL = 7,
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
-/** How long a running tab waits, once it holds a dead tab's lock, before reading that tab's
- * partition (ms; see `watch`). */
+/** How long a tab waits, once it holds a dead tab's lock, before reading that tab's partition
+ * (ms; see `adoptSoon`). */
 const ADOPT_SETTLE_MS = 1_000;
 
 type Locks = {
@@ -128,6 +128,7 @@ export class Driver {
     const tab = uuid();
     const l = locks();
     const adopted: string[] = [];
+    const orphans: string[] = [];
     const others: string[] = [];
     if (persist) {
       const parts = partitions(writeKey).split('\0');
@@ -139,7 +140,7 @@ export class Driver {
         if (!l) {
           if (now - Number(parts[i + 1]) > STALE_MS) adopted.push(other);
         } else if (held && !held.includes(lockPrefix + other) && (await hold(l, lockPrefix + other, true))) {
-          adopted.push(other);
+          orphans.push(other); // ours now; read a moment later (see `adoptSoon`)
         } else {
           others.push(other);
         }
@@ -159,7 +160,8 @@ export class Driver {
     const h = FootfallHost.start(optionsJson, JSON.stringify(env), Date.now());
     if (!h) throw new Error(problem());
     const d = new Driver(h, prefix, writeKey);
-    d.known = new Set([tab, ...adopted]);
+    d.known = new Set([tab, ...adopted, ...orphans]);
+    orphans.forEach((t) => d.adoptSoon(t));
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
     d.after(d.h.on(WAKEUP, undefined, Date.now()));
@@ -172,15 +174,21 @@ export class Driver {
     if (!l || this.known.has(tab)) return;
     this.known.add(tab);
     l.request(`${this.prefix}tab.${tab}`, {}, () => {
-      // The dead tab's last writes (the removal of what its page-hide beacon sent) can reach this
-      // tab's copy of localStorage after its lock is released: browsers copy localStorage into
-      // every renderer process and pass changes on asynchronously. Read its partition a moment
-      // later, or events it has just sent would be sent again.
-      setTimeout(() => {
-        if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
-      }, ADOPT_SETTLE_MS);
+      this.adoptSoon(tab);
       return new Promise(() => {});
     }).catch(() => {});
+  }
+
+  /** Adopts the partition of a dead tab whose lock this tab holds, `ADOPT_SETTLE_MS` from now.
+   * The dead tab's last writes (the removal of what its page-hide beacon sent) can reach this
+   * tab's copy of localStorage after its lock is released: browsers copy localStorage into every
+   * renderer process and pass changes on asynchronously (a reload can even start the new page
+   * in another process while the old one still runs its `pagehide`). Read too early, events it
+   * has just sent would be sent again. */
+  private adoptSoon(tab: string): void {
+    setTimeout(() => {
+      if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
+    }, ADOPT_SETTLE_MS);
   }
 
   /** Queues a checked `track(name, properties)` call (`[name, properties, timestamp]` JSON): the

@@ -74,6 +74,8 @@ test('reload while the collector fails: events stay stored and are delivered onc
   r.collector.state.respond = null;
   await page.goto(appUrl(r, options));
   await page.evaluate(() => window.ffReady);
+  // The new page adopts the old page's partition a moment after it starts (host.ts `adoptSoon`).
+  await page.waitForFunction(() => ff.stats().restored > 0, null, { timeout: 5_000 });
   const restored = await page.evaluate(() => ff.stats().restored);
   assert.equal(restored, 4, 'the new page restored the 4 stored events');
   await r.collector.waitFor((s) => s.messages.filter((m) => m.event?.startsWith('failing_')).length >= 4, 10_000, '4 events');

@@ -113,8 +113,9 @@ test('a tab that dies with events queued while another runs: the running tab ado
   assert.deepEqual(names('orphan_'), ['orphan_0', 'orphan_1', 'orphan_2', 'orphan_3', 'orphan_4']);
   const restored = await Promise.all([survivor, other].map((p) => p.evaluate(() => ff.stats().restored)));
   assert.deepEqual(restored.sort(), [0, 5], `exactly one tab adopted them: ${restored}`);
-  // A tab opened later finds nothing left to adopt.
+  // A tab opened later finds nothing left to adopt (it would adopt a second after it starts).
   const late = await openApp(r, context, orphanOptions);
+  await sleep(1_500);
   assert.equal(await late.evaluate(() => ff.stats().restored), 0);
   await context.close();
 });
