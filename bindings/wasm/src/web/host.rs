@@ -220,7 +220,13 @@ impl Host {
     pub fn adopt(&mut self, tab: &str, now: u64) -> f64 {
         if let Some(store) = &self.store {
             let restored = store.adopt(tab);
+            let any = !restored.messages.is_empty();
             self.core.restore_messages(restored.messages, now);
+            if any {
+                // A dead tab's events have waited already (and were adopted a second late on
+                // purpose): they go now, not a `flush_interval` after they were tracked.
+                self.core.flush();
+            }
         }
         self.wakeup(now)
     }
