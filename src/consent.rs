@@ -97,7 +97,8 @@ impl ConsentState {
     /// Whether some category other than `necessary` is granted now.
     pub fn grants_any(&self) -> bool {
         self.categories()
-            .any(|c| c != NECESSARY && self.decide(c) == ConsentDecision::Granted)
+            .iter()
+            .any(|c| *c != NECESSARY && self.decide(c) == ConsentDecision::Granted)
     }
 
     /// The decision for `category` (see the module docs for the precedence).
@@ -154,7 +155,7 @@ impl ConsentState {
 
     /// Every category this state knows about, once each: `necessary`, the configured ones, then
     /// the chosen ones.
-    pub fn categories(&self) -> impl Iterator<Item = &str> {
+    pub fn categories(&self) -> Vec<&str> {
         // Collected by plain loops: the chained filter adapters cost the browser bundle more,
         // and no caller is on the per-event path.
         let mut out = vec![NECESSARY];
@@ -168,13 +169,13 @@ impl ConsentState {
                 out.push(c.as_str());
             }
         }
-        out.into_iter()
+        out
     }
 
     /// `context.consent.categoryPreferences`: every known category → currently granted.
     pub fn preferences(&self) -> NameMap<bool> {
         let mut map = NameMap::new();
-        for c in self.categories() {
+        for c in &self.categories() {
             map.insert(c.to_string(), self.decide(c) == ConsentDecision::Granted);
         }
         map

@@ -78,7 +78,7 @@ impl BatchResponse {
         match map.remove("rejected") {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => {
-                for item in items {
+                for item in &items {
                     let index = usize::try_from(item.get("index")?.as_u64()?).ok()?;
                     let reason = item.get("reason")?.as_str()?.to_string();
                     let message_id = match item.get("messageId") {

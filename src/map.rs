@@ -46,12 +46,14 @@ impl<V> NameMap<V> {
         self.entries.iter().position(|(k, _)| k == key)
     }
 
+    // `get` and `get_mut` through `position`: one search loop per value type in the bundle.
     pub fn get(&self, key: &str) -> Option<&V> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        Some(&self.entries[self.position(key)?].1)
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut V> {
-        self.entries.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+        let i = self.position(key)?;
+        Some(&mut self.entries[i].1)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {

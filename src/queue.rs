@@ -195,9 +195,9 @@ impl Queue {
     }
 
     /// Puts messages back at the front, in their order (for another attempt).
-    pub fn requeue_front(&mut self, entries: Vec<Entry>) {
+    pub fn requeue_front(&mut self, mut entries: Vec<Entry>) {
         self.waiting_bytes += batch_bytes(&entries);
-        for e in entries.into_iter().rev() {
+        while let Some(e) = entries.pop() {
             self.waiting.push_front(e);
         }
     }

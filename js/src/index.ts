@@ -3,7 +3,7 @@
 // retry) and the Rust host decides what to send when; this file only checks argument types,
 // turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
 // (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
-import init, { problem } from '../pkg/footfall.js';
+import { initSync, problem } from '../pkg/footfall.js';
 import { ANONYMOUS_ID, CHECK_NAME, CONSENT, Driver, GRANT, REGISTER, SESSION_ID, STATS, TRACK, TYPED, USER_ID } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
@@ -17,9 +17,18 @@ export function setDefaultWasmUrl(url: string | URL): void {
   defaultWasmUrl = url;
 }
 
-function loadWasm(url?: string | URL | BufferSource): Promise<unknown> {
-  const source = url ?? defaultWasmUrl ?? new URL('./footfall_bg.wasm', import.meta.url);
-  wasmReady ??= init({ module_or_path: source });
+/** Fetches and compiles the .wasm (asynchronously: large modules may not be compiled on the main
+ * thread synchronously), then instantiates it with the glue's imports. Through `initSync`
+ * rather than the glue's async `init`, whose fallbacks (`Response`/`Request`/bytes, MIME-type
+ * checks, deprecation warnings) the bundle would otherwise carry. */
+function loadWasm(url?: string | URL): Promise<unknown> {
+  wasmReady ??= fetch(url ?? defaultWasmUrl ?? new URL('./footfall_bg.wasm', import.meta.url))
+    .then((r) => {
+      if (!r.ok) throw new Error(`failed to fetch ${r.url}: HTTP ${r.status}`);
+      return r.arrayBuffer();
+    })
+    .then((bytes) => WebAssembly.compile(bytes))
+    .then((module) => initSync({ module }));
   return wasmReady;
 }
 

@@ -100,7 +100,20 @@ pub enum Slot<'a> {
     /// An object (`null` reads as `{}`) whose every member is handed to the reader, as
     /// `(name, value)`: name-keyed maps such as the tracking plan's events. A reader's error
     /// path is relative to the member.
-    Each(&'a mut dyn FnMut(&str, Value) -> Read<()>),
+    Each(&'a mut dyn Member),
+}
+
+/// The reader of [`Slot::Each`]: every closure `FnMut(&str, Value) -> Read<()>` is one. A trait
+/// of its own rather than `dyn FnMut`: a `dyn FnMut`'s vtable also carries a `call_once` shim per
+/// closure, which nothing calls but the bundle would ship.
+pub trait Member {
+    fn member(&mut self, name: &str, value: Value) -> Read<()>;
+}
+
+impl<F: FnMut(&str, Value) -> Read<()>> Member for F {
+    fn member(&mut self, name: &str, value: Value) -> Read<()> {
+        self(name, value)
+    }
 }
 
 /// The names and slots of a nested object ([`Slot::Fields`]), behind one pointer: slots are
@@ -146,14 +159,14 @@ fn store(slot: &mut Slot<'_>, v: Value) -> Result<(), Value> {
         (Slot::OptStr(s), Value::Null) => **s = None,
         (Slot::OptStr(s), Value::String(x)) => **s = Some(x),
         (Slot::OptList(l), Value::Null) => **l = None,
-        (slot @ (Slot::List(_) | Slot::OptList(_)), Value::Array(items)) => {
+        (slot @ (Slot::List(_) | Slot::OptList(_)), Value::Array(mut items)) => {
             if !items.iter().all(|i| matches!(i, Value::String(_))) {
                 return Err(Value::Array(items));
             }
             let mut list = Vec::with_capacity(items.len());
-            for i in items {
+            for i in &mut items {
                 if let Value::String(s) = i {
-                    list.push(s);
+                    list.push(std::mem::take(s));
                 }
             }
             match slot {
@@ -220,9 +233,9 @@ fn read_object(value: Value, names: &[&str], slots: &mut [Slot<'_>], mut rest: O
 }
 
 /// Hands every member of the object `value` to `read` (see [`Slot::Each`]).
-fn each(value: Value, read: &mut dyn FnMut(&str, Value) -> Read<()>) -> Read<()> {
+fn each(value: Value, read: &mut dyn Member) -> Read<()> {
     for (key, v) in any_object(value, "")? {
-        read(&key, v).map_err(|e| e.under(&key))?;
+        read.member(&key, v).map_err(|e| e.under(&key))?;
     }
     Ok(())
 }

@@ -8,6 +8,19 @@ use crate::stats::{DropReason, LogEvent};
 
 use super::Core;
 
+/// A change of the consent state for [`Core::change_consent`]: every closure
+/// `FnMut(&mut ConsentState)` is one. A trait of its own rather than `dyn FnMut`, whose vtable
+/// also carries a `call_once` shim per closure that nothing calls.
+pub(super) trait Apply {
+    fn apply(&mut self, consent: &mut ConsentState);
+}
+
+impl<F: FnMut(&mut ConsentState)> Apply for F {
+    fn apply(&mut self, consent: &mut ConsentState) {
+        self(consent)
+    }
+}
+
 /// How a consent change is recorded.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Record {
@@ -24,25 +37,37 @@ impl Core {
     /// The user granted `categories`: their pending events are released (in order) and new
     /// events flow. Emits `consent_updated` if anything changed.
     pub fn grant(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("grant", "user", now, Record::SaveAndAudit, &mut |c| {
-            c.choose(categories, true)
-        });
+        self.change_consent(
+            "grant",
+            "user",
+            now,
+            Record::SaveAndAudit,
+            &mut |c: &mut ConsentState| c.choose(categories, true),
+        );
     }
 
     /// The user declined `categories`: their pending events are discarded and their queued and
     /// persisted events purged (`consent`). Emits `consent_updated` if anything changed.
     pub fn deny(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("deny", "user", now, Record::SaveAndAudit, &mut |c| {
-            c.choose(categories, false)
-        });
+        self.change_consent(
+            "deny",
+            "user",
+            now,
+            Record::SaveAndAudit,
+            &mut |c: &mut ConsentState| c.choose(categories, false),
+        );
     }
 
     /// The user withdrew consent for `categories`: like [`Core::deny`], and with
     /// `consent.rotate_anonymous_id_on_revoke` a new anonymous id and session.
     pub fn revoke(&mut self, categories: &[&str], now: u64) {
-        self.change_consent("revoke", "user", now, Record::SaveAndAudit, &mut |c| {
-            c.choose(categories, false)
-        });
+        self.change_consent(
+            "revoke",
+            "user",
+            now,
+            Record::SaveAndAudit,
+            &mut |c: &mut ConsentState| c.choose(categories, false),
+        );
         if self.config.consent.rotate_anonymous_id_on_revoke {
             self.state.anonymous_id = Some(uuid_v4(&mut *self.rng));
             self.state.session = None;
@@ -72,9 +97,13 @@ impl Core {
     pub fn set_privacy_signals(&mut self, signals: PrivacySignals, now: u64) {
         if signals != self.consent.signals() {
             let source = if signals.dnt { "dnt" } else { "gpc" };
-            self.change_consent("signal", source, now, Record::SaveAndAudit, &mut |c| {
-                c.set_signals(signals)
-            });
+            self.change_consent(
+                "signal",
+                source,
+                now,
+                Record::SaveAndAudit,
+                &mut |c: &mut ConsentState| c.set_signals(signals),
+            );
         }
     }
 
@@ -86,9 +115,13 @@ impl Core {
     /// "nothing sent").
     pub fn set_initial_privacy_signals(&mut self, signals: PrivacySignals, now: u64) {
         if signals != self.consent.signals() {
-            self.change_consent("signal", "startup", now, Record::Quiet, &mut |c| {
-                c.set_signals(signals)
-            });
+            self.change_consent(
+                "signal",
+                "startup",
+                now,
+                Record::Quiet,
+                &mut |c: &mut ConsentState| c.set_signals(signals),
+            );
         }
     }
 
@@ -105,7 +138,7 @@ impl Core {
     /// Every category the core knows: configured, chosen, and waiting in the buffer.
     fn all_categories(&self) -> Vec<String> {
         let mut all: Vec<String> = Vec::new();
-        for c in self.consent.categories() {
+        for c in &self.consent.categories() {
             all.push(c.to_string());
         }
         for m in &self.pending {
@@ -120,10 +153,10 @@ impl Core {
     /// (`name NUL decision NUL …`: one string, not a vector of pairs to build and compare).
     fn decisions(&self) -> String {
         let mut out = String::new();
-        for c in self.all_categories() {
-            out.push_str(&c);
+        for c in &self.all_categories() {
+            out.push_str(c);
             out.push('\0');
-            out.push_str(self.consent.decide(&c).as_str());
+            out.push_str(self.consent.decide(c).as_str());
             out.push('\0');
         }
         out
@@ -136,11 +169,11 @@ impl Core {
         source: &str,
         now: u64,
         record: Record,
-        apply: &mut dyn FnMut(&mut ConsentState),
+        apply: &mut dyn Apply,
     ) {
         let before = self.decisions();
         let choices_before = self.consent.choices().clone();
-        apply(&mut self.consent);
+        apply.apply(&mut self.consent);
         self.refresh_settings_allowed();
         if record != Record::Adopted && *self.consent.choices() != choices_before {
             self.save_state(now);

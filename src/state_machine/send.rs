@@ -198,7 +198,7 @@ impl Core {
             Verdict::Delivered { rejected } => {
                 self.failures = 0;
                 let mut accepted = entries.len();
-                for r in rejected {
+                for r in &rejected {
                     if let Some(e) = entries.get(r.index) {
                         accepted -= 1;
                         self.reject(e, &r.reason);

@@ -348,11 +348,17 @@ impl Core {
         self.recheck_pending();
         let config = self.config.clone();
         let mut modes = Some(modes);
-        self.change_consent("settings", "settings", now, Record::Quiet, &mut |c| {
-            if let Some(m) = modes.take() {
-                c.reconfigure(&config, m);
-            }
-        });
+        self.change_consent(
+            "settings",
+            "settings",
+            now,
+            Record::Quiet,
+            &mut |c: &mut ConsentState| {
+                if let Some(m) = modes.take() {
+                    c.reconfigure(&config, m);
+                }
+            },
+        );
         self.recheck_queue();
         self.server.stale_batches.clear();
         for (id, _) in &self.in_flight {

@@ -4,6 +4,7 @@
 
 use super::Core;
 use super::consent_api::Record;
+use crate::consent::ConsentState;
 use crate::store::{PersistedState, StoredMessage};
 
 impl Core {
@@ -44,11 +45,17 @@ impl Core {
         };
         if *self.consent.choices() != consent {
             let mut choices = Some(consent);
-            self.change_consent("sync", "another_instance", now, Record::Adopted, &mut |c| {
-                if let Some(choices) = choices.take() {
-                    c.set_choices(choices);
-                }
-            });
+            self.change_consent(
+                "sync",
+                "another_instance",
+                now,
+                Record::Adopted,
+                &mut |c: &mut ConsentState| {
+                    if let Some(choices) = choices.take() {
+                        c.set_choices(choices);
+                    }
+                },
+            );
         }
     }
 }

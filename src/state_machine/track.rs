@@ -252,7 +252,7 @@ impl Core {
     /// The audit trail: a `consent_updated` track event in the `necessary` category.
     pub(super) fn emit_consent_updated(&mut self, action: &str, source: &str, now: u64) {
         let mut states = Map::new();
-        for c in self.consent.categories() {
+        for c in &self.consent.categories() {
             states.insert(c.to_string(), Value::from(self.consent.decide(c).as_str()));
         }
         let mut preferences = Map::new();

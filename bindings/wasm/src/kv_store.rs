@@ -22,7 +22,9 @@
 //! with events still queued (closed offline, crashed) is *adopted* by exactly one other tab — at
 //! its startup if the lock is free, or while it runs when the lock is released (the JS host
 //! waits on the locks of the partitions it sees): the adopter takes the lock over, so the events
-//! are neither lost nor sent twice. The store loads the partitions it was told it owns at
+//! are neither lost nor sent twice. The JS host reads the partition a second after it got the
+//! lock (`adoptSoon` in js/src/host.ts): the dead tab's last writes reach other renderer
+//! processes' copies of `localStorage` asynchronously. The store loads the partitions it was told it owns at
 //! startup, and [`StoreHandle::adopt`] loads one more later (handed to the core's
 //! `restore_messages`).
 //!

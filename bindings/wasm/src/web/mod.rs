@@ -372,9 +372,9 @@ impl FootfallHost {
     /// before any other call), so a burst of calls costs one crossing and one parse.
     fn track_batch(&mut self, json: &str, now: f64) -> f64 {
         let now = ms(now);
-        if let Ok(Value::Array(calls)) = parse(json) {
-            for call in calls {
-                let Value::Array(mut parts) = call else { continue };
+        if let Ok(Value::Array(mut calls)) = parse(json) {
+            for call in &mut calls {
+                let Value::Array(parts) = call else { continue };
                 let at = parts.get(2).and_then(Value::as_u64);
                 let properties = parts.get_mut(1).map(std::mem::take).unwrap_or_default();
                 let mut event = Event::track(parts.first().and_then(Value::as_str).unwrap_or(""));
