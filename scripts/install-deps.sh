@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh machine (idempotent; quick when everything is there).
-# Debian packages: PostgreSQL 15, ClickHouse 18.16, Chromium, the rustc-web wasm toolchain,
+# Debian packages: PostgreSQL 15, ClickHouse 18.16, Chromium, the rustc-web wasm toolchain (and its clippy),
 # lld (wasm-ld) and binaryen (wasm-opt). Plus the prebuilt libduckdb, wasm-bindgen-cli and the
 # npm dev dependencies of js/.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 
-apt_pkgs=(postgresql clickhouse-server clickhouse-client chromium chromium-driver rustc-web cargo-web rust-web-src lld binaryen)
+apt_pkgs=(postgresql clickhouse-server clickhouse-client chromium chromium-driver rustc-web cargo-web rust-web-src rust-web-clippy lld binaryen)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -16,7 +16,7 @@ cargo fmt --all --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-step "core builds for wasm32-unknown-unknown (no default features)"
+step "core builds for wasm32-unknown-unknown (no default features); clippy on the wasm32 build"
 ./scripts/check-wasm-core.sh
 
 step "PostgreSQL and ClickHouse on loopback"

@@ -47,7 +47,7 @@ pub fn touch(session: &mut Option<SessionState>, now: u64, rules: SessionRules, 
             crate::json::push_u64(&mut id, now);
             id.push('_');
             for shift in (0..8).rev() {
-                id.push(char::from(HEX[(suffix >> (shift * 4) & 15) as usize]));
+                id.push(char::from(HEX[((suffix >> (shift * 4)) & 15) as usize]));
             }
             *session = Some(SessionState {
                 id,

@@ -71,7 +71,7 @@ struct Parser<'a> {
     depth: usize,
 }
 
-impl<'a> Parser<'a> {
+impl Parser<'_> {
     /// The error `what` at the current position (not generic over the `Ok` type: one copy).
     fn err(&self, what: &'static str) -> ParseError {
         let end = self.pos >= self.text.len() && what != "trailing characters";

@@ -327,6 +327,9 @@ impl KvStore {
             held_settings: None,
             base_state: None,
         };
+        // `Arc<Mutex>`, not `Rc<RefCell>`: natively (the tests) the core's `Store` must be
+        // `Send`; on wasm nothing is (`MaybeSend`), which is single-threaded anyway.
+        #[allow(clippy::arc_with_non_send_sync)]
         let shared = Arc::new(Mutex::new(inner));
         (KvStore(shared.clone()), StoreHandle(shared))
     }
