@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing_subscriber::EnvFilter;
 
 use footfall_engine::dashboard::cli::{OutputFormat, render_report_file, run_query_file};
@@ -482,11 +483,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             "footfall: demo project `{}`, write key `{}`",
             project.id, project.write_keys[0]
         );
-        println!(
-            "footfall: admin token `{}`",
-            state.config.admin_token.as_deref().unwrap_or_default()
-        );
-        println!("footfall: dashboards http://{addr}/dashboards, privacy http://{addr}/privacy");
+        let token = state.config.admin_token.as_deref().unwrap_or_default();
+        println!("footfall: admin token `{token}`");
+        // The pages take `#token=` once into the tab's session storage and drop it from the URL.
+        let fragment = format!("#token={}", utf8_percent_encode(token, NON_ALPHANUMERIC));
+        println!("footfall: dashboards http://{addr}/dashboards{fragment}");
+        println!("footfall: privacy http://{addr}/privacy{fragment}");
     }
     if !state.config.example_dirs.is_empty() {
         let key = state

@@ -224,6 +224,19 @@ async fn serve_demo_seeds_a_populated_project() {
     let addr = first.rsplit("http://").next().unwrap().to_string();
     let second = lines.next().unwrap().unwrap();
     assert!(second.contains("write key `demo`"), "{second}");
+    // The printed dashboards and privacy links carry the admin token (URL-encoded, in the
+    // fragment the pages read once).
+    let printed: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+    assert_eq!(printed[0], format!("footfall: admin token `{}`", common::ADMIN));
+    for (line, page) in printed[1..].iter().zip(["dashboards", "privacy"]) {
+        let prefix = format!("footfall: {page} http://{addr}/{page}#token=");
+        let token = line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line}"));
+        assert!(!token.contains('-'), "the token is URL-encoded: {line}");
+        assert_eq!(
+            percent_encoding::percent_decode_str(token).decode_utf8().unwrap(),
+            common::ADMIN
+        );
+    }
     std::thread::spawn(move || for _ in lines {});
     let http = reqwest::Client::new();
     let projects: Value = http
