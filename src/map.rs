@@ -132,7 +132,11 @@ pub fn retain<T>(v: &mut Vec<T>, mut keep: impl FnMut(&mut T) -> bool) {
     let mut kept = 0;
     for i in 0..v.len() {
         if keep(&mut v[i]) {
-            v.swap(kept, i);
+            // `kept <= i`: a swap of the two elements without `swap`'s out-of-line bounds checks.
+            if kept < i {
+                let (head, tail) = v.split_at_mut(i);
+                std::mem::swap(&mut head[kept], &mut tail[0]);
+            }
             kept += 1;
         }
     }

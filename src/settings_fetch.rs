@@ -96,9 +96,7 @@ impl SettingsRecord {
         let rest = text.strip_prefix(RECORD_HEADER).ok_or_else(bad)?;
         let (etag, rest) = crate::text::split_byte(rest, b'\n').ok_or_else(bad)?;
         let (at, json) = crate::text::split_byte(rest, b'\n').ok_or_else(bad)?;
-        let fetched_at = crate::json::Number::from_text(at)
-            .and_then(|n| n.as_u64())
-            .ok_or_else(bad)?;
+        let fetched_at = crate::text::decimal(at).ok_or_else(bad)?;
         let settings = PrivacySettings::from_json(json)?;
         let record = SettingsRecord {
             etag: (!etag.is_empty()).then(|| etag.to_string()),

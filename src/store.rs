@@ -268,6 +268,9 @@ impl Store for NullStore {
     fn remove(&mut self, _: &[&str]) -> Result<(), StoreError> {
         Ok(())
     }
+    fn replace(&mut self, _: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {

@@ -63,18 +63,12 @@ pub fn format_rfc3339_ms(ms: u64) -> String {
     out
 }
 
+/// `s` as a decimal number of 1 to 19 ASCII digits ([`crate::text::decimal`], one parser).
 fn digits(s: &str) -> Option<u64> {
-    if s.is_empty() || s.len() > 19 {
+    if s.len() > 19 {
         return None;
     }
-    let mut n = 0u64;
-    for &b in s.as_bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(b - b'0');
-    }
-    Some(n)
+    crate::text::decimal(s)
 }
 
 /// Parses an RFC 3339 timestamp (`Z` or `±HH:MM` offset, any number of fractional digits) into

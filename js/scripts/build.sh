@@ -4,8 +4,8 @@
 #      (opt-level z, LTO, panic=abort), using the toolchain scripts/wasm-env.sh picks (rustup target
 #      when installed, else Debian's rustc-web with -Zbuild-std);
 #   2. wasm-bindgen --target web, with the CLI version that matches Cargo.lock;
-#   3. wasm-opt -Oz and a few size passes (Debian binaryen), with the same wasm features rustc
-#      was told to emit;
+#   3. wasm-opt -Oz and a few size passes (binaryen 132 from the npm devDependency `binaryen`,
+#      else Debian's binaryen 108), with the same wasm features rustc was told to emit;
 #   4. esbuild bundles the TypeScript wrapper + glue as ESM (dist/footfall.js) and as a classic
 #      <script> build (dist/footfall.global.js, global `Footfall`); tsc emits the .d.ts files.
 # The .wasm ships in dist/ next to the JS and is loaded relative to it (no CDN).
@@ -15,10 +15,11 @@ root="$(cd "$js/.." && pwd)"
 cd "$js"
 
 # Wasm features, given once to rustc and to wasm-opt so both agree. reference-types and
-# multivalue are turned off: Debian's binaryen 108 corrupts wasm-bindgen's externref table (it
-# rewrites it as `anyref`), and without them wasm-bindgen keeps JS values in a JS-side heap,
-# which works everywhere. The rest is supported by every browser with WebAssembly bulk memory
-# (Chrome 75, Firefox 79, Safari 15).
+# multivalue are turned off: Debian's binaryen 108 (the fallback below) corrupts wasm-bindgen's
+# externref table (it rewrites it as `anyref`), and without them wasm-bindgen keeps JS values in
+# a JS-side heap, which works everywhere (with binaryen 132, reference-types work but cost
+# 126 bytes gz: the glue's externref table setup, and no JS heap left to save). The rest is
+# supported by every browser with WebAssembly bulk memory (Chrome 75, Firefox 79, Safari 15).
 rust_features="+bulk-memory,+nontrapping-fptoint,+sign-ext,+mutable-globals,-multivalue,-reference-types"
 opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext
   --enable-mutable-globals --disable-multivalue --disable-reference-types)
@@ -29,7 +30,10 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 eval "$("$root/scripts/wasm-env.sh")"
 echo "build: footfall-wasm for wasm32 ($WASM_TOOLCHAIN toolchain)"
-rustflags="-C target-feature=$rust_features"
+# LLVM's inliner at cost threshold 12 instead of opt-level z's 5 (measured on the gzipped result:
+# 11-15 all give the same module, −237 bytes gz; 8-10 −202; 17-20 +10; 25 +281): a few more
+# small helpers inlined lets LLVM drop their argument shuffling and bounds checks.
+rustflags="-C target-feature=$rust_features -C llvm-args=-inline-threshold=12"
 size_flags=()
 if [[ "$WASM_TOOLCHAIN" == debian ]]; then
   # std is built from source here anyway: also drop panic messages and locations, make `{:?}`
@@ -50,16 +54,29 @@ mkdir -p pkg dist
 # so the glue's fallback encoder is left out; --omit-default-module-path: src/index.ts always
 # passes the .wasm URL, so the glue's own default is dead code.
 wasm-bindgen --target web --encode-into always --omit-default-module-path --out-dir pkg --out-name footfall "$raw"
+# Glue code this package never runs (the old `initSync` convention, compiling bytes in `initSync`,
+# strings passed without `realloc`, `FootfallHost#free`) is cut: scripts/trim-glue.mjs.
+node scripts/trim-glue.mjs pkg/footfall.js
 # Passes chosen by measuring the gzipped result (what a page downloads), not the raw size:
 # - flatten + rereloop before -Oz restructure the control flow LLVM emitted so -Oz finds more to
-#   merge and gzip more repeats;
+#   merge and gzip more repeats; simplify-locals-nonesting between them (binaryen 132: −41 bytes
+#   gz) sinks the flat IR's single-use locals without un-flattening it;
 # - --one-caller-inline-max-function-size=20: -Oz would inline every function that has one
 #   caller, whatever its size; kept out of line, the bodies stay similar to each other (gzip -9
-#   -2.5 % though the raw file grows);
+#   -2.5 % though the raw file grows). Re-checked with binaryen 132 and LLVM's threshold 12:
+#   10 +73 bytes gz, 15 +38, 25 +29, 30 +15, 35 +44, 50 +164;
 # - --low-memory-unused: constant offsets fold into loads and stores (`x + C` → `offset=C`); the
 #   two differ only when `x + C` wraps around 4 GiB into the low 1 KiB, which Rust code never
 #   does (the memory is a few MiB).
-wasm-opt --flatten --rereloop -Oz -Oz --low-memory-unused --one-caller-inline-max-function-size=20 \
+# - --converge: repeat the passes while the module still shrinks.
+# binaryen 132 (npm devDependency, wasm-opt compiled to JS) optimizes better than Debian's 108
+# (−269 bytes gz on the same input, with --converge); Debian's stays as the fallback when
+# node_modules lacks it (the line below says which one ran).
+wasm_opt=(node node_modules/binaryen/bin/wasm-opt)
+[[ -f node_modules/binaryen/bin/wasm-opt ]] || wasm_opt=(wasm-opt)
+echo "build: $("${wasm_opt[@]}" --version)"
+"${wasm_opt[@]}" --flatten --simplify-locals-nonesting --rereloop -Oz -Oz --converge --low-memory-unused \
+  --one-caller-inline-max-function-size=20 \
   "${opt_features[@]}" --strip-debug --strip-producers --strip-target-features \
   pkg/footfall_bg.wasm -o dist/footfall_bg.wasm
 

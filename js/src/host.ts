@@ -3,10 +3,20 @@
 // tabs' changes) is the Rust host's (bindings/wasm/src/web): this file only calls it and does
 // the I/O it cannot do synchronously. Calls that can make a batch due return the delay in ms
 // until `next` should be called (-1: none).
-import { FootfallHost, partitions, problem } from '../pkg/footfall.js';
+import { FootfallHost, info } from '../pkg/footfall.js';
 
-/** The host's `on(signal, arg, now)` signals (see bindings/wasm/src/web/mod.rs). */
-const WAKEUP = 0,
+/** Why the host refused the last call (`info(1)`, see bindings/wasm/src/web/mod.rs). */
+export const problem = (): string | undefined => info(1, '');
+
+/** The partitions holding queued events for `writeKey` (`info(0, writeKey)`): `tab` NUL
+ * `newest enqueuedAt`, joined by NUL. */
+const partitions = (writeKey: string): string => info(0, writeKey)!;
+
+/** The host's `on(signal, arg, now)` signals (see bindings/wasm/src/web/mod.rs). A `const
+ * enum`: esbuild writes the numbers where they are used. `Footfall` sends `REGISTER` (super
+ * properties), `GRANT` (consent: `GRANT + 1` deny, `GRANT + 2` revoke), `TYPED` and `TRACK`. */
+export const enum On {
+  WAKEUP = 0,
   FLUSH = 1,
   HIDE = 2,
   ONLINE = 3,
@@ -18,28 +28,28 @@ const WAKEUP = 0,
   DESTROY = 9,
   SETTINGS = 10,
   UNREGISTER = 11,
-  FAILED = 16,
-  DELIVERED = 17;
-
-/** Signals `Footfall` sends through `Driver.h.on`: super properties, consent (`GRANT`,
- * `GRANT + 1` deny, `GRANT + 2` revoke), typed events and events. */
-export const REGISTER = 12,
+  REGISTER = 12,
   GRANT = 13,
+  FAILED = 16,
+  DELIVERED = 17,
   TYPED = 18,
-  TRACK = 19;
-const TRACK_BATCH = 20;
+  TRACK = 19,
+  TRACK_BATCH = 20,
+}
 
 /** What the host's `get(what, arg, now)` answers (see bindings/wasm/src/web/mod.rs). */
-export const BATCH_URL = 0,
+export const enum Get {
+  BATCH_URL = 0,
   CONSENT = 1,
   STATS = 2,
   ANONYMOUS_ID = 3,
   USER_ID = 4,
   SESSION_ID = 5,
-  CHECK_NAME = 6;
-const SETTINGS_URL = 7,
+  CHECK_NAME = 6,
+  SETTINGS_URL = 7,
   SETTLED = 8,
-  BATCH = 9;
+  BATCH = 9,
+}
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
 const STALE_MS = 600_000;
@@ -115,7 +125,7 @@ export class Driver {
     writeKey: string,
   ) {
     this.h = h;
-    this.url = h.get(BATCH_URL, undefined, 0)!;
+    this.url = h.get(Get.BATCH_URL, undefined, 0)!;
     this.keyQuery = `?writeKey=${encodeURIComponent(writeKey)}`;
   }
 
@@ -164,7 +174,7 @@ export class Driver {
     orphans.forEach((t) => d.adoptSoon(t));
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
-    d.after(d.h.on(WAKEUP, undefined, Date.now()));
+    d.after(d.h.on(On.WAKEUP, undefined, Date.now()));
     return d;
   }
 
@@ -187,7 +197,7 @@ export class Driver {
    * has just sent would be sent again. */
   private adoptSoon(tab: string): void {
     setTimeout(() => {
-      if (!this.stopped) this.after(this.h.on(ADOPT, tab, Date.now()));
+      if (!this.stopped) this.after(this.h.on(On.ADOPT, tab, Date.now()));
     }, ADOPT_SETTLE_MS);
   }
 
@@ -204,7 +214,7 @@ export class Driver {
     if (!this.calls.length || this.stopped) return;
     const batch = `[${this.calls.join(',')}]`;
     this.calls = [];
-    this.after(this.h.on(TRACK_BATCH, batch, Date.now()));
+    this.after(this.h.on(On.TRACK_BATCH, batch, Date.now()));
   };
 
   /** Arms the timer for `delay` ms from now (-1: none), keeping an earlier one; queues a commit. */
@@ -213,7 +223,7 @@ export class Driver {
       this.commitQueued = true;
       queueMicrotask(() => {
         this.commitQueued = false;
-        if (!this.stopped) this.h.on(COMMIT, undefined, 0);
+        if (!this.stopped) this.h.on(On.COMMIT, undefined, 0);
       });
     }
     if (delay < 0 || this.stopped) return;
@@ -234,13 +244,13 @@ export class Driver {
     if (this.stopped) return;
     this.drain();
     const now = Date.now();
-    const settings = this.h.get(SETTINGS_URL, undefined, now);
+    const settings = this.h.get(Get.SETTINGS_URL, undefined, now);
     if (settings !== undefined) this.fetchSettings(settings);
     for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) {
-      const batch = Number(this.h.get(BATCH, undefined, now)); // negative: no keepalive
+      const batch = Number(this.h.get(Get.BATCH, undefined, now)); // negative: no keepalive
       this.send(Math.abs(batch), body, batch > 0);
     }
-    this.after(this.h.on(WAKEUP, undefined, now));
+    this.after(this.h.on(On.WAKEUP, undefined, now));
     this.settle();
   }
 
@@ -267,8 +277,8 @@ export class Driver {
         if (this.stopped) return;
         this.after(
           typeof answer === 'string'
-            ? this.h.on(FAILED, `${id}\n${answer}`, now)
-            : this.h.on(DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, now),
+            ? this.h.on(On.FAILED, `${id}\n${answer}`, now)
+            : this.h.on(On.DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, now),
         );
         this.pump();
       });
@@ -285,13 +295,13 @@ export class Driver {
       )
       .then((answer) => {
         if (this.stopped) return;
-        this.after(this.h.on(SETTINGS, answer, Date.now()));
+        this.after(this.h.on(On.SETTINGS, answer, Date.now()));
         this.pump();
       });
   }
 
   private settle(): void {
-    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.get(SETTLED, undefined, 0) !== undefined)) {
+    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.get(Get.SETTLED, undefined, 0) !== undefined)) {
       this.waiters.splice(0).forEach((resolve) => resolve());
     }
   }
@@ -300,7 +310,7 @@ export class Driver {
   flush(): Promise<void> {
     this.drain();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.after(this.h.on(FLUSH, undefined, Date.now()));
+    this.after(this.h.on(On.FLUSH, undefined, Date.now()));
     this.pump();
     this.settle();
     return done;
@@ -314,7 +324,7 @@ export class Driver {
   private hide = (): void => {
     if (this.stopped) return;
     this.drain();
-    this.h.on(HIDE, navigator.onLine !== false ? '1' : '0', Date.now());
+    this.h.on(On.HIDE, navigator.onLine !== false ? '1' : '0', Date.now());
     this.pump(); // chunks the beacon queue refused go by fetch(keepalive)
   };
 
@@ -323,7 +333,7 @@ export class Driver {
     this.on(window, 'pagehide', this.hide);
     this.on(window, 'online', () => {
       if (this.stopped) return;
-      this.after(this.h.on(ONLINE, undefined, Date.now()));
+      this.after(this.h.on(On.ONLINE, undefined, Date.now()));
       this.pump();
     });
     this.on(window, 'storage', (e) => {
@@ -333,7 +343,7 @@ export class Driver {
       const queue = `${this.prefix}q.`;
       this.drain();
       if (key?.startsWith(queue)) this.watch(key.slice(queue.length).split('.')[0]);
-      else if (!this.stopped) this.after(this.h.on(STORAGE, key ?? undefined, Date.now()));
+      else if (!this.stopped) this.after(this.h.on(On.STORAGE, key ?? undefined, Date.now()));
     });
     // SPA navigations: history.pushState / replaceState and popstate.
     let referrer = location.href;
@@ -342,7 +352,7 @@ export class Driver {
       const page = JSON.parse(pageInfo(referrer));
       referrer = location.href;
       this.drain();
-      if (!this.stopped) this.after(this.h.on(NAVIGATE, JSON.stringify(page), Date.now()));
+      if (!this.stopped) this.after(this.h.on(On.NAVIGATE, JSON.stringify(page), Date.now()));
     };
     const h = history as unknown as Record<string, (...a: unknown[]) => unknown>;
     for (const m of ['pushState', 'replaceState']) {
@@ -374,7 +384,7 @@ export class Driver {
         const event = JSON.stringify({ type: 'track', event: el.getAttribute('data-footfall-event'), properties });
         try {
           this.drain();
-          this.after(this.h.on(TRACK, event, Date.now()));
+          this.after(this.h.on(On.TRACK, event, Date.now()));
         } catch (_) {
           // an invalid attribute (e.g. an empty event name) is counted, never thrown into the page
         }
@@ -385,7 +395,7 @@ export class Driver {
   /** Removes one super property. */
   unregister(name: string): void {
     this.drain();
-    this.h.on(UNREGISTER, name, Date.now());
+    this.h.on(On.UNREGISTER, name, Date.now());
   }
 
   /** One of the host's answers (`get` in bindings/wasm/src/web/mod.rs), after the queued calls. */
@@ -397,7 +407,7 @@ export class Driver {
   /** Logout: a new anonymous id, no user id, a new session. */
   reset(): void {
     this.drain();
-    this.h.on(RESET, undefined, Date.now());
+    this.h.on(On.RESET, undefined, Date.now());
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */
@@ -406,7 +416,7 @@ export class Driver {
     this.drain();
     this.off.splice(0).forEach((f) => f());
     clearTimeout(this.timer);
-    this.h.on(DESTROY, undefined, Date.now());
+    this.h.on(On.DESTROY, undefined, Date.now());
     this.stopped = true;
     this.settle();
   }

@@ -3,8 +3,8 @@
 // retry) and the Rust host decides what to send when; this file only checks argument types,
 // turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
 // (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
-import { initSync, problem } from '../pkg/footfall.js';
-import { ANONYMOUS_ID, CHECK_NAME, CONSENT, Driver, GRANT, REGISTER, SESSION_ID, STATS, TRACK, TYPED, USER_ID } from './host.js';
+import { initSync } from '../pkg/footfall.js';
+import { Driver, Get, On, problem } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
 export type * from './types.js';
@@ -102,10 +102,10 @@ export class Footfall {
       );
     };
     this.consent = {
-      grant: (c) => call('grant', GRANT, c),
-      deny: (c) => call('deny', GRANT + 1, c),
-      revoke: (c) => call('revoke', GRANT + 2, c),
-      get: () => (this.d ? JSON.parse(this.d.get(CONSENT)!) : {}),
+      grant: (c) => call('grant', On.GRANT, c),
+      deny: (c) => call('deny', On.GRANT + 1, c),
+      revoke: (c) => call('revoke', On.GRANT + 2, c),
+      get: () => (this.d ? JSON.parse(this.d.get(Get.CONSENT)!) : {}),
     };
   }
 
@@ -141,16 +141,17 @@ export class Footfall {
     this.d.after(delay);
   }
 
-  private send(method: string, event: Record<string, unknown>): void {
-    const json = stringify(method, 'properties', event);
-    this.run(method, (h, now) => h.on(TRACK, json, now));
+  /** Sends a `method` call (`track`, `page`, ...: the method is the message type). */
+  private send(method: string, fields: Record<string, unknown>, options: EventOptions | undefined): void {
+    const json = stringify(method, 'properties', { type: method, ...fields, ...eventOptions(method, options) });
+    this.run(method, (h, now) => h.on(On.TRACK, json, now));
   }
 
   private typed(method: string, kind: string, args: unknown[], properties?: Properties): void {
     checkObject(method, 'properties', properties);
     const json = stringify(method, 'arguments', args);
     const props = properties == null ? 'null' : stringify(method, 'properties', properties);
-    this.run(method, (h, now) => h.on(TYPED, `[${JSON.stringify(kind)},${json},${props}]`, now));
+    this.run(method, (h, now) => h.on(On.TYPED, `[${JSON.stringify(kind)},${json},${props}]`, now));
   }
 
   /** Records that the user did `event`. */
@@ -162,40 +163,40 @@ export class Footfall {
       // reaches the core with the rest of the burst (Driver.queue).
       const call = stringify('track', 'properties', [event, properties ?? null, Date.now()]);
       if (!this.d) return;
-      const bad = this.d.h.get(CHECK_NAME, event, 0);
+      const bad = this.d.h.get(Get.CHECK_NAME, event, 0);
       if (bad !== undefined) throw new Error(`Footfall.track: ${bad}`);
       this.d.queue(call);
       return;
     }
-    this.send('track', { type: 'track', event, properties, ...eventOptions('track', options) });
+    this.send('track', { event, properties }, options);
   }
 
   /** A page view (url, path, referrer, title and search are filled in from the page). */
   page(name?: string, properties?: Properties, options?: EventOptions): void {
     checkString('page', 'name', name, true);
     checkObject('page', 'properties', properties);
-    this.send('page', { type: 'page', name: name ?? undefined, properties, ...eventOptions('page', options) });
+    this.send('page', { name: name ?? undefined, properties }, options);
   }
 
   /** Ties this browser's anonymous id to `userId` and records traits. */
   identify(userId: string, traits?: Properties, options?: EventOptions): void {
     checkString('identify', 'userId', userId);
     checkObject('identify', 'traits', traits);
-    this.send('identify', { type: 'identify', userId, traits, ...eventOptions('identify', options) });
+    this.send('identify', { userId, traits }, options);
   }
 
   /** The user belongs to `groupId` (an account, a company). */
   group(groupId: string, traits?: Properties, options?: EventOptions): void {
     checkString('group', 'groupId', groupId);
     checkObject('group', 'traits', traits);
-    this.send('group', { type: 'group', groupId, traits, ...eventOptions('group', options) });
+    this.send('group', { groupId, traits }, options);
   }
 
   /** `previousId` (default: the current user or anonymous id) is now known as `userId`. */
   alias(userId: string, previousId?: string, options?: EventOptions): void {
     checkString('alias', 'userId', userId);
     checkString('alias', 'previousId', previousId, true);
-    this.send('alias', { type: 'alias', userId, previousId: previousId ?? undefined, ...eventOptions('alias', options) });
+    this.send('alias', { userId, previousId: previousId ?? undefined }, options);
   }
 
   /** Logout: a new anonymous id, no user id, a new session. */
@@ -207,7 +208,7 @@ export class Footfall {
   register(properties: Properties): void {
     if (!isObject(properties)) throw argError('register', 'properties', 'must be a plain object');
     const json = stringify('register', 'properties', properties);
-    this.run('register', (h, now) => h.on(REGISTER, json, now));
+    this.run('register', (h, now) => h.on(On.REGISTER, json, now));
   }
 
   /** Removes one super property. */
@@ -224,22 +225,22 @@ export class Footfall {
 
   /** Counters: enqueued, sent, retried, dropped by reason, queued, ... */
   stats(): Stats | null {
-    return this.d ? JSON.parse(this.d.get(STATS)!) : null;
+    return this.d ? JSON.parse(this.d.get(Get.STATS)!) : null;
   }
 
   /** The anonymous id (a UUID), or null on the server. */
   anonymousId(): string | null {
-    return this.d?.get(ANONYMOUS_ID) ?? null;
+    return this.d?.get(Get.ANONYMOUS_ID) ?? null;
   }
 
   /** The identified user id, if any. */
   userId(): string | null {
-    return this.d?.get(USER_ID) ?? null;
+    return this.d?.get(Get.USER_ID) ?? null;
   }
 
   /** The current session id, if a session is live. */
   sessionId(): string | null {
-    return this.d?.get(SESSION_ID) ?? null;
+    return this.d?.get(Get.SESSION_ID) ?? null;
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */

@@ -164,7 +164,9 @@ impl Core {
             consent_json: String::new(),
             consent,
             super_properties: Properties::new(),
-            default_context: Arc::default(),
+            // (`Defaults::new` rather than `Arc::default()`: the same empty defaults, one
+            // constructor less in the browser bundle.)
+            default_context: Arc::new(Defaults::new(EventContext::default())),
             #[cfg(feature = "serde")]
             library: (LIBRARY_NAME.to_string(), version.to_string()),
             library_json: crate::wire::library_json(LIBRARY_NAME, version),
@@ -408,6 +410,26 @@ impl Core {
         s.queued = self.queue.waiting();
         s.in_flight = self.queue.in_flight();
         s
+    }
+
+    /// [`stats`](Self::stats) as JSON ([`Stats::to_json`]) without copying the counters, with
+    /// `store_errors` more store errors (a host's own failed writes).
+    pub fn stats_json(&mut self, store_errors: u64) -> String {
+        let s = &mut self.stats;
+        // The snapshot fields are only ever read through `stats()`, which sets them too.
+        s.pending_consent = self.pending.len();
+        s.queued = self.queue.waiting();
+        s.in_flight = self.queue.in_flight();
+        s.store_errors += store_errors;
+        let json = s.to_json();
+        s.store_errors -= store_errors;
+        json
+    }
+
+    /// Messages waiting in the delivery queue and in batches handed out and not yet reported
+    /// (`stats().queued`, `stats().in_flight`).
+    pub fn queue_counts(&self) -> (usize, usize) {
+        (self.queue.waiting(), self.queue.in_flight())
     }
 
     /// Saves the persisted state now if session activity changed it since the last save

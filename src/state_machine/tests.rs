@@ -255,6 +255,41 @@ fn opt_in_holds_events_in_memory_until_granted_then_releases_in_order() {
 }
 
 #[test]
+fn stats_json_is_the_snapshot_with_the_hosts_store_errors_and_leaves_the_counters_alone() {
+    let mut h = harness(json!({"consent": {"mode": "opt_in"}, "tracking": {"batch_size": 2}}));
+    h.core.track(Event::track("waits"), T0);
+    h.core.track(Event::track("audit").category("necessary"), T0 + 1);
+    h.core.track(Event::track("audit2").category("necessary"), T0 + 2);
+    let _in_flight = h.core.poll_batch(T0 + 2).unwrap();
+    h.core.track(Event::track("queued").category("necessary"), T0 + 3);
+    let before = h.core.stats();
+    assert_eq!(
+        (before.pending_consent, before.queued, before.in_flight),
+        (1, 1, 2)
+    );
+
+    let mut expected = before.clone();
+    expected.store_errors += 3;
+    let json = h.core.stats_json(3);
+    assert_eq!(json, expected.to_json());
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        (v["pendingConsent"].as_u64(), v["queued"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (v["inFlight"].as_u64(), v["storeErrors"].as_u64()),
+        (Some(2), Some(before.store_errors + 3))
+    );
+    assert_eq!(
+        h.core.stats(),
+        before,
+        "the host's errors are not added to the core's counters"
+    );
+    assert_eq!(h.core.queue_counts(), (1, 2));
+}
+
+#[test]
 fn pending_buffer_is_bounded() {
     let mut h = harness(json!({"consent": {"mode": "opt_in", "max_pending": 2}}));
     for name in ["a", "b", "c"] {

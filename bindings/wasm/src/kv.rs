@@ -30,6 +30,24 @@ pub fn prefix(write_key: &str) -> String {
     footfall::json::cat(&["footfall.", write_key, "."])
 }
 
+/// The identity cookie's name for a write key: `footfall_<writeKey>` with every character but
+/// ASCII letters, digits, `_` and `-` replaced by one `_` (cookie names may not hold separators;
+/// write keys are URL-safe tokens in practice).
+#[inline] // into its one caller, `DocumentCookie::new` (smaller bundle)
+pub fn cookie_name(write_key: &str) -> String {
+    let mut name = String::from("footfall_");
+    // By bytes (no UTF-8 decoding in the bundle): a UTF-8 continuation byte adds nothing, so a
+    // character is one `_` whatever its length.
+    for &b in write_key.as_bytes() {
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        let keep = b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+        name.push(char::from(if keep { b } else { b'_' }));
+    }
+    name
+}
+
 /// `s` split around its last `.` (by bytes: `rsplit_once` would bring std's reverse character
 /// search into the bundle for two call sites).
 pub fn split_last_dot(s: &str) -> Option<(&str, &str)> {
@@ -88,5 +106,30 @@ impl Kv for MemoryKv {
             .filter(|k| k.starts_with(prefix))
             .cloned()
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_names_keep_token_characters_and_replace_each_other_character_once() {
+        assert_eq!(cookie_name("wk_test-1"), "footfall_wk_test-1");
+        assert_eq!(cookie_name("a b;c=d"), "footfall_a_b_c_d");
+        // One `_` per character, whatever its UTF-8 length (as `chars()` gives).
+        for key in ["é", "日本", "k🙂x", "ü.ß"] {
+            let want: String = key
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            assert_eq!(cookie_name(key), format!("footfall_{want}"), "{key}");
+        }
     }
 }

@@ -154,14 +154,8 @@ pub struct DocumentCookie {
 
 impl DocumentCookie {
     pub fn new(write_key: &str, domain: &str) -> DocumentCookie {
-        // Cookie names may not hold separators; write keys are URL-safe tokens in practice.
-        let mut name = String::from("footfall_");
-        for c in write_key.chars() {
-            let keep = c.is_ascii_alphanumeric() || c == '_' || c == '-';
-            name.push(char::from(if keep { c as u8 } else { b'_' }));
-        }
         DocumentCookie {
-            name,
+            name: crate::kv::cookie_name(write_key),
             domain: domain.to_string(),
         }
     }

@@ -151,14 +151,16 @@ impl Host {
         if !online || self.last_failed {
             self.core.persist(now);
         } else {
-            for b in self.core.flush_all(now, BEACON_BYTES, false) {
+            // Walked by reference (no owning iterator over the batches in the bundle).
+            let mut batches = self.core.flush_all(now, BEACON_BYTES, false);
+            for b in &mut batches {
                 // The bytes go out as a `text/plain` Blob (glue.js): CORS-simple.
                 if env::beacon(&self.url, &b.body) {
                     self.core.report(b.id, Delivery::Beacon { queued: true }, now);
                 } else {
                     // The beacon queue is full: a keepalive fetch still has a chance, and its
                     // outcome is reported if the page lives on (else the events stay persisted).
-                    self.outbox.push((b.id, b.body));
+                    self.outbox.push((b.id, std::mem::take(&mut b.body)));
                 }
             }
         }
@@ -167,12 +169,11 @@ impl Host {
 
     /// The settings fetch got an answer: `status` LF `ETag` LF body (status `0`: no answer).
     pub fn settings_answer(&mut self, answer: &str, now: u64) {
-        let (status, rest) = footfall::text::split_byte(answer, b'\n').unwrap_or((answer, ""));
-        let (etag, body) = footfall::text::split_byte(rest, b'\n').unwrap_or((rest, ""));
-        let status = footfall::json::Number::from_text(status).and_then(|n| n.as_u64());
+        let (status, rest) = super::lines(answer);
+        let (etag, body) = super::lines(rest);
         let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let response = match status {
-            Some(status @ 1..=999) => SettingsResponse::http(status as u16, text(etag), text(body)),
+        let response = match super::number(status) {
+            status @ 1..=999 => SettingsResponse::http(status as u16, text(etag), text(body)),
             _ => SettingsResponse::Failed {
                 detail: "network error".into(),
             },
@@ -190,12 +191,10 @@ impl Host {
     /// The page's URL may have changed (SPA navigation): new default context and, when it did
     /// and `autoPageViews` is on, a page view.
     pub fn navigate(&mut self, page_json: &str, now: u64) -> f64 {
-        let next = self.page.navigate(page_json);
-        if next.url() == self.page.url() {
+        if !self.page.navigate(page_json) {
             return self.wakeup(now);
         }
-        self.core.set_default_context(next.context());
-        self.page = next;
+        self.core.set_default_context(self.page.context());
         if self.auto_page_views {
             self.core.track(self.page.page_view(), now);
         }
@@ -253,10 +252,8 @@ impl Host {
     /// Whether a `flush()` waiting for delivery may resolve: nothing in flight, and the queue
     /// empty or delivery failing (the events stay queued and are retried).
     pub fn settled(&self) -> bool {
-        let stats = self.core.stats();
-        stats.in_flight == 0
-            && self.outbox.is_empty()
-            && (stats.queued == 0 || self.last_failed || self.stopped)
+        let (queued, in_flight) = self.core.queue_counts();
+        in_flight == 0 && self.outbox.is_empty() && (queued == 0 || self.last_failed || self.stopped)
     }
 
     /// Stops sending; what is queued stays persisted.

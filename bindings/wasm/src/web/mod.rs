@@ -3,7 +3,7 @@
 //! Arguments cross the boundary as JSON text built by `JSON.stringify` (one string is cheaper
 //! than walking JS objects from Rust) and time as `Date.now()`. Bad arguments (wrong shape, or
 //! what the core's `validate` step rejects) make the call return `NaN` (`undefined` for `start`)
-//! and leave the message naming the argument in [`problem`]; the JS side throws it as an
+//! and leave the message naming the argument in [`info`]; the JS side throws it as an
 //! `Error`. (No `JsError`: without JS objects crossing the boundary, wasm-bindgen leaves its
 //! object heap out of the glue.) Everything else is silent to the page and visible in `stats()`
 //! and, with `debug: true`, in the console.
@@ -38,16 +38,10 @@ fn problem_slot() -> std::sync::MutexGuard<'static, Option<String>> {
     PROBLEM.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A refused call: keeps `detail` for [`problem`] and returns the `NaN` that signals it.
+/// A refused call: keeps `detail` for [`info`] and returns the `NaN` that signals it.
 fn arg_error(detail: &str) -> f64 {
     *problem_slot() = Some(detail.to_string());
     f64::NAN
-}
-
-/// Why the last call that returned `NaN` (or `start` that returned `undefined`) was refused.
-#[wasm_bindgen]
-pub fn problem() -> Option<String> {
-    problem_slot().take()
 }
 
 /// `text` split at its first LF (all of it and `""` without one).
@@ -55,26 +49,13 @@ fn lines(text: &str) -> (&str, &str) {
     footfall::text::split_byte(text, b'\n').unwrap_or((text, ""))
 }
 
-/// The non-negative integer `text` (0 when it is not one).
+/// The decimal digits `text` as a number (0 when it is not one).
 fn number(text: &str) -> u64 {
-    footfall::json::Number::from_text(text)
-        .and_then(|n| n.as_u64())
-        .unwrap_or(0)
+    footfall::text::decimal(text).unwrap_or(0)
 }
 
 fn ms(now: f64) -> u64 {
     now as u64
-}
-
-/// The strings among `items` (one loop for both callers instead of an iterator chain each).
-fn strings(items: &[Value]) -> Vec<String> {
-    let mut out = Vec::new();
-    for item in items {
-        if let Some(s) = item.as_str() {
-            out.push(s.to_string());
-        }
-    }
-    out
 }
 
 /// The page environment the JS side reads at load: `{"origin", "tab", "adopted": [...],
@@ -125,12 +106,19 @@ fn page_env(json: &str) -> PageEnv {
     env
 }
 
-/// The partitions holding queued events for `write_key`, each as `tab` NUL `newest enqueuedAt`,
-/// joined by NUL (the JS side claims the Web Locks of the orphaned ones before `start`).
+/// The answers that need no tracker (one export for both keeps the generated glue small):
+///
+/// | `what` | `arg` | answer |
+/// |---|---|---|
+/// | 0 `PARTITIONS` | write key | the partitions holding queued events for that write key, each as `tab` NUL `newest enqueuedAt`, joined by NUL (the JS side claims the Web Locks of the orphaned ones before `start`) |
+/// | 1 `PROBLEM` | | why the last call that returned `NaN` (or `start` that returned `undefined`) was refused |
 #[wasm_bindgen]
-pub fn partitions(write_key: &str) -> String {
+pub fn info(what: u8, arg: &str) -> Option<String> {
+    if what == 1 {
+        return problem_slot().take();
+    }
     let mut out = String::new();
-    for (tab, newest) in kv_store::partition_ages(&env::LocalStorage, &kv_store::prefix(write_key)) {
+    for (tab, newest) in kv_store::partition_ages(&env::LocalStorage, &kv_store::prefix(arg)) {
         if !out.is_empty() {
             out.push('\0');
         }
@@ -138,7 +126,7 @@ pub fn partitions(write_key: &str) -> String {
         out.push('\0');
         footfall::json::push_u64(&mut out, newest);
     }
-    out
+    Some(out)
 }
 
 /// The browser host of one tracker.
@@ -151,7 +139,7 @@ pub struct FootfallHost {
 impl FootfallHost {
     /// Parses the options, restores the persisted queue and identity (this tab's partition
     /// plus the adopted ones), applies the privacy signals and sends the initial page view.
-    /// `undefined` when the options are invalid (see [`problem`]).
+    /// `undefined` when the options are invalid (see [`info`]).
     pub fn start(options_json: &str, env_json: &str, now: f64) -> Option<FootfallHost> {
         let env = page_env(env_json);
         let options = match options::parse_options(options_json, env.origin.as_deref()) {
@@ -242,7 +230,7 @@ impl FootfallHost {
     /// | 9 `DESTROY` | | stop sending; what is queued stays persisted |
     /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
     /// | 11 `UNREGISTER` | the key | remove that super property |
-    /// | 12 `REGISTER` | properties JSON | add super properties (`NaN` when refused, see [`problem`]) |
+    /// | 12 `REGISTER` | properties JSON | add super properties (`NaN` when refused, see [`info`]) |
     /// | 13 `GRANT`, 14 `DENY`, 15 `REVOKE` | categories JSON array (none: every category) | consent (`NaN` when refused) |
     /// | 16 `FAILED` | batch id LF detail | that batch got no answer |
     /// | 17 `DELIVERED` | batch id LF status LF `Retry-After` LF body (empty: none) | that batch got an HTTP answer |
@@ -270,8 +258,7 @@ impl FootfallHost {
             3 => return h.online(now),
             4 => return h.navigate(&arg, now),
             5 => {
-                let state_key = h.store.as_ref().map(|s| s.state_key());
-                if arg.is_empty() || Some(arg) == state_key {
+                if arg.is_empty() || h.store.as_ref().is_some_and(|s| s.state_key() == arg) {
                     return h.sync(now);
                 }
             }
@@ -331,15 +318,13 @@ impl FootfallHost {
             }
             _ => {}
         }
+        if what == 2 {
+            return Some(self.host.core.stats_json(self.host.commit_errors));
+        }
         let core = &self.host.core;
         match what {
             0 => Some(self.host.url().to_string()),
             1 => Some(self.consent_state()),
-            2 => {
-                let mut stats = core.stats();
-                stats.store_errors += self.host.commit_errors;
-                Some(stats.to_json())
-            }
             3 => Some(core.anonymous_id().to_string()),
             4 => core.user_id().map(str::to_string),
             5 => core.session_id(ms(now)).map(str::to_string),
@@ -436,23 +421,27 @@ impl FootfallHost {
     /// Signals 13–15: `grant` (0), `deny` (1) or `revoke` (2) the JSON array of categories
     /// (`undefined`: every category).
     fn consent(&mut self, action: u8, categories_json: Option<String>, now: f64) -> f64 {
-        let categories: Option<Vec<String>> = match categories_json {
-            Some(json) => match parse(&json) {
-                Ok(Value::Array(items)) => Some(strings(&items)),
-                _ => return arg_error("categories must be an array of category names"),
-            },
+        let items = match categories_json.as_deref().map(parse) {
             None => None,
+            Some(Ok(Value::Array(items))) => Some(items),
+            Some(_) => return arg_error("categories must be an array of category names"),
         };
-        let refs = categories.as_deref().map(footfall::text::refs);
+        // The names borrowed from the parsed array (its strings; anything else is skipped).
+        let mut names: Vec<&str> = Vec::new();
+        for item in items.as_deref().unwrap_or_default() {
+            if let Some(name) = item.as_str() {
+                names.push(name);
+            }
+        }
         let now_ms = ms(now);
         let core = &mut self.host.core;
-        match (action, refs.as_deref()) {
-            (0, Some(c)) => core.grant(c, now_ms),
-            (0, None) => core.grant_all(now_ms),
-            (1, Some(c)) => core.deny(c, now_ms),
-            (1, None) => core.deny_all(now_ms),
-            (_, Some(c)) => core.revoke(c, now_ms),
-            (_, None) => {
+        match (action, items.is_some()) {
+            (0, true) => core.grant(&names, now_ms),
+            (0, false) => core.grant_all(now_ms),
+            (1, true) => core.deny(&names, now_ms),
+            (1, false) => core.deny_all(now_ms),
+            (_, true) => core.revoke(&names, now_ms),
+            (_, false) => {
                 let all: Vec<String> = core.config().consent.categories.clone();
                 let refs = footfall::text::refs(&all);
                 core.revoke(&refs, now_ms);
@@ -472,7 +461,7 @@ impl FootfallHost {
     }
 
     /// Signal 12: super properties (a JSON object) added to every event. Returns `-1` (no
-    /// wakeup), or `NaN` when refused (see [`problem`]).
+    /// wakeup), or `NaN` when refused (see [`info`]).
     fn register(&mut self, properties_json: &str) -> f64 {
         let Ok(Value::Object(props)) = parse(properties_json) else {
             return arg_error("properties must be an object");

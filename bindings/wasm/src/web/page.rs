@@ -5,6 +5,11 @@
 use footfall::json::{Value, parse};
 use footfall::{Event, EventContext, Properties};
 
+/// The `url` of a page's `{url, path, referrer, search, title}`.
+fn url(info: &Properties) -> &str {
+    info.get("url").and_then(Value::as_str).unwrap_or("")
+}
+
 /// The current page.
 pub struct PageState {
     pub info: Properties,
@@ -24,16 +29,21 @@ impl PageState {
 
     /// `url`.
     pub fn url(&self) -> &str {
-        self.info.get("url").and_then(Value::as_str).unwrap_or("")
+        url(&self.info)
     }
 
-    /// The next page: same browser, new `{url, path, referrer, search, title}`.
-    pub fn navigate(&self, page_json: &str) -> PageState {
+    /// Moves to the page `{url, path, referrer, search, title}` (JSON), in the same browser;
+    /// `false` (and nothing changes) when its URL is this page's.
+    pub fn navigate(&mut self, page_json: &str) -> bool {
         let info = match parse(page_json) {
             Ok(Value::Object(map)) => map,
             _ => Properties::new(),
         };
-        PageState::new(info, self.user_agent.clone(), self.locale.clone())
+        if url(&info) == self.url() {
+            return false;
+        }
+        self.info = info;
+        true
     }
 
     /// The context every message gets: user agent, locale and this page.
