@@ -139,11 +139,21 @@ impl Queue {
             self.push_back(entry);
             return Pushed::Queued;
         }
-        let victim = self.waiting.iter().position(|e| !e.is_necessary()).or_else(|| {
-            // Only necessary messages wait: a necessary newcomer replaces the oldest of them.
-            (entry.is_necessary() && !self.waiting.is_empty()).then_some(0)
-        });
-        match victim.and_then(|i| self.waiting.remove(i)) {
+        // The oldest non-necessary message (by index, as everywhere in the queue: no deque
+        // iterator in the browser bundle) ...
+        let len = self.waiting.len();
+        let mut i = 0;
+        while i < len && self.waiting[i].is_necessary() {
+            i += 1;
+        }
+        let victim = if i < len {
+            Some(i)
+        } else {
+            // ... or, when only necessary messages wait, the oldest of them for a necessary
+            // newcomer.
+            (entry.is_necessary() && len > 0).then_some(0)
+        };
+        match victim.and_then(|i| self.remove_at(i)) {
             Some(old) => {
                 self.waiting_bytes -= old.batch_bytes();
                 self.push_back(entry);
@@ -151,6 +161,17 @@ impl Queue {
             }
             None => Pushed::Refused(entry),
         }
+    }
+
+    /// Takes out the waiting message at `i`: moved to the front by swapping it past the `i`
+    /// before it (which keep their order), then popped — the same O(i) as the search that found
+    /// `i`, without `VecDeque::remove`'s shifting code in the browser bundle. Usually `i` is 0.
+    fn remove_at(&mut self, mut i: usize) -> Option<Entry> {
+        while i > 0 {
+            self.waiting.swap(i, i - 1);
+            i -= 1;
+        }
+        self.waiting.pop_front()
     }
 
     fn push_back(&mut self, entry: Entry) {
@@ -163,11 +184,12 @@ impl Queue {
     pub fn take(&mut self, max_count: usize, max_body_bytes: usize) -> Vec<Entry> {
         let mut bytes = ENVELOPE_BYTES;
         let mut n = 0;
-        for e in self.waiting.iter().take(max_count) {
-            if bytes + e.batch_bytes() > max_body_bytes {
+        while n < max_count && n < self.waiting.len() {
+            let size = self.waiting[n].batch_bytes();
+            if bytes + size > max_body_bytes {
                 break;
             }
-            bytes += e.batch_bytes();
+            bytes += size;
             n += 1;
         }
         let taken = self.split_front(n);
@@ -237,7 +259,15 @@ impl Queue {
 fn sent_at_position(json: &str) -> Option<usize> {
     const KEY: &[u8] = b",\"timestamp\":\"";
     let b = json.as_bytes();
-    let start = b.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    // (A plain loop over `starts_with`: no `Windows` iterator in the browser bundle.)
+    let mut at = 0;
+    while !b[at..].starts_with(KEY) {
+        at += 1;
+        if at >= b.len() {
+            return None;
+        }
+    }
+    let start = at + KEY.len();
     b[start..]
         .iter()
         .position(|&c| c == b'"')
@@ -344,6 +374,33 @@ mod tests {
         }
         let ids: Vec<&str> = q.iter().map(|e| &*e.id).collect();
         assert_eq!(ids, ["n1", "a2", "a3"]);
+    }
+
+    #[test]
+    fn eviction_behind_necessary_messages_keeps_the_order() {
+        let mut q = Queue::default();
+        // Moves the deque's head, so the entries below wrap around its buffer.
+        for id in ["x", "y", "z"] {
+            q.push(entry(id, "analytics"), 4);
+        }
+        assert_eq!(q.take(3, usize::MAX).len(), 3);
+        q.landed(3);
+        for (id, category) in [
+            ("n1", "necessary"),
+            ("n2", "necessary"),
+            ("n3", "necessary"),
+            ("a1", "analytics"),
+            ("a2", "analytics"),
+        ] {
+            q.push(entry(id, category), 5);
+        }
+        match q.push(entry("a3", "analytics"), 5) {
+            Pushed::Evicted(e) => assert_eq!(&*e.id, "a1"),
+            other => panic!("{other:?}"),
+        }
+        let ids: Vec<&str> = q.iter().map(|e| &*e.id).collect();
+        assert_eq!(ids, ["n1", "n2", "n3", "a2", "a3"]);
+        assert_eq!(q.waiting_bytes(), 5 * entry("n1", "necessary").batch_bytes());
     }
 
     #[test]

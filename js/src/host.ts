@@ -125,7 +125,7 @@ export class Driver {
     writeKey: string,
   ) {
     this.h = h;
-    this.url = h.get(Get.BATCH_URL, undefined, 0)!;
+    this.url = h.get(Get.BATCH_URL, '', 0)!;
     this.keyQuery = `?writeKey=${encodeURIComponent(writeKey)}`;
   }
 
@@ -174,7 +174,7 @@ export class Driver {
     orphans.forEach((t) => d.adoptSoon(t));
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
-    d.after(d.h.on(On.WAKEUP, undefined, Date.now()));
+    d.after(d.h.on(On.WAKEUP, '', Date.now()));
     return d;
   }
 
@@ -223,7 +223,7 @@ export class Driver {
       this.commitQueued = true;
       queueMicrotask(() => {
         this.commitQueued = false;
-        if (!this.stopped) this.h.on(On.COMMIT, undefined, 0);
+        if (!this.stopped) this.h.on(On.COMMIT, '', 0);
       });
     }
     if (delay < 0 || this.stopped) return;
@@ -244,13 +244,13 @@ export class Driver {
     if (this.stopped) return;
     this.drain();
     const now = Date.now();
-    const settings = this.h.get(Get.SETTINGS_URL, undefined, now);
+    const settings = this.h.get(Get.SETTINGS_URL, '', now);
     if (settings !== undefined) this.fetchSettings(settings);
     for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) {
-      const batch = Number(this.h.get(Get.BATCH, undefined, now)); // negative: no keepalive
+      const batch = Number(this.h.get(Get.BATCH, '', now)); // negative: no keepalive
       this.send(Math.abs(batch), body, batch > 0);
     }
-    this.after(this.h.on(On.WAKEUP, undefined, now));
+    this.after(this.h.on(On.WAKEUP, '', now));
     this.settle();
   }
 
@@ -301,7 +301,7 @@ export class Driver {
   }
 
   private settle(): void {
-    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.get(Get.SETTLED, undefined, 0) !== undefined)) {
+    if (this.waiters.length && this.inFlight === 0 && (this.stopped || this.h.get(Get.SETTLED, '', 0) !== undefined)) {
       this.waiters.splice(0).forEach((resolve) => resolve());
     }
   }
@@ -310,7 +310,7 @@ export class Driver {
   flush(): Promise<void> {
     this.drain();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.after(this.h.on(On.FLUSH, undefined, Date.now()));
+    this.after(this.h.on(On.FLUSH, '', Date.now()));
     this.pump();
     this.settle();
     return done;
@@ -333,7 +333,7 @@ export class Driver {
     this.on(window, 'pagehide', this.hide);
     this.on(window, 'online', () => {
       if (this.stopped) return;
-      this.after(this.h.on(On.ONLINE, undefined, Date.now()));
+      this.after(this.h.on(On.ONLINE, '', Date.now()));
       this.pump();
     });
     this.on(window, 'storage', (e) => {
@@ -343,7 +343,7 @@ export class Driver {
       const queue = `${this.prefix}q.`;
       this.drain();
       if (key?.startsWith(queue)) this.watch(key.slice(queue.length).split('.')[0]);
-      else if (!this.stopped) this.after(this.h.on(On.STORAGE, key ?? undefined, Date.now()));
+      else if (!this.stopped) this.after(this.h.on(On.STORAGE, key ?? '', Date.now()));
     });
     // SPA navigations: history.pushState / replaceState and popstate.
     let referrer = location.href;
@@ -399,7 +399,7 @@ export class Driver {
   }
 
   /** One of the host's answers (`get` in bindings/wasm/src/web/mod.rs), after the queued calls. */
-  get(what: number, arg?: string): string | undefined {
+  get(what: number, arg = ''): string | undefined {
     this.drain();
     return this.h.get(what, arg, Date.now());
   }
@@ -407,7 +407,7 @@ export class Driver {
   /** Logout: a new anonymous id, no user id, a new session. */
   reset(): void {
     this.drain();
-    this.h.on(On.RESET, undefined, Date.now());
+    this.h.on(On.RESET, '', Date.now());
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */
@@ -416,7 +416,7 @@ export class Driver {
     this.drain();
     this.off.splice(0).forEach((f) => f());
     clearTimeout(this.timer);
-    this.h.on(On.DESTROY, undefined, Date.now());
+    this.h.on(On.DESTROY, '', Date.now());
     this.stopped = true;
     this.settle();
   }

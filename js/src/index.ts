@@ -98,7 +98,7 @@ export class Footfall {
     const call = (action: string, signal: number, categories?: string[]) => {
       checkCategories(`consent.${action}`, categories);
       this.run(`consent.${action}`, (h, now) =>
-        h.on(signal, categories == null ? undefined : JSON.stringify(categories), now),
+        h.on(signal, categories == null ? '' : JSON.stringify(categories), now),
       );
     };
     this.consent = {

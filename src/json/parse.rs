@@ -114,8 +114,8 @@ impl Parser<'_> {
     fn value(&mut self) -> Result<Value, ParseError> {
         self.skip_ws();
         match self.peek() {
-            Some(b'{') => self.object().map(Value::Object),
-            Some(b'[') => self.array(),
+            Some(b'{') => self.container(true),
+            Some(b'[') => self.container(false),
             Some(b'"') => self.string().map(Value::String),
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
@@ -141,59 +141,46 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn array(&mut self) -> Result<Value, ParseError> {
+    /// An array (`object` false) or an object: one loop for both.
+    fn container(&mut self, object: bool) -> Result<Value, ParseError> {
         self.enter()?;
-        let mut items = Vec::new();
+        let (mut items, mut map) = (Vec::new(), Map::new());
+        let close = if object { b'}' } else { b']' };
         self.skip_ws();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.pos += 1;
         } else {
             loop {
-                items.push(self.value()?);
+                if object {
+                    self.skip_ws();
+                    if self.peek() != Some(b'"') {
+                        return Err(self.err("expected a string key"));
+                    }
+                    let key = self.string()?;
+                    self.expect(b':', "expected `:`")?;
+                    let value = self.value()?;
+                    map.insert(key, value);
+                } else {
+                    items.push(self.value()?);
+                }
                 self.skip_ws();
                 match self.peek() {
                     Some(b',') => self.pos += 1,
-                    Some(b']') => {
+                    Some(c) if c == close => {
                         self.pos += 1;
                         break;
                     }
+                    _ if object => return Err(self.err("expected `,` or `}`")),
                     _ => return Err(self.err("expected `,` or `]`")),
                 }
             }
         }
         self.depth -= 1;
-        Ok(Value::Array(items))
-    }
-
-    fn object(&mut self) -> Result<Map, ParseError> {
-        self.enter()?;
-        let mut map = Map::new();
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
+        Ok(if object {
+            Value::Object(map)
         } else {
-            loop {
-                self.skip_ws();
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("expected a string key"));
-                }
-                let key = self.string()?;
-                self.expect(b':', "expected `:`")?;
-                let value = self.value()?;
-                map.insert(key, value);
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("expected `,` or `}`")),
-                }
-            }
-        }
-        self.depth -= 1;
-        Ok(map)
+            Value::Array(items)
+        })
     }
 
     fn hex4(&mut self) -> Result<u32, ParseError> {

@@ -51,14 +51,15 @@ pub fn validate(event: &Event) -> Result<(), Rejected> {
                 check_name("name", name)?;
             }
         }
-        MessageType::Identify => check_id("userId", event.user_id.as_deref(), false)?,
         MessageType::Group => check_id("groupId", event.group_id.as_deref(), true)?,
-        MessageType::Alias => {
-            check_id("userId", event.user_id.as_deref(), true)?;
-            check_id("previousId", event.previous_id.as_deref(), false)?;
-        }
+        MessageType::Identify | MessageType::Alias => {}
     }
-    check_id("userId", event.user_id.as_deref(), false)?;
+    // (Each id checked once, in the order the checks always had.)
+    let alias = event.kind == MessageType::Alias;
+    check_id("userId", event.user_id.as_deref(), alias)?;
+    if alias {
+        check_id("previousId", event.previous_id.as_deref(), false)?;
+    }
     check_id("anonymousId", event.anonymous_id.as_deref(), false)?;
     if let Some(category) = &event.category {
         check_name("category", category)?;

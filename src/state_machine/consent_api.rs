@@ -77,14 +77,14 @@ impl Core {
 
     /// Grants every known category (configured, chosen before, or waiting in the buffer).
     pub fn grant_all(&mut self, now: u64) {
-        let all = self.all_categories();
+        let all = self.known_categories();
         let refs = crate::text::refs(&all);
         self.grant(&refs, now);
     }
 
     /// Denies every known category but `necessary`.
     pub fn deny_all(&mut self, now: u64) {
-        let all = self.all_categories();
+        let all = self.known_categories();
         let refs = crate::text::refs(&all);
         self.deny(&refs, now);
     }
@@ -135,8 +135,9 @@ impl Core {
         &self.preferences
     }
 
-    /// Every category the core knows: configured, chosen, and waiting in the buffer.
-    fn all_categories(&self) -> Vec<String> {
+    /// Every category the core knows: configured, chosen, and waiting in the buffer (what
+    /// [`Core::grant_all`] grants and [`Core::deny_all`] denies).
+    pub fn known_categories(&self) -> Vec<String> {
         let mut all: Vec<String> = Vec::new();
         for c in &self.consent.categories() {
             all.push(c.to_string());
@@ -153,7 +154,7 @@ impl Core {
     /// (`name NUL decision NUL …`: one string, not a vector of pairs to build and compare).
     fn decisions(&self) -> String {
         let mut out = String::new();
-        for c in &self.all_categories() {
+        for c in &self.known_categories() {
             out.push_str(c);
             out.push('\0');
             out.push_str(self.consent.decide(c).as_str());

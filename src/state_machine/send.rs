@@ -180,13 +180,11 @@ impl Core {
         };
         let (_, mut entries) = self.in_flight.remove(i);
         self.queue.landed(entries.len());
+        let verdict = classify(&delivery, now);
         let stale = &mut self.server.stale_batches;
         if let Some(at) = stale.iter().position(|id| *id == batch_id) {
             stale.swap_remove(at);
-            if !matches!(
-                classify(&delivery, now),
-                Verdict::Delivered { .. } | Verdict::Refused { .. }
-            ) {
+            if !matches!(verdict, Verdict::Delivered { .. } | Verdict::Refused { .. }) {
                 // Built under privacy rules that changed while it was out: re-checked first.
                 entries = self.recheck_entries(entries);
                 if entries.is_empty() {
@@ -194,7 +192,7 @@ impl Core {
                 }
             }
         }
-        match classify(&delivery, now) {
+        match verdict {
             Verdict::Delivered { rejected } => {
                 self.failures = 0;
                 let mut accepted = entries.len();

@@ -161,24 +161,26 @@ impl Inner {
     /// messages and a warning per unreadable chunk (which is removed).
     fn load_partitions(&mut self, tabs: &[String], restored: &mut Restored) {
         let mut found: Vec<(u64, bool, u64, String, Vec<StoredMessage>)> = Vec::new();
-        for key in self.kv.keys(&self.prefix) {
-            let Some(tab) = chunk_tab(&key, &self.prefix) else {
+        // Keys walked by reference (here and in `partition_ages`): no owning iterator over
+        // strings in the bundle.
+        for key in &self.kv.keys(&self.prefix) {
+            let Some(tab) = chunk_tab(key, &self.prefix) else {
                 continue;
             };
             if !tabs.iter().any(|t| t == tab) {
                 continue;
             }
             let own = tab == self.tab;
-            match self.kv.get(&key).as_deref().and_then(read_chunk) {
+            match self.kv.get(key).as_deref().and_then(read_chunk) {
                 Some(messages) => {
                     let first = messages.first().map_or(0, |m| m.enqueued_at);
-                    found.push((first, own, parse_seq(&key), key, messages));
+                    found.push((first, own, parse_seq(key), key.clone(), messages));
                 }
                 None => {
                     restored
                         .warnings
                         .push("skipped an unreadable chunk of queued events".into());
-                    self.kv.remove(&key);
+                    self.kv.remove(key);
                 }
             }
         }
@@ -245,14 +247,9 @@ impl Inner {
                 self.kv.remove(&chunk.key);
                 continue;
             }
-            let mut len = 2;
+            let mut value = String::from("[");
             for item in &chunk.items {
-                len += item.json.len() + 1;
-            }
-            let mut value = String::with_capacity(len);
-            value.push('[');
-            for (n, item) in chunk.items.iter().enumerate() {
-                if n > 0 {
+                if value.len() > 1 {
                     value.push(',');
                 }
                 value.push_str(&item.json);
@@ -417,11 +414,11 @@ fn parse_seq(key: &str) -> u64 {
 /// almost certainly gone).
 pub fn partition_ages(kv: &dyn Kv, prefix: &str) -> Vec<(String, u64)> {
     let mut ages: Vec<(String, u64)> = Vec::new();
-    for key in kv.keys(prefix) {
-        let Some(tab) = chunk_tab(&key, prefix) else {
+    for key in &kv.keys(prefix) {
+        let Some(tab) = chunk_tab(key, prefix) else {
             continue;
         };
-        let newest = kv.get(&key).as_deref().and_then(newest_in_chunk).unwrap_or(0);
+        let newest = kv.get(key).as_deref().and_then(newest_in_chunk).unwrap_or(0);
         match ages.iter_mut().find(|(t, _)| t == tab) {
             Some((_, at)) => *at = (*at).max(newest),
             None => ages.push((tab.to_string(), newest)),

@@ -61,6 +61,8 @@ fn bad(parts: &[&str]) -> OptionsError {
 }
 
 /// Parses the options object (as JSON text). `origin` is the page's origin, the default endpoint.
+/// The configuration's values are checked by [`Config::validate`] (the core's constructor runs
+/// it), not here.
 pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, OptionsError> {
     let value = parse(json).map_err(|e| bad(&["options: ", &e.message()]))?;
     let (mut write_key, mut endpoint, mut persistence) = (None, None, None);
@@ -136,7 +138,8 @@ pub fn parse_options(json: &str, origin: Option<&str>) -> Result<Options, Option
     if let Some(endpoint) = endpoint.as_deref().or(origin) {
         config.delivery.endpoint = endpoint.to_string();
     }
-    config.validate().map_err(|e| bad(&["options: ", &e.message()]))?;
+    // Validated by the core's constructor (`Core::with_pattern_matcher`), whose error `start`
+    // reports as `options: …` like the ones above: one validation, not two.
     Ok(Options { host, config })
 }
 
@@ -184,7 +187,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_option() {
-        let err = |json: &str| parse_options(json, None).unwrap_err().0;
+        // As `start` reports them: reading errors, then the core's validation.
+        let err = |json: &str| match parse_options(json, None) {
+            Err(e) => e.0,
+            Ok(o) => String::from("options: ") + &o.config.validate().unwrap_err().message(),
+        };
         assert!(err("{}").contains("writeKey is required"));
         assert!(err(r#"{"writeKey":" "}"#).contains("writeKey must not be empty"));
         assert!(

@@ -118,13 +118,14 @@ pub fn info(what: u8, arg: &str) -> Option<String> {
         return problem_slot().take();
     }
     let mut out = String::new();
-    for (tab, newest) in kv_store::partition_ages(&env::LocalStorage, &kv_store::prefix(arg)) {
+    // Walked by reference: no owning iterator over the pairs in the bundle.
+    for (tab, newest) in &kv_store::partition_ages(&env::LocalStorage, &kv_store::prefix(arg)) {
         if !out.is_empty() {
             out.push('\0');
         }
-        out.push_str(&tab);
+        out.push_str(tab);
         out.push('\0');
-        footfall::json::push_u64(&mut out, newest);
+        footfall::json::push_u64(&mut out, *newest);
     }
     Some(out)
 }
@@ -180,10 +181,11 @@ impl FootfallHost {
             Box::new(env::CryptoRng::new()),
             Box::new(env::RegExpMatcher::new()),
         );
+        // (Validates the configuration: its errors are the options'.)
         let mut core = match Core::with_pattern_matcher(config, store, rng, matcher, now) {
             Ok(core) => core,
             Err(e) => {
-                arg_error(&e.message());
+                arg_error(&(String::from("options: ") + &e.message()));
                 return None;
             }
         };
@@ -223,7 +225,7 @@ impl FootfallHost {
     /// | 2 `HIDE` | `"1"` online / `"0"` offline | the page is hidden or unloaded |
     /// | 3 `ONLINE` | | the browser came back online |
     /// | 4 `NAVIGATE` | page JSON | the URL may have changed (`{url, path, referrer, search, title}`) |
-    /// | 5 `STORAGE` | the key | another tab wrote `localStorage` |
+    /// | 5 `STORAGE` | the key (`""`: cleared) | another tab wrote `localStorage` |
     /// | 6 `ADOPT` | tab id | this tab obtained the Web Lock of that tab's partition |
     /// | 7 `COMMIT` | | write pending store changes |
     /// | 8 `RESET` | | logout: new anonymous id, no user id, new session |
@@ -231,7 +233,7 @@ impl FootfallHost {
     /// | 10 `SETTINGS` | `status` LF `ETag` LF body | the settings fetch got an answer (status `0`: none) |
     /// | 11 `UNREGISTER` | the key | remove that super property |
     /// | 12 `REGISTER` | properties JSON | add super properties (`NaN` when refused, see [`info`]) |
-    /// | 13 `GRANT`, 14 `DENY`, 15 `REVOKE` | categories JSON array (none: every category) | consent (`NaN` when refused) |
+    /// | 13 `GRANT`, 14 `DENY`, 15 `REVOKE` | categories JSON array (`""`: every category) | consent (`NaN` when refused) |
     /// | 16 `FAILED` | batch id LF detail | that batch got no answer |
     /// | 17 `DELIVERED` | batch id LF status LF `Retry-After` LF body (empty: none) | that batch got an HTTP answer |
     /// | 18 `TYPED` | `[kind, [arguments], properties \| null]` (JSON) | a typed product event (`NaN` when refused) |
@@ -240,36 +242,35 @@ impl FootfallHost {
     ///
     /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
     /// happens).
-    pub fn on(&mut self, signal: u8, arg: Option<String>, now: f64) -> f64 {
+    pub fn on(&mut self, signal: u8, arg: &str, now: f64) -> f64 {
         match signal {
-            12 => return self.register(arg.as_deref().unwrap_or("")),
+            12 => return self.register(arg),
             13..=15 => return self.consent(signal - 13, arg, now),
-            18 => return self.typed(arg.as_deref().unwrap_or(""), now),
-            19 => return self.track(arg.as_deref().unwrap_or(""), now),
-            20 => return self.track_batch(arg.as_deref().unwrap_or(""), now),
+            18 => return self.typed(arg, now),
+            19 => return self.track(arg, now),
+            20 => return self.track_batch(arg, now),
             _ => {}
         }
         let now = ms(now);
-        let arg = arg.unwrap_or_default();
         let h = &mut self.host;
         match signal {
             1 => h.core.flush(),
             2 => h.hide(arg == "1", now),
             3 => return h.online(now),
-            4 => return h.navigate(&arg, now),
+            4 => return h.navigate(arg, now),
             5 => {
                 if arg.is_empty() || h.store.as_ref().is_some_and(|s| s.state_key() == arg) {
                     return h.sync(now);
                 }
             }
-            6 => return h.adopt(&arg, now),
+            6 => return h.adopt(arg, now),
             7 => h.commit(),
             8 => h.core.reset(now),
             9 => h.stop(now),
-            10 => h.settings_answer(&arg, now),
-            11 => h.core.unregister(&arg),
+            10 => h.settings_answer(arg, now),
+            11 => h.core.unregister(arg),
             16 | 17 => {
-                let (id, rest) = lines(&arg);
+                let (id, rest) = lines(arg);
                 if signal == 16 {
                     return h.failed(number(id), rest.to_string(), now);
                 }
@@ -304,7 +305,7 @@ impl FootfallHost {
     /// | 7 `SETTINGS_URL` | | `{endpoint}/v1/settings` when a settings fetch is due now: the JS side GETs it with `?writeKey=` (a CORS-simple request) and reports the answer with the `SETTINGS` signal of `on`. Ask before `next` (on a first start, batches wait for the answer) |
     /// | 8 `SETTLED` | | `""` when a pending `flush()` may resolve |
     /// | 9 `BATCH` | | the id of the batch `next` returned last, negated when it must not use `fetch(..., {keepalive: true})` (over 64 KB) |
-    pub fn get(&mut self, what: u8, arg: Option<String>, now: f64) -> Option<String> {
+    pub fn get(&mut self, what: u8, arg: &str, now: f64) -> Option<String> {
         match what {
             7 if !self.host.stopped() => return self.host.core.poll_settings(ms(now)).map(|r| r.url),
             8 => return self.host.settled().then(String::new),
@@ -328,7 +329,7 @@ impl FootfallHost {
             3 => Some(core.anonymous_id().to_string()),
             4 => core.user_id().map(str::to_string),
             5 => core.session_id(ms(now)).map(str::to_string),
-            6 => footfall::pipeline::validate::validate(&Event::track(arg.as_deref().unwrap_or("")))
+            6 => footfall::pipeline::validate::validate(&Event::track(arg))
                 .err()
                 .map(|r| r.detail),
             _ => None,
@@ -360,13 +361,11 @@ impl FootfallHost {
         if let Ok(Value::Array(mut calls)) = parse(json) {
             for call in &mut calls {
                 let Value::Array(parts) = call else { continue };
-                let at = parts.get(2).and_then(Value::as_u64);
-                let properties = parts.get_mut(1).map(std::mem::take).unwrap_or_default();
                 let mut event = Event::track(parts.first().and_then(Value::as_str).unwrap_or(""));
-                if let Value::Object(props) = properties {
-                    event.properties = props;
+                if let Some(Value::Object(props)) = parts.get_mut(1) {
+                    event.properties = std::mem::take(props);
                 }
-                event.timestamp = at;
+                event.timestamp = parts.get(2).and_then(Value::as_u64);
                 self.host.core.track(event, now);
             }
         }
@@ -380,7 +379,6 @@ impl FootfallHost {
         let Ok(Value::Array(mut call)) = parse(call) else {
             return arg_error("arguments must be a JSON array");
         };
-        let properties = call.get_mut(2).map(std::mem::take).unwrap_or_default();
         let mut args = match call.get_mut(1).map(std::mem::take) {
             Some(Value::Array(a)) => a,
             _ => return arg_error("arguments must be a JSON array"),
@@ -404,48 +402,50 @@ impl FootfallHost {
         let Some(mut event) = Event::typed(kind, args) else {
             return arg_error(&footfall::json::cat(&["unknown typed event ", kind]));
         };
-        match properties {
-            Value::Null => {}
-            Value::Object(extra) => {
-                for (k, v) in extra {
-                    if !event.properties.contains_key(&k) {
-                        event.properties.insert(k, v);
-                    }
-                }
-            }
+        match call.get(2) {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(extra)) => page::add_missing(&mut event.properties, extra),
             _ => return arg_error("properties must be an object"),
         }
         self.host.track(event, ms(now))
     }
 
     /// Signals 13–15: `grant` (0), `deny` (1) or `revoke` (2) the JSON array of categories
-    /// (`undefined`: every category).
-    fn consent(&mut self, action: u8, categories_json: Option<String>, now: f64) -> f64 {
-        let items = match categories_json.as_deref().map(parse) {
+    /// (`""`: every category).
+    fn consent(&mut self, action: u8, categories_json: &str, now: f64) -> f64 {
+        let items = match (!categories_json.is_empty()).then(|| parse(categories_json)) {
             None => None,
             Some(Ok(Value::Array(items))) => Some(items),
             Some(_) => return arg_error("categories must be an array of category names"),
         };
-        // The names borrowed from the parsed array (its strings; anything else is skipped).
+        // The names borrowed from the parsed array (its strings; anything else is skipped), or
+        // every category: the core's known ones for grant and deny (as `grant_all`/`deny_all`),
+        // the configured ones for revoke.
+        let core = &mut self.host.core;
+        let all: Vec<String>;
         let mut names: Vec<&str> = Vec::new();
-        for item in items.as_deref().unwrap_or_default() {
-            if let Some(name) = item.as_str() {
-                names.push(name);
+        match &items {
+            Some(items) => {
+                for item in items {
+                    if let Some(name) = item.as_str() {
+                        names.push(name);
+                    }
+                }
+            }
+            None => {
+                all = if action == 2 {
+                    core.config().consent.categories.clone()
+                } else {
+                    core.known_categories()
+                };
+                names = footfall::text::refs(&all);
             }
         }
         let now_ms = ms(now);
-        let core = &mut self.host.core;
-        match (action, items.is_some()) {
-            (0, true) => core.grant(&names, now_ms),
-            (0, false) => core.grant_all(now_ms),
-            (1, true) => core.deny(&names, now_ms),
-            (1, false) => core.deny_all(now_ms),
-            (_, true) => core.revoke(&names, now_ms),
-            (_, false) => {
-                let all: Vec<String> = core.config().consent.categories.clone();
-                let refs = footfall::text::refs(&all);
-                core.revoke(&refs, now_ms);
-            }
+        match action {
+            0 => core.grant(&names, now_ms),
+            1 => core.deny(&names, now_ms),
+            _ => core.revoke(&names, now_ms),
         }
         let core = &self.host.core;
         let granted = core

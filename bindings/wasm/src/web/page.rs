@@ -10,6 +10,16 @@ fn url(info: &Properties) -> &str {
     info.get("url").and_then(Value::as_str).unwrap_or("")
 }
 
+/// Copies into `properties` the members of `from` it does not have (one loop for the page's
+/// properties and a typed event's extra ones).
+pub fn add_missing(properties: &mut Properties, from: &Properties) {
+    for (k, v) in from {
+        if !properties.contains_key(k) {
+            properties.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// The current page.
 pub struct PageState {
     pub info: Properties,
@@ -58,11 +68,7 @@ impl PageState {
 
     /// Fills a `page` event's properties with the page's (the caller's win).
     pub fn fill(&self, event: &mut Event) {
-        for (k, v) in &self.info {
-            if !event.properties.contains_key(k) {
-                event.properties.insert(k.clone(), v.clone());
-            }
-        }
+        add_missing(&mut event.properties, &self.info);
     }
 
     /// A `page` call for this page.
