@@ -30,16 +30,30 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 eval "$("$root/scripts/wasm-env.sh")"
 echo "build: footfall-wasm for wasm32 ($WASM_TOOLCHAIN toolchain)"
-# LLVM's inliner at cost threshold 12 instead of opt-level z's 5 (measured on the gzipped result:
-# 11-15 all give the same module, −237 bytes gz; 8-10 −202; 17-20 +10; 25 +281): a few more
-# small helpers inlined lets LLVM drop their argument shuffling and bounds checks.
-rustflags="-C target-feature=$rust_features -C llvm-args=-inline-threshold=12"
+# LLVM's inliner at cost threshold 8 instead of opt-level z's 5: a few more small helpers inlined
+# lets LLVM drop their argument shuffling and bounds checks. Measured on the gzipped .wasm with
+# the Debian toolchain's settings below (every function cross-crate inlinable): 6-10 all give the
+# same module, −32 bytes against 5; 11-15 +1 934 (a step, not a slope), 25 +3 863. (Without
+# cross-crate inlining, as with a rustup toolchain, 8-10 and 11-15 are 11 bytes apart.)
+rustflags="-C target-feature=$rust_features -C llvm-args=-inline-threshold=8"
 size_flags=()
 if [[ "$WASM_TOOLCHAIN" == debian ]]; then
   # std is built from source here anyway: also drop panic messages and locations, make `{:?}`
   # print nothing, and pick std's size-optimized code paths (sorting, ...).
   rustflags+=" -Zlocation-detail=none -Zfmt-debug=none"
+  # Every function's MIR is available to the crates that call it (as if each were `#[inline]`),
+  # so each crate's optimizer sees std's and our other crate's functions where they are used,
+  # before LTO (measured on the gzipped .wasm: −842 bytes against rustc's default, which does
+  # this only for small leaf functions, with the inline threshold at 12; −2 776 at 8, see
+  # above; `never` +231).
+  rustflags+=" -Zcross-crate-inline-threshold=always"
   size_flags=(-Zbuild-std-features=panic_immediate_abort,optimize_for_size)
+  # std's crates are optimized on their own before LTO optimizes everything at opt-level z:
+  # `core` at opt-level 2 gives a smaller module after LTO and wasm-opt (measured on the gzipped
+  # .wasm against all at z, with the two settings above: −25 bytes; before them −177, where 3
+  # gave −170, 1 −30, "s" −25, `alloc` at "s" −16 more and at 2 +2 079, every dependency at 2
+  # +2 274, footfall at "s" +2 493, footfall-wasm at "s" +1 593).
+  size_flags+=(--config 'profile.wasm-release.package.core.opt-level=2')
 fi
 # The profile strips symbols; keep the target_features section for wasm-bindgen (wasm-opt strips
 # everything afterwards).
@@ -69,19 +83,37 @@ node scripts/trim-glue.mjs pkg/footfall.js
 #   two differ only when `x + C` wraps around 4 GiB into the low 1 KiB, which Rust code never
 #   does (the memory is a few MiB).
 # - --converge: repeat the passes while the module still shrinks.
+# - --minify-imports-and-exports-and-modules (binaryen 132 only: 108 prints the names in another
+#   form): the module's imports and exports get one-letter names (`__wbg_env_8d516e74de313cb7`,
+#   `__wbindgen_add_to_stack_pointer`, "./footfall_bg.js", ... are in the .wasm and the glue, and
+#   hashes do not compress: −265 bytes gz of wasm, −149 of JS); wasm-opt prints the new names
+#   (pkg/names.json), scripts/rename-glue.mjs gives them to the glue and fails the build on a
+#   glue it cannot rename completely. With the fallback the names stay as wasm-bindgen made them.
 # binaryen 132 (npm devDependency, wasm-opt compiled to JS) optimizes better than Debian's 108
 # (−269 bytes gz on the same input, with --converge); Debian's stays as the fallback when
 # node_modules lacks it (the line below says which one ran).
 wasm_opt=(node node_modules/binaryen/bin/wasm-opt)
-[[ -f node_modules/binaryen/bin/wasm-opt ]] || wasm_opt=(wasm-opt)
+minify=(--minify-imports-and-exports-and-modules)
+[[ -f node_modules/binaryen/bin/wasm-opt ]] || { wasm_opt=(wasm-opt); minify=(); }
 echo "build: $("${wasm_opt[@]}" --version)"
 "${wasm_opt[@]}" --flatten --simplify-locals-nonesting --rereloop -Oz -Oz --converge --low-memory-unused \
   --one-caller-inline-max-function-size=20 \
-  "${opt_features[@]}" --strip-debug --strip-producers --strip-target-features \
-  pkg/footfall_bg.wasm -o dist/footfall_bg.wasm
+  "${opt_features[@]}" --strip-debug --strip-producers --strip-target-features "${minify[@]}" \
+  pkg/footfall_bg.wasm -o dist/footfall_bg.wasm >pkg/names.json
+if [[ ${#minify[@]} -gt 0 ]]; then
+  node scripts/rename-glue.mjs pkg/footfall.js pkg/names.json dist/footfall_bg.wasm
+fi
 
 esbuild=node_modules/.bin/esbuild
-common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warning)
+# --mangle-props: one- or two-letter names for the properties only our own code uses (the
+# driver's private members in src/host.ts, the wrapper's private helpers in src/index.ts, the
+# glue's `__wbg_ptr`/`__wrap`): minified code keeps property names (−130 bytes gz). A name goes in
+# this list only when nothing outside the bundle reads it and no object literal, JSON or DOM
+# property of the same name exists in the bundle: not `url`, `on`, `get`, `flush`, `reset`,
+# `destroy`, `unregister` (public methods or DOM/JSON names) — esbuild renames every property of
+# a listed name, wherever it appears.
+private_props='^(timerAt|inFlight|commitQueued|waiters|stopped|calls|known|keyQuery|adoptSoon|fetchSettings|timer|prefix|drain|hide|pump|settle|after|watch|listen|off|send|run|typed|queue|__wbg_ptr|__wrap)$'
+common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warning "--mangle-props=$private_props")
 "$esbuild" src/index.ts "${common[@]}" --format=esm --outfile=dist/footfall.js
 # (import.meta is unused there: global.ts passes the .wasm URL from document.currentScript)
 "$esbuild" src/global.ts "${common[@]}" --format=iife --log-override:empty-import-meta=silent \

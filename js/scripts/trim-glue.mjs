@@ -10,6 +10,9 @@
 //   - `FootfallHost#free()` and `[Symbol.dispose]` (also from footfall.d.ts): the driver never
 //     frees its host explicitly (`destroy()` stops it; the memory goes when the page drops the
 //     tracker, through the glue's `FinalizationRegistry`, as before).
+//   - the cached `DataView`'s staleness test through `buffer.detached` (with a fallback for
+//     browsers without it): a grown memory has a new `buffer`, so comparing the two buffers,
+//     which the fallback already did, is the whole test.
 // Each edit must match exactly once: a wasm-bindgen whose glue differs (a version not matching
 // Cargo.lock) fails the build here instead of shipping a half-edited file.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -53,6 +56,10 @@ const edits = [
   [
     'if (Symbol.dispose) FootfallHost.prototype[Symbol.dispose] = FootfallHost.prototype.free;\n',
     '',
+  ],
+  [
+    'if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer.detached === true || (cachedDataViewMemory0.buffer.detached === undefined && cachedDataViewMemory0.buffer !== wasm.memory.buffer)) {',
+    'if (cachedDataViewMemory0 === null || cachedDataViewMemory0.buffer !== wasm.memory.buffer) {',
   ],
   [
     `    if (realloc === undefined) {
