@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tracing_subscriber::EnvFilter;
 
 use footfall_engine::dashboard::cli::{OutputFormat, render_report_file, run_query_file};
@@ -486,7 +486,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         let token = state.config.admin_token.as_deref().unwrap_or_default();
         println!("footfall: admin token `{token}`");
         // The pages take `#token=` once into the tab's session storage and drop it from the URL.
-        let fragment = format!("#token={}", utf8_percent_encode(token, NON_ALPHANUMERIC));
+        // URL-encoded but for RFC 3986's unreserved characters (tokens are mostly those).
+        const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let fragment = format!("#token={}", utf8_percent_encode(token, UNRESERVED));
         println!("footfall: dashboards http://{addr}/dashboards{fragment}");
         println!("footfall: privacy http://{addr}/privacy{fragment}");
     }
