@@ -406,9 +406,7 @@ impl Core {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         let mut s = self.stats.clone();
-        s.pending_consent = self.pending.len();
-        s.queued = self.queue.waiting();
-        s.in_flight = self.queue.in_flight();
+        snapshot(&mut s, self.pending.len(), &self.queue);
         s
     }
 
@@ -417,9 +415,7 @@ impl Core {
     pub fn stats_json(&mut self, store_errors: u64) -> String {
         let s = &mut self.stats;
         // The snapshot fields are only ever read through `stats()`, which sets them too.
-        s.pending_consent = self.pending.len();
-        s.queued = self.queue.waiting();
-        s.in_flight = self.queue.in_flight();
+        snapshot(s, self.pending.len(), &self.queue);
         s.store_errors += store_errors;
         let json = s.to_json();
         s.store_errors -= store_errors;
@@ -556,6 +552,13 @@ pub fn basic_auth(write_key: &str) -> String {
         }
     }
     out
+}
+
+/// The counts a [`Stats`] snapshot reads from the buffers rather than counts as it goes.
+fn snapshot(s: &mut Stats, pending: usize, queue: &Queue) {
+    s.pending_consent = pending;
+    s.queued = queue.waiting();
+    s.in_flight = queue.in_flight();
 }
 
 #[cfg(test)]
