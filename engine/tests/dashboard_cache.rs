@@ -1,6 +1,7 @@
 //! The dashboards' result cache kept warm: stale-while-revalidate (a stale result is served at
 //! once and refreshed once, not once per request), the cache warmer (every dashboard of every
-//! project), Refresh bypassing the cache, and failures never cached.
+//! project), Refresh bypassing the cache, failures never cached, and concurrent requests for a
+//! missing result computing it once.
 //!
 //! Deterministic: time is the `now_ms` of each request (never the clock), and a [`GateStore`]
 //! around the in-memory DuckDB store counts queries, can hold them (to prove a response did not
@@ -272,6 +273,100 @@ async fn stale_results_are_served_at_once_and_refreshed_once() {
         revenue(&refreshed).as_f64().unwrap(),
         revenue(&first).as_f64().unwrap() + 1000.0,
         "the refresh recomputed the revenue with the late purchase"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_for_a_missing_result_compute_it_once() {
+    let f = Arc::new(fixture().await);
+    let n = f.dashboard.widgets.len();
+    let t0 = f.noon;
+    // Two viewers open the cold dashboard at once while every query is held: the first holds
+    // each widget's compute slot, the second waits for it instead of querying.
+    f.gate.hold();
+    let first = tokio::spawn({
+        let f = f.clone();
+        async move { f.open_at(t0, false).await }
+    });
+    for _ in 0..3000 {
+        if f.cache.computing() == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        f.cache.computing(),
+        n,
+        "the first request holds every widget's slot"
+    );
+    let second = tokio::spawn({
+        let f = f.clone();
+        async move { f.open_at(t0 + 10, false).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let held = f.gate.queries();
+    f.gate.release();
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert!(first.widgets.iter().all(|w| w.error.is_none() && !w.cached));
+    assert!(
+        second
+            .widgets
+            .iter()
+            .all(|w| w.cached && !w.stale && w.computed_at == Some(rfc3339(t0))),
+        "the second request is served the first one's results: {:?}",
+        second.widgets
+    );
+    assert_eq!(results(&first), results(&second));
+    let once = f.gate.queries();
+    assert!(
+        once >= held && held >= n,
+        "the held queries were the first request's ({held})"
+    );
+    assert_eq!(
+        f.cache.computing(),
+        0,
+        "the slots are gone once nobody holds them"
+    );
+
+    // One computation's worth of queries: what a forced recomputation of every widget costs.
+    f.open_at(t0 + 20, true).await;
+    assert_eq!(
+        f.gate.queries() - once,
+        once,
+        "the dashboard was computed once, not twice"
+    );
+
+    // A viewer and the warmer: the warmer waits for the viewer's computation and reuses it.
+    let f2 = fixture().await;
+    DashboardStore::new(f2.store.as_ref(), PROJECT)
+        .upsert_all(std::slice::from_ref(&f2.dashboard))
+        .await
+        .unwrap();
+    let f2 = Arc::new(f2);
+    f2.gate.hold();
+    let viewer = tokio::spawn({
+        let f2 = f2.clone();
+        async move { f2.open_at(t0, false).await }
+    });
+    for _ in 0..3000 {
+        if f2.cache.computing() == n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let warmer = CacheWarmer::new(f2.store.clone(), f2.cache.clone(), vec![PROJECT.into()]);
+    let warming = tokio::spawn(async move { warmer.warm_once(t0 + 10).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    f2.gate.release();
+    viewer.await.unwrap();
+    let report = warming.await.unwrap();
+    assert_eq!((report.computed, report.skipped), (0, n), "{report:?}");
+    let both = f2.gate.queries();
+    f2.open_at(t0 + 20, true).await;
+    assert_eq!(
+        f2.gate.queries() - both,
+        both,
+        "the warmer ran no query of its own"
     );
 }
 

@@ -11,6 +11,11 @@
 //!   starting another until that refresh ends (it replaces the entry, or on failure releases the
 //!   claim so a later request may retry). Entries older than `max_stale` are dropped: the request
 //!   computes inline.
+//! * **Missing** (never computed, or dropped): the request computes inline, one computation per
+//!   key at a time ([`DataCache::compute_slot`]): a second request for a key being computed (two
+//!   viewers opening a cold dashboard, or a viewer and the warmer) waits for that computation
+//!   and is served its result from the cache instead of running the same queries again; when it
+//!   failed (nothing cached), the waiter computes itself.
 //! * Only successful results are stored; at most `max_entries` (default 1,000), the oldest evicted
 //!   first. The page's Refresh button bypasses the cache (and refills it).
 //! * **Background work** (refreshes and the [`super::warm::CacheWarmer`]) runs one widget at a
@@ -25,7 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 
 use super::data::WidgetData;
 
@@ -50,6 +55,9 @@ struct Inner {
     background: Semaphore,
     next_claim: AtomicU64,
     refreshes_started: AtomicU64,
+    /// The lock of each key being computed inline (see [`DataCache::compute_slot`]); an entry
+    /// lives while some request holds or waits for it.
+    computing: Mutex<HashMap<String, Arc<AsyncMutex<()>>>>,
 }
 
 struct Entry {
@@ -99,6 +107,28 @@ impl Drop for RefreshClaim {
     }
 }
 
+/// The right to compute one missing key inline; see [`DataCache::compute_slot`].
+pub struct ComputeSlot {
+    cache: DataCache,
+    key: String,
+    guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl Drop for ComputeSlot {
+    fn drop(&mut self) {
+        // Release first, then forget the key's lock unless someone else holds or waits for it
+        // (every clone is made under the map's mutex, so the count cannot grow meanwhile).
+        drop(self.guard.take());
+        let mut computing = self.cache.computing_locks();
+        if computing
+            .get(&self.key)
+            .is_some_and(|l| Arc::strong_count(l) == 1)
+        {
+            computing.remove(&self.key);
+        }
+    }
+}
+
 impl Default for DataCache {
     fn default() -> Self {
         DataCache::new(DEFAULT_TTL, DEFAULT_MAX_ENTRIES)
@@ -125,6 +155,7 @@ impl DataCache {
                 background: Semaphore::new(1),
                 next_claim: AtomicU64::new(1),
                 refreshes_started: AtomicU64::new(0),
+                computing: Mutex::default(),
             }),
         }
     }
@@ -175,10 +206,40 @@ impl DataCache {
 
     /// A fresh result (younger than the TTL at `now_ms`), never a stale one.
     pub fn get(&self, key: &str, now_ms: i64) -> Option<WidgetData> {
+        self.fresh(key, now_ms).map(|(data, _)| data)
+    }
+
+    /// A fresh result and the time it was computed at.
+    pub fn fresh(&self, key: &str, now_ms: i64) -> Option<(WidgetData, i64)> {
         let map = self.lock();
         map.get(key)
             .filter(|e| now_ms - e.computed_at < self.inner.ttl_ms)
-            .map(|e| e.data.clone())
+            .map(|e| (e.data.clone(), e.computed_at))
+    }
+
+    /// Waits until no other holder computes `key`, then holds it until the slot is dropped.
+    /// Whoever computes a missing result inline holds the slot while it does, and after getting
+    /// it checks [`DataCache::fresh`] first: a computation that ended while it waited is reused.
+    pub async fn compute_slot(&self, key: &str) -> ComputeSlot {
+        let lock = {
+            let mut computing = self.computing_locks();
+            computing.entry(key.to_string()).or_default().clone()
+        };
+        ComputeSlot {
+            guard: Some(lock.lock_owned().await),
+            cache: self.clone(),
+            key: key.to_string(),
+        }
+    }
+
+    /// Number of keys being computed inline or waited for (0 when idle: slots clean up after
+    /// themselves).
+    pub fn computing(&self) -> usize {
+        self.computing_locks().len()
+    }
+
+    fn computing_locks(&self) -> MutexGuard<'_, HashMap<String, Arc<AsyncMutex<()>>>> {
+        self.inner.computing.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether `key` holds a fresh result at `now_ms`.

@@ -296,10 +296,22 @@ async fn collect(
                 Lookup::Miss => {}
             }
         }
+        // One inline computation per key: a request that waited for another's reuses its result.
+        let slot = if req.refresh {
+            None
+        } else {
+            Some(cache.compute_slot(&key).await)
+        };
+        if slot.is_some()
+            && let Some((data, computed_at)) = cache.fresh(&key, now_ms)
+        {
+            return served(data, index, computed_at, false);
+        }
         let data = widget_data(store, ctx, index, w, range, Pace::Concurrent).await;
         if data.error.is_none() {
             cache.put(key, now_ms, data.clone());
         }
+        drop(slot);
         data
     });
     let widgets = futures::future::join_all(jobs).await;

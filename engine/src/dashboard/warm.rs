@@ -27,7 +27,8 @@ pub struct WarmReport {
     pub dashboards: usize,
     /// Widgets computed and stored.
     pub computed: usize,
-    /// Widgets skipped: fresh in the cache, or being refreshed by a request.
+    /// Widgets skipped: fresh in the cache, being refreshed by a request, or computed by a
+    /// request while the warmer waited for it.
     pub skipped: usize,
     /// Widgets whose query (or range) failed; also a project whose dashboards could not be listed.
     pub failed: usize,
@@ -98,6 +99,16 @@ impl CacheWarmer {
                         Lookup::Miss => None,
                     };
                     let _permit = self.cache.background_permit().await;
+                    // A viewer may be computing this missing widget right now: wait and reuse.
+                    let slot = if claim.is_none() {
+                        Some(self.cache.compute_slot(&key).await)
+                    } else {
+                        None
+                    };
+                    if slot.is_some() && self.cache.is_fresh(&key, now_ms) {
+                        report.skipped += 1;
+                        continue;
+                    }
                     let ctx = dashboard_context(project, d, now_ms);
                     match compute_into(store, &self.cache, key, claim, &ctx, index, w, range).await {
                         Ok(()) => report.computed += 1,
