@@ -276,6 +276,23 @@ async fn stale_results_are_served_at_once_and_refreshed_once() {
     );
 }
 
+/// Opens the dashboard at `now_ms` in a task and returns once that request holds every widget's
+/// compute slot (its queries held by the gate).
+async fn computing_in_background(f: &Arc<Fixture>, now_ms: i64) -> tokio::task::JoinHandle<DashboardData> {
+    let n = f.dashboard.widgets.len();
+    let task = tokio::spawn({
+        let f = f.clone();
+        async move { f.open_at(now_ms, false).await }
+    });
+    for _ in 0..3000 {
+        if f.cache.computing() == n {
+            return task;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    panic!("the request never held every widget's compute slot");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_requests_for_a_missing_result_compute_it_once() {
     let f = Arc::new(fixture().await);
@@ -284,21 +301,7 @@ async fn concurrent_requests_for_a_missing_result_compute_it_once() {
     // Two viewers open the cold dashboard at once while every query is held: the first holds
     // each widget's compute slot, the second waits for it instead of querying.
     f.gate.hold();
-    let first = tokio::spawn({
-        let f = f.clone();
-        async move { f.open_at(t0, false).await }
-    });
-    for _ in 0..3000 {
-        if f.cache.computing() == n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    assert_eq!(
-        f.cache.computing(),
-        n,
-        "the first request holds every widget's slot"
-    );
+    let first = computing_in_background(&f, t0).await;
     let second = tokio::spawn({
         let f = f.clone();
         async move { f.open_at(t0 + 10, false).await }
@@ -344,16 +347,7 @@ async fn concurrent_requests_for_a_missing_result_compute_it_once() {
         .unwrap();
     let f2 = Arc::new(f2);
     f2.gate.hold();
-    let viewer = tokio::spawn({
-        let f2 = f2.clone();
-        async move { f2.open_at(t0, false).await }
-    });
-    for _ in 0..3000 {
-        if f2.cache.computing() == n {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let viewer = computing_in_background(&f2, t0).await;
     let warmer = CacheWarmer::new(f2.store.clone(), f2.cache.clone(), vec![PROJECT.into()]);
     let warming = tokio::spawn(async move { warmer.warm_once(t0 + 10).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
