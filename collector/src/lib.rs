@@ -69,7 +69,7 @@ pub fn fuzz_parse(data: &[u8]) {
     let now = "2026-11-28T12:00:00.000Z";
     let mut raws: Vec<String> = Vec::new();
     if let Ok(env) = ingest::parse::parse_batch(text) {
-        raws.extend(env.batch.iter().map(|r| r.get().to_string()));
+        raws.extend(env.messages().into_iter().map(|m| m.into_owned()));
     }
     for kind in [
         footfall::message::MessageType::Track,

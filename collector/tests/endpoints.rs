@@ -249,7 +249,10 @@ async fn rejections_are_answered_and_kept(env: Env) {
         .await;
     assert_eq!(status, 400);
     assert_eq!(answer["error"], "all_rejected");
-    assert_eq!(answer["rejected"][0]["reason"], "missing_field:messageId");
+    assert_eq!(
+        answer["rejected"][0]["reason"], "missing_field:event",
+        "an absent messageId is assigned (Segment's HTTP API); the missing event is the reason"
+    );
     // An unparseable body: 400, the body kept as a dead letter of the project named by the key.
     let r = srv
         .client

@@ -1,6 +1,7 @@
 //! Reading a request body within the limits: size before and after gzip decompression, a time
-//! limit, and the accepted content types (`application/json`, `text/plain` for beacons; no
-//! content type is read as JSON).
+//! limit, and the accepted content types (`application/json`, `text/plain` for beacons,
+//! `application/x-www-form-urlencoded` for `curl -d` and RudderStack; no content type is read as
+//! JSON).
 //!
 //! A gzip body is inflated through a reader capped at `max_request_bytes + 1` bytes, so a gzip
 //! bomb costs at most that much memory and answers 413.
@@ -17,13 +18,20 @@ use futures::StreamExt;
 use crate::error::ApiError;
 
 /// Checks the content type: JSON or text (beacons send `text/plain`), anything else is 415.
+/// `application/x-www-form-urlencoded` is read as JSON too: it is what `curl -d` sends by default
+/// and what RudderStack's Node library (axios posting a gzip buffer) sends; a body that is really
+/// form-encoded then fails as `invalid_json`, naming the problem.
 pub fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
         return Ok(());
     };
     let text = value.to_str().unwrap_or("").to_ascii_lowercase();
     let mime = text.split(';').next().unwrap_or("").trim();
-    if matches!(mime, "application/json" | "text/plain" | "") || mime.ends_with("+json") {
+    if matches!(
+        mime,
+        "application/json" | "text/plain" | "application/x-www-form-urlencoded" | ""
+    ) || mime.ends_with("+json")
+    {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType(mime.chars().take(100).collect()))

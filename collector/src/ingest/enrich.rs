@@ -66,6 +66,16 @@ pub fn parse_user_agent(ua: &str) -> UaInfo {
     }
 }
 
+/// Whether a request's `User-Agent` is a browser's (`Mozilla/…`, which every browser, headless
+/// browser and JavaScript-running crawler sends). Only then does it describe the person a message
+/// without `context.userAgent` is about: server-side senders (Segment's and RudderStack's server
+/// libraries, curl, python-requests, our native SDK) send on behalf of their users, so their own
+/// user agent neither describes the user's device nor makes the event a bot's.
+pub fn is_browser(request_user_agent: &str) -> bool {
+    let ua = request_user_agent.trim_start();
+    ua.starts_with("Mozilla/") || ua.starts_with("Opera/")
+}
+
 /// A bounded cache of parsed user agents (cleared when full: user agents are few and hot).
 #[derive(Default)]
 pub struct UaCache {
@@ -156,6 +166,28 @@ mod tests {
         assert!(parse_user_agent("Mozilla/5.0 HeadlessChrome/120.0.0.0 Safari/537.36").is_bot);
         assert!(!parse_user_agent("footfall-rust/0.1.0").is_bot);
         assert_eq!(parse_user_agent("").browser, None);
+    }
+
+    #[test]
+    fn browsers_versus_server_side_senders() {
+        assert!(is_browser(
+            "Mozilla/5.0 (X11; Linux x86_64) Chrome/148.0.0.0 Safari/537.36"
+        ));
+        assert!(is_browser(
+            "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+        ));
+        assert!(is_browser("Mozilla/5.0 HeadlessChrome/120.0.0.0 Safari/537.36"));
+        for server in [
+            "curl/8.5.0",
+            "python-requests/2.32.3",
+            "analytics-node-next/latest",
+            "analytics-python/2.4.0",
+            "analytics-node/3.0.13",
+            "footfall-rust/0.1.0",
+            "",
+        ] {
+            assert!(!is_browser(server), "{server}");
+        }
     }
 
     #[test]

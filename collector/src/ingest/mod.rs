@@ -9,10 +9,12 @@
 //! request produced (events, links, dead letters) is committed in one group commit, and only
 //! after the commit does the caller get its [`BatchResponse`].
 //!
-//! Submodules: [`body`] (reading HTTP bodies), [`parse`] (envelopes and messages), [`validate`]
+//! Submodules: [`body`] (reading HTTP bodies), [`parse`] (envelopes and messages), [`dialect`]
+//! (Segment dialects normalized before parsing), [`validate`]
 //! (checks), [`enrich`] (user agent, IP), [`row`] (stored rows), [`reason`] (refusal codes).
 
 pub mod body;
+pub mod dialect;
 pub mod enrich;
 pub mod parse;
 pub mod reason;
@@ -44,7 +46,8 @@ pub struct RequestMeta {
     pub received_at: i64,
     /// The client address (connection or trusted proxy header); `None` for imports.
     pub client_ip: Option<IpAddr>,
-    /// The request's `User-Agent`, used when a message has no `context.userAgent`.
+    /// The request's `User-Agent`, used when a message has no `context.userAgent` and the request
+    /// came from a browser ([`enrich::is_browser`]).
     pub user_agent: Option<String>,
     pub signals: Signals,
     /// The batch envelope's `sentAt`, for messages without their own.
@@ -198,9 +201,10 @@ fn prepare_one(
     if !denied.is_empty() {
         return Err((Reason::DeniedProperty(denied), Some(Box::new(m))));
     }
-    let ua = match m.context.user_agent.as_deref().or(meta.user_agent.as_deref()) {
-        Some(ua) => state.ua.get(ua),
-        None => Default::default(),
+    let ua = match (m.context.user_agent.as_deref(), meta.user_agent.as_deref()) {
+        (Some(ua), _) => state.ua.get(ua),
+        (None, Some(ua)) if enrich::is_browser(ua) => state.ua.get(ua),
+        _ => Default::default(),
     };
     if ua.is_bot && settings.bots == BotHandling::Reject {
         return Err((Reason::Bot, Some(Box::new(m))));

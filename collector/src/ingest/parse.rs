@@ -7,15 +7,20 @@
 //! the nesting of parsed values to 128 levels, so hostile nesting (10,000 levels) gives a `too_deep`
 //! refusal, never a stack overflow.
 
+use std::borrow::Cow;
+
 use footfall::message::{Message, MessageType};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::dialect;
 use super::reason::{Reason, wrong_type};
 use crate::error::ApiError;
 
-/// `{"batch": [...], "sentAt": ..., "writeKey": ...}` with the messages unparsed.
+/// `{"batch": [...], "sentAt": ..., "writeKey": ..., "context": ..., "integrations": ...}` with
+/// the messages unparsed. A batch-level `context` or `integrations` (Segment's batch form) applies
+/// to every message ([`Envelope::messages`]).
 #[derive(Debug, Deserialize)]
 pub struct Envelope<'a> {
     #[serde(borrow)]
@@ -24,11 +29,42 @@ pub struct Envelope<'a> {
     pub sent_at: Option<String>,
     #[serde(rename = "writeKey", default)]
     pub write_key: Option<String>,
+    #[serde(default)]
+    pub context: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub integrations: Option<Map<String, Value>>,
 }
 
-/// Parses a `/v1/batch` body.
+impl<'a> Envelope<'a> {
+    /// The batch's messages as text: verbatim, or with the batch-level `context` and
+    /// `integrations` applied ([`dialect::apply_batch_defaults`]).
+    pub fn messages(&self) -> Vec<Cow<'a, str>> {
+        let raws: Vec<&'a str> = self.batch.iter().map(|r| r.get()).collect();
+        if self.context.is_none() && self.integrations.is_none() {
+            return raws.into_iter().map(Cow::Borrowed).collect();
+        }
+        dialect::apply_batch_defaults(&raws, self.context.as_ref(), self.integrations.as_ref())
+            .into_iter()
+            .map(Cow::Owned)
+            .collect()
+    }
+}
+
+/// Parses a `/v1/batch` body. A field of the wrong type is named in the error (`context`: ...).
 pub fn parse_batch(body: &str) -> Result<Envelope<'_>, ApiError> {
-    serde_json::from_str::<Envelope>(body).map_err(|e| body_error(&e))
+    serde_json::from_str::<Envelope>(body).map_err(|e| {
+        let error = body_error(&e);
+        if !matches!(error, ApiError::InvalidBody(_)) {
+            return error;
+        }
+        let mut de = serde_json::Deserializer::from_str(body);
+        match serde_path_to_error::deserialize::<_, Envelope>(&mut de) {
+            Err(err) if !err.path().to_string().is_empty() && err.path().to_string() != "." => {
+                ApiError::InvalidBody(format!("`{}`: {}", err.path(), err.inner()))
+            }
+            _ => error,
+        }
+    })
 }
 
 /// A single-message body (`/v1/track`, ...): the message (with `type` set from the endpoint, and
@@ -39,7 +75,8 @@ pub struct Single {
     pub write_key: Option<String>,
 }
 
-/// Parses a `/v1/{type}` body; a `type` that contradicts the endpoint is a 400 `invalid_body`.
+/// Parses a `/v1/{type}` body; a `type` that contradicts the endpoint (in any case: `"Track"` is
+/// `track`) is a 400 `invalid_body`.
 pub fn parse_single(body: &str, kind: MessageType) -> Result<Single, ApiError> {
     let mut map: Map<String, Value> = match serde_json::from_str::<Value>(body).map_err(|e| body_error(&e))? {
         Value::Object(map) => map,
@@ -54,7 +91,9 @@ pub fn parse_single(body: &str, kind: MessageType) -> Result<Single, ApiError> {
         None => {
             map.insert("type".into(), Value::String(kind.as_str().into()));
         }
-        Some(Value::String(t)) if t == kind.as_str() => {}
+        Some(Value::String(t)) if t.eq_ignore_ascii_case(kind.as_str()) => {
+            map.insert("type".into(), Value::String(kind.as_str().into()));
+        }
         Some(other) => {
             let shown: String = other.to_string().chars().take(50).collect();
             return Err(ApiError::InvalidBody(format!(
@@ -86,26 +125,42 @@ pub struct Parsed {
     pub timestamp_defaulted: bool,
 }
 
-/// Parses one raw message. `now_iso` stands in for an absent `timestamp`.
+/// Parses one raw message. `now_iso` stands in for an absent `timestamp`. A message that is not
+/// in the golden format is normalized from its Segment dialect ([`dialect::normalize`]: absent
+/// `messageId` or `timestamp`, `type` casing, numeric ids, ...) and parsed again; what is still
+/// wrong after that is the refusal reason.
 pub fn parse_message(raw: &str, now_iso: &str) -> Result<Parsed, Reason> {
-    match serde_json::from_str::<Message>(raw) {
+    let e = match serde_json::from_str::<Message>(raw) {
+        Ok(message) => {
+            return Ok(Parsed {
+                message,
+                timestamp_defaulted: false,
+            });
+        }
+        Err(e) => e,
+    };
+    let reason = classify(raw, &e);
+    // Duplicate keys stay refused: which of the values counts would be a guess (and parsers
+    // guess differently), so the message is not read as a `Value` that keeps the last.
+    if matches!(reason, Reason::InvalidJson | Reason::TooDeep) || e.to_string().starts_with("duplicate field")
+    {
+        return Err(reason);
+    }
+    let Ok(mut value) = serde_json::from_str::<Value>(raw) else {
+        return Err(reason);
+    };
+    let before = value.clone();
+    let normalized = dialect::normalize(&mut value, raw, now_iso);
+    if value == before {
+        return Err(reason);
+    }
+    let text = value.to_string();
+    match serde_json::from_str::<Message>(&text) {
         Ok(message) => Ok(Parsed {
             message,
-            timestamp_defaulted: false,
+            timestamp_defaulted: normalized.timestamp_defaulted,
         }),
-        Err(e) => match classify(raw, &e) {
-            Reason::MissingField(f) if f == "timestamp" => {
-                let mut value: Value = serde_json::from_str(raw).map_err(|_| Reason::InvalidJson)?;
-                value["timestamp"] = Value::String(now_iso.to_string());
-                serde_json::from_value::<Message>(value)
-                    .map(|message| Parsed {
-                        message,
-                        timestamp_defaulted: true,
-                    })
-                    .map_err(|e| classify(raw, &e))
-            }
-            reason => Err(reason),
-        },
+        Err(e) => Err(classify(&text, &e)),
     }
 }
 
@@ -188,9 +243,17 @@ mod tests {
     fn reasons_for_bad_messages() {
         assert_eq!(reason("{"), "invalid_json");
         assert_eq!(reason("5"), "wrong_type:message");
+        let assigned = parse_message(r#"{"type":"track","messageId":null}"#, NOW).unwrap();
+        assert!(assigned.message.message_id.starts_with("api-"));
+        assert_eq!(reason(r#"{"type":"Bogus","messageId":"m"}"#), "invalid_type");
         assert_eq!(
-            reason(r#"{"type":"track","timestamp":"x"}"#),
-            "missing_field:messageId"
+            reason(r#"{"type":"track","type":"page","userId":"u","event":"e"}"#),
+            reason(r#"{"type":"track","type":"page","messageId":"m","userId":"u","event":"e"}"#),
+            "duplicate keys are refused, with or without a messageId"
+        );
+        assert_eq!(
+            reason(r#"{"type":"track","messageId":"m","context":{"library":[1]}}"#),
+            "wrong_type:context"
         );
         assert_eq!(
             reason(r#"{"messageId":"m","timestamp":"x"}"#),
@@ -220,6 +283,31 @@ mod tests {
             "]".repeat(10_000)
         );
         assert_eq!(reason(&deep), "too_deep");
+    }
+
+    #[test]
+    fn segment_dialects_parse() {
+        let p = parse_message(
+            r#"{"type":"Identify","userId":42,"context":null,"originalTimestamp":"2026-11-28T09:00:00Z"}"#,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(p.message.kind, MessageType::Identify);
+        assert_eq!(p.message.user_id.as_deref(), Some("42"));
+        assert_eq!(p.message.timestamp, "2026-11-28T09:00:00Z");
+        assert!(!p.timestamp_defaulted);
+        assert!(p.message.message_id.starts_with("api-"));
+        let env = parse_batch(
+            r#"{"batch":[{"type":"track","messageId":"m","userId":"u","event":"e"}],"context":{"app":{"name":"a"}}}"#,
+        )
+        .unwrap();
+        let p = parse_message(&env.messages()[0], NOW).unwrap();
+        assert_eq!(p.message.context.extra["app"]["name"], "a");
+        let e = parse_batch(r#"{"batch":[],"context":"x"}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_body");
+        assert!(e.to_string().contains("`context`"), "{e}");
+        let s = parse_single(r#"{"type":"Track","event":"e"}"#, MessageType::Track).unwrap();
+        assert!(s.message.contains(r#""type":"track""#));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! | `invalid_type` | `type` is not one of track, page, screen, identify, group, alias |
 //! | `wrong_type:<field>` | a field has the wrong JSON type (e.g. `properties` is not an object) |
 //! | `invalid_field:<field>` | a field's value is unusable: empty or too long id, event name over 200 characters, NUL character, unparseable `context.ip` |
-//! | `invalid_timestamp` | `timestamp`/`sentAt` not RFC 3339, before 1970, or more than `limits.max_clock_ahead_secs` in the future after skew correction |
+//! | `invalid_timestamp` | `timestamp`/`sentAt` not an ISO 8601 date-time (RFC 3339; without offset = UTC; a plain date = midnight UTC), before 1970, or more than `limits.max_clock_ahead_secs` in the future after skew correction |
 //! | `no_consent` | `context.consent` (or the project's consent mode for the message's category, GPC/DNT) does not grant the message's category |
 //! | `suppressed` | the person was erased; their events are refused |
 //! | `not_in_plan` | the tracking plan disables the event, or (strict plan) does not list it or one of its properties |

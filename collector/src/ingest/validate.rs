@@ -1,7 +1,7 @@
 //! Per-message checks, in pipeline order: shape and field values, timestamps (with clock-skew
 //! correction), consent. Each is a small pure function of the message and the request.
 
-use chrono::DateTime;
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use footfall::message::{Message, ShapeError};
 use serde_json::Value;
 
@@ -91,9 +91,28 @@ pub struct Times {
     pub original_timestamp: Option<String>,
 }
 
-/// Parses an RFC 3339 timestamp to ms since the epoch.
+/// Parses a timestamp to ms since the epoch: RFC 3339 (what the libraries send, any offset, with
+/// or without fractional seconds), else the ISO 8601 forms hand-written HTTP API calls use — an
+/// offset without a colon (`+0200`), no offset (read as UTC), a plain date (midnight UTC).
 pub fn parse_ms(s: &str) -> Option<i64> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis())
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    let s = s.trim();
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, format) {
+            return Some(t.timestamp_millis());
+        }
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
 }
 
 /// Skew correction (as Segment does): `ts = received_at - (sent_at - timestamp)`, so an event keeps
@@ -236,6 +255,28 @@ mod tests {
             times(&m, true, None, T0, true, 0).unwrap().original_timestamp,
             None
         );
+    }
+
+    #[test]
+    fn iso_8601_forms() {
+        let t = parse_ms("2026-11-28T10:00:00.000Z");
+        assert_eq!(t, Some(T0));
+        for s in [
+            "2026-11-28T10:00:00Z",
+            "2026-11-28T12:00:00+02:00",
+            "2026-11-28T12:00:00.000+0200",
+            "2026-11-28T10:00:00",
+            "2026-11-28 10:00:00",
+            "2026-11-28T10:00:00.000",
+            "2026-11-28T10:00",
+            "2026-11-28T10:00:00.000000+00:00",
+        ] {
+            assert_eq!(parse_ms(s), t, "{s}");
+        }
+        assert_eq!(parse_ms("2026-11-28"), Some(T0 - 10 * 3_600_000));
+        for bad in ["yesterday", "2026-13-01", "28/11/2026", "1764324000000", ""] {
+            assert_eq!(parse_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Segment-compatible ingestion: `POST /v1/batch` (and `/v1/b`), `/v1/track`, `/v1/page`,
-//! `/v1/screen`, `/v1/identify`, `/v1/group`, `/v1/alias`.
+//! Segment-compatible ingestion: `POST /v1/batch` (and `/v1/b`, `/v1/import`), `/v1/track`,
+//! `/v1/page`, `/v1/screen`, `/v1/identify`, `/v1/group`, `/v1/alias` (and analytics.js's
+//! `/v1/t`, `/v1/p`, `/v1/s`, `/v1/i`, `/v1/g`, `/v1/a`).
 //!
 //! Per request: intake permit (else 503) → content type → body (size, gzip, time limits) →
 //! envelope → write key (HTTP Basic username, else `writeKey` in the body) → project origin
@@ -7,6 +8,7 @@
 //! letters; see [`crate::ingest::reject_request`]. CORS (with preflight) follows the union of the
 //! projects' `allowed_origins`; a request whose `Origin` its own project does not allow is 403.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -27,10 +29,21 @@ use crate::ingest::validate::Signals;
 use crate::ingest::{self, RequestMeta, body, enrich, parse};
 use crate::state::{AppState, now_ms};
 
+/// The single-message endpoints: each type's path, and the one analytics.js (Segment's browser
+/// library) sends that type to (its initial).
+const SINGLE_PATHS: [(MessageType, &str, &str); 6] = [
+    (MessageType::Track, "/v1/track", "/v1/t"),
+    (MessageType::Page, "/v1/page", "/v1/p"),
+    (MessageType::Screen, "/v1/screen", "/v1/s"),
+    (MessageType::Identify, "/v1/identify", "/v1/i"),
+    (MessageType::Group, "/v1/group", "/v1/g"),
+    (MessageType::Alias, "/v1/alias", "/v1/a"),
+];
+
 pub fn routes(table: RouteTable) -> RouteTable {
     const POST: &[&str] = &["POST"];
     let single = |kind: MessageType| post(move |s: State<AppState>, r: Request| handle(s, r, Some(kind)));
-    table
+    let mut table = table
         .add_public(
             "/v1/batch",
             POST,
@@ -41,12 +54,18 @@ pub fn routes(table: RouteTable) -> RouteTable {
             POST,
             post(|s: State<AppState>, r: Request| handle(s, r, None)),
         )
-        .add_public("/v1/track", POST, single(MessageType::Track))
-        .add_public("/v1/page", POST, single(MessageType::Page))
-        .add_public("/v1/screen", POST, single(MessageType::Screen))
-        .add_public("/v1/identify", POST, single(MessageType::Identify))
-        .add_public("/v1/group", POST, single(MessageType::Group))
-        .add_public("/v1/alias", POST, single(MessageType::Alias))
+        // Segment's legacy name of the batch endpoint, still analytics-ruby's default path.
+        .add_public(
+            "/v1/import",
+            POST,
+            post(|s: State<AppState>, r: Request| handle(s, r, None)),
+        );
+    for (kind, path, short) in SINGLE_PATHS {
+        table = table
+            .add_public(path, POST, single(kind))
+            .add_public(short, POST, single(kind));
+    }
+    table
 }
 
 /// CORS for the routes browsers call (ingestion, `GET /v1/settings`): the origins any project
@@ -151,28 +170,28 @@ async fn receive(
         return Err(ingest::reject_request(state, header_project, received_at, e, &bytes).await);
     };
 
-    let single_message;
-    let (raws, body_key, batch_sent_at): (Vec<&str>, Option<String>, Option<String>) = match single {
+    let messages: Vec<Cow<str>>;
+    let (body_key, batch_sent_at): (Option<String>, Option<String>) = match single {
         None => match parse::parse_batch(text) {
-            Ok(env) => (
-                env.batch.iter().map(|r| r.get()).collect(),
-                env.write_key,
-                env.sent_at,
-            ),
+            Ok(env) => {
+                messages = env.messages();
+                (env.write_key, env.sent_at)
+            }
             Err(e) => {
                 return Err(ingest::reject_request(state, header_project, received_at, e, &bytes).await);
             }
         },
         Some(kind) => match parse::parse_single(text, kind) {
             Ok(s) => {
-                single_message = s.message;
-                (vec![single_message.as_str()], s.write_key, None)
+                messages = vec![Cow::Owned(s.message)];
+                (s.write_key, None)
             }
             Err(e) => {
                 return Err(ingest::reject_request(state, header_project, received_at, e, &bytes).await);
             }
         },
     };
+    let raws: Vec<&str> = messages.iter().map(|m| m.as_ref()).collect();
 
     let project = match header_key.or(body_key) {
         None => {
@@ -246,6 +265,9 @@ mod tests {
         assert_eq!(basic_auth_user(&h), None);
         // "wk_1:" in base64
         h.insert(header::AUTHORIZATION, "Basic d2tfMTo=".parse().unwrap());
+        assert_eq!(basic_auth_user(&h).as_deref(), Some("wk_1"));
+        // "wk_1" without the colon (Segment's docs: works for backward compatibility)
+        h.insert(header::AUTHORIZATION, "Basic d2tfMQ==".parse().unwrap());
         assert_eq!(basic_auth_user(&h).as_deref(), Some("wk_1"));
         h.insert(header::AUTHORIZATION, "Bearer wk_1".parse().unwrap());
         assert_eq!(basic_auth_user(&h), None);
