@@ -20,15 +20,22 @@ export function setDefaultWasmUrl(url: string | URL): void {
 /** Fetches and compiles the .wasm (asynchronously: large modules may not be compiled on the main
  * thread synchronously), then instantiates it with the glue's imports. Through `initSync`
  * rather than the glue's async `init`, whose fallbacks (`Response`/`Request`/bytes, MIME-type
- * checks, deprecation warnings) the bundle would otherwise carry. */
+ * checks, deprecation warnings) the bundle would otherwise carry. A failure (network, HTTP
+ * status, a Content-Security-Policy without 'wasm-unsafe-eval') rejects with an `Error` that
+ * says where the engine came from and why; the next `load` tries again. */
 function loadWasm(url?: string | URL): Promise<unknown> {
-  wasmReady ??= fetch(url ?? defaultWasmUrl ?? new URL('./footfall_bg.wasm', import.meta.url))
+  const src = url ?? defaultWasmUrl ?? new URL('./footfall_bg.wasm', import.meta.url);
+  wasmReady ??= fetch(src)
     .then((r) => {
-      if (!r.ok) throw new Error(`failed to fetch ${r.url}: HTTP ${r.status}`);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
       return r.arrayBuffer();
     })
     .then((bytes) => WebAssembly.compile(bytes))
-    .then((module) => initSync({ module }));
+    .then((module) => initSync({ module }))
+    .catch((e) => {
+      wasmReady = undefined;
+      throw new Error(`Footfall.load: cannot load the engine from ${src}: ${(e as Error).message}`);
+    });
   return wasmReady;
 }
 
@@ -111,7 +118,8 @@ export class Footfall {
 
   /**
    * Loads the engine and starts tracking. Rejects with an `Error` naming the option when the
-   * options are invalid. Without a browser (server-side rendering) it resolves to a tracker
+   * options are invalid, or saying why the engine (`footfall_bg.wasm`) could not be loaded
+   * (network, HTTP status, Content-Security-Policy). Without a browser (server-side rendering) it resolves to a tracker
    * that does nothing.
    */
   static async load(options: FootfallOptions): Promise<Footfall> {

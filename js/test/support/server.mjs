@@ -1,7 +1,8 @@
 // Test servers on 127.0.0.1:0.
 //
 // `startStatic()` serves the built package (js/dist), the test pages (js/test/pages) and the
-// example page (examples/browser). `startCollector()` is a recording stand-in for a
+// example page (examples/browser); an HTML page requested with `?csp=<policy>` is served with that
+// Content-Security-Policy header. `startCollector()` is a recording stand-in for a
 // Segment-compatible collector: it records every request that reaches it (method, path, headers,
 // parsed body) and answers POST /v1/batch through a replaceable `respond` hook (default: 200 with
 // `{accepted: n}`), so tests can fail requests on purpose. GET /v1/settings serves
@@ -51,7 +52,10 @@ export async function startStatic(
       if (!file.startsWith(dir)) break;
       try {
         const body = await readFile(file);
-        res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+        const headers = { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' };
+        const csp = new URL(req.url, 'http://x').searchParams.get('csp');
+        if (csp && extname(file) === '.html') headers['content-security-policy'] = csp;
+        res.writeHead(200, headers);
         res.end(body);
       } catch {
         res.writeHead(404).end('not found');
