@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: the collector (`footfall serve --demo`) with the embedded DuckDB store, a demo
-# project seeded with 30 days of realistic events, the example dashboards, the privacy settings
+# project seeded with two months of realistic events, the example dashboards, the privacy settings
 # page and the browser example page (served at /example/, sending to the same collector).
 #
 #   ./scripts/demo.sh                      # http://127.0.0.1:8080

@@ -183,7 +183,7 @@ pub struct ServeArgs {
     /// Reverse-proxy hops to trust for X-Forwarded-For [default: 0].
     #[arg(long, env = "FOOTFALL_TRUST_PROXY")]
     pub trust_proxy: Option<u8>,
-    /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with a month of traffic
+    /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with two months of traffic
     /// and the example dashboards.
     #[arg(long)]
     pub demo: bool,

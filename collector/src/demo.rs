@@ -1,10 +1,10 @@
-//! `footfall serve --demo`: a demo project with a realistic month of traffic, so the dashboards
+//! `footfall serve --demo`: a demo project with two realistic months of traffic, so the dashboards
 //! have something to show right away.
 //!
 //! The events come from the engine's deterministic generator
 //! ([`footfall_engine::generate`]: visitors, sessions, a signup journey with anonymous →
-//! identified users, features, purchases, errors, bots, retried duplicates; 200,000 events over
-//! the 30 days ending today) and are committed through the collector's group committer, like any
+//! identified users, features, purchases, errors, bots, retried duplicates; 400,000 events over
+//! the 61 days ending today: the dashboards' last 30 days and the period before them) and are committed through the collector's group committer, like any
 //! other write. Seeding is skipped when the project already holds events, so restarting with
 //! `--demo` on the same data directory adds nothing.
 

@@ -97,13 +97,19 @@ impl GenConfig {
         }
     }
 
-    /// The collector's demo project: 200,000 events over the 30 days ending at `now_ms`.
+    /// The collector's demo project: 400,000 events over the 61 days ending at `now_ms` — the
+    /// example dashboards' default range (the last 30 days and today) and the period before it,
+    /// so "vs previous period" compares with real numbers.
     pub fn demo(project_id: &str, now_ms: i64) -> Self {
-        let mut c = GenConfig::new(project_id, 200_000);
-        c.start_ms = (now_ms.div_euclid(DAY) - 29) * DAY;
+        let mut c = GenConfig::new(project_id, 400_000);
+        c.days = DEMO_DAYS;
+        c.start_ms = (now_ms.div_euclid(DAY) - (DEMO_DAYS as i64 - 1)) * DAY;
         c
     }
 }
+
+/// Days of the demo project's events (see [`GenConfig::demo`]).
+pub const DEMO_DAYS: u32 = 61;
 
 /// SplitMix64: tiny, fast, and identical everywhere.
 #[derive(Debug, Clone)]
