@@ -132,7 +132,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String>
     let demo = match c.projects.iter().find(|p| c.demo && p.id == crate::demo::PROJECT) {
         Some(p) => format!(
             "<section class=\"ff-card ff-section\" id=\"demo\"><h3>Demo mode</h3>\
-             <p>Project <code>{id}</code>, seeded with a month of generated traffic. Write key: <code>{key}</code>.</p>\
+             <p>Project <code>{id}</code>, seeded with two months of generated traffic. Write key: <code>{key}</code>.</p>\
              <p>The admin token (for the dashboards and privacy pages, which ask for it once) was printed by \
              <code>footfall serve --demo</code> on its terminal: the line <code>footfall: admin token `…`</code>; the dashboards and privacy links printed under it carry it.</p>\
              <pre class=\"ff-pre\">curl -u {key}: -H 'content-type: application/json' \\\n  -d '{{\"batch\":[{{\"type\":\"track\",\"messageId\":\"m1\",\"userId\":\"u1\",\"event\":\"signup\"}}]}}' \\\n  http://{addr}/v1/batch</pre></section>",
