@@ -1,6 +1,7 @@
 //! [`BlockingClient`]: the [`Client`] for programs without async. Same worker thread; the
-//! waiting calls (`flush`, `shutdown`, `stats`) block the calling thread on a channel. Do not
-//! call those from inside an async task (use [`Client`] there); everything else never blocks.
+//! waiting calls (`flush`, `sync`, `shutdown`, `stats`) block the calling thread on a channel.
+//! Prefer [`Client`] inside async tasks: called there they block that executor thread (they
+//! never panic or deadlock, the worker has its own thread); everything else never blocks.
 
 use std::ops::Deref;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use super::client::{Client, ClientBuilder, ClientError, Command, ShutdownReport}
 use crate::event::{Event, Tracker};
 use crate::stats::Stats;
 
-/// A [`Client`] with blocking `flush`, `shutdown` and `stats`; derefs to the [`Client`] for
+/// A [`Client`] with blocking `flush`, `sync`, `shutdown` and `stats`; derefs to the [`Client`] for
 /// everything else (track, consent, identity).
 #[derive(Clone)]
 pub struct BlockingClient {
@@ -32,6 +33,11 @@ impl BlockingClient {
     /// See [`Client::flush`].
     pub fn flush(&self) -> usize {
         self.client.request_blocking(Command::Flush).unwrap_or(0)
+    }
+
+    /// See [`Client::sync`].
+    pub fn sync(&self) -> bool {
+        self.client.request_blocking(Command::Sync).is_some()
     }
 
     /// See [`Client::shutdown`].

@@ -10,6 +10,10 @@
 //! The worker runs on its own thread with a single-threaded tokio runtime, so a `Client` works
 //! the same inside or outside an application's runtime (and in non-async programs, see
 //! [`super::BlockingClient`]); `flush().await` and `shutdown().await` work from any executor.
+//!
+//! Dropping the last handle of a client with a data dir waits (at most `close_timeout`) until
+//! the worker has written everything tracked there, so a process that exits right after loses
+//! nothing (see the durability section of the module docs of `footfall::native`).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -86,6 +90,8 @@ pub(crate) enum Command {
     Register(Properties),
     Unregister(String),
     Flush(Reply<usize>),
+    /// Answered once every earlier command was applied (and its store writes done).
+    Sync(Reply<()>),
     Stats(Reply<Stats>),
     Privacy(Reply<PrivacySettings>),
     Shutdown {
@@ -111,6 +117,8 @@ pub(crate) struct Counters {
     pub(crate) in_channel: AtomicUsize,
     pub(crate) dropped_full: AtomicU64,
     pub(crate) dropped_closed: AtomicU64,
+    /// Events lost to a panicking `before_send` hook (or debug log), counted as `before_send`.
+    pub(crate) dropped_panic: AtomicU64,
     pub(crate) final_stats: Mutex<Option<Stats>>,
 }
 
@@ -120,6 +128,27 @@ struct Shared {
     capacity: usize,
     closed: AtomicBool,
     clock: Arc<dyn HostClock>,
+    /// Persistent clients: how long dropping the last handle waits for the worker to have
+    /// written what was tracked (`close_timeout`).
+    drop_wait: Option<Duration>,
+    worker: std::thread::ThreadId,
+}
+
+impl Drop for Shared {
+    /// The last handle is gone: wait (at most `close_timeout`) until the worker has applied —
+    /// and written to the data dir — everything tracked, so a process that exits right after
+    /// dropping its client loses nothing. Not on the worker's own thread (a handle owned by a
+    /// hook), where waiting would only time out.
+    fn drop(&mut self) {
+        let Some(wait) = self.drop_wait else { return };
+        if std::thread::current().id() == self.worker {
+            return;
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Command::Sync(Reply::Blocking(tx))).is_ok() {
+            let _ = rx.recv_timeout(wait);
+        }
+    }
 }
 
 /// The native Footfall client. See the module docs.
@@ -231,7 +260,8 @@ impl ClientBuilder {
     }
 
     /// When every handle is dropped without [`Client::shutdown`], the worker keeps trying to
-    /// deliver for this long. Default 5 s.
+    /// deliver for this long. With a data dir, dropping the last handle also waits (at most
+    /// this long, real time) until everything tracked is written there. Default 5 s.
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
         self.close_timeout = timeout;
         self
@@ -277,7 +307,7 @@ impl ClientBuilder {
             persistent,
             close_timeout_ms,
         );
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("footfall-worker".into())
             .spawn(move || runtime.block_on(worker.run()))
             .map_err(|e| ClientError::Worker(e.to_string()))?;
@@ -287,6 +317,8 @@ impl ClientBuilder {
             capacity: self.channel_capacity,
             closed: AtomicBool::new(false),
             clock: self.clock,
+            drop_wait: persistent.then_some(self.close_timeout),
+            worker: thread.thread().id(),
         };
         Ok(Client {
             shared: Arc::new(shared),
@@ -427,6 +459,21 @@ impl Client {
         }
     }
 
+    /// Waits until everything tracked on this client before the call has reached the worker
+    /// and, with a data dir, been written there (`queue.log`; `fsync`ed with
+    /// [`ClientBuilder::sync_writes`]). From then on those events survive the process being
+    /// killed (`SIGKILL`, `panic = "abort"`, `std::process::exit`) — and, with `sync_writes`,
+    /// a power loss — and are delivered by the next client on the data dir. It does not wait
+    /// for delivery (see [`Client::flush`]). Events waiting for a consent decision stay in
+    /// memory by design. A failed write does not fail it (it is counted in
+    /// [`Stats::store_errors`] with a warning). `false` once the client is shut down.
+    pub async fn sync(&self) -> bool {
+        match self.request(Command::Sync) {
+            Some(rx) => rx.await.is_ok(),
+            None => false,
+        }
+    }
+
     pub(crate) fn mark_closed(&self) {
         self.shared.closed.store(true, Ordering::Relaxed);
     }
@@ -489,6 +536,7 @@ impl Client {
         let c = &self.shared.counters;
         stats.count_drop(DropReason::QueueFull, c.dropped_full.load(Ordering::Relaxed));
         stats.count_drop(DropReason::Shutdown, c.dropped_closed.load(Ordering::Relaxed));
+        stats.count_drop(DropReason::BeforeSend, c.dropped_panic.load(Ordering::Relaxed));
         stats
     }
 

@@ -17,13 +17,18 @@
 //!
 //! Writes go straight to the file (no user-space buffer), so everything appended survives a
 //! process crash; with [`FileStore::with_sync`] each write is also `fsync`ed (survives power
-//! loss, costs a disk flush per event). One data directory must be used by one process at a time.
+//! loss, costs a disk flush per event).
+//!
+//! - `lock` — one store per data dir: [`FileStore::open`] takes an exclusive `flock` on it (see
+//!   `dir_lock.rs`), so a second client on the same directory, in this process or another, is
+//!   refused with a clear error; the kernel releases it when the holder exits or is killed.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::dir_lock::DirLock;
 use crate::store::{PersistedState, Restored, Store, StoreError, StoredMessage, StoredMessageRef};
 
 const MAGIC: &[u8; 4] = b"FFQ1";
@@ -47,19 +52,34 @@ pub struct FileStore {
     sync: bool,
     adds: u64,
     removes: u64,
+    lock: DirLock,
+    /// The last state written, rewritten if the data dir has to be recreated.
+    last_state: Option<String>,
 }
 
 impl FileStore {
-    /// A store in `dir` (created if missing).
+    /// A store in `dir` (created if missing), locked for this store's lifetime (see
+    /// `dir_lock.rs`). Fails with a clear error when `dir` cannot be created or written (a
+    /// file in its place, read-only) or another store holds it.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| io_err("creating", &dir, e))?;
+        if let Err(e) = fs::create_dir_all(&dir) {
+            let what = if dir.exists() && !dir.is_dir() {
+                "is not a directory".to_string()
+            } else {
+                format!("cannot be created: {e}")
+            };
+            return Err(StoreError(format!("data dir {} {what}", dir.display())));
+        }
+        let lock = DirLock::acquire(&dir)?;
         Ok(FileStore {
             dir,
             log: None,
             sync: false,
             adds: 0,
             removes: 0,
+            lock,
+            last_state: None,
         })
     }
 
@@ -84,22 +104,39 @@ impl FileStore {
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let tmp = path.with_extension("tmp");
         let mut f = File::create(&tmp).map_err(|e| io_err("creating", &tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err("writing", &tmp, e))?;
-        if self.sync {
-            f.sync_all().map_err(|e| io_err("syncing", &tmp, e))?;
+        let written = f
+            .write_all(bytes)
+            .map_err(|e| io_err("writing", &tmp, e))
+            .and_then(|()| {
+                if self.sync {
+                    f.sync_all().map_err(|e| io_err("syncing", &tmp, e))
+                } else {
+                    Ok(())
+                }
+            });
+        if let Err(e) = written {
+            // A disk that is full stays a little less full: no half-written copy left behind.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
         }
-        fs::rename(&tmp, path).map_err(|e| io_err("renaming", &tmp, e))
+        fs::rename(&tmp, path).map_err(|e| io_err("renaming", &tmp, e))?;
+        #[cfg(unix)]
+        if self.sync {
+            // The rename itself must survive a power loss too: later appends go to the new file.
+            File::open(&self.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| io_err("syncing", &self.dir, e))?;
+        }
+        Ok(())
     }
 
     fn append_records(&mut self, records: &[u8]) -> Result<(), StoreError> {
+        // If the log cannot be recreated, the records still go to the deleted one (kept open),
+        // so that a later recovery has them too.
+        let recovered = self.recover_if_deleted();
         if self.log.is_none() {
             let path = self.log_path();
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| io_err("opening", &path, e))?;
-            self.log = Some(f);
+            self.log = Some(open_log(&path).map_err(|e| io_err("opening", &path, e))?);
         }
         let path = self.log_path();
         let f = self.log.as_mut().expect("opened above");
@@ -108,7 +145,38 @@ impl FileStore {
         if self.sync {
             f.sync_data().map_err(|e| io_err("syncing", &path, e))?;
         }
-        Ok(())
+        match recovered? {
+            // Written: the error only makes the core count and log what happened.
+            Some(bytes) => Err(StoreError(format!(
+                "queue.log in {} was deleted while in use (data dir removed?); recreated it with \
+                 the {bytes} bytes of queue it held",
+                self.dir.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends to a deleted log would vanish with it (the open file lives on, unlinked): when
+    /// the log was deleted (the data dir removed by a cleanup job, ...), recreate the dir, take
+    /// the lock again and rewrite the log from the open file, and the last state. Returns the
+    /// bytes recovered, `None` when nothing was deleted; on an error the deleted log stays
+    /// open (and is tried again on the next write).
+    fn recover_if_deleted(&mut self) -> Result<Option<usize>, StoreError> {
+        let Some(f) = self.log.as_mut().filter(|f| is_deleted(f)) else {
+            return Ok(None);
+        };
+        let mut queue = Vec::new();
+        f.seek(SeekFrom::Start(0))
+            .and_then(|_| f.read_to_end(&mut queue))
+            .map_err(|e| io_err("reading the deleted", &self.log_path(), e))?;
+        fs::create_dir_all(&self.dir).map_err(|e| io_err("recreating", &self.dir, e))?;
+        self.lock = DirLock::acquire(&self.dir)?;
+        self.write_atomically(&self.log_path(), &queue)?;
+        self.log = None;
+        if let Some(state) = &self.last_state {
+            self.write_atomically(&self.state_path(), state.as_bytes())?;
+        }
+        Ok(Some(queue.len()))
     }
 
     /// Rewrites the log with only `live` messages.
@@ -127,6 +195,8 @@ impl FileStore {
         self.write_atomically(&self.log_path(), &bytes)?;
         self.adds = live.len() as u64;
         self.removes = 0;
+        // Kept open, so a deleted data dir is noticed (and the queue recovered) on the next write.
+        self.log = open_log(&self.log_path()).ok();
         Ok(())
     }
 
@@ -138,6 +208,26 @@ impl FileStore {
         };
         let (live, _) = replay(&bytes);
         self.rewrite(&live)
+    }
+}
+
+/// The log, for appending (and reading back if it gets deleted).
+fn open_log(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new().create(true).read(true).append(true).open(path)
+}
+
+/// Whether `file` was unlinked from the data dir (Unix: no links left; elsewhere an open file
+/// cannot be deleted).
+fn is_deleted(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().is_ok_and(|m| m.nlink() == 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        false
     }
 }
 
@@ -266,13 +356,16 @@ fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
 
 impl Store for FileStore {
     fn load(&mut self) -> Result<Restored, StoreError> {
-        let mut warnings = Vec::new();
+        let mut warnings: Vec<String> = self.lock.unlocked.take().into_iter().collect();
         let state = match fs::read(self.state_path()) {
             Ok(bytes) => match std::str::from_utf8(&bytes)
                 .map_err(|e| e.to_string())
                 .and_then(PersistedState::from_json)
             {
-                Ok(s) => Some(s),
+                Ok(s) => {
+                    self.last_state = Some(s.to_json());
+                    Some(s)
+                }
                 Err(e) => {
                     warnings.push(format!(
                         "state.json unreadable ({e}); starting with a new identity"
@@ -310,7 +403,10 @@ impl Store for FileStore {
     }
 
     fn save_state(&mut self, state: &PersistedState) -> Result<(), StoreError> {
-        self.write_atomically(&self.state_path(), state.to_json().as_bytes())
+        let json = state.to_json();
+        let result = self.write_atomically(&self.state_path(), json.as_bytes());
+        self.last_state = Some(json);
+        result
     }
 
     fn append(&mut self, messages: &[StoredMessageRef<'_>]) -> Result<(), StoreError> {
@@ -456,6 +552,7 @@ mod tests {
         let after = fs::metadata(dir.path().join("queue.log")).unwrap().len();
         assert!(after < before / 5, "{before} -> {after}");
         append(&mut s, &["new"]);
+        drop(s);
         let restored = FileStore::open(dir.path()).unwrap().load().unwrap();
         assert_eq!(restored.messages.len(), 101);
         assert_eq!(restored.messages.last().unwrap().message_id, "new");

@@ -15,10 +15,51 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Durability: what survives a crash, exactly
+//!
+//! - `track()` only hands the event to the worker thread (it never blocks on I/O); the worker
+//!   appends it to `{data_dir}/queue.log` with one `write(2)` an instant later, after every
+//!   command issued before it.
+//! - **Process killed** (`SIGKILL`, OOM killer, `panic = "abort"`, `std::process::exit`): every
+//!   event tracked before one of these returned survives — [`Client::sync`] (the explicit
+//!   checkpoint), [`Client::flush`], [`Client::stats`], [`Client::shutdown`] — and so does every
+//!   event tracked before the last handle was dropped: dropping it waits (at most
+//!   [`ClientBuilder::close_timeout`]) until the worker wrote them. Events tracked after the
+//!   last of these can be lost if the process dies in the instant before the worker writes
+//!   them.
+//! - **Power loss / kernel crash**: the same, only with [`ClientBuilder::sync_writes`] (an
+//!   `fsync` per write); without it, what the kernel had not flushed yet may be lost.
+//! - **Never persisted**: events waiting for a consent decision (by design), and everything
+//!   when the client has no data dir.
+//! - **After the restart** the next client on the data dir delivers the survivors, each with
+//!   its original `messageId`. A batch that was in flight when the process died may reach the
+//!   collector a second time with the same `messageId`s — exactly once from the collector's
+//!   point of view, which de-duplicates on `messageId`.
+//! - **Damage**: a torn or corrupt record in `queue.log` is skipped with a warning and costs
+//!   only that record (a damaged *remove* record means a re-send, never a loss); an unreadable
+//!   `state.json` costs the identity (a new anonymous id), never the queue.
+//! - **One client per data dir**, enforced with a lock (`flock`): a second client on it, in
+//!   this process or another, gets a [`ClientError::Store`] ("in use"). A client dropped without
+//!   `shutdown` keeps the dir while its worker goes on delivering (up to `close_timeout`);
+//!   once [`Client::shutdown`] returns, the dir is free.
+//! - **A data dir that cannot be used** (a file in its place, not writable) fails
+//!   [`ClientBuilder::build`]. Write failures later (disk full) never fail `track()`: the
+//!   events stay in memory and are delivered, each failure counted in
+//!   [`crate::Stats::store_errors`] with a warning — those events are not durable. A data dir
+//!   deleted while in use is recreated, with the queue, on the next write (counted the same way).
+//! - **Collector down**: at most `tracking.max_queue_size` messages are kept (then the oldest
+//!   non-`necessary` one is dropped, `queue_full`); a message is given up after
+//!   `delivery.max_attempts` failed attempts (`retries_exhausted`, default 10) or
+//!   `delivery.max_age` (`expired`, default 12 h) — raise `max_attempts` to ride out long
+//!   outages. Every drop is counted with its reason.
+//! - A panicking `before_send` hook costs that event (counted `before_send`), and a panicking
+//!   custom [`Transport`] is a failed attempt: neither stops the worker.
+//!
 //! [`Core`]: crate::Core
 
 mod blocking;
 mod client;
+mod dir_lock;
 mod file_store;
 mod http;
 mod patterns;

@@ -5,9 +5,16 @@
 //! handle is gone) once the queue is empty or the deadline passed. It also fetches the privacy
 //! settings when the core says a fetch is due (one at a time, through
 //! [`Transport::fetch_settings`]) and reports the answer to the core.
+//!
+//! When it stops it drops the core — and with it the store and its data-dir lock — before it
+//! answers `shutdown`/`kill`, so the data dir is free once the caller hears back. A panic in the
+//! application's code it runs (a `before_send` hook, the debug log, a custom transport's
+//! `send`) is contained to that one event or attempt.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::mpsc;
 use tokio::task::{Id, JoinHandle, JoinSet};
@@ -24,6 +31,30 @@ const COMMANDS_PER_TURN: usize = 1024;
 struct Closing {
     deadline_ms: u64,
     reply: Option<Reply<ShutdownReport>>,
+}
+
+/// The answers owed when the worker stops. They are sent after the worker (its core and the
+/// store's data-dir lock) is dropped, so a client built as soon as `shutdown`/`kill` returned
+/// can open the same data dir.
+struct Done {
+    shutdown: Option<(Reply<ShutdownReport>, ShutdownReport)>,
+    flush_waiters: Vec<Reply<usize>>,
+    unsent: usize,
+    killed: Option<Reply<()>>,
+}
+
+impl Done {
+    fn send(self) {
+        if let Some((reply, report)) = self.shutdown {
+            reply.send(report);
+        }
+        for w in self.flush_waiters {
+            w.send(self.unsent);
+        }
+        if let Some(reply) = self.killed {
+            reply.send(());
+        }
+    }
 }
 
 pub(crate) struct Worker {
@@ -76,11 +107,18 @@ impl Worker {
             if let Some(reply) = self.killed.take() {
                 self.sends.abort_all();
                 self.stop_settings_fetch();
-                reply.send(());
-                return;
+                let done = Done {
+                    shutdown: None,
+                    flush_waiters: Vec::new(),
+                    unsent: 0,
+                    killed: Some(reply),
+                };
+                drop(self);
+                return done.send();
             }
-            if self.settle(now, started) {
-                return;
+            if let Some(done) = self.settle(now, started) {
+                drop(self);
+                return done.send();
             }
             let mut wake = self.core.next_wakeup(now);
             if let Some(c) = &self.closing {
@@ -91,10 +129,10 @@ impl Worker {
             tokio::select! {
                 command = self.rx.recv(), if receiving => match command {
                     Some(c) => {
-                        self.handle(c);
+                        self.handle_contained(c);
                         for _ in 0..COMMANDS_PER_TURN {
                             match self.rx.try_recv() {
-                                Ok(c) => self.handle(c),
+                                Ok(c) => self.handle_contained(c),
                                 Err(_) => break,
                             }
                         }
@@ -139,6 +177,25 @@ impl Worker {
         }
     }
 
+    /// [`Worker::handle`], with a panic in the application's code it runs (a `before_send`
+    /// hook, the debug log) contained: that command is lost — a tracked event is counted as
+    /// dropped (`before_send`) — with a warning, and the worker goes on with the next one
+    /// instead of dying with every later event.
+    fn handle_contained(&mut self, command: Command) {
+        let track = matches!(command, Command::Track(..));
+        let handled = std::panic::catch_unwind(AssertUnwindSafe(|| self.handle(command)));
+        if let Err(panic) = handled {
+            if track {
+                self.counters.dropped_panic.fetch_add(1, Ordering::Relaxed);
+            }
+            tracing::warn!(
+                target: "footfall",
+                "a before_send hook or the debug log panicked ({}); the event was dropped (before_send)",
+                panic_message(&*panic)
+            );
+        }
+    }
+
     fn handle(&mut self, command: Command) {
         let now = self.clock.now_ms();
         match command {
@@ -166,6 +223,7 @@ impl Worker {
                 self.core.flush();
                 self.flush_waiters.push(reply);
             }
+            Command::Sync(reply) => reply.send(()),
             Command::Stats(reply) => reply.send(self.core.stats()),
             Command::Privacy(reply) => reply.send(self.core.effective_settings()),
             Command::Shutdown { deadline_ms, reply } => self.begin_closing(deadline_ms, Some(reply)),
@@ -197,7 +255,15 @@ impl Worker {
         }
         let mut started = 0;
         while let Some(batch) = self.core.poll_batch(now) {
-            let send = self.transport.send(batch.body);
+            let transport = &self.transport;
+            let send = match std::panic::catch_unwind(AssertUnwindSafe(|| transport.send(batch.body))) {
+                Ok(send) => send,
+                // A panicking transport is a failed attempt: retried like a network error.
+                Err(panic) => {
+                    let detail = format!("the transport panicked: {}", panic_message(&*panic));
+                    Box::pin(async move { Delivery::NetworkError { detail } })
+                }
+            };
             let handle = self.sends.spawn(send);
             self.batch_of_task.insert(handle.id(), batch.id);
             started += 1;
@@ -205,8 +271,9 @@ impl Worker {
         started
     }
 
-    /// Resolves flush waiters and finishes a shutdown when due; `true` = stop the worker.
-    fn settle(&mut self, now: u64, started: usize) -> bool {
+    /// Resolves flush waiters and finishes a shutdown when due; `Some` = stop the worker and
+    /// then send these answers.
+    fn settle(&mut self, now: u64, started: usize) -> Option<Done> {
         let idle = started == 0 && self.sends.is_empty() && !self.core.holds_for_settings(now);
         if idle && !self.flush_waiters.is_empty() {
             let queued = self.core.stats().queued;
@@ -214,12 +281,10 @@ impl Worker {
                 w.send(queued);
             }
         }
-        let Some(closing) = &self.closing else {
-            return false;
-        };
+        let closing = self.closing.as_ref()?;
         let drained = self.sends.is_empty() && self.core.stats().queued == 0;
         if !drained && now < closing.deadline_ms {
-            return false;
+            return None;
         }
         self.sends.abort_all();
         self.stop_settings_fetch();
@@ -239,14 +304,22 @@ impl Worker {
         if let Ok(mut slot) = self.counters.final_stats.lock() {
             *slot = Some(stats);
         }
-        if let Some(reply) = self.closing.take().and_then(|c| c.reply) {
-            reply.send(report);
-        }
-        for w in self.flush_waiters.drain(..) {
-            w.send(unsent);
-        }
-        true
+        Some(Done {
+            shutdown: self.closing.take().and_then(|c| c.reply).map(|r| (r, report)),
+            flush_waiters: std::mem::take(&mut self.flush_waiters),
+            unsent,
+            killed: None,
+        })
     }
+}
+
+/// The text a panic was raised with, if it is one.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 /// The answer of the settings fetch in flight (pending forever when there is none).

@@ -5,6 +5,8 @@
 //! records each settings request.
 #![allow(dead_code)]
 
+pub mod transport;
+
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::SocketAddr;
