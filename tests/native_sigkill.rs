@@ -34,6 +34,16 @@ fn config() -> footfall::Config {
         .unwrap()
 }
 
+/// This test binary run again as a child process that runs only the ignored test `name`, with
+/// `env_var` set to `value` (what that child reads its instructions from).
+fn child_process(name: &str, env_var: &str, value: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", name, "--ignored", "--nocapture", "--test-threads=1"])
+        .env(env_var, value);
+    command
+}
+
 /// The child: tracks `PER_ROUND` events from `first` (some big enough to span several pages,
 /// so a kill can land inside a write), prints `durable <seq>` after each completed `sync()`,
 /// then waits to be killed. Not a test on its own.
@@ -111,15 +121,7 @@ fn sigkill_at_random_points_loses_nothing_durable_and_sends_nothing_twice() {
         let first = round * PER_ROUND;
         let spec = format!("{}|{}|{first}", dir.path().display(), server.endpoint());
         let mut child = KillOnDrop(
-            Command::new(std::env::current_exe().unwrap())
-                .args([
-                    "--exact",
-                    "sigkill_child",
-                    "--ignored",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, spec)
+            child_process("sigkill_child", CHILD_ENV, &spec)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -236,15 +238,7 @@ fn exit_child() {
 #[test]
 fn a_process_that_exits_right_after_dropping_its_client_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "exit_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(EXIT_CHILD_ENV, dir.path())
+    let status = child_process("exit_child", EXIT_CHILD_ENV, dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -324,15 +318,7 @@ fn full_disk_child() {
 #[test]
 fn a_full_disk_costs_durability_not_events_and_the_log_stays_readable() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "full_disk_child",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(FULL_DISK_ENV, dir.path())
+    let output = child_process("full_disk_child", FULL_DISK_ENV, dir.path())
         .stderr(Stdio::null())
         .output()
         .unwrap();
