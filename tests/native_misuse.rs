@@ -8,39 +8,37 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use footfall::testing::{ManualClock, SeededRng};
-use footfall::{BlockingClient, Client, ClientBuilder, DropReason, Event, Tracker};
+use footfall::testing::ManualClock;
+use footfall::{BlockingClient, Client, DropReason, Event, Tracker};
 use serde_json::json;
-use support::transport::{FakeCollector, Mode, poll_until};
+use support::transport::{FakeCollector, Mode, builder, poll_until};
 
 const T0: u64 = 1_764_324_000_000;
 
-fn builder(collector: &Arc<FakeCollector>, clock: &ManualClock, config: serde_json::Value) -> ClientBuilder {
-    Client::builder("wk_test")
-        .config(footfall::Config::from_value(config).unwrap())
-        .transport(collector.clone())
-        .clock(Arc::new(clock.clone()))
-        .rng(Box::new(SeededRng::new(SEED.fetch_add(1, Ordering::Relaxed))))
-}
-
-/// Every client gets its own seed (the same seed twice would generate the same messageIds).
-static SEED: AtomicU64 = AtomicU64::new(1);
-
-/// A client on `dir` once the dropped client's worker let go of it: the worker keeps trying to
-/// deliver for `close_timeout` (5 s of the virtual clock, counted from when it noticed the
-/// drop), so the clock is moved on between attempts.
+/// A client on `dir` once the dropped client's worker let go of it (a client built before
+/// would take `slot-1` and leave the dropped one's queue for a later start): the worker keeps
+/// trying to deliver for `close_timeout` (5 s of the virtual clock, counted from when it
+/// noticed the drop), so the clock is moved on between attempts.
 fn rebuild_after_drop(
     collector: &Arc<FakeCollector>,
     clock: &ManualClock,
     dir: &std::path::Path,
 ) -> BlockingClient {
-    let client = poll_until("the dropped client's worker to release the data dir", || {
+    poll_until("the dropped client's worker to release the data dir", || {
         clock.advance(5_000);
-        builder(collector, clock, json!({})).data_dir(dir).build().ok()
+        (!support::lock_held(dir)).then_some(())
     });
+    let client = builder(collector, clock, json!({}))
+        .data_dir(dir)
+        .build()
+        .unwrap();
+    assert!(
+        !dir.join("slot-1").exists(),
+        "the data dir itself (slot 0) was free"
+    );
     BlockingClient::from_client(client)
 }
 
@@ -124,7 +122,9 @@ fn a_client_can_be_rebuilt_on_its_data_dir_as_soon_as_shutdown_or_kill_returns()
         } else {
             rt.block_on(client.kill());
         }
-        // No wait: the data dir is free once the call returned.
+        // No wait: the data dir is free once the call returned (the next client takes it,
+        // not a slot of its own).
+        assert!(!dir.path().join("slot-1").exists(), "round {round}");
     }
     let last = builder(&collector, &clock, json!({}))
         .data_dir(dir.path())
@@ -164,8 +164,11 @@ fn sync_writes_persist_the_same_way_without_store_errors() {
 
 // ----- 3. two clients on one data dir -----
 
+/// A second client on a data dir in use (another worker process of the same service, an
+/// overlapping restart) neither corrupts the first one's queue nor is refused: it takes
+/// `slot-1`, and both deliver their events exactly once. More in tests/native_slots.rs.
 #[test]
-fn a_second_client_on_a_data_dir_in_use_is_refused_with_a_clear_error() {
+fn a_second_client_on_a_data_dir_in_use_gets_a_slot_of_its_own_and_both_deliver_once() {
     let dir = tempfile::tempdir().unwrap();
     let collector = FakeCollector::new(Mode::Fail(503));
     let clock = ManualClock::new(T0);
@@ -175,32 +178,39 @@ fn a_second_client_on_a_data_dir_in_use_is_refused_with_a_clear_error() {
         first.track(event(i));
     }
     assert_eq!(first.flush(), 3);
-    let error = match builder(&collector, &clock, json!({}))
-        .data_dir(dir.path())
-        .build()
-    {
-        Ok(_) => panic!(
-            "a second client on a data dir in use must be refused (it would send the first one's events again)"
-        ),
-        Err(e) => e.to_string(),
-    };
-    assert!(error.contains("in use by another footfall client"), "{error}");
-    assert!(
-        error.contains(&dir.path().display().to_string()),
-        "names the dir: {error}"
+    let second =
+        BlockingClient::from_builder(builder(&collector, &clock, json!({})).data_dir(dir.path())).unwrap();
+    assert_eq!(
+        second.stats().restored,
+        0,
+        "the first one's events are not sent twice"
     );
-    // The refused attempt changed nothing: the first client delivers its events once.
+    assert!(
+        dir.path().join("slot-1").join("queue.log").is_file(),
+        "the second client writes to slot-1"
+    );
+    for i in 3..5 {
+        second.track(event(i));
+    }
+    assert_eq!(second.flush(), 2);
     collector.set_mode(Mode::Accept);
     clock.advance(60_000);
     assert_eq!(first.flush(), 0);
+    assert_eq!(second.flush(), 0);
     first.shutdown(Duration::from_secs(1));
+    second.shutdown(Duration::from_secs(1));
     let ids = collector.accepted_ids();
-    assert_eq!(ids.len(), 3);
+    assert_eq!(ids.len(), 5);
     assert_no_duplicates(&ids);
-    // Free again after shutdown.
+    let mut delivered = seqs(&collector);
+    delivered.sort();
+    assert_eq!(delivered, (0..5).collect::<Vec<_>>());
+    // Both free again: the next client takes the data dir itself, adopts slot-1 (empty) and
+    // removes it.
     let again =
         BlockingClient::from_builder(builder(&collector, &clock, json!({})).data_dir(dir.path())).unwrap();
     assert_eq!(again.stats().restored, 0);
+    assert!(!dir.path().join("slot-1").exists());
 }
 
 // ----- 4. a data dir that cannot be used -----

@@ -1,8 +1,11 @@
 //! The native client in a real process that dies or runs out of disk. Each child process is this
 //! test executable itself, running one of the ignored `*_child` tests (see below):
 //! - killed with SIGKILL at random points, again and again, on one data dir, then a new client
-//!   delivers what is left (against a real collector on 127.0.0.1);
-//! - exiting right after dropping its client (no `shutdown`);
+//!   delivers what is left (against a real collector on 127.0.0.1); while the first child
+//!   runs, a second process (the test itself) uses the same data dir (on `slot-1`) and
+//!   delivers its own events;
+//! - exiting right after dropping its client (no `shutdown`), alone on its data dir or beside
+//!   a client of this process (its events then adopted by the next client);
 //! - writing into a full disk (`RLIMIT_FSIZE`).
 //!
 //! The guarantee checked (and documented on `Client::sync`): an event whose `track()` was
@@ -32,6 +35,43 @@ const ROUNDS: u64 = 6;
 fn config() -> footfall::Config {
     footfall::Config::from_value(json!({"tracking": {"batch_size": BATCH_SIZE, "flush_interval": 0.02}}))
         .unwrap()
+}
+
+/// Events of the second process on the data dir (`sigkill_at_random_points_…`, round 0).
+const SECOND_PROCESS_SEQS: std::ops::Range<u64> = 1_000_000..1_000_050;
+
+/// While the child holds the data dir: a client of this process on it takes `slot-1`, tracks
+/// [`SECOND_PROCESS_SEQS`] and delivers them all before its shutdown returns (its events are
+/// checked with the child's at the end). Returns the seqs it tracked.
+fn second_process_delivers(
+    runtime: &tokio::runtime::Runtime,
+    server: &TestCollector,
+    dir: &std::path::Path,
+) -> std::ops::Range<u64> {
+    let report = runtime.block_on(async {
+        let client = Client::builder("wk_test")
+            .endpoint(server.endpoint())
+            .config(config())
+            .data_dir(dir)
+            .build()
+            .expect("a second process on a data dir in use gets a slot of its own");
+        assert!(
+            dir.join("slot-1").join("lock").is_file(),
+            "the child holds the data dir itself: this one is on slot-1"
+        );
+        assert_eq!(
+            client.stats().await.restored,
+            0,
+            "the child's events are not taken"
+        );
+        for seq in SECOND_PROCESS_SEQS {
+            client.track(Event::track("e").property("seq", seq));
+        }
+        // A scripted 503 answer means a retry after a backoff (≤ a few s): a generous deadline.
+        client.shutdown(Duration::from_secs(60)).await
+    });
+    assert_eq!(report.unsent, 0, "{report:?}");
+    SECOND_PROCESS_SEQS
 }
 
 /// This test binary run again as a child process that runs only the ignored test `name`, with
@@ -133,13 +173,11 @@ fn sigkill_at_random_points_loses_nothing_durable_and_sends_nothing_twice() {
         for line in lines.by_ref() {
             let line = line.unwrap();
             if line.contains("started") && round == 0 {
-                // The child holds the data dir: a second client is refused, not let in.
-                let refused = Client::builder("wk_test").data_dir(dir.path()).build();
-                let error = refused
-                    .err()
-                    .expect("the data dir is in use by the child")
-                    .to_string();
-                assert!(error.contains("in use"), "{error}");
+                // The child holds the data dir: a second process on it (this one) is let in,
+                // on a slot of its own, and delivers its events.
+                let seqs = second_process_delivers(&runtime, &server, dir.path());
+                durable.extend(seqs.clone());
+                tracked.extend(seqs);
             }
             if let Some(at) = line.find("durable ") {
                 let seq: u64 = line[at + 8..].trim().parse().unwrap();
@@ -235,15 +273,20 @@ fn exit_child() {
     std::process::exit(0);
 }
 
-#[test]
-fn a_process_that_exits_right_after_dropping_its_client_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let status = child_process("exit_child", EXIT_CHILD_ENV, dir.path())
+/// Runs [`exit_child`] on `dir` to its end.
+fn run_exit_child(dir: &std::path::Path) {
+    let status = child_process("exit_child", EXIT_CHILD_ENV, dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn a_process_that_exits_right_after_dropping_its_client_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    run_exit_child(dir.path());
     let collector = support::transport::FakeCollector::new(support::transport::Mode::Fail(503));
     let client = Client::builder("wk_test")
         .transport(collector)
@@ -256,6 +299,47 @@ fn a_process_that_exits_right_after_dropping_its_client_loses_nothing() {
         restored, EXIT_EVENTS,
         "every event tracked before the drop is on disk"
     );
+}
+
+/// The same child, started while this process holds the data dir: it takes `slot-1` and exits
+/// with its events queued there; the next client to start on the data dir adopts them.
+#[test]
+fn a_second_process_that_exits_with_events_queued_leaves_them_to_the_next_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let collector = support::transport::FakeCollector::new(support::transport::Mode::Fail(503));
+    let first = Client::builder("wk_test")
+        .transport(collector.clone())
+        .data_dir(dir.path())
+        .build()
+        .unwrap();
+    first.track(Event::track("e").property("seq", EXIT_EVENTS));
+    run_exit_child(dir.path());
+    assert!(
+        dir.path().join("slot-1").join("queue.log").is_file(),
+        "the child used slot-1"
+    );
+    let report = runtime.block_on(first.shutdown(Duration::ZERO));
+    assert_eq!((report.unsent, report.persisted), (1, true));
+
+    let collector = support::transport::FakeCollector::new(support::transport::Mode::Accept);
+    let next = Client::builder("wk_test")
+        .transport(collector.clone())
+        .data_dir(dir.path())
+        .build()
+        .unwrap();
+    // `next` normally takes slot 0 and adopts slot-1; if slot 0's lock is still held for an
+    // instant (a process forked by a parallel test shares the descriptor until it execs), it
+    // takes slot-1 and adopts slot 0 instead. Either way it restores both slots' events.
+    assert_eq!(runtime.block_on(next.stats()).restored, EXIT_EVENTS + 1);
+    assert_eq!(runtime.block_on(next.flush()), 0);
+    let mut seqs: Vec<u64> = collector
+        .accepted()
+        .iter()
+        .map(|(_, m)| m["properties"]["seq"].as_u64().unwrap())
+        .collect();
+    seqs.sort();
+    assert_eq!(seqs, (0..=EXIT_EVENTS).collect::<Vec<_>>(), "each event once");
 }
 
 const FULL_DISK_ENV: &str = "FOOTFALL_FULL_DISK_CHILD";

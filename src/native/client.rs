@@ -198,7 +198,15 @@ impl ClientBuilder {
         self
     }
 
-    /// Persist identity and queue in `dir` with a [`FileStore`] (default: memory only).
+    /// Persist identity and queue in `dir` with a [`FileStore`] (default: memory only). The
+    /// directory is created if missing. Several clients may share one data dir — other
+    /// processes of the same service (pre-fork workers, an overlapping restart) or this one:
+    /// the first uses `dir` itself, each other one a `dir/slot-N` of its own (at most
+    /// [`super::MAX_SLOTS`] at a time; beyond, `build` fails with a clear error). A new slot
+    /// starts with the anonymous id, session and consent choices persisted in `dir`. Events a
+    /// client left queued when it stopped or died are delivered by the next client that starts
+    /// on `dir`, or by one running there (checked about every minute), with their
+    /// `messageId`s. See the durability section of the module docs of `footfall::native`.
     pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.data_dir = Some(dir.into());
         self
@@ -269,9 +277,14 @@ impl ClientBuilder {
 
     /// Restores persisted state, starts the worker thread and returns the client.
     pub fn build(self) -> Result<Client, ClientError> {
+        let mut adopter = None;
         let (store, persistent): (Box<dyn Store>, bool) = match (self.store, &self.data_dir) {
             (Some(store), _) => (store, true),
-            (None, Some(dir)) => (Box::new(FileStore::open(dir)?.with_sync(self.sync_writes)), true),
+            (None, Some(dir)) => {
+                let store = FileStore::open(dir)?.with_sync(self.sync_writes);
+                adopter = store.adopter();
+                (Box::new(store), true)
+            }
             (None, None) => (Box::new(NullStore), false),
         };
         let now = self.clock.now_ms();
@@ -306,7 +319,8 @@ impl ClientBuilder {
             counters.clone(),
             persistent,
             close_timeout_ms,
-        );
+        )
+        .with_adopter(adopter, now);
         let thread = std::thread::Builder::new()
             .name("footfall-worker".into())
             .spawn(move || runtime.block_on(worker.run()))

@@ -19,9 +19,11 @@
 //! process crash; with [`FileStore::with_sync`] each write is also `fsync`ed (survives power
 //! loss, costs a disk flush per event).
 //!
-//! - `lock` — one store per data dir: [`FileStore::open`] takes an exclusive `flock` on it (see
-//!   `dir_lock.rs`), so a second client on the same directory, in this process or another, is
-//!   refused with a clear error; the kernel releases it when the holder exits or is killed.
+//! - `lock` — one store per directory: [`FileStore::open`] takes an exclusive `flock` on it
+//!   (see `dir_lock.rs`); the kernel releases it when the holder exits or is killed.
+//! - `slot-1/`, `slot-2/`, … — the same files for the other clients on this data dir, in this
+//!   process or others, while the data dir itself (slot 0) is held by a live one; a store that
+//!   opens adopts the queues of slots nobody holds any more (see `slots.rs`).
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -29,8 +31,12 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::dir_lock::DirLock;
+use super::slots;
 use crate::store::{PersistedState, Restored, Store, StoreError, StoredMessage, StoredMessageRef};
 
+pub(super) const LOG_FILE: &str = "queue.log";
+pub(super) const STATE_FILE: &str = "state.json";
+pub(super) const SETTINGS_FILE: &str = "settings";
 const MAGIC: &[u8; 4] = b"FFQ1";
 const HEADER: usize = 12;
 const ADD: u8 = 1;
@@ -47,7 +53,11 @@ fn io_err(what: &str, path: &Path, e: std::io::Error) -> StoreError {
 /// The file-backed [`Store`]; see the module docs for the format.
 #[derive(Debug)]
 pub struct FileStore {
+    /// The slot's directory: the data dir itself (slot 0) or `{data_dir}/slot-N`.
     dir: PathBuf,
+    /// The data dir.
+    root: PathBuf,
+    slot: usize,
     log: Option<File>,
     sync: bool,
     adds: u64,
@@ -58,12 +68,16 @@ pub struct FileStore {
 }
 
 impl FileStore {
-    /// A store in `dir` (created if missing), locked for this store's lifetime (see
-    /// `dir_lock.rs`). Fails with a clear error when `dir` cannot be created or written (a
-    /// file in its place, read-only) or another store holds it.
+    /// A store in the data dir `dir` (created if missing): in the directory itself, or, while
+    /// another live client holds that, in the first free `slot-N` subdirectory (see
+    /// `slots.rs`), locked for this store's lifetime (see `dir_lock.rs`). [`Store::load`] then
+    /// also adopts the queues other clients left in slots nobody holds. Fails with a clear
+    /// error when `dir` cannot be created or written (a file in its place, read-only) or all
+    /// [`super::MAX_SLOTS`] slots are held.
     pub fn open(dir: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
-        let dir = dir.into();
-        if let Err(e) = fs::create_dir_all(&dir) {
+        let root = dir.into();
+        let dir = &root;
+        if let Err(e) = fs::create_dir_all(dir) {
             let what = if dir.exists() && !dir.is_dir() {
                 "is not a directory".to_string()
             } else {
@@ -71,15 +85,48 @@ impl FileStore {
             };
             return Err(StoreError(format!("data dir {} {what}", dir.display())));
         }
-        let lock = DirLock::acquire(&dir)?;
+        let (slot, dir, lock) = slots::take_slot(&root)?;
+        if slot == 0 {
+            tracing::info!(target: "footfall", "data dir {}: using it (slot 0)", root.display());
+        } else {
+            tracing::info!(
+                target: "footfall",
+                "data dir {}: slot 0 is held by another live client; using slot {slot} ({})",
+                root.display(),
+                dir.display()
+            );
+        }
         Ok(FileStore {
             dir,
+            root,
+            slot,
             log: None,
             sync: false,
             adds: 0,
             removes: 0,
             lock,
             last_state: None,
+        })
+    }
+
+    /// The directory this store writes to: the data dir itself (slot 0) or its `slot-N`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The slot this store holds: 0 for the data dir itself, `N` for `slot-N`.
+    pub fn slot(&self) -> usize {
+        self.slot
+    }
+
+    /// What the client's worker adopts abandoned slots with while it runs (see `slots.rs`);
+    /// `None` on a file system that cannot lock (no slots there).
+    pub(crate) fn adopter(&self) -> Option<slots::Adopter> {
+        self.lock.unlocked.is_none().then(|| slots::Adopter {
+            root: self.root.clone(),
+            slot: self.slot,
+            log: self.log_path(),
+            sync: self.sync,
         })
     }
 
@@ -90,15 +137,30 @@ impl FileStore {
     }
 
     fn state_path(&self) -> PathBuf {
-        self.dir.join("state.json")
+        self.dir.join(STATE_FILE)
     }
 
     fn settings_path(&self) -> PathBuf {
-        self.dir.join("settings")
+        self.dir.join(SETTINGS_FILE)
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.join("queue.log")
+        self.dir.join(LOG_FILE)
+    }
+
+    /// `name` of this slot, or — for a slot that has none yet — a copy of slot 0's (see
+    /// `slots.rs`: a new slot starts with the identity and settings of the data dir, then
+    /// keeps its own).
+    fn read_own_or_slot0(&self, name: &str) -> std::io::Result<Vec<u8>> {
+        match fs::read(self.dir.join(name)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.slot != 0 => {
+                let bytes = fs::read(self.root.join(name))?;
+                // A failed copy only means copying again next time.
+                let _ = self.write_atomically(&self.dir.join(name), &bytes);
+                Ok(bytes)
+            }
+            other => other,
+        }
     }
 
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
@@ -238,7 +300,7 @@ fn push_record(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-fn encode_add(out: &mut Vec<u8>, id: &str, category: &str, enqueued_at: u64, json: &str) {
+pub(super) fn encode_add(out: &mut Vec<u8>, id: &str, category: &str, enqueued_at: u64, json: &str) {
     let mut p = Vec::with_capacity(1 + 8 + 4 + id.len() + category.len() + json.len());
     p.push(ADD);
     p.extend_from_slice(&enqueued_at.to_le_bytes());
@@ -293,7 +355,7 @@ fn decode(payload: &[u8]) -> Option<Record> {
 }
 
 /// Replays a log: the live messages in order, and a warning per skipped stretch.
-fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
+pub(super) fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
     let mut slots: Vec<Option<StoredMessage>> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     let mut warnings = Vec::new();
@@ -356,8 +418,10 @@ fn replay(bytes: &[u8]) -> (Vec<StoredMessage>, Vec<String>) {
 
 impl Store for FileStore {
     fn load(&mut self) -> Result<Restored, StoreError> {
+        // Without a working lock nobody can tell a live slot from an abandoned one.
+        let can_adopt = self.lock.unlocked.is_none();
         let mut warnings: Vec<String> = self.lock.unlocked.take().into_iter().collect();
-        let state = match fs::read(self.state_path()) {
+        let state = match self.read_own_or_slot0(STATE_FILE) {
             Ok(bytes) => match std::str::from_utf8(&bytes)
                 .map_err(|e| e.to_string())
                 .and_then(PersistedState::from_json)
@@ -381,13 +445,41 @@ impl Store for FileStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(io_err("reading", &self.log_path(), e)),
         };
-        let (messages, log_warnings) = replay(&bytes);
+        let (mut messages, log_warnings) = replay(&bytes);
         warnings.extend(log_warnings);
-        if let Err(e) = self.rewrite(&messages) {
-            warnings.push(format!("compaction failed: {e}"));
+        let orphans = if can_adopt {
+            slots::find_orphans(&self.root, self.slot, &mut warnings)
+        } else {
+            Vec::new()
+        };
+        // Adopted messages are durable in our log before they leave the orphan's.
+        let merged = (!orphans.is_empty()).then(|| slots::merge(&messages, &orphans));
+        match self.rewrite(merged.as_deref().unwrap_or(&messages)) {
+            Ok(()) => {
+                if let Some(merged) = merged {
+                    messages = merged;
+                }
+                for orphan in orphans {
+                    warnings.extend(orphan.release(&self.root));
+                }
+            }
+            Err(e) => {
+                warnings.push(format!("compaction failed: {e}"));
+                if !orphans.is_empty() {
+                    warnings.push(format!(
+                        "the queues of {} abandoned slot(s) of {} were left for a later start",
+                        orphans.len(),
+                        self.root.display()
+                    ));
+                }
+            }
         }
-        let settings = match fs::read_to_string(self.settings_path()) {
-            Ok(text) => Some(text),
+        let settings = match self.read_own_or_slot0(SETTINGS_FILE).map(String::from_utf8) {
+            Ok(Ok(text)) => Some(text),
+            Ok(Err(e)) => {
+                warnings.push(format!("settings unreadable ({e}); ignored"));
+                None
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {
                 warnings.push(format!("settings unreadable ({e}); ignored"));

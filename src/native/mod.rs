@@ -18,8 +18,8 @@
 //! # Durability: what survives a crash, exactly
 //!
 //! - `track()` only hands the event to the worker thread (it never blocks on I/O); the worker
-//!   appends it to `{data_dir}/queue.log` with one `write(2)` an instant later, after every
-//!   command issued before it.
+//!   appends it to `queue.log` in the data dir (in its slot of it, see below) with one
+//!   `write(2)` an instant later, after every command issued before it.
 //! - **Process killed** (`SIGKILL`, OOM killer, `panic = "abort"`, `std::process::exit`): every
 //!   event tracked before one of these returned survives — [`Client::sync`] (the explicit
 //!   checkpoint), [`Client::flush`], [`Client::stats`], [`Client::shutdown`] — and so does every
@@ -38,10 +38,30 @@
 //! - **Damage**: a torn or corrupt record in `queue.log` is skipped with a warning and costs
 //!   only that record (a damaged *remove* record means a re-send, never a loss); an unreadable
 //!   `state.json` costs the identity (a new anonymous id), never the queue.
-//! - **One client per data dir**, enforced with a lock (`flock`): a second client on it, in
-//!   this process or another, gets a [`ClientError::Store`] ("in use"). A client dropped without
-//!   `shutdown` keeps the dir while its worker goes on delivering (up to `close_timeout`);
-//!   once [`Client::shutdown`] returns, the dir is free.
+//! - **Several clients on one data dir** (worker processes of one service, an overlapping
+//!   restart or blue-green switch, a second `Client` in this process): each one writes to a
+//!   *slot* of its own, enforced with a lock (`flock`) — the first the data dir itself, the
+//!   others `{data_dir}/slot-1`, `slot-2`, … (at most [`MAX_SLOTS`]; beyond, `build` fails
+//!   with a [`ClientError::Store`] naming the limit). No client ever reads or writes a slot
+//!   whose lock is held. A new slot starts with the anonymous id, session and consent choices
+//!   persisted in the data dir (every process of one service shares them), then keeps its
+//!   own. A client dropped without `shutdown` keeps its slot while its worker goes on
+//!   delivering (up to `close_timeout`); once [`Client::shutdown`] returns, the slot is free.
+//! - **Events left in a slot** by a client that stopped or died are *adopted* by the next
+//!   client that starts on the data dir, and by the running ones (at most every
+//!   [`ADOPT_INTERVAL_MS`], when their worker wakes up anyway): its queue is read like after a
+//!   restart (a corrupt record skipped with a warning), written into the adopter's own
+//!   `queue.log` (`fsync`ed with `sync_writes`) and only then removed from the adopted slot
+//!   (whose directory goes too; the data dir itself stays). The adopted events keep their
+//!   `messageId`s, count in [`crate::Stats::restored`] and obey the same rules as restored
+//!   ones (consent, `max_age`, `max_queue_size`: over the cap the oldest are dropped, counted
+//!   `queue_full`); problems while adopting at start are in [`crate::Stats::warnings`], those
+//!   of a running client's adoption are logged (`tracing`, target `footfall`). A crash
+//!   between the two steps leaves them in both slots: they may be sent twice with the same
+//!   `messageId`s, and the collector de-duplicates — at-least-once on the wire, exactly once
+//!   from the collector's point of view. On a file system that cannot lock (NFS without a
+//!   lock daemon) there are no slots: the client uses the data dir unlocked, with a warning,
+//!   and must be the only one there.
 //! - **A data dir that cannot be used** (a file in its place, not writable) fails
 //!   [`ClientBuilder::build`]. Write failures later (disk full) never fail `track()`: the
 //!   events stay in memory and are delivered, each failure counted in
@@ -63,6 +83,7 @@ mod dir_lock;
 mod file_store;
 mod http;
 mod patterns;
+mod slots;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod worker;
@@ -75,6 +96,7 @@ pub use client::{Client, ClientBuilder, ClientError, ShutdownReport};
 pub use file_store::{COMPACT_AFTER_REMOVES, FileStore};
 pub use http::HttpTransport;
 pub use patterns::RegexMatcher;
+pub use slots::{ADOPT_INTERVAL_MS, MAX_SLOTS};
 
 use crate::clock::{Clock, SystemClock};
 use crate::delivery::Delivery;

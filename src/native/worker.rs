@@ -4,7 +4,9 @@
 //! once nothing is in flight and nothing more is due, and finishes on `shutdown` (or when every
 //! handle is gone) once the queue is empty or the deadline passed. It also fetches the privacy
 //! settings when the core says a fetch is due (one at a time, through
-//! [`Transport::fetch_settings`]) and reports the answer to the core.
+//! [`Transport::fetch_settings`]) and reports the answer to the core. With a data dir shared by
+//! several clients, it adopts the queues that stopped clients left in other slots of it (see
+//! `slots.rs`), at most every `ADOPT_INTERVAL_MS` when it wakes up anyway.
 //!
 //! When it stops it drops the core — and with it the store and its data-dir lock — before it
 //! answers `shutdown`/`kill`, so the data dir is free once the caller hears back. A panic in the
@@ -20,6 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::{Id, JoinHandle, JoinSet};
 
 use super::client::{Command, ConsentAction, Counters, Reply, ShutdownReport};
+use super::slots::{ADOPT_INTERVAL_MS, Adopter};
 use super::{HostClock, Transport};
 use crate::Core;
 use crate::delivery::Delivery;
@@ -71,6 +74,8 @@ pub(crate) struct Worker {
     flush_waiters: Vec<Reply<usize>>,
     closing: Option<Closing>,
     killed: Option<Reply<()>>,
+    /// Adopts abandoned slots of the data dir while running, and when it next may.
+    adoption: Option<(Adopter, u64)>,
 }
 
 impl Worker {
@@ -97,12 +102,40 @@ impl Worker {
             flush_waiters: Vec::new(),
             closing: None,
             killed: None,
+            adoption: None,
+        }
+    }
+
+    /// Adopt abandoned slots of the data dir (see `slots.rs`) every [`ADOPT_INTERVAL_MS`] from
+    /// `now` (the store adopted the ones there were when it was loaded).
+    pub(crate) fn with_adopter(mut self, adopter: Option<Adopter>, now: u64) -> Worker {
+        self.adoption = adopter.map(|a| (a, now.saturating_add(ADOPT_INTERVAL_MS)));
+        self
+    }
+
+    /// When due (and not closing): adopts abandoned slots and queues their messages like a
+    /// restart's. Runs when the worker wakes up for anything else; it sets no timer of its own.
+    fn adopt_if_due(&mut self, now: u64) {
+        let Some((adopter, next)) = self.adoption.as_mut().filter(|_| self.closing.is_none()) else {
+            return;
+        };
+        if now < *next {
+            return;
+        }
+        *next = now.saturating_add(ADOPT_INTERVAL_MS);
+        let (messages, warnings) = adopter.adopt();
+        for w in warnings {
+            tracing::warn!(target: "footfall", "{w}");
+        }
+        if !messages.is_empty() {
+            self.core.restore_messages(messages, now);
         }
     }
 
     pub(crate) async fn run(mut self) {
         loop {
             let now = self.clock.now_ms();
+            self.adopt_if_due(now);
             let started = self.send_due(now);
             if let Some(reply) = self.killed.take() {
                 self.sends.abort_all();

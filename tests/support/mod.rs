@@ -273,3 +273,21 @@ pub fn client_builder(
         .clock(Arc::new(clock.clone()))
         .rng(Box::new(footfall::testing::SeededRng::new(seed)))
 }
+
+/// Whether a live client holds the lock of `dir` (a data dir or one of its `slot-N`), i.e.
+/// whether `flock` on `{dir}/lock` would block. Probes with a lock of its own, released at once.
+pub fn lock_held(dir: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(dir.join("lock")) else {
+        return false;
+    };
+    // SAFETY: plain `flock` calls on a descriptor `file` keeps open.
+    unsafe {
+        if libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 {
+            libc::flock(file.as_raw_fd(), libc::LOCK_UN);
+            false
+        } else {
+            true
+        }
+    }
+}

@@ -3,12 +3,30 @@
 //! or hang (the request never gets an answer, like a collector that stopped responding). The
 //! ids of accepted batches are what "the collector's point of view" means in these tests.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use footfall::Batch;
 use footfall::delivery::Delivery;
 use footfall::native::{BoxFuture, Transport};
+use footfall::testing::{ManualClock, SeededRng};
+use footfall::{Batch, Client, ClientBuilder};
+
+/// Every client gets its own seed (the same seed twice would generate the same messageIds).
+static SEED: AtomicU64 = AtomicU64::new(1);
+
+/// A client on virtual time (`clock`) that sends to `collector`, configured with `config`.
+pub fn builder(
+    collector: &Arc<FakeCollector>,
+    clock: &ManualClock,
+    config: serde_json::Value,
+) -> ClientBuilder {
+    Client::builder("wk_test")
+        .config(footfall::Config::from_value(config).unwrap())
+        .transport(collector.clone())
+        .clock(Arc::new(clock.clone()))
+        .rng(Box::new(SeededRng::new(SEED.fetch_add(1, Ordering::Relaxed))))
+}
 
 /// How the fake collector answers from now on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
