@@ -40,6 +40,10 @@ pub enum SettingsResponse {
     Fetched { body: String, etag: Option<String> },
     /// HTTP 304: the settings the core has are current.
     NotModified,
+    /// HTTP 404, 405 or 501: this collector has no privacy control plane (a Segment-compatible
+    /// collector without `/v1/settings`). Not a failure: the settings in force stay and the next
+    /// fetch is after `delivery.settings_refresh`, not after a retry backoff.
+    Absent { detail: String },
     /// Any other status, a network error, a timeout: retried with backoff (the settings in
     /// force stay; delivery is never held by a failing fetch).
     Failed { detail: String },
@@ -47,7 +51,8 @@ pub enum SettingsResponse {
 
 impl SettingsResponse {
     /// The response for an HTTP answer: 200 → [`SettingsResponse::Fetched`], 304 →
-    /// [`SettingsResponse::NotModified`], anything else → [`SettingsResponse::Failed`].
+    /// [`SettingsResponse::NotModified`], 404/405/501 → [`SettingsResponse::Absent`], anything
+    /// else → [`SettingsResponse::Failed`].
     pub fn http(status: u16, etag: Option<String>, body: Option<String>) -> SettingsResponse {
         match status {
             200 => SettingsResponse::Fetched {
@@ -58,7 +63,10 @@ impl SettingsResponse {
             _ => {
                 let mut detail = String::from("HTTP ");
                 push_u64(&mut detail, u64::from(status));
-                SettingsResponse::Failed { detail }
+                match status {
+                    404 | 405 | 501 => SettingsResponse::Absent { detail },
+                    _ => SettingsResponse::Failed { detail },
+                }
             }
         }
     }
@@ -151,8 +159,14 @@ mod tests {
         );
         assert_eq!(
             SettingsResponse::http(404, None, None),
-            SettingsResponse::Failed {
+            SettingsResponse::Absent {
                 detail: "HTTP 404".into()
+            }
+        );
+        assert_eq!(
+            SettingsResponse::http(503, None, None),
+            SettingsResponse::Failed {
+                detail: "HTTP 503".into()
             }
         );
     }

@@ -35,6 +35,7 @@ export const enum On {
   TYPED = 18,
   TRACK = 19,
   TRACK_BATCH = 20,
+  SHOWN = 21,
 }
 
 /** What the host's `get(what, arg, now)` answers (see bindings/wasm/src/web/mod.rs). */
@@ -49,6 +50,20 @@ export const enum Get {
   SETTINGS_URL = 7,
   SETTLED = 8,
   BATCH = 9,
+}
+
+let clockAt = 0;
+let clockPerf = 0;
+
+/** The engine's clock (ms since the epoch): `Date.now()`, except that it never goes back: when
+ * the computer's clock is set back, it runs on from where it was (by `performance.now()`), so
+ * the deadlines the engine set (batches, retries, sessions) do not wait out the jump. A clock
+ * set forward is taken as it is (the engine cannot tell it from the computer sleeping). */
+export function now(): number {
+  const p = performance.now();
+  clockAt = Math.max(Date.now(), clockAt + p - clockPerf);
+  clockPerf = p;
+  return Math.floor(clockAt);
 }
 
 /** Without Web Locks, a partition whose newest event is this old belongs to a dead tab (10 min). */
@@ -131,6 +146,11 @@ export class Driver {
 
   /** Claims this tab's storage partition (and orphaned ones), starts the Rust host, listens. */
   static async start(options: Record<string, unknown>, optionsJson: string): Promise<Driver> {
+    // A prerendered page (Speculation Rules) the user may never see: nothing is read, stored,
+    // counted or sent until it is shown.
+    if ((document as { prerendering?: boolean }).prerendering) {
+      await new Promise((shown) => document.addEventListener('prerenderingchange', shown, { once: true }));
+    }
     const writeKey = String(options.writeKey ?? '');
     const persist = options.persistence !== 'memory' && storageWorks();
     const prefix = `footfall.${writeKey}.`;
@@ -142,13 +162,13 @@ export class Driver {
     const others: string[] = [];
     if (persist) {
       const parts = partitions(writeKey).split('\0');
-      const now = Date.now();
+      const at = now();
       if (l) await hold(l, lockPrefix + tab, false);
       const held = l ? await l.query().then((s) => [...(s.held ?? []), ...(s.pending ?? [])].map((x) => x.name), () => null) : null;
       for (let i = 0; i + 1 < parts.length; i += 2) {
         const other = parts[i];
         if (!l) {
-          if (now - Number(parts[i + 1]) > STALE_MS) adopted.push(other);
+          if (at - Number(parts[i + 1]) > STALE_MS) adopted.push(other);
         } else if (held && !held.includes(lockPrefix + other) && (await hold(l, lockPrefix + other, true))) {
           orphans.push(other); // ours now; read a moment later (see `adoptSoon`)
         } else {
@@ -167,14 +187,14 @@ export class Driver {
       dnt: navigator.doNotTrack === '1',
       storage: persist,
     };
-    const h = FootfallHost.start(optionsJson, JSON.stringify(env), Date.now());
+    const h = FootfallHost.start(optionsJson, JSON.stringify(env), now());
     if (!h) throw new Error(problem());
     const d = new Driver(h, prefix, writeKey);
     d.known = new Set([tab, ...adopted, ...orphans]);
     orphans.forEach((t) => d.adoptSoon(t));
     if (l) others.forEach((t) => d.watch(t));
     d.listen(options.autocapture === true);
-    d.after(d.h.on(On.WAKEUP, '', Date.now()));
+    d.after(d.h.on(On.WAKEUP, '', now()));
     return d;
   }
 
@@ -197,7 +217,7 @@ export class Driver {
    * has just sent would be sent again. */
   private adoptSoon(tab: string): void {
     setTimeout(() => {
-      if (!this.stopped) this.after(this.h.on(On.ADOPT, tab, Date.now()));
+      if (!this.stopped) this.after(this.h.on(On.ADOPT, tab, now()));
     }, ADOPT_SETTLE_MS);
   }
 
@@ -212,9 +232,9 @@ export class Driver {
   /** Hands the queued calls to the host (every other call does this first, keeping the order). */
   drain = (): void => {
     if (!this.calls.length || this.stopped) return;
-    const batch = `[${this.calls.join(',')}]`;
+    const batch = this.calls.join('\n');
     this.calls = [];
-    this.after(this.h.on(On.TRACK_BATCH, batch, Date.now()));
+    this.after(this.h.on(On.TRACK_BATCH, batch, now()));
   };
 
   /** Arms the timer for `delay` ms from now (-1: none), keeping an earlier one; queues a commit. */
@@ -227,7 +247,7 @@ export class Driver {
       });
     }
     if (delay < 0 || this.stopped) return;
-    const at = Date.now() + delay;
+    const at = now() + delay;
     if (this.timer !== undefined && this.timerAt <= at) return;
     clearTimeout(this.timer);
     this.timerAt = at;
@@ -243,14 +263,14 @@ export class Driver {
   pump(): void {
     if (this.stopped) return;
     this.drain();
-    const now = Date.now();
-    const settings = this.h.get(Get.SETTINGS_URL, '', now);
+    const t = now();
+    const settings = this.h.get(Get.SETTINGS_URL, '', t);
     if (settings !== undefined) this.fetchSettings(settings);
-    for (let body = this.h.next(now); body !== undefined; body = this.h.next(now)) {
-      const batch = Number(this.h.get(Get.BATCH, '', now)); // negative: no keepalive
+    for (let body = this.h.next(t); body !== undefined; body = this.h.next(t)) {
+      const batch = Number(this.h.get(Get.BATCH, '', t)); // negative: no keepalive
       this.send(Math.abs(batch), body, batch > 0);
     }
-    this.after(this.h.on(On.WAKEUP, '', now));
+    this.after(this.h.on(On.WAKEUP, '', t));
     this.settle();
   }
 
@@ -273,12 +293,12 @@ export class Driver {
       )
       .then((answer) => {
         this.inFlight--;
-        const now = Date.now();
+        const t = now();
         if (this.stopped) return;
         this.after(
           typeof answer === 'string'
-            ? this.h.on(On.FAILED, `${id}\n${answer}`, now)
-            : this.h.on(On.DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, now),
+            ? this.h.on(On.FAILED, `${id}\n${answer}`, t)
+            : this.h.on(On.DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, t),
         );
         this.pump();
       });
@@ -295,7 +315,7 @@ export class Driver {
       )
       .then((answer) => {
         if (this.stopped) return;
-        this.after(this.h.on(On.SETTINGS, answer, Date.now()));
+        this.after(this.h.on(On.SETTINGS, answer, now()));
         this.pump();
       });
   }
@@ -310,7 +330,7 @@ export class Driver {
   flush(): Promise<void> {
     this.drain();
     const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.after(this.h.on(On.FLUSH, '', Date.now()));
+    this.after(this.h.on(On.FLUSH, '', now()));
     this.pump();
     this.settle();
     return done;
@@ -324,16 +344,20 @@ export class Driver {
   private hide = (): void => {
     if (this.stopped) return;
     this.drain();
-    this.h.on(On.HIDE, navigator.onLine !== false ? '1' : '0', Date.now());
+    this.h.on(On.HIDE, navigator.onLine !== false ? '1' : '0', now());
     this.pump(); // chunks the beacon queue refused go by fetch(keepalive)
   };
 
   private listen(autocapture: boolean): void {
     this.on(document, 'visibilitychange', () => document.visibilityState === 'hidden' && this.hide());
     this.on(window, 'pagehide', this.hide);
+    // Back from the back/forward cache: a page view (with `autoPageViews`); see `Host::shown`.
+    this.on(window, 'pageshow', (e) => {
+      if ((e as PageTransitionEvent).persisted && !this.stopped) this.after(this.h.on(On.SHOWN, '', now()));
+    });
     this.on(window, 'online', () => {
       if (this.stopped) return;
-      this.after(this.h.on(On.ONLINE, '', Date.now()));
+      this.after(this.h.on(On.ONLINE, '', now()));
       this.pump();
     });
     this.on(window, 'storage', (e) => {
@@ -343,7 +367,7 @@ export class Driver {
       const queue = `${this.prefix}q.`;
       this.drain();
       if (key?.startsWith(queue)) this.watch(key.slice(queue.length).split('.')[0]);
-      else if (!this.stopped) this.after(this.h.on(On.STORAGE, key ?? '', Date.now()));
+      else if (!this.stopped) this.after(this.h.on(On.STORAGE, key ?? '', now()));
     });
     // SPA navigations: history.pushState / replaceState and popstate.
     let referrer = location.href;
@@ -352,7 +376,7 @@ export class Driver {
       const page = JSON.parse(pageInfo(referrer));
       referrer = location.href;
       this.drain();
-      if (!this.stopped) this.after(this.h.on(On.NAVIGATE, JSON.stringify(page), Date.now()));
+      if (!this.stopped) this.after(this.h.on(On.NAVIGATE, JSON.stringify(page), now()));
     };
     const h = history as unknown as Record<string, (...a: unknown[]) => unknown>;
     for (const m of ['pushState', 'replaceState']) {
@@ -384,7 +408,7 @@ export class Driver {
         const event = JSON.stringify({ type: 'track', event: el.getAttribute('data-footfall-event'), properties });
         try {
           this.drain();
-          this.after(this.h.on(On.TRACK, event, Date.now()));
+          this.after(this.h.on(On.TRACK, event, now()));
         } catch (_) {
           // an invalid attribute (e.g. an empty event name) is counted, never thrown into the page
         }
@@ -395,19 +419,19 @@ export class Driver {
   /** Removes one super property. */
   unregister(name: string): void {
     this.drain();
-    this.h.on(On.UNREGISTER, name, Date.now());
+    this.h.on(On.UNREGISTER, name, now());
   }
 
   /** One of the host's answers (`get` in bindings/wasm/src/web/mod.rs), after the queued calls. */
   get(what: number, arg = ''): string | undefined {
     this.drain();
-    return this.h.get(what, arg, Date.now());
+    return this.h.get(what, arg, now());
   }
 
   /** Logout: a new anonymous id, no user id, a new session. */
   reset(): void {
     this.drain();
-    this.h.on(On.RESET, '', Date.now());
+    this.h.on(On.RESET, '', now());
   }
 
   /** Stops listening and sending; queued events stay stored for the next page. */
@@ -416,7 +440,7 @@ export class Driver {
     this.drain();
     this.off.splice(0).forEach((f) => f());
     clearTimeout(this.timer);
-    this.h.on(On.DESTROY, '', Date.now());
+    this.h.on(On.DESTROY, '', now());
     this.stopped = true;
     this.settle();
   }

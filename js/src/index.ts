@@ -4,7 +4,7 @@
 // turns arguments into the core's event JSON, and is a no-op tracker where there is no browser
 // (SSR). host.ts does the host's asynchronous I/O (timer, fetch, listeners, Web Locks).
 import { initSync } from '../pkg/footfall.js';
-import { Driver, Get, On, problem } from './host.js';
+import { Driver, Get, On, now, problem } from './host.js';
 import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats } from './types.js';
 
 export type * from './types.js';
@@ -38,6 +38,15 @@ function loadWasm(url?: string | URL): Promise<unknown> {
     });
   return wasmReady;
 }
+
+/** The trackers loaded on this page, by write key: `[options JSON, tracker, the tracker once
+ * loaded]`. On `globalThis` (under a registered symbol) so that two copies of the package on
+ * one page (the `<script>` build and a bundle, a module reloaded by HMR) share them too. */
+type Loaded = [string, Promise<Footfall>, Footfall?];
+const trackers: Map<string, Loaded> = ((globalThis as Record<symbol, unknown>)[Symbol.for('footfall')] ??= new Map()) as Map<
+  string,
+  Loaded
+>;
 
 function argError(method: string, arg: string, problem: string): Error {
   return new Error(`Footfall.${method}: \`${arg}\` ${problem}`);
@@ -100,7 +109,10 @@ export class Footfall {
   private readonly d: Driver | null;
   readonly consent: Consent;
 
-  private constructor(driver: Driver | null) {
+  private constructor(
+    driver: Driver | null,
+    private readonly k = '',
+  ) {
     this.d = driver;
     const call = (action: string, signal: number, categories?: string[]) => {
       checkCategories(`consent.${action}`, categories);
@@ -120,17 +132,38 @@ export class Footfall {
    * Loads the engine and starts tracking. Rejects with an `Error` naming the option when the
    * options are invalid, or saying why the engine (`footfall_bg.wasm`) could not be loaded
    * (network, HTTP status, Content-Security-Policy). Without a browser (server-side rendering) it resolves to a tracker
-   * that does nothing.
+   * that does nothing. One tracker per write key and page: a second `load` with the same
+   * `writeKey` (React StrictMode, two script tags, HMR), even while the first is loading,
+   * resolves to the same tracker, whose options stay (a warning with `debug: true` when they
+   * differ); after `destroy()`, `load` starts a new one. A prerendered page resolves when it
+   * is shown.
    */
   static async load(options: FootfallOptions): Promise<Footfall> {
     if (!isObject(options)) throw argError('load', 'options', 'must be an object');
     if (typeof window === 'undefined' || typeof document === 'undefined') return new Footfall(null);
+    const json = stringify('load', 'options', options);
+    const key = String(options.writeKey);
+    let entry = trackers.get(key);
+    if (!entry) trackers.set(key, (entry = [json, Footfall.start(options, key)]));
+    else if (entry[0] !== json && options.debug) console.warn(`[footfall] load: ${key} is loaded already; options ignored`);
+    return entry[1];
+  }
+
+  /** Starts the tracker for write key `key` (see `load`). */
+  private static async start(options: FootfallOptions, key: string): Promise<Footfall> {
     const { wasmUrl, ...rest } = options;
-    await loadWasm(wasmUrl);
     try {
-      return new Footfall(await Driver.start(rest, stringify('load', 'options', rest)));
+      await loadWasm(wasmUrl);
+      let d: Driver;
+      try {
+        d = await Driver.start(rest, stringify('load', 'options', rest));
+      } catch (e) {
+        throw new Error(`Footfall.load: ${(e as Error).message}`);
+      }
+      return (trackers.get(key)![2] = new Footfall(d, key));
     } catch (e) {
-      throw new Error(`Footfall.load: ${(e as Error).message}`);
+      trackers.delete(key);
+      throw e;
     }
   }
 
@@ -144,7 +177,7 @@ export class Footfall {
   private run(method: string, call: (h: Driver['h'], now: number) => number): void {
     if (!this.d) return;
     this.d.drain();
-    const delay = call(this.d.h, Date.now());
+    const delay = call(this.d.h, now());
     if (Number.isNaN(delay)) throw new Error(`Footfall.${method}: ${problem()}`);
     this.d.after(delay);
   }
@@ -169,7 +202,7 @@ export class Footfall {
     if (options == null) {
       // The common case: the core checks the name now (bad arguments throw), the call itself
       // reaches the core with the rest of the burst (Driver.queue).
-      const call = stringify('track', 'properties', [event, properties ?? null, Date.now()]);
+      const call = stringify('track', 'properties', [event, properties ?? null, this.d && now()]);
       if (!this.d) return;
       const bad = this.d.h.get(Get.CHECK_NAME, event, 0);
       if (bad !== undefined) throw new Error(`Footfall.track: ${bad}`);
@@ -253,6 +286,7 @@ export class Footfall {
 
   /** Stops listening and sending; queued events stay stored for the next page. */
   destroy(): void {
+    if (trackers.get(this.k)?.[2] === this) trackers.delete(this.k);
     this.d?.destroy();
   }
 

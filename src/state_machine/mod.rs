@@ -491,7 +491,10 @@ impl Core {
         }
     }
 
-    fn store_failed(&mut self, e: &StoreError) {
+    /// Counts a store failure ([`Stats::store_errors`]) with a warning: the core's own store
+    /// calls, and a host's failed writes of its store (e.g. the browser's `localStorage` full or
+    /// unavailable).
+    pub fn store_failed(&mut self, e: &StoreError) {
         self.stats.store_errors += 1;
         self.warn(&e.message());
     }

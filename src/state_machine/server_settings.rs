@@ -145,12 +145,14 @@ impl Core {
     /// once (see the crate docs) and persisted; the next fetch is due after
     /// `delivery.settings_refresh`, or after a backoff (`delivery.backoff_base` doubling up to
     /// `delivery.backoff_cap`, at most `settings_refresh`) when the fetch failed or the answer was
-    /// unreadable — the settings in force stay meanwhile.
+    /// unreadable — the settings in force stay meanwhile. A collector without a settings
+    /// endpoint ([`SettingsResponse::Absent`]) is asked again after `settings_refresh`.
     pub fn report_settings(&mut self, response: SettingsResponse, now: u64) {
         let s = &mut self.server;
         s.in_flight = false;
         s.answered = true;
         s.hold_until = 0;
+        let mut retry = true;
         let failure = match response {
             SettingsResponse::Fetched { body, etag } => {
                 let same = s
@@ -179,6 +181,10 @@ impl Core {
                 self.confirm_settings(now);
                 None
             }
+            SettingsResponse::Absent { detail } => {
+                retry = false;
+                Some(detail)
+            }
             SettingsResponse::Failed { detail } => Some(detail),
         };
         let refresh = self.limits.settings_refresh_ms;
@@ -189,10 +195,15 @@ impl Core {
                 refresh
             }
             Some(detail) => {
-                s.failures = s.failures.saturating_add(1);
-                let cap = self.limits.backoff_cap_ms.min(refresh);
-                let base = self.limits.backoff_base_ms.min(cap);
-                let delay = backoff_ms(s.failures, base, cap, &mut *self.rng).max(base);
+                let delay = if retry {
+                    s.failures = s.failures.saturating_add(1);
+                    let cap = self.limits.backoff_cap_ms.min(refresh);
+                    let base = self.limits.backoff_base_ms.min(cap);
+                    backoff_ms(s.failures, base, cap, &mut *self.rng).max(base)
+                } else {
+                    s.failures = 0;
+                    refresh
+                };
                 let mut line = String::from("settings fetch failed (");
                 line.push_str(&detail);
                 line.push_str("); next try in ");

@@ -360,6 +360,12 @@ fn fetch_schedule_etag_backoff_and_never_blocking_delivery() {
     }
     assert!(delays.iter().all(|d| (1_000..=60_000).contains(d)), "{delays:?}");
     assert!(delays[11] > delays[0]);
+    // A collector without a settings endpoint (404) is not failing: asked again after the
+    // refresh interval, and the backoff starts over.
+    core.poll_settings(at).unwrap();
+    core.report_settings(SettingsResponse::http(404, None, None), at);
+    assert_eq!(core.next_wakeup(at), Some(at + REFRESH));
+    at += REFRESH;
     assert_eq!(core.server_settings().unwrap().property_deny_list, ["email"]);
     // An unreadable answer is a failure too.
     core.poll_settings(at).unwrap();

@@ -2,7 +2,8 @@
 //
 // `startStatic()` serves the built package (js/dist), the test pages (js/test/pages) and the
 // example page (examples/browser); an HTML page requested with `?csp=<policy>` is served with that
-// Content-Security-Policy header. `startCollector()` is a recording stand-in for a
+// Content-Security-Policy header, one requested with `?cacheable` with `no-cache` rather than
+// `no-store` (so the back/forward cache may keep it). `startCollector()` is a recording stand-in for a
 // Segment-compatible collector: it records every request that reaches it (method, path, headers,
 // parsed body) and answers POST /v1/batch through a replaceable `respond` hook (default: 200 with
 // `{accepted: n}`), so tests can fail requests on purpose. GET /v1/settings serves
@@ -52,9 +53,17 @@ export async function startStatic(
       if (!file.startsWith(dir)) break;
       try {
         const body = await readFile(file);
-        const headers = { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' };
-        const csp = new URL(req.url, 'http://x').searchParams.get('csp');
+        // Any origin may load the package (a sandboxed iframe's origin is opaque: `null`).
+        const headers = {
+          'content-type': types[extname(file)] ?? 'application/octet-stream',
+          'cache-control': 'no-store',
+          'access-control-allow-origin': '*',
+        };
+        const query = new URL(req.url, 'http://x').searchParams;
+        const csp = query.get('csp');
         if (csp && extname(file) === '.html') headers['content-security-policy'] = csp;
+        // `?cacheable`: an HTML page the back/forward cache may keep (`no-store` pages it never does).
+        if (query.has('cacheable') && extname(file) === '.html') headers['cache-control'] = 'no-cache';
         res.writeHead(200, headers);
         res.end(body);
       } catch {

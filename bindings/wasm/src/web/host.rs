@@ -44,8 +44,6 @@ pub struct Host {
     /// `keepalive` (≤ 64 KB: it can outlive the page).
     pub last_batch: u64,
     pub last_keepalive: bool,
-    /// Failed `localStorage` writes (quota, disabled storage); added to `stats().storeErrors`.
-    pub commit_errors: u64,
 }
 
 impl Host {
@@ -63,7 +61,6 @@ impl Host {
             outbox: Vec::new(),
             last_batch: 0,
             last_keepalive: true,
-            commit_errors: 0,
         }
     }
 
@@ -208,9 +205,19 @@ impl Host {
             if let Some(state) = store.stored_state() {
                 self.core.sync_state(state, now);
             }
-            if store.open_if_consented_elsewhere().is_err() {
-                self.commit_errors += 1;
+            if let Err(e) = store.open_if_consented_elsewhere() {
+                self.core.store_failed(&e);
             }
+        }
+        self.wakeup(now)
+    }
+
+    /// The page came back from the back/forward cache (`pageshow` with `persisted`): the user
+    /// sees it again, so with `autoPageViews` it is a page view (as PostHog and GA4 count it).
+    /// Timers and delivery simply go on (the JS side's timer survives the cache).
+    pub fn shown(&mut self, now: u64) -> f64 {
+        if self.auto_page_views {
+            self.core.track(self.page.page_view(), now);
         }
         self.wakeup(now)
     }
@@ -233,8 +240,8 @@ impl Host {
     /// A consent grant allows storage: write what the store held back.
     pub fn open_store(&mut self) {
         if let Some(store) = &self.store {
-            if store.open().is_err() {
-                self.commit_errors += 1;
+            if let Err(e) = store.open() {
+                self.core.store_failed(&e);
             }
         }
     }
@@ -243,8 +250,11 @@ impl Host {
     /// change the queue, so a burst of calls costs one `localStorage` write).
     pub fn commit(&mut self) {
         if let Some(store) = &self.store {
-            if store.commit().is_err() {
-                self.commit_errors += 1;
+            // Quota exceeded (the site's other data fills the storage), storage cleared or
+            // disabled: the events stay queued in memory and are delivered; counted in
+            // `stats().storeErrors` with a warning.
+            if let Err(e) = store.commit() {
+                self.core.store_failed(&e);
             }
         }
     }

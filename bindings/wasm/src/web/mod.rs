@@ -17,6 +17,7 @@ mod page;
 use footfall::consent::{ConsentDecision, PrivacySignals};
 use footfall::json::read::{Slot, fields};
 use footfall::json::{Map, Value, parse, write_str};
+use footfall::store::StoreError;
 use footfall::{ConsentMode, Core, Event, NullStore, Store};
 use std::sync::Mutex;
 use wasm_bindgen::prelude::*;
@@ -130,6 +131,15 @@ pub fn info(what: u8, arg: &str) -> Option<String> {
     Some(out)
 }
 
+/// A property value the JSON parser refused: makes the event `invalid` (see `track_batch`).
+struct Unreadable(&'static str);
+
+impl footfall::json::IntoJson for Unreadable {
+    fn into_json(self) -> Result<Value, String> {
+        Err(self.0.to_string())
+    }
+}
+
 /// The browser host of one tracker.
 #[wasm_bindgen]
 pub struct FootfallHost {
@@ -190,6 +200,12 @@ impl FootfallHost {
             }
         };
         core.set_library(LIBRARY, env!("CARGO_PKG_VERSION"));
+        if host_options.persistence == Persistence::LocalStorage && !env.storage {
+            // Cookies blocked, a sandboxed or partitioned frame: tracking goes on in memory.
+            core.store_failed(&StoreError(
+                "localStorage is unavailable: events and identity are kept in memory".into(),
+            ));
+        }
         if host_options.debug {
             core.set_debug_log(Box::new(|e| {
                 env::log(&(String::from("[footfall] ") + &e.render()))
@@ -238,7 +254,8 @@ impl FootfallHost {
     /// | 17 `DELIVERED` | batch id LF status LF `Retry-After` LF body (empty: none) | that batch got an HTTP answer |
     /// | 18 `TYPED` | `[kind, [arguments], properties \| null]` (JSON) | a typed product event (`NaN` when refused) |
     /// | 19 `TRACK` | event JSON | any event (`NaN` when refused) |
-    /// | 20 `TRACK_BATCH` | `[[name, properties \| null, timestamp], ...]` (JSON) | queued `track` calls |
+    /// | 20 `TRACK_BATCH` | `[name, properties \| null, timestamp]` (JSON) per call, joined by LF | queued `track` calls |
+    /// | 21 `SHOWN` | | the page came back from the back/forward cache |
     ///
     /// Returns when the JS side should call `next` (ms from now, `-1`: not until something
     /// happens).
@@ -269,6 +286,7 @@ impl FootfallHost {
             9 => h.stop(now),
             10 => h.settings_answer(arg, now),
             11 => h.core.unregister(arg),
+            21 => return h.shown(now),
             16 | 17 => {
                 let (id, rest) = lines(arg);
                 if signal == 16 {
@@ -320,7 +338,7 @@ impl FootfallHost {
             _ => {}
         }
         if what == 2 {
-            return Some(self.host.core.stats_json(self.host.commit_errors));
+            return Some(self.host.core.stats_json(0));
         }
         let core = &self.host.core;
         match what {
@@ -351,23 +369,29 @@ impl FootfallHost {
         self.host.track(event, ms(now))
     }
 
-    /// Signal 20: the common case, `track(name, properties)` without options, batched: the JSON
-    /// array of
-    /// the calls made since the last batch, each `[name, properties | null, timestamp]`
-    /// (their names already checked). The JS side collects them and hands them over in a microtask (or
-    /// before any other call), so a burst of calls costs one crossing and one parse.
-    fn track_batch(&mut self, json: &str, now: f64) -> f64 {
+    /// Signal 20: the common case, `track(name, properties)` without options, batched: the calls
+    /// made since the last batch, each the JSON array `[name, properties | null, timestamp]`
+    /// (their names already checked), joined by LF (`JSON.stringify` never writes one). The JS
+    /// side collects them and hands them over in a microtask (or before any other call), so a
+    /// burst of calls costs one crossing. Each call is parsed on its own: one the parser refuses
+    /// (nested deeper than the JSON limit) is dropped as `invalid`, the rest of the burst goes on.
+    fn track_batch(&mut self, calls: &str, now: f64) -> f64 {
         let now = ms(now);
-        if let Ok(Value::Array(mut calls)) = parse(json) {
-            for call in &mut calls {
-                let Value::Array(parts) = call else { continue };
-                let mut event = Event::track(parts.first().and_then(Value::as_str).unwrap_or(""));
-                if let Some(Value::Object(props)) = parts.get_mut(1) {
-                    event.properties = std::mem::take(props);
+        for call in footfall::text::pieces(calls, b'\n') {
+            let event = match parse(call) {
+                Ok(Value::Array(mut parts)) => {
+                    let mut event = Event::track(parts.first().and_then(Value::as_str).unwrap_or(""));
+                    if let Some(Value::Object(props)) = parts.get_mut(1) {
+                        event.properties = std::mem::take(props);
+                    }
+                    event.timestamp = parts.get(2).and_then(Value::as_u64);
+                    event
                 }
-                event.timestamp = parts.get(2).and_then(Value::as_u64);
-                self.host.core.track(event, now);
-            }
+                Ok(_) => continue, // (the JS side writes arrays only)
+                // Dropped as `invalid` by the core's validation, with the parser's reason.
+                Err(e) => Event::track("").property("properties", Unreadable(e.what)),
+            };
+            self.host.core.track(event, now);
         }
         self.host.wakeup(now)
     }
