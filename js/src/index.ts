@@ -184,7 +184,8 @@ export class Footfall {
 
   /** Sends a `method` call (`track`, `page`, ...: the method is the message type). */
   private send(method: string, fields: Record<string, unknown>, options: EventOptions | undefined): void {
-    const json = stringify(method, 'properties', { type: method, ...fields, ...eventOptions(method, options) });
+    const arg = 'traits' in fields ? 'traits' : 'properties';
+    const json = stringify(method, arg, { type: method, ...fields, ...eventOptions(method, options) });
     this.run(method, (h, now) => h.on(On.TRACK, json, now));
   }
 

@@ -313,7 +313,7 @@ test('hostile arguments: bad types throw an Error naming the argument, the rest 
   assert.match(out.bigint, /^Error: Footfall\.track: `properties` must be JSON-serializable .*BigInt/);
   assert.match(out.deep_with_options, /^Error: Footfall\.track: .*nested too deeply/);
   assert.match(out.symbol_name, /^Error: Footfall\.track: `event` must be a string, got symbol/);
-  assert.match(out.identify_bigint, /^Error: Footfall\.identify: `properties` must be JSON-serializable/);
+  assert.match(out.identify_bigint, /^Error: Footfall\.identify: `traits` must be JSON-serializable/);
   // Dropped and counted: the 40 KB value and the 10,000 properties (too large), the too-deep call.
   assert.equal(stats.dropped.too_large, 2, JSON.stringify(stats));
   assert.equal(stats.dropped.invalid, 1, JSON.stringify(stats));
