@@ -239,8 +239,18 @@ async fn the_alert_scheduler_fires_and_stops_with_the_server() {
         (Some("firing"), Some("any-purchase"))
     );
     assert_eq!(fired["value"], 1.0);
-    let audit = state.store.list_audit(Some(PROJECT), 10).await.unwrap();
-    assert!(audit.iter().any(|e| e.action == "alert.fired"));
+    // The audit entry is written once the webhook's POST has succeeded, i.e. just after the
+    // receiver got it: wait for it (bounded).
+    let mut fired_audited = false;
+    for _ in 0..200 {
+        let audit = state.store.list_audit(Some(PROJECT), 10).await.unwrap();
+        if audit.iter().any(|e| e.action == "alert.fired") {
+            fired_audited = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(fired_audited, "alert.fired in the audit log");
 
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap(); // returns: the scheduler stopped with the server
