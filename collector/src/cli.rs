@@ -475,6 +475,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let addr = listener.local_addr()?;
+    // Before the address is announced: a SIGTERM from then on shuts down gracefully.
+    let shutdown = server::shutdown_signal();
     tracing::info!(%addr, store = %backend::location(&state.config), projects = state.config.projects.len(), "collector ready");
     // Machine-readable first line on stdout (tests and scripts read the port from it).
     println!("footfall: listening on http://{addr}");
@@ -506,7 +508,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         println!("footfall: example page http://{addr}/example/?writeKey={key}");
     }
     let _ = std::io::stdout().flush();
-    server::serve(state, listener, server::shutdown_signal()).await?;
+    server::serve(state, listener, shutdown).await?;
     Ok(())
 }
 

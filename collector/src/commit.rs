@@ -12,12 +12,17 @@
 //! the merged group (every backend reports in-batch copies; see `engine/src/store/mod.rs`), so
 //! the group is handed over without a dedupe pass of its own; the report is split per request.
 //!
+//! The outcome of the last commit is kept ([`Committer::write_failure`]): while the store refuses
+//! writes as unavailable (a full disk, a lost database), `/ready` says so, for at most
+//! [`WRITE_FAILURE_WINDOW`] after the last failure (then a load balancer sends again and the next
+//! commit tells), and until a commit succeeds.
+//!
 //! If a group fails with an error other than "unavailable" (e.g. one batch the backend refuses),
 //! every request of the group gets a retryable 503 and the following batches are committed one
 //! by one for a while, so a poisoned request, when retried, fails alone.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use footfall_engine::store::{Store, StoreError, WriteBatch, WriteReport};
 use tokio::sync::{mpsc, oneshot};
@@ -60,10 +65,37 @@ struct Job {
     reply: oneshot::Sender<Result<CommitOutcome, CommitError>>,
 }
 
+/// How long after a commit failed as "storage unavailable" `/ready` reports it (unless a commit
+/// succeeds first): 10 s.
+pub const WRITE_FAILURE_WINDOW: Duration = Duration::from_secs(10);
+
+/// The last commit that failed as "storage unavailable" (when and why), cleared by a success.
+#[derive(Default)]
+struct LastFailure(Mutex<Option<(Instant, String)>>);
+
+impl LastFailure {
+    fn record<T>(&self, result: &Result<T, CommitError>) {
+        let mut last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(_) => *last = None,
+            Err(CommitError::Unavailable(m)) => *last = Some((Instant::now(), m.clone())),
+            Err(_) => {}
+        }
+    }
+
+    fn current(&self) -> Option<String> {
+        let last = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref()
+            .filter(|(at, _)| at.elapsed() < WRITE_FAILURE_WINDOW)
+            .map(|(_, m)| m.clone())
+    }
+}
+
 /// Handle to the writer task; cheap to clone. The task ends when every handle is dropped.
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Job>,
+    last_failure: Arc<LastFailure>,
 }
 
 impl Committer {
@@ -71,8 +103,21 @@ impl Committer {
     /// bounds it too), `max_events` the size of one group.
     pub fn spawn(store: Arc<dyn Store>, metrics: Arc<Metrics>, queue: usize, max_events: usize) -> Committer {
         let (tx, rx) = mpsc::channel(queue.max(1));
-        tokio::spawn(writer(rx, store, metrics, max_events.max(1)));
-        Committer { tx }
+        let last_failure = Arc::new(LastFailure::default());
+        tokio::spawn(writer(
+            rx,
+            store,
+            metrics,
+            max_events.max(1),
+            last_failure.clone(),
+        ));
+        Committer { tx, last_failure }
+    }
+
+    /// Why the store refused the last commit as unavailable, if it did within
+    /// [`WRITE_FAILURE_WINDOW`] and no commit succeeded since.
+    pub fn write_failure(&self) -> Option<String> {
+        self.last_failure.current()
     }
 
     /// Commits `batch` (in a group with others) and waits until it is durable.
@@ -104,6 +149,7 @@ async fn writer(
     store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     max_events: usize,
+    last_failure: Arc<LastFailure>,
 ) {
     let mut isolate = 0usize;
     while let Some(first) = rx.recv().await {
@@ -121,7 +167,9 @@ async fn writer(
         isolate = isolate.saturating_sub(1);
         let group = jobs.len();
         let batches: Vec<WriteBatch> = jobs.iter_mut().map(|j| std::mem::take(&mut j.batch)).collect();
-        let results = match write_merged(&*store, &metrics, batches).await {
+        let written = write_merged(&*store, &metrics, batches).await;
+        last_failure.record(&written);
+        let results = match written {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(CommitError::Failed(e)) if group > 1 => {
                 tracing::warn!(error = %e, group, "group commit failed; committing the next batches one by one");
@@ -246,6 +294,23 @@ mod tests {
             stored(&*store).await,
             ids.iter().map(|s| json(s)).collect::<Vec<_>>()
         );
+    }
+
+    /// `/ready`'s view of the last commit: an outage is reported until a commit succeeds or the
+    /// window passes; a refused batch (not an outage) changes nothing.
+    #[test]
+    fn the_last_write_failure_is_reported_for_a_while() {
+        let last = LastFailure::default();
+        assert_eq!(last.current(), None);
+        last.record::<()>(&Err(CommitError::Unavailable("disk full".into())));
+        assert_eq!(last.current().as_deref(), Some("disk full"));
+        last.record::<()>(&Err(CommitError::Failed("bad batch".into())));
+        assert_eq!(last.current().as_deref(), Some("disk full"));
+        last.record(&Ok(()));
+        assert_eq!(last.current(), None);
+        last.record::<()>(&Err(CommitError::Unavailable("disk full".into())));
+        last.0.lock().unwrap().as_mut().unwrap().0 -= WRITE_FAILURE_WINDOW;
+        assert_eq!(last.current(), None, "reported no longer than the window");
     }
 
     fn json(s: &str) -> serde_json::Value {

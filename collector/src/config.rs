@@ -17,6 +17,7 @@
 //!   max_inflight_requests: 256  # ingestion requests processed at once; more get 503 + Retry-After
 //!   max_commit_events: 20000    # events merged into one group commit
 //!   body_timeout_secs: 30       # seconds to receive a request body (408 after)
+//!   header_timeout_secs: 30     # seconds to receive a request's headers (connection closed after)
 //!   max_clock_ahead_secs: 86400 # seconds an event may lie in the future after skew correction
 //!   retry_after_secs: 2         # Retry-After seconds on 503 (overload, storage unavailable)
 //! retention:
@@ -161,6 +162,10 @@ pub struct Limits {
     pub max_commit_events: usize,
     /// Seconds allowed to receive a request body; 408 after. Default 30.
     pub body_timeout_secs: u64,
+    /// Seconds allowed to receive a request's headers, counted from the connection's start (or
+    /// the end of the previous response on a kept-alive connection); the connection is closed
+    /// after, so slow or idle clients cannot hold connections forever. Default 30.
+    pub header_timeout_secs: u64,
     /// Seconds an event's (skew-corrected) time may lie ahead of the server clock. Default 86,400.
     pub max_clock_ahead_secs: u64,
     /// `Retry-After` seconds sent with 503 answers. Default 2.
@@ -176,6 +181,7 @@ impl Default for Limits {
             max_inflight_requests: 256,
             max_commit_events: 20_000,
             body_timeout_secs: 30,
+            header_timeout_secs: 30,
             max_clock_ahead_secs: 86_400,
             retry_after_secs: 2,
         }

@@ -73,13 +73,92 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 }
 
 /// The HTTP server alone (no periodic jobs), with graceful shutdown.
+///
+/// HTTP/1.1 served by hyper with a header read timeout (`limits.header_timeout_secs`, counted
+/// from the connection's start or the previous response): a client that sends its headers slowly
+/// or never (slowloris, idle connections) is cut off, so connections cannot pile up. The body has
+/// its own timeout (`limits.body_timeout_secs`, 408). At shutdown the listener closes, idle
+/// connections close, and each connection finishes the request it is serving.
 pub async fn serve_http(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = crate::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let header_timeout = Duration::from_secs(state.config.limits.header_timeout_secs.max(1));
+    let router = crate::app(state);
+    let (close_tx, close_rx) = watch::channel(false);
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            router.clone(),
+            stream,
+            remote,
+            header_timeout,
+            close_rx.clone(),
+        ));
+    }
+    drop(listener);
+    let _ = close_tx.send(true);
+    drop(close_rx);
+    // Every connection task holds a receiver: this resolves when the last one ends.
+    close_tx.closed().await;
+    Ok(())
+}
+
+/// An accept error: per-connection ones (the client gave up) are skipped; others (out of file
+/// descriptors) are logged and retried after a pause instead of spinning.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::*;
+    if matches!(e.kind(), ConnectionAborted | ConnectionReset | ConnectionRefused) {
+        return;
+    }
+    tracing::warn!(error = %e, "accepting a connection failed; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+async fn serve_connection(
+    router: axum::Router,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    header_timeout: Duration,
+    mut close: watch::Receiver<bool>,
+) {
+    use axum::extract::ConnectInfo;
+    use tower::ServiceExt;
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(remote));
+        router.clone().oneshot(req.map(axum::body::Body::new))
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+            return;
+        }
+        _ = close.wait_for(|closing| *closing) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, %remote, "connection ended with an error");
+    }
 }
 
 /// Starts the dashboards' alert scheduler for every configured project, unless
@@ -99,27 +178,37 @@ pub fn spawn_alerts(
     Some(tokio::spawn(scheduler.run(shutdown)))
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not
+/// when the future is first polled: call it before announcing the address, so that a SIGTERM
+/// right after start is a graceful shutdown too, not the default action (killed by the signal).
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (term, int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let wait = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = wait(term) => {},
+                _ = wait(int) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received: finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received: finishing in-flight requests");
 }
 
 /// Starts the dashboards' cache warmer (see the module docs); it runs until aborted.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderMap, header};
 use bytes::{Bytes, BytesMut};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use futures::StreamExt;
 
 use crate::error::ApiError;
@@ -107,10 +107,13 @@ async fn drain(mut stream: axum::body::BodyDataStream) {
     }
 }
 
-/// Inflates gzip, refusing output beyond `limit` bytes (gzip bombs) with 413.
+/// Inflates gzip, refusing output beyond `limit` bytes (gzip bombs) with 413. Every member of a
+/// multi-member body counts (RFC 1952: concatenated gzip streams are one file), and bytes after
+/// the last member that are not gzip make the body invalid: never a part of a body read as the
+/// whole.
 pub fn inflate(compressed: &[u8], limit: usize) -> Result<Bytes, ApiError> {
     let mut out = Vec::with_capacity((compressed.len() * 4).min(limit + 1));
-    GzDecoder::new(compressed)
+    MultiGzDecoder::new(compressed)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|_| ApiError::InvalidGzip)?;
@@ -140,6 +143,23 @@ mod tests {
         assert!(bomb.len() < 100_000);
         assert_eq!(inflate(&bomb, 512_000).unwrap_err().code(), "too_large");
         assert_eq!(inflate(b"not gzip", 10).unwrap_err().code(), "invalid_gzip");
+    }
+
+    #[test]
+    fn inflate_reads_every_member_and_refuses_trailing_garbage() {
+        let mut two = gz(br#"{"batch":[{"a":1},"#);
+        two.extend(gz(br#"{"b":2}]}"#));
+        assert_eq!(
+            &inflate(&two, 100).unwrap()[..],
+            br#"{"batch":[{"a":1},{"b":2}]}"#
+        );
+        let mut trailing = gz(b"{}");
+        trailing.extend_from_slice(b"garbage after the gzip stream");
+        assert_eq!(inflate(&trailing, 100).unwrap_err().code(), "invalid_gzip");
+        // A bomb split over many members is capped all the same.
+        let member = gz(&vec![b' '; 1_000_000]);
+        let many: Vec<u8> = std::iter::repeat_n(member, 20).flatten().collect();
+        assert_eq!(inflate(&many, 512_000).unwrap_err().code(), "too_large");
     }
 
     #[test]

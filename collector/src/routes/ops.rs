@@ -1,5 +1,6 @@
-//! Operations: `GET /health` (the process answers), `GET /ready` (storage reachable; 503
-//! otherwise, so a load balancer stops sending), `GET /metrics` (Prometheus / OpenMetrics text,
+//! Operations: `GET /health` (the process answers), `GET /ready` (storage reachable and taking
+//! writes; 503 otherwise, so a load balancer stops sending: see
+//! [`crate::commit::Committer::write_failure`]), `GET /metrics` (Prometheus / OpenMetrics text,
 //! see [`crate::metrics`]).
 
 use axum::Json;
@@ -25,16 +26,20 @@ async fn health() -> Json<serde_json::Value> {
 }
 
 async fn ready(State(state): State<AppState>) -> Response {
-    match state.store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response(),
-        Err(e) => {
-            let retry_after = state.config.limits.retry_after_secs;
-            ApiError::StoreUnavailable {
-                message: e.to_string(),
-                retry_after,
-            }
-            .into_response()
+    let problem = match state.store.ping().await {
+        Err(e) => Some(e.to_string()),
+        Ok(()) => state
+            .committer
+            .write_failure()
+            .map(|e| format!("the last write failed: {e}")),
+    };
+    match problem {
+        None => (StatusCode::OK, Json(json!({ "status": "ready" }))).into_response(),
+        Some(message) => ApiError::StoreUnavailable {
+            message,
+            retry_after: state.config.limits.retry_after_secs,
         }
+        .into_response(),
     }
 }
 

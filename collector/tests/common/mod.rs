@@ -378,11 +378,22 @@ pub struct Process {
 impl Process {
     /// Writes `config` as YAML into `dir` and starts `footfall serve --config` on it.
     pub fn spawn(dir: &std::path::Path, name: &str, config: &Config) -> Process {
+        Self::spawn_with(dir, name, config, |_| {})
+    }
+
+    /// [`Self::spawn`], with `setup` applied to the command last (limits, signals, stderr).
+    pub fn spawn_with(
+        dir: &std::path::Path,
+        name: &str,
+        config: &Config,
+        setup: impl FnOnce(&mut std::process::Command),
+    ) -> Process {
         use std::io::BufRead;
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, serde_norway::to_string(config).unwrap()).unwrap();
         let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-        let mut child = std::process::Command::new(binary())
+        let mut command = std::process::Command::new(binary());
+        command
             .args(["serve", "--config"])
             .arg(&path)
             .args(["--listen", "127.0.0.1:0"])
@@ -391,9 +402,9 @@ impl Process {
             .env_remove("FOOTFALL_STORE")
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("spawn footfall");
+            .stderr(log);
+        setup(&mut command);
+        let mut child = command.spawn().expect("spawn footfall");
         let stdout = child.stdout.take().unwrap();
         let mut lines = std::io::BufReader::new(stdout).lines();
         let first = lines.next().and_then(Result::ok).unwrap_or_else(|| {

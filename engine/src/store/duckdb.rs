@@ -102,9 +102,13 @@ static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Inner>>>> = LazyLock::new(Defa
 
 fn err(e: ::duckdb::Error) -> StoreError {
     let msg = e.to_string();
-    // I/O failures (disk full, file gone) and a database invalidated by one are outages: the
-    // collector answers 503 and the client retries. Everything else is a query error.
-    if msg.starts_with("IO Error") || msg.contains("database has been invalidated") {
+    // I/O failures (disk full, file gone; at commit DuckDB reports them as "Could not write
+    // file") and a database invalidated by one are outages: the collector answers 503 and the
+    // client retries. Everything else is a query error.
+    if msg.starts_with("IO Error")
+        || msg.contains("Could not write file")
+        || msg.contains("database has been invalidated")
+    {
         StoreError::Unavailable(format!("duckdb: {msg}"))
     } else {
         StoreError::Query(format!("duckdb: {msg}"))

@@ -26,9 +26,11 @@
 //! # Format
 //! Segments `DIR/intake/<first seq, 20 digits>.log`; a segment is closed when the loader takes
 //! its records and deleted once they are committed in DuckDB. A record: magic `FFI1`, payload
-//! length (u32 LE), CRC-32 of seq and payload (u32 LE), seq (u64 LE), payload. A torn or corrupt
-//! record ends its segment's replay (it can only be the last one: a failed append is cut off, and
-//! if that fails the log moves to a new segment). The payload is the write batch, fields in
+//! length (u32 LE), CRC-32 of seq and payload (u32 LE), seq (u64 LE), payload. A torn record can
+//! only be the last one of a segment (a failed append is cut off, and if that fails the log moves
+//! to a new segment): replay cuts it off with a warning. Damage in the middle (a bad sector, a
+//! flipped bit) costs only the records it hits: replay goes on at the next record that checks out
+//! and logs an error naming the file and the bytes lost. The payload is the write batch, fields in
 //! declaration order: strings as u32 length + UTF-8, options as a 0/1 byte first, integers LE.
 
 use std::collections::VecDeque;
@@ -159,14 +161,17 @@ impl IntakeLog {
             keys: None,
         };
         let Some(dir) = dir else { return Ok(log) };
-        fs::create_dir_all(&dir)?;
-        let mut segments: Vec<PathBuf> = fs::read_dir(&dir)?
+        fs::create_dir_all(&dir).map_err(named(&dir))?;
+        let mut segments: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(named(&dir))?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "log"))
             .collect();
         segments.sort();
         for path in segments {
-            for record in read_segment(&fs::read(&path)?) {
+            let (records, damage) = read_segment(&fs::read(&path).map_err(named(&path))?);
+            report_damage(&path, &damage);
+            for record in records {
                 log.next_seq = log.next_seq.max(record.seq + 1);
                 if record.seq > loaded_seq {
                     log.push(record);
@@ -332,6 +337,11 @@ impl IntakeLog {
     }
 }
 
+/// Adds the path to an I/O error, so that the message names the file.
+fn named(path: &Path) -> impl FnOnce(io::Error) -> io::Error + '_ {
+    move |e| io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
 #[cfg(unix)]
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -342,35 +352,115 @@ fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The valid records of a segment, up to the first torn or corrupt one.
-fn read_segment(bytes: &[u8]) -> Vec<Record> {
+/// Bytes of a segment that hold no valid record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    pub offset: usize,
+    pub len: usize,
+    /// Valid records follow it (damage in the middle: data that was acknowledged), or it is the
+    /// tail of the segment.
+    pub mid: bool,
+    /// The tail ends before the length its header announces: a write cut short (never
+    /// acknowledged: the ack follows the fsync).
+    pub short: bool,
+}
+
+/// The valid records of a segment, and the damaged stretches between or after them. Replay goes
+/// on after damage at the next record that checks out (magic, CRC, decodable payload), so a
+/// damaged record costs only itself.
+fn read_segment(bytes: &[u8]) -> (Vec<Record>, Vec<Damage>) {
     let mut out = Vec::new();
+    let mut damage = Vec::new();
     let mut at = 0;
-    while bytes.len() - at >= HEADER && &bytes[at..at + 4] == MAGIC {
-        let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
-        let crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
-        let body = at + 12;
-        let Some(end) = body.checked_add(8 + len).filter(|&e| e <= bytes.len()) else {
-            break;
-        };
-        if crc32fast::hash(&bytes[body..end]) != crc {
-            break;
+    while at < bytes.len() {
+        if let Some((record, end)) = read_record(bytes, at) {
+            out.push(record);
+            at = end;
+            continue;
         }
-        let seq = u64::from_le_bytes(bytes[body..body + 8].try_into().expect("8 bytes"));
-        let payload = &bytes[body + 8..end];
-        let Some(view) = decode_view(payload) else {
-            break;
-        };
-        let rows = view.events.len();
-        out.push(Record {
-            seq,
-            data: payload.to_vec(),
-            at: 0,
-            rows,
-        });
-        at = end;
+        let next = (at + 1..bytes.len().saturating_sub(HEADER - 1))
+            .filter(|&p| &bytes[p..p + 4] == MAGIC)
+            .find_map(|p| read_record(bytes, p).map(|r| (p, r)));
+        let short = bytes.len() - at < HEADER
+            || (&bytes[at..at + 4] == MAGIC
+                && at
+                    + HEADER
+                    + u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize
+                    > bytes.len());
+        match next {
+            Some((p, (record, end))) => {
+                damage.push(Damage {
+                    offset: at,
+                    len: p - at,
+                    mid: true,
+                    short: false,
+                });
+                out.push(record);
+                at = end;
+            }
+            None => {
+                damage.push(Damage {
+                    offset: at,
+                    len: bytes.len() - at,
+                    mid: false,
+                    short,
+                });
+                break;
+            }
+        }
     }
-    out
+    (out, damage)
+}
+
+/// The record at `at` if it is whole and checks out, and where it ends.
+fn read_record(bytes: &[u8], at: usize) -> Option<(Record, usize)> {
+    if bytes.len() - at < HEADER || &bytes[at..at + 4] != MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().expect("4 bytes"));
+    let body = at + 12;
+    let end = body.checked_add(8 + len).filter(|&e| e <= bytes.len())?;
+    if crc32fast::hash(&bytes[body..end]) != crc {
+        return None;
+    }
+    let seq = u64::from_le_bytes(bytes[body..body + 8].try_into().expect("8 bytes"));
+    let payload = &bytes[body + 8..end];
+    let rows = decode_view(payload)?.events.len();
+    let record = Record {
+        seq,
+        data: payload.to_vec(),
+        at: 0,
+        rows,
+    };
+    Some((record, end))
+}
+
+/// Says what replay found damaged in `path` (the log and the operator must know: a damaged
+/// record in the middle held acknowledged events).
+fn report_damage(path: &Path, damage: &[Damage]) {
+    for d in damage {
+        let (file, offset, bytes) = (path.display(), d.offset, d.len);
+        if d.mid {
+            tracing::error!(
+                file = %file, offset, bytes,
+                "duckdb intake: corrupt data in the middle of a log segment skipped; the acknowledged \
+                 events in it are lost (the records after it are recovered); check the disk"
+            );
+        } else if d.short {
+            tracing::warn!(
+                file = %file, offset, bytes,
+                "duckdb intake: torn record at the end of a log segment cut off (a write cut short \
+                 by a crash; it was never acknowledged)"
+            );
+        } else {
+            tracing::error!(
+                file = %file, offset, bytes,
+                "duckdb intake: corrupt last record of a log segment skipped (a write cut short by \
+                 a crash, never acknowledged, or damaged acknowledged events); check the disk"
+            );
+        }
+    }
 }
 
 fn encode_record(

@@ -121,7 +121,7 @@ fn records_round_trip_and_replay_after_the_loaded_seq() {
 }
 
 #[test]
-fn replay_stops_at_a_torn_or_corrupt_record() {
+fn replay_cuts_a_torn_tail_and_skips_only_a_corrupt_record() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = IntakeLog::open(Some(dir.path().into()), 0).unwrap();
     for k in 0..3 {
@@ -145,8 +145,29 @@ fn replay_stops_at_a_torn_or_corrupt_record() {
     fs::write(&file, &bad).unwrap();
     assert_eq!(
         pending(&IntakeLog::open(Some(dir.path().into()), 0).unwrap()),
-        written[..1]
+        [written[0].clone(), written[2].clone()],
+        "the records after a damaged one are recovered"
     );
+    let (_, damage) = read_segment(&bad);
+    assert_eq!(damage.len(), 1);
+    assert!(damage[0].mid && !damage[0].short, "{damage:?}");
+    // The first record damaged: the rest is still found.
+    let mut head = full.clone();
+    head[HEADER + 5] ^= 0x01;
+    assert_eq!(read_segment(&head).0.len(), 2);
+    // Garbage before the first record (or a damaged magic) is skipped the same way.
+    let mut garbage = b"garbage".to_vec();
+    garbage.extend_from_slice(&full);
+    assert_eq!(read_segment(&garbage).0.len(), 3);
+    // A corrupt last record of full length is reported, not taken for a short write.
+    let mut last = full.clone();
+    let n = last.len();
+    last[n - 2] ^= 0x10;
+    let (records, damage) = read_segment(&last);
+    assert_eq!(records.len(), 2);
+    assert!(!damage[0].mid && !damage[0].short, "{damage:?}");
+    let (_, damage) = read_segment(&full[..full.len() - 3]);
+    assert!(!damage[0].mid && damage[0].short, "{damage:?}");
     // Garbage after valid records (a torn header) is ignored too.
     let mut tail = full.clone();
     tail.extend_from_slice(b"FFI1\xff\xff");
