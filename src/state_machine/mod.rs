@@ -493,10 +493,14 @@ impl Core {
 
     /// Counts a store failure ([`Stats::store_errors`]) with a warning: the core's own store
     /// calls, and a host's failed writes of its store (e.g. the browser's `localStorage` full or
-    /// unavailable).
+    /// unavailable). A store that keeps failing (a full disk, a full `localStorage`) would warn
+    /// on every write: the warning is given for the 1st, 2nd, 4th, 8th, … failure (the counter
+    /// has them all).
     pub fn store_failed(&mut self, e: &StoreError) {
         self.stats.store_errors += 1;
-        self.warn(&e.message());
+        if self.stats.store_errors.is_power_of_two() {
+            self.warn(&e.message());
+        }
     }
 
     /// Compiles the custom PII patterns of the configuration in force if they changed; a
@@ -518,7 +522,12 @@ impl Core {
         self.stats.warnings.push(detail.to_string());
         match &self.log {
             Some(log) => log(&LogEvent::Warning { detail }),
-            None => self.startup_warnings.push(detail.to_string()),
+            // Kept for a debug log set later; bounded like `stats.warnings` (a host that never
+            // sets one must not grow it forever).
+            None if self.startup_warnings.len() < RECENT_WARNINGS => {
+                self.startup_warnings.push(detail.to_string())
+            }
+            None => {}
         }
     }
 

@@ -711,6 +711,38 @@ fn startup_warnings_are_replayed_to_the_debug_log() {
 }
 
 #[test]
+fn a_store_that_keeps_failing_is_counted_every_time_and_warned_about_log_spaced() {
+    let mut h = harness(json!({}));
+    let e = crate::store::StoreError("disk full".into());
+    for _ in 0..1000 {
+        h.core.store_failed(&e);
+    }
+    assert_eq!(h.core.stats().store_errors, 1000);
+    let warned = h
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("disk full"))
+        .count();
+    assert_eq!(warned, 10, "the 1st, 2nd, 4th, … 512th failure");
+
+    // Without a debug log the warnings kept for one are bounded too.
+    let mut core = Core::new(
+        config(json!({})),
+        Box::new(MemoryStore::new()),
+        Box::new(SeededRng::new(1)),
+        T0,
+    )
+    .unwrap();
+    for i in 0..1000 {
+        core.warn(&format!("warning {i}"));
+    }
+    assert!(core.startup_warnings.len() <= RECENT_WARNINGS);
+    assert!(core.stats().warnings.len() <= RECENT_WARNINGS);
+}
+
+#[test]
 fn abandon_counts_everything_unsent() {
     let mut h = harness(json!({"consent": {"mode": "opt_in"}, "tracking": {"batch_size": 1}}));
     h.core.track(Event::track("pending"), T0);
