@@ -59,6 +59,18 @@ pub struct StoredMessageRef<'a> {
     pub json: &'a str,
 }
 
+impl StoredMessage {
+    /// This message borrowed, as [`Store::append`] and [`Store::replace`] take it.
+    pub fn borrowed(&self) -> StoredMessageRef<'_> {
+        StoredMessageRef {
+            message_id: &self.message_id,
+            category: &self.category,
+            enqueued_at: self.enqueued_at,
+            json: &self.json,
+        }
+    }
+}
+
 impl StoredMessageRef<'_> {
     pub fn to_owned(&self) -> StoredMessage {
         StoredMessage {

@@ -46,14 +46,6 @@ fn event(i: usize) -> Event {
     Event::track("e").property("i", i as u64)
 }
 
-fn seqs(collector: &FakeCollector) -> Vec<u64> {
-    collector
-        .accepted()
-        .iter()
-        .map(|(_, m)| m["properties"]["i"].as_u64().unwrap())
-        .collect()
-}
-
 fn assert_no_duplicates(ids: &[String]) {
     let mut sorted = ids.to_vec();
     sorted.sort();
@@ -89,7 +81,7 @@ fn dropped_client_leaves_queued_and_in_flight_events_to_the_next_client_exactly_
     assert_eq!(second.stats().restored, 8);
     assert_eq!(second.flush(), 0);
     assert_eq!(
-        seqs(&collector),
+        collector.seqs(),
         (0..8).collect::<Vec<_>>(),
         "each once, in order"
     );
@@ -202,7 +194,7 @@ fn a_second_client_on_a_data_dir_in_use_gets_a_slot_of_its_own_and_both_deliver_
     let ids = collector.accepted_ids();
     assert_eq!(ids.len(), 5);
     assert_no_duplicates(&ids);
-    let mut delivered = seqs(&collector);
+    let mut delivered = collector.seqs();
     delivered.sort();
     assert_eq!(delivered, (0..5).collect::<Vec<_>>());
     // Both free again: the next client takes the data dir itself, adopts slot-1 (empty) and
@@ -306,7 +298,7 @@ fn data_dir_removed_while_running(restart_first: bool) {
     collector.set_mode(Mode::Accept);
     clock.advance(60_000);
     assert_eq!(second.flush(), 0);
-    assert_eq!(seqs(&collector), (0..7).collect::<Vec<_>>());
+    assert_eq!(collector.seqs(), (0..7).collect::<Vec<_>>());
     let accepted = collector.accepted();
     let anonymous: Vec<&serde_json::Value> = accepted.iter().map(|(_, m)| &m["anonymousId"]).collect();
     assert!(
@@ -355,7 +347,7 @@ fn a_store_that_fails_every_write_degrades_to_memory_with_counted_warnings() {
         client.track(event(i));
     }
     assert_eq!(client.flush(), 0);
-    assert_eq!(seqs(&collector), [0, 1, 2, 3]);
+    assert_eq!(collector.seqs(), [0, 1, 2, 3]);
     let stats = client.stats();
     assert!(
         stats.store_errors >= 5,
@@ -571,7 +563,7 @@ fn a_panicking_before_send_hook_costs_one_event_not_the_client() {
     client.track(Event::track("boom"));
     client.track(event(1));
     assert_eq!(client.flush(), 0, "the worker is alive");
-    assert_eq!(seqs(&collector), [0, 1]);
+    assert_eq!(collector.seqs(), [0, 1]);
     let stats = client.stats();
     assert_eq!(stats.dropped(DropReason::BeforeSend), 1, "counted: {stats:?}");
     assert_eq!(stats.dropped(DropReason::Shutdown), 0);
@@ -607,6 +599,6 @@ fn a_panicking_transport_is_a_failed_attempt_that_is_retried() {
     );
     clock.advance(5_000);
     assert_eq!(client.flush(), 0);
-    assert_eq!(seqs(&collector), [0]);
+    assert_eq!(collector.seqs(), [0]);
     assert_eq!(client.stats().retried, 1);
 }

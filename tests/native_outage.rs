@@ -31,14 +31,6 @@ fn client(
     BlockingClient::from_builder(builder).unwrap()
 }
 
-fn seqs(collector: &FakeCollector) -> Vec<u64> {
-    let accepted = collector.accepted();
-    accepted
-        .iter()
-        .map(|(_, m)| m["properties"]["i"].as_u64().unwrap())
-        .collect()
-}
-
 #[test]
 fn a_long_outage_keeps_the_queue_and_the_data_dir_bounded_and_then_delivers_in_order_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -99,7 +91,7 @@ fn a_long_outage_keeps_the_queue_and_the_data_dir_bounded_and_then_delivers_in_o
     assert_eq!(c.flush(), 0);
     // In tracking order; the newest waiting messages won (a batch that was out when the
     // queue overflowed is kept, so up to one batch_size of older ones is among the 50).
-    let got = seqs(&collector);
+    let got = collector.seqs();
     assert_eq!(got.len(), 50);
     assert!(got.windows(2).all(|w| w[0] < w[1]), "in order: {got:?}");
     assert_eq!(

@@ -27,14 +27,6 @@ fn event(i: u64) -> Event {
     Event::track("e").property("i", i)
 }
 
-fn seqs(collector: &FakeCollector) -> Vec<u64> {
-    collector
-        .accepted()
-        .iter()
-        .map(|(_, m)| m["properties"]["i"].as_u64().unwrap())
-        .collect()
-}
-
 /// Tracks `range` on `client` against a failing collector and drops it without `shutdown`:
 /// its events stay queued and unsent in its slot. Returns the messageIds of its one attempt.
 fn track_and_drop(
@@ -74,15 +66,7 @@ fn message(id: &str, enqueued_at: u64) -> StoredMessage {
 }
 
 fn append(store: &mut FileStore, messages: &[StoredMessage]) {
-    let refs: Vec<StoredMessageRef<'_>> = messages
-        .iter()
-        .map(|m| StoredMessageRef {
-            message_id: &m.message_id,
-            category: &m.category,
-            enqueued_at: m.enqueued_at,
-            json: &m.json,
-        })
-        .collect();
+    let refs: Vec<StoredMessageRef<'_>> = messages.iter().map(StoredMessage::borrowed).collect();
     store.append(&refs).unwrap();
 }
 
@@ -122,7 +106,7 @@ fn a_dropped_clients_slot_is_adopted_by_the_next_client_and_delivered_once() {
     // A keeps slot 0 and delivers its own event only (adoption happens when a client starts).
     assert_eq!(a.flush(), 0);
     a.shutdown(Duration::from_secs(1));
-    assert_eq!(seqs(&col_a), [0]);
+    assert_eq!(col_a.seqs(), [0]);
     assert!(dir.join("slot-1").join("queue.log").is_file(), "B's queue waits");
 
     // C takes slot 0, adopts slot-1 and removes it.
@@ -138,7 +122,7 @@ fn a_dropped_clients_slot_is_adopted_by_the_next_client_and_delivered_once() {
         b_ids,
         "B's events, once, same messageIds, in order"
     );
-    assert_eq!(seqs(&col_c), [1, 2, 3, 4, 5]);
+    assert_eq!(col_c.seqs(), [1, 2, 3, 4, 5]);
     c.shutdown(Duration::from_secs(1));
     let d = client(&col_c, &clock, dir);
     assert_eq!(d.stats().restored, 0, "nothing left to send twice");
@@ -178,7 +162,7 @@ fn a_client_that_starts_beside_a_live_one_adopts_abandoned_slots_but_never_the_l
     assert_eq!(c.stats().restored, 6);
     assert_eq!(c.flush(), 0);
     assert_eq!(
-        seqs(&col_c),
+        col_c.seqs(),
         [10, 11, 20, 21, 22, 23],
         "B's and D's events, none of A's"
     );
@@ -189,7 +173,7 @@ fn a_client_that_starts_beside_a_live_one_adopts_abandoned_slots_but_never_the_l
     col_a.set_mode(Mode::Accept);
     clock_a.advance(60_000);
     assert_eq!(a.flush(), 0);
-    assert_eq!(seqs(&col_a), [0, 1, 2]);
+    assert_eq!(col_a.seqs(), [0, 1, 2]);
     a.shutdown(Duration::from_secs(1));
     c.shutdown(Duration::from_secs(1));
     let mut all: Vec<String> = accepted_ids(&col_a)
@@ -236,7 +220,7 @@ fn a_running_client_adopts_a_slot_abandoned_after_it_started_but_never_a_live_on
 
     clock.advance(ADOPT_INTERVAL_MS);
     assert_eq!(a.flush(), 0, "wakes A's worker up: the periodic check is due");
-    assert_eq!(seqs(&col_a), [0, 1, 2, 3]);
+    assert_eq!(col_a.seqs(), [0, 1, 2, 3]);
     assert_eq!(
         accepted_ids(&col_a)[1..4],
         b_ids[..],
@@ -253,11 +237,11 @@ fn a_running_client_adopts_a_slot_abandoned_after_it_started_but_never_a_live_on
     clock.advance(ADOPT_INTERVAL_MS);
     a.track(event(4));
     assert_eq!(a.flush(), 0);
-    assert_eq!(seqs(&col_a), [0, 1, 2, 3, 4]);
+    assert_eq!(col_a.seqs(), [0, 1, 2, 3, 4]);
     col_d.set_mode(Mode::Accept);
     clock_d.advance(60_000);
     assert_eq!(d.flush(), 0);
-    assert_eq!(seqs(&col_d), [10]);
+    assert_eq!(col_d.seqs(), [10]);
     a.shutdown(Duration::from_secs(1));
     d.shutdown(Duration::from_secs(1));
 }

@@ -553,15 +553,7 @@ mod tests {
 
     fn append(store: &mut FileStore, ids: &[&str]) {
         let owned: Vec<StoredMessage> = ids.iter().map(|i| msg(i)).collect();
-        let refs: Vec<StoredMessageRef<'_>> = owned
-            .iter()
-            .map(|m| StoredMessageRef {
-                message_id: &m.message_id,
-                category: &m.category,
-                enqueued_at: m.enqueued_at,
-                json: &m.json,
-            })
-            .collect();
+        let refs: Vec<StoredMessageRef<'_>> = owned.iter().map(StoredMessage::borrowed).collect();
         store.append(&refs).unwrap();
     }
 

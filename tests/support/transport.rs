@@ -78,6 +78,14 @@ impl FakeCollector {
     }
 
     /// Every accepted message (messageId, wire JSON), in order of arrival.
+    /// The `i` property of every accepted event, in arrival order (see [`event`]).
+    pub fn seqs(&self) -> Vec<u64> {
+        self.accepted()
+            .iter()
+            .map(|(_, m)| m["properties"]["i"].as_u64().unwrap())
+            .collect()
+    }
+
     pub fn accepted(&self) -> Vec<(String, serde_json::Value)> {
         self.state.lock().unwrap().accepted.clone()
     }
