@@ -16,5 +16,5 @@ cd "$(dirname "$0")/.."
 ./js/scripts/build.sh >/dev/null   # the browser SDK the example page loads
 data="${FOOTFALL_DEMO_DATA:-$PWD/target/demo-data}"
 cargo build -p footfall-collector --bin footfall
-exec target/debug/footfall serve --demo --data "$data" --listen "${FOOTFALL_LISTEN:-127.0.0.1:8080}" \
+exec "${CARGO_TARGET_DIR:-target}/debug/footfall" serve --demo --data "$data" --listen "${FOOTFALL_LISTEN:-127.0.0.1:8080}" \
   --example-dir examples/browser --example-dir js/dist "$@"

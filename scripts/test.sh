@@ -35,5 +35,6 @@ step "browser SDK: build the npm package (wasm + wasm-bindgen + wasm-opt)"
 
 step "browser SDK: wasm-bindgen tests, Chromium end-to-end, packed tarball, SSR"
 cargo build -p footfall-collector --bin footfall
-export FOOTFALL_BIN="$PWD/target/debug/footfall"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+export FOOTFALL_BIN="${target_dir%/}/debug/footfall"
 (cd js && npm test)
