@@ -112,7 +112,7 @@ esbuild=node_modules/.bin/esbuild
 # property of the same name exists in the bundle: not `url`, `on`, `get`, `flush`, `reset`,
 # `destroy`, `unregister` (public methods or DOM/JSON names) — esbuild renames every property of
 # a listed name, wherever it appears.
-private_props='^(timerAt|inFlight|commitQueued|waiters|stopped|calls|known|keyQuery|adoptSoon|fetchSettings|timer|prefix|drain|hide|pump|settle|after|watch|listen|off|send|run|typed|queue|__wbg_ptr|__wrap)$'
+private_props='^(timerAt|inFlight|commitQueued|waiters|stopped|calls|known|keyQuery|adoptSoon|fetchSettings|timer|prefix|drain|hide|pump|settle|after|watch|listen|off|send|run|typed|queue|unlock|letGo|__wbg_ptr|__wrap)$'
 common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warning "--mangle-props=$private_props")
 "$esbuild" src/index.ts "${common[@]}" --format=esm --outfile=dist/footfall.js
 # (import.meta is unused there: global.ts passes the .wasm URL from document.currentScript)

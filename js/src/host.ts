@@ -79,13 +79,13 @@ type Locks = {
 
 const locks = (): Locks | undefined => (globalThis.navigator as unknown as { locks?: Locks })?.locks;
 
-/** Takes lock `name` and keeps it while the page lives; resolves whether it got it. */
-function hold(l: Locks, name: string, ifAvailable: boolean): Promise<boolean> {
+/** Takes lock `name` (`ifAvailable`: only when free) and keeps it until the function it
+ * resolves to is called; resolves to `undefined` when it did not get the lock. */
+function hold(l: Locks, name: string, ifAvailable: boolean): Promise<(() => void) | undefined> {
   return new Promise((resolve) => {
-    l.request(name, { ifAvailable }, (lock) => {
-      resolve(!!lock);
-      return lock ? new Promise(() => {}) : undefined;
-    }).catch(() => resolve(false));
+    l.request(name, { ifAvailable }, (lock) => (lock ? new Promise((release) => resolve(release as () => void)) : resolve(undefined))).catch(
+      () => resolve(undefined),
+    );
   });
 }
 
@@ -132,6 +132,8 @@ export class Driver {
   private stopped = false;
   /** `track(name, properties)` calls not yet handed to the host (see `queue`). */
   private calls: string[] = [];
+  /** Releases the Web Locks this tracker holds (its own partition's, adopted tabs'). */
+  private unlock: (() => void)[] = [];
 
   /** `footfall.<writeKey>.`: the storage key prefix (see bindings/wasm/src/kv.rs). */
   private constructor(
@@ -160,16 +162,22 @@ export class Driver {
     const adopted: string[] = [];
     const orphans: string[] = [];
     const others: string[] = [];
+    const unlock: (() => void)[] = [];
+    const take = async (name: string, ifAvailable: boolean) => {
+      const release = await hold(l!, name, ifAvailable);
+      if (release) unlock.push(release);
+      return release;
+    };
     if (persist) {
       const parts = partitions(writeKey).split('\0');
       const at = now();
-      if (l) await hold(l, lockPrefix + tab, false);
+      if (l) await take(lockPrefix + tab, false);
       const held = l ? await l.query().then((s) => [...(s.held ?? []), ...(s.pending ?? [])].map((x) => x.name), () => null) : null;
       for (let i = 0; i + 1 < parts.length; i += 2) {
         const other = parts[i];
         if (!l) {
           if (at - Number(parts[i + 1]) > STALE_MS) adopted.push(other);
-        } else if (held && !held.includes(lockPrefix + other) && (await hold(l, lockPrefix + other, true))) {
+        } else if (held && !held.includes(lockPrefix + other) && (await take(lockPrefix + other, true))) {
           orphans.push(other); // ours now; read a moment later (see `adoptSoon`)
         } else {
           others.push(other);
@@ -190,6 +198,7 @@ export class Driver {
     const h = FootfallHost.start(optionsJson, JSON.stringify(env), now());
     if (!h) throw new Error(problem());
     const d = new Driver(h, prefix, writeKey);
+    d.unlock = unlock;
     d.known = new Set([tab, ...adopted, ...orphans]);
     orphans.forEach((t) => d.adoptSoon(t));
     if (l) others.forEach((t) => d.watch(t));
@@ -198,14 +207,16 @@ export class Driver {
     return d;
   }
 
-  /** Adopts `tab`'s partition when its Web Lock is released (that tab died). */
+  /** Adopts `tab`'s partition when its Web Lock is released (that tab died, or a destroyed
+   * tracker let it go). A lock granted after `destroy()` is passed on at once. */
   private watch(tab: string): void {
     const l = locks();
     if (!l || this.known.has(tab)) return;
     this.known.add(tab);
     l.request(`${this.prefix}tab.${tab}`, {}, () => {
+      if (this.stopped) return;
       this.adoptSoon(tab);
-      return new Promise(() => {});
+      return new Promise<void>((release) => this.unlock.push(release));
     }).catch(() => {});
   }
 
@@ -294,12 +305,14 @@ export class Driver {
       .then((answer) => {
         this.inFlight--;
         const t = now();
-        if (this.stopped) return;
-        this.after(
+        // Reported even after `destroy()`, so that what was delivered leaves the stored queue
+        // before the partition is let go (another tracker would send it again).
+        const delay =
           typeof answer === 'string'
             ? this.h.on(On.FAILED, `${id}\n${answer}`, t)
-            : this.h.on(On.DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, t),
-        );
+            : this.h.on(On.DELIVERED, `${id}\n${answer[0]}\n${answer[1] ?? ''}\n${answer[2] ?? ''}`, t);
+        if (this.stopped) return this.letGo();
+        this.after(delay);
         this.pump();
       });
   }
@@ -434,7 +447,9 @@ export class Driver {
     this.h.on(On.RESET, '', now());
   }
 
-  /** Stops listening and sending; queued events stay stored for the next page. */
+  /** Stops listening and sending. Queued events stay stored: once the batches in flight are
+   * answered, the partition's lock is let go and a tracker loaded later on this page (or
+   * another tab) adopts them; else the next page does. */
   destroy(): void {
     if (this.stopped) return;
     this.drain();
@@ -443,5 +458,13 @@ export class Driver {
     this.h.on(On.DESTROY, '', now());
     this.stopped = true;
     this.settle();
+    this.letGo();
+  }
+
+  /** After `destroy()`: commits what the last answers changed and, with nothing in flight,
+   * releases this tracker's Web Locks. */
+  private letGo(): void {
+    this.h.on(On.COMMIT, '', 0);
+    if (!this.inFlight) this.unlock.splice(0).forEach((release) => release());
   }
 }

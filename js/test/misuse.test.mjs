@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { chromiumArgs, recordRequests } from './support/browser.mjs';
-import { appUrl, isTrack, openApp, received, rig, sleep } from './support/app.mjs';
+import { appUrl, isTrack, openApp, received, rig, sleep, storedEvents } from './support/app.mjs';
 
 let r;
 before(async () => {
@@ -66,6 +66,58 @@ test('load twice (StrictMode, two script tags, racing calls): one tracker, one p
   await sleep(200);
   assert.equal(pages().length, 2);
   assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('destroy() then load() (a remount, React StrictMode): the new tracker sends what the old one had queued, once', async () => {
+  fresh();
+  const context = await r.browser.newContext();
+  // Batches wait a minute: the three events are only queued (stored) when the tracker goes.
+  const page = await openApp(r, context, { tracking: { flush_interval: 60 }, autoPageViews: false });
+  const result = await page.evaluate(async () => {
+    const { Footfall } = await import('/dist/footfall.js');
+    const options = JSON.parse(new URLSearchParams(location.search).get('options'));
+    for (let i = 0; i < 3; i++) ff.track('carried', { i });
+    ff.destroy();
+    const next = await Footfall.load(options);
+    await new Promise((wait) => setTimeout(wait, 1_500)); // the adoption waits out 1 s (see `adoptSoon`)
+    await next.flush();
+    return next.stats();
+  });
+  await sleep(200);
+  assert.deepEqual(
+    received(r, isTrack('carried')).map((m) => m.properties.i).sort(),
+    [0, 1, 2],
+    `the queued events are sent by the next tracker, each once (stats: ${JSON.stringify(result)})`,
+  );
+  assert.equal((await storedEvents(page)).length, 0, 'and leave the storage');
+  await context.close();
+});
+
+test('destroy() while a batch is in flight: its answer still clears it, the next tracker does not send it again', async () => {
+  fresh();
+  const context = await r.browser.newContext();
+  const page = await openApp(r, context, { tracking: { flush_interval: 0.05 }, autoPageViews: false });
+  // The batch reaches the collector 600 ms late, so its answer comes after destroy().
+  await context.route('**/v1/batch', async (route) => {
+    await sleep(600);
+    await route.continue();
+  });
+  await page.evaluate(async () => {
+    const { Footfall } = await import('/dist/footfall.js');
+    const options = JSON.parse(new URLSearchParams(location.search).get('options'));
+    ff.track('in_flight');
+    await new Promise((wait) => setTimeout(wait, 250));
+    ff.destroy();
+    const next = await Footfall.load(options);
+    await new Promise((wait) => setTimeout(wait, 2_000));
+    next.track('after');
+    await next.flush();
+  });
+  await sleep(200);
+  assert.equal(received(r, isTrack('after')).length, 1);
+  assert.equal(received(r, isTrack('in_flight')).length, 1, 'the batch in flight at destroy() is not sent again');
+  assert.equal((await storedEvents(page)).length, 0);
   await context.close();
 });
 
