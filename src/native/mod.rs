@@ -49,7 +49,7 @@
 //!   delivering (up to `close_timeout`); once [`Client::shutdown`] returns, the slot is free.
 //! - **Events left in a slot** by a client that stopped or died are *adopted* by the next
 //!   client that starts on the data dir, and by the running ones (at most every
-//!   [`ADOPT_INTERVAL_MS`], when their worker wakes up anyway): its queue is read like after a
+//!   [`ADOPT_INTERVAL_MS`], also when idle): its queue is read like after a
 //!   restart (a corrupt record skipped with a warning), written into the adopter's own
 //!   `queue.log` (`fsync`ed with `sync_writes`) and only then removed from the adopted slot
 //!   (whose directory goes too; the data dir itself stays). The adopted events keep their

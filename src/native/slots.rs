@@ -23,7 +23,7 @@
 //!   over the cap the oldest are dropped and counted `queue_full`). A slot whose lock is held
 //!   is never touched, and slot 0 is never removed.
 //! - **When.** Whenever a store is loaded (every client start), and then while the client runs,
-//!   at most every [`ADOPT_INTERVAL_MS`] when its worker wakes up anyway (an event, a send): an
+//!   every [`ADOPT_INTERVAL_MS`] (its worker wakes up for that, also when idle): an
 //!   [`Adopter`] appends the adopted messages to the running store's log (`fsync`ed with
 //!   `sync_writes`) before it removes them from the adopted slot, and the worker hands them to
 //!   the core ([`crate::Core::restore_messages`]: the same rules as a restart). So events a
@@ -40,8 +40,8 @@ use super::dir_lock::{DirLock, LOCK_FILE, LockAttempt};
 use super::file_store::{LOG_FILE, SETTINGS_FILE, STATE_FILE, encode_add, replay};
 use crate::store::{StoreError, StoredMessage};
 
-/// While a client runs, its worker looks for abandoned slots to adopt at most this often (ms of
-/// the client's clock), when it wakes up for anything else.
+/// While a client runs, its worker looks for abandoned slots to adopt this often (ms of the
+/// client's clock; an idle worker wakes up for it: one directory listing a minute).
 pub const ADOPT_INTERVAL_MS: u64 = 60_000;
 
 /// How many clients can share one data dir: slot 0 (the dir itself) and `slot-1` …

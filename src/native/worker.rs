@@ -6,7 +6,7 @@
 //! settings when the core says a fetch is due (one at a time, through
 //! [`Transport::fetch_settings`]) and reports the answer to the core. With a data dir shared by
 //! several clients, it adopts the queues that stopped clients left in other slots of it (see
-//! `slots.rs`), at most every `ADOPT_INTERVAL_MS` when it wakes up anyway.
+//! `slots.rs`), every `ADOPT_INTERVAL_MS` (it wakes up for that when idle).
 //!
 //! When it stops it drops the core — and with it the store and its data-dir lock — before it
 //! answers `shutdown`/`kill`, so the data dir is free once the caller hears back. A panic in the
@@ -114,7 +114,7 @@ impl Worker {
     }
 
     /// When due (and not closing): adopts abandoned slots and queues their messages like a
-    /// restart's. Runs when the worker wakes up for anything else; it sets no timer of its own.
+    /// restart's. `run` wakes the worker up for it (see `adoption`'s next time).
     fn adopt_if_due(&mut self, now: u64) {
         let Some((adopter, next)) = self.adoption.as_mut().filter(|_| self.closing.is_none()) else {
             return;
@@ -154,8 +154,15 @@ impl Worker {
                 return done.send();
             }
             let mut wake = self.core.next_wakeup(now);
-            if let Some(c) = &self.closing {
-                wake = Some(wake.map_or(c.deadline_ms, |w| w.min(c.deadline_ms)));
+            // Closing: by the deadline; else by the next adoption check, even when idle (a
+            // process that tracks nothing for hours still delivers what a stopped one left).
+            let deadline = match (&self.closing, &self.adoption) {
+                (Some(c), _) => Some(c.deadline_ms),
+                (None, Some((_, next))) => Some(*next),
+                (None, None) => None,
+            };
+            if let Some(d) = deadline {
+                wake = Some(wake.map_or(d, |w| w.min(d)));
             }
             let sleep = wake.map(|t| self.clock.sleep_until(t));
             let receiving = self.closing.is_none() || !self.rx.is_closed();
