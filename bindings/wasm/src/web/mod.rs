@@ -359,9 +359,14 @@ impl FootfallHost {
     /// Signal 19: any event, as the core's event JSON (`{"type":"track","event":…,
     /// "properties":…}`). Returns the next wakeup (see the module docs).
     fn track(&mut self, event_json: &str, now: f64) -> f64 {
-        let event = match Event::from_json_text(event_json) {
-            Ok(event) => event,
-            Err(e) => return arg_error(&e),
+        let event = match parse(event_json) {
+            Ok(value) => match Event::from_json(value) {
+                Ok(event) => event,
+                Err(e) => return arg_error(&e),
+            },
+            // Nested deeper than the JSON limit (all the parser can refuse in what the JS side's
+            // `JSON.stringify` wrote): dropped as `invalid`, as in `track_batch`, not thrown.
+            Err(e) => return self.unreadable(e.what, ms(now)),
         };
         if let Err(r) = footfall::pipeline::validate::validate(&event) {
             return arg_error(&r.detail);
@@ -388,11 +393,22 @@ impl FootfallHost {
                     event
                 }
                 Ok(_) => continue, // (the JS side writes arrays only)
-                // Dropped as `invalid` by the core's validation, with the parser's reason.
-                Err(e) => Event::track("").property("properties", Unreadable(e.what)),
+                Err(e) => {
+                    self.unreadable(e.what, now);
+                    continue;
+                }
             };
             self.host.core.track(event, now);
         }
+        self.host.wakeup(now)
+    }
+
+    /// A call whose JSON the parser refused: dropped as `invalid` by the core's validation, with
+    /// the parser's reason (counted, in the debug log).
+    fn unreadable(&mut self, what: &'static str, now: u64) -> f64 {
+        self.host
+            .core
+            .track(Event::track("").property("properties", Unreadable(what)), now);
         self.host.wakeup(now)
     }
 
