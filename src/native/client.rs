@@ -171,6 +171,7 @@ pub struct ClientBuilder {
     channel_capacity: usize,
     http_timeout: Duration,
     close_timeout: Duration,
+    root_certificates: Vec<Vec<u8>>,
 }
 
 impl ClientBuilder {
@@ -261,6 +262,16 @@ impl ClientBuilder {
         self
     }
 
+    /// Trusts the CA certificate(s) in `pem` for HTTPS, besides the built-in roots: Mozilla's
+    /// and the system's (`/etc/ssl/certs`, or the files `SSL_CERT_FILE` / `SSL_CERT_DIR` name),
+    /// e.g. for a collector behind a company CA or a self-signed certificate. Call it once per
+    /// PEM; one that holds no certificate fails [`build`](Self::build). Default: none. Not used
+    /// with a custom [`transport`](Self::transport).
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
     /// Timeout of one HTTP request. Default 10 s.
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -300,8 +311,13 @@ impl ClientBuilder {
         let transport: Arc<dyn Transport> = match self.transport {
             Some(t) => t,
             None => Arc::new(
-                HttpTransport::new(core.batch_url(), core.authorization(), self.http_timeout)
-                    .map_err(|e| ClientError::Http(e.to_string()))?,
+                HttpTransport::with_roots(
+                    core.batch_url(),
+                    core.authorization(),
+                    self.http_timeout,
+                    &self.root_certificates,
+                )
+                .map_err(ClientError::Http)?,
             ),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -366,6 +382,7 @@ impl Client {
             channel_capacity: 10_000,
             http_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            root_certificates: Vec::new(),
         }
     }
 

@@ -39,6 +39,50 @@ impl HttpTransport {
             authorization,
         })
     }
+
+    /// As [`new`](Self::new), trusting also the CA certificates in `roots` (PEM, each one or
+    /// more certificates) besides the built-in roots — Mozilla's and the system's. Fails with a
+    /// message saying which PEM could not be read.
+    pub fn with_roots(
+        url: String,
+        authorization: String,
+        timeout: Duration,
+        roots: &[Vec<u8>],
+    ) -> Result<HttpTransport, String> {
+        let mut builder = reqwest::Client::builder().timeout(timeout);
+        for (i, pem) in roots.iter().enumerate() {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| format!("root certificate {}: {}", i + 1, chain(&e)))?;
+            if certs.is_empty() {
+                return Err(format!("root certificate {}: no PEM certificate in it", i + 1));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| chain(&e))?;
+        Ok(HttpTransport {
+            http,
+            url,
+            authorization,
+        })
+    }
+}
+
+/// `e` and its causes, `: `-separated: reqwest's own message ("error sending request for url
+/// (…)") does not say why (refused, DNS, an untrusted certificate, a timeout).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// `body` gzip-compressed (fast level: batches are repetitive JSON).
@@ -75,9 +119,7 @@ impl Transport for HttpTransport {
                         body,
                     }
                 }
-                Err(e) => Delivery::NetworkError {
-                    detail: e.to_string(),
-                },
+                Err(e) => Delivery::NetworkError { detail: chain(&e) },
             }
         })
     }
@@ -113,9 +155,7 @@ impl Transport for HttpTransport {
                     };
                     SettingsResponse::http(status, etag, body)
                 }
-                Err(e) => SettingsResponse::Failed {
-                    detail: e.to_string(),
-                },
+                Err(e) => SettingsResponse::Failed { detail: chain(&e) },
             }
         }))
     }
