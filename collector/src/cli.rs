@@ -28,11 +28,12 @@ use tracing_subscriber::EnvFilter;
 use footfall_engine::dashboard::cli::{OutputFormat, render_report_file, run_query_file};
 use footfall_engine::dashboard::{DashboardStore, example_dashboards};
 
-use crate::config::{Config, ConfigError, ProjectConfig, TrustProxy};
+use crate::config::{Config, ConfigError, ProjectConfig, TlsConfig, TrustProxy};
 use crate::error::ApiError;
 use crate::import::ImportError;
 use crate::privacy::Person;
 use crate::state::{AppState, StartError};
+use crate::tls::Tls;
 use crate::{backend, demo, import, privacy, server};
 
 #[derive(Debug, Parser)]
@@ -183,6 +184,12 @@ pub struct ServeArgs {
     /// Reverse-proxy hops to trust for X-Forwarded-For [default: 0].
     #[arg(long, env = "FOOTFALL_TRUST_PROXY")]
     pub trust_proxy: Option<u8>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; config `tls.cert_file`).
+    #[arg(long, env = "FOOTFALL_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert (config `tls.key_file`).
+    #[arg(long, env = "FOOTFALL_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Add a demo project (`demo`, write key `demo` or --write-key) seeded with two months of traffic
     /// and the example dashboards.
     #[arg(long)]
@@ -260,6 +267,8 @@ pub enum CliError {
     Store(#[from] footfall_engine::store::StoreError),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("seeding the demo project: {0}")]
     Demo(String),
     #[error(transparent)]
@@ -423,6 +432,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(hops) = args.trust_proxy {
         config.trust_proxy = TrustProxy::Hops(hops);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let reload_secs = config.tls.as_ref().map(|t| t.reload_secs);
+        let mut tls = TlsConfig::new(cert, key);
+        tls.reload_secs = reload_secs.unwrap_or(tls.reload_secs);
+        config.tls = Some(tls);
+    }
     if !args.example_dirs.is_empty() {
         config.example_dirs = args.example_dirs.clone();
     }
@@ -473,13 +488,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Demo(format!("example dashboards: {e}")))?;
     }
+    let tls = state.config.tls.as_ref().map(Tls::load).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
     let addr = listener.local_addr()?;
     // Before the address is announced: a SIGTERM from then on shuts down gracefully.
     let shutdown = server::shutdown_signal();
     tracing::info!(%addr, store = %backend::location(&state.config), projects = state.config.projects.len(), "collector ready");
     // Machine-readable first line on stdout (tests and scripts read the port from it).
-    println!("footfall: listening on http://{addr}");
+    println!("footfall: listening on {scheme}://{addr}");
     if let Some(project) = &demo_project {
         println!(
             "footfall: demo project `{}`, write key `{}`",
@@ -495,8 +512,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .remove(b'.')
             .remove(b'~');
         let fragment = format!("#token={}", utf8_percent_encode(token, UNRESERVED));
-        println!("footfall: dashboards http://{addr}/dashboards{fragment}");
-        println!("footfall: privacy http://{addr}/privacy{fragment}");
+        println!("footfall: dashboards {scheme}://{addr}/dashboards{fragment}");
+        println!("footfall: privacy {scheme}://{addr}/privacy{fragment}");
     }
     if !state.config.example_dirs.is_empty() {
         let key = state
@@ -505,10 +522,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .first()
             .map(|p| p.write_keys[0].clone())
             .unwrap_or_default();
-        println!("footfall: example page http://{addr}/example/?writeKey={key}");
+        println!("footfall: example page {scheme}://{addr}/example/?writeKey={key}");
     }
     let _ = std::io::stdout().flush();
-    server::serve(state, listener, shutdown).await?;
+    server::serve_with_tls(state, listener, tls, shutdown).await?;
     Ok(())
 }
 

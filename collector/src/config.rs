@@ -9,6 +9,10 @@
 //! store: postgres://u@host/db   # or http://host:8123/db (ClickHouse); default: DuckDB in `data`
 //! admin_token: s3cret           # `Authorization: Bearer` token of the admin API; unset = admin API off
 //! trust_proxy: false            # false | true (= 1 hop) | N hops: take the client IP from X-Forwarded-For
+//! tls:                          # HTTPS (unset: plain HTTP, e.g. behind a TLS-terminating proxy)
+//!   cert_file: /etc/footfall/cert.pem  # PEM certificate chain, leaf first
+//!   key_file: /etc/footfall/key.pem    # PEM private key (PKCS#8, PKCS#1 or SEC1)
+//!   reload_secs: 60             # seconds between checks for renewed files (reloaded without restart)
 //! suppression_refresh_secs: 30  # seconds between reloads of the erasure suppression list (multi-process)
 //! limits:
 //!   max_message_bytes: 32768    # bytes per message (Segment: 32 KB)
@@ -81,6 +85,8 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// How many proxy hops to trust for `X-Forwarded-For`. Default 0 (use the connection address).
     pub trust_proxy: TrustProxy,
+    /// HTTPS: the certificate and key files (see [`crate::tls`]). Default none: plain HTTP.
+    pub tls: Option<TlsConfig>,
     /// Seconds between reloads of the erasure suppression list from storage. Default 30.
     pub suppression_refresh_secs: u64,
     /// Seconds between reloads of the projects' privacy settings from storage (changes made
@@ -108,6 +114,7 @@ impl Default for Config {
             store: None,
             admin_token: None,
             trust_proxy: TrustProxy::default(),
+            tls: None,
             suppression_refresh_secs: 30,
             settings_refresh_secs: 10,
             example_dirs: Vec::new(),
@@ -116,6 +123,35 @@ impl Default for Config {
             alerts: Alerts::default(),
             projects: Vec::new(),
             demo: false,
+        }
+    }
+}
+
+/// `tls`: serve HTTPS with this certificate (see [`crate::tls`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, the server's certificate first. Required.
+    pub cert_file: PathBuf,
+    /// PEM file with the certificate's private key (PKCS#8, PKCS#1 or SEC1). Required.
+    pub key_file: PathBuf,
+    /// Seconds between checks whether the two files changed (renewed certificates are then used
+    /// for new connections, without a restart). Default 60, at least 1.
+    #[serde(default = "TlsConfig::default_reload_secs")]
+    pub reload_secs: u64,
+}
+
+impl TlsConfig {
+    fn default_reload_secs() -> u64 {
+        60
+    }
+
+    /// The pair with the default reload interval.
+    pub fn new(cert_file: impl Into<PathBuf>, key_file: impl Into<PathBuf>) -> TlsConfig {
+        TlsConfig {
+            cert_file: cert_file.into(),
+            key_file: key_file.into(),
+            reload_secs: TlsConfig::default_reload_secs(),
         }
     }
 }
@@ -411,6 +447,9 @@ impl Config {
         }
         if self.admin_token.as_deref() == Some("") {
             return bad("admin_token must not be empty".into());
+        }
+        if self.tls.as_ref().is_some_and(|t| t.reload_secs == 0) {
+            return bad("tls.reload_secs must be at least 1".into());
         }
         let l = &self.limits;
         for (name, v) in [

@@ -43,6 +43,7 @@ pub mod server;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod tls;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -21,15 +21,36 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::state::{AppState, now_ms};
+use crate::tls::Tls;
 
 /// How long shutdown waits for an alert round in progress (webhooks time out after 10 s).
 pub const ALERTS_STOP_GRACE: Duration = Duration::from_secs(15);
 
 /// Serves `state` on `listener` with the periodic jobs until `shutdown` resolves, then drains
-/// in-flight requests.
+/// in-flight requests. HTTPS when the config has `tls` (its files are read here: a bad pair is
+/// an `InvalidInput` error; [`serve_with_tls`] takes one loaded beforehand).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tls = load_tls(&state)?;
+    serve_with_tls(state, listener, tls, shutdown).await
+}
+
+fn load_tls(state: &AppState) -> std::io::Result<Option<Tls>> {
+    let config = state.config.tls.as_ref();
+    config
+        .map(Tls::load)
+        .transpose()
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+}
+
+/// [`serve`] with `tls` (HTTPS) or without (HTTP).
+pub async fn serve_with_tls(
+    state: AppState,
+    listener: TcpListener,
+    tls: Option<Tls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -40,7 +61,7 @@ pub async fn serve(
     let jobs = spawn_jobs(state.clone());
     let state_for_close = state.clone();
     let alerts = spawn_alerts(&state, stopped(stop_rx.clone()));
-    let result = serve_http(state, listener, stopped(stop_rx)).await;
+    let result = serve_connections(state, listener, tls, stopped(stop_rx)).await;
     if let Some(alerts) = alerts {
         match tokio::time::timeout(ALERTS_STOP_GRACE, alerts).await {
             Ok(_) => tracing::info!("alert scheduler stopped"),
@@ -79,12 +100,31 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
 /// or never (slowloris, idle connections) is cut off, so connections cannot pile up. The body has
 /// its own timeout (`limits.body_timeout_secs`, 408). At shutdown the listener closes, idle
 /// connections close, and each connection finishes the request it is serving.
+///
+/// HTTPS when the config has `tls` (see [`crate::tls`]).
 pub async fn serve_http(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = load_tls(&state)?;
+    serve_connections(state, listener, tls, shutdown).await
+}
+
+async fn serve_connections(
+    state: AppState,
+    listener: TcpListener,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.limits.header_timeout_secs.max(1));
+    // Renewed certificate files are picked up while serving (aborted when serving ends).
+    let reloader = match (&tls, &state.config.tls) {
+        (Some(tls), Some(config)) => Some(AbortOnDrop(
+            tls.spawn_reloader(Duration::from_secs(config.reload_secs)),
+        )),
+        _ => None,
+    };
     let router = crate::app(state);
     let (close_tx, close_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
@@ -100,20 +140,40 @@ pub async fn serve_http(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            router.clone(),
-            stream,
-            remote,
-            header_timeout,
-            close_rx.clone(),
-        ));
+        let (router, close) = (router.clone(), close_rx.clone());
+        match &tls {
+            None => tokio::spawn(serve_connection(router, stream, remote, header_timeout, close)),
+            Some(tls) => {
+                let acceptor = tls.acceptor().clone();
+                tokio::spawn(async move {
+                    // The handshake shares the header timeout (a client that never finishes it).
+                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            serve_connection(router, stream, remote, header_timeout, close).await
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+                    }
+                })
+            }
+        };
     }
     drop(listener);
+    drop(reloader);
     let _ = close_tx.send(true);
     drop(close_rx);
     // Every connection task holds a receiver: this resolves when the last one ends.
     close_tx.closed().await;
     Ok(())
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// An accept error: per-connection ones (the client gave up) are skipped; others (out of file
@@ -127,13 +187,15 @@ async fn accept_failed(e: std::io::Error) {
     tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
-async fn serve_connection(
+async fn serve_connection<S>(
     router: axum::Router,
-    stream: tokio::net::TcpStream,
+    stream: S,
     remote: SocketAddr,
     header_timeout: Duration,
     mut close: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use axum::extract::ConnectInfo;
     use tower::ServiceExt;
     let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {

@@ -412,7 +412,7 @@ impl Process {
             panic!("footfall serve printed nothing; its log:\n{log}")
         });
         let addr = first
-            .rsplit("http://")
+            .rsplit("://")
             .next()
             .unwrap()
             .trim()
