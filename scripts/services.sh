@@ -6,6 +6,8 @@
 #   scripts/services.sh env     # print the `export ...` lines of the running services
 #   scripts/services.sh stop    # stop both and delete .services/
 #   scripts/services.sh status  # say what runs
+#   FOOTFALL_SERVICES_DIR=DIR scripts/services.sh instance ACTION SERVICE
+#                               # a PRIVATE instance in DIR for outage tests (see `instance`)
 #
 # Usage: eval "$(scripts/services.sh start)"   → FOOTFALL_TEST_POSTGRES_URL, FOOTFALL_TEST_CLICKHOUSE_URL
 #
@@ -231,16 +233,22 @@ print_env() {
   echo "export FOOTFALL_TEST_CLICKHOUSE_URL=http://127.0.0.1:$CH_HTTP_PORT/default"
 }
 
-start() {
+# Loads the ports of $dir, or picks free ones from $1 (PostgreSQL), $2 (ClickHouse HTTP) and
+# $3 (ClickHouse TCP) upwards and keeps them there.
+pick_ports() {
   mkdir -p "$dir"
   if ! load_ports; then
     rm -f "$ports_file.tmp"
-    PG_PORT=$(free_port 15432)
-    CH_HTTP_PORT=$(free_port 18123)
-    CH_TCP_PORT=$(free_port 19000)
+    PG_PORT=$(free_port "$1")
+    CH_HTTP_PORT=$(free_port "$2")
+    CH_TCP_PORT=$(free_port "$3")
     rm -f "$ports_file.tmp"
     printf 'PG_PORT=%s\nCH_HTTP_PORT=%s\nCH_TCP_PORT=%s\n' "$PG_PORT" "$CH_HTTP_PORT" "$CH_TCP_PORT" >"$ports_file"
   fi
+}
+
+start() {
+  pick_ports 15432 18123 19000
   start_postgres
   start_clickhouse
   print_env
@@ -276,13 +284,100 @@ status() {
   if pid_alive "$ch_dir/clickhouse.pid" && ch_ready; then echo "clickhouse: running on $CH_HTTP_PORT"; else echo "clickhouse: down"; fi
 }
 
+# Processes of the server: its main process and that process's children (PostgreSQL's backends).
+server_pids() {
+  local pid=$1 f rest
+  echo "$pid"
+  for f in /proc/[0-9]*/stat; do
+    rest="$(cat "$f" 2>/dev/null)" || continue
+    rest="${rest##*) }" # after the command name, which may hold spaces: "S PPID ..."
+    rest="${rest#* }"
+    [[ "${rest%% *}" == "$pid" ]] && { f="${f#/proc/}"; echo "${f%/stat}"; }
+  done
+  return 0
+}
+
+main_pid() {
+  case "$1" in
+    postgres) [[ -f "$pg_dir/data/postmaster.pid" ]] && head -1 "$pg_dir/data/postmaster.pid" ;;
+    clickhouse) [[ -f "$ch_dir/clickhouse.pid" ]] && head -1 "$ch_dir/clickhouse.pid" ;;
+  esac
+}
+
+# A private PostgreSQL or ClickHouse in $FOOTFALL_SERVICES_DIR that a test starts, stops, kills,
+# pauses and resumes while a collector uses it (collector/tests/db_outage.rs):
+#
+#   FOOTFALL_SERVICES_DIR=DIR scripts/services.sh instance ACTION postgres|clickhouse
+#
+#   check   exit 0 when the server's binaries are installed (nothing else)
+#   start   start it (first time: create it, pick free ports; later: same ports and data);
+#           prints its URL on stdout
+#   stop    graceful stop, data kept (PostgreSQL: pg_ctl -m fast; ClickHouse: SIGTERM, SIGKILL
+#           after 15 s — 18.16 does not finish its shutdown while clients keep sending)
+#   kill    SIGKILL of the main process (postmaster / clickhouse-server); PostgreSQL's orphaned
+#           backends are waited for (they exit on postmaster death), so that `start` recovers
+#   pause   SIGSTOP of the server and its children: connections stay open, nothing answers
+#   resume  SIGCONT of the same
+# Remove everything with `FOOTFALL_SERVICES_DIR=DIR scripts/services.sh stop`.
+instance() {
+  local action=${1:-} service=${2:-} pid pids i
+  [[ -n "${FOOTFALL_SERVICES_DIR:-}" ]] || die "instance: set FOOTFALL_SERVICES_DIR to a private directory"
+  case "$service" in
+    postgres) [[ "$action" == check ]] && { (pg_bin) >/dev/null 2>&1; return; } ;;
+    clickhouse) [[ "$action" == check ]] && { (ch_bin) >/dev/null 2>&1; return; } ;;
+    *) die "instance: unknown service '$service' (postgres or clickhouse)" ;;
+  esac
+  case "$action" in
+    start)
+      # Other ranges than the shared services', so the two never race for a port.
+      pick_ports 25432 28123 29000
+      if [[ $service == postgres ]]; then
+        start_postgres
+        print_env | sed -n 's/^export FOOTFALL_TEST_POSTGRES_URL=//p'
+      else
+        start_clickhouse
+        print_env | sed -n 's/^export FOOTFALL_TEST_CLICKHOUSE_URL=//p'
+      fi
+      ;;
+    stop)
+      if [[ $service == postgres ]]; then
+        as_pg "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -m fast -w -t 30 stop >/dev/null
+      else
+        stop_pid_file "$ch_dir/clickhouse.pid" ClickHouse
+      fi
+      ;;
+    kill)
+      pid="$(main_pid "$service")" || die "instance: $service is not running"
+      kill -9 "$pid"
+      for i in $(seq 1 80); do
+        pids="$(server_pids "$pid" | tail -n +2)"
+        [[ -z "$pids" ]] && ! kill -0 "$pid" 2>/dev/null && return 0
+        sleep 0.25
+      done
+      log "instance: children of $pid still alive after 20 s; killing them"
+      # shellcheck disable=SC2086
+      kill -9 $pids 2>/dev/null || true
+      ;;
+    pause | resume)
+      pid="$(main_pid "$service")" || die "instance: $service is not running"
+      # shellcheck disable=SC2046
+      kill "-$([[ $action == pause ]] && echo STOP || echo CONT)" $(server_pids "$pid")
+      ;;
+    *) die "instance: unknown action '$action' (check|start|stop|kill|pause|resume)" ;;
+  esac
+}
+
 case "${1:-}" in
   start) start ;;
+  instance)
+    shift
+    instance "$@"
+    ;;
   stop) stop ;;
   env)
     load_ports || die "not started (run: scripts/services.sh start)"
     print_env
     ;;
   status) status ;;
-  *) die "usage: $0 start|stop|env|status" ;;
+  *) die "usage: $0 start|stop|env|status|instance ACTION SERVICE" ;;
 esac

@@ -27,6 +27,7 @@ use tracing_subscriber::EnvFilter;
 
 use footfall_engine::dashboard::cli::{OutputFormat, render_report_file, run_query_file};
 use footfall_engine::dashboard::{DashboardStore, example_dashboards};
+use footfall_engine::store::{Dialect, StoreError};
 
 use crate::config::{Config, ConfigError, ProjectConfig, TlsConfig, TrustProxy};
 use crate::error::ApiError;
@@ -421,6 +422,12 @@ fn add_default_key(config: &mut Config, key: &str) {
     }
 }
 
+/// The machine-readable first line on stdout (tests and scripts read the port from it).
+fn announce(scheme: &str, addr: SocketAddr) {
+    println!("footfall: listening on {scheme}://{addr}");
+    let _ = std::io::stdout().flush();
+}
+
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let mut config = args.store.load()?;
     if let Some(listen) = args.listen {
@@ -473,7 +480,28 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         );
     }
     let store = backend::open(&config)?;
-    let state = AppState::new(config, store).await?;
+    // A bad certificate pair stops the start before anything listens.
+    let tls = config.tls.as_ref().map(Tls::load).transpose()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    // Before the address is announced: a SIGTERM from then on shuts down gracefully.
+    let mut shutdown = Box::pin(server::shutdown_signal());
+    let mut announced = false;
+    let state = match AppState::new(config.clone(), store.clone()).await {
+        Ok(state) => state,
+        // The database server is not there (yet): serve /health and 503 until it is (see
+        // `server`). The embedded store has no server to wait for: it refuses to start.
+        Err(StartError::Store(StoreError::Unavailable(why))) if store.dialect() != Dialect::DuckDb => {
+            announce(scheme, addr);
+            announced = true;
+            match server::wait_for_store(config, store, &listener, tls.as_ref(), why, &mut shutdown).await? {
+                Some(state) => state,
+                None => return Ok(()),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
     if let Some(project) = &demo_project {
         tracing::info!(project = %project.id, "seeding the demo project (once per data directory)");
         match demo::seed(&state, project)
@@ -488,15 +516,10 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Demo(format!("example dashboards: {e}")))?;
     }
-    let tls = state.config.tls.as_ref().map(Tls::load).transpose()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    let listener = tokio::net::TcpListener::bind(state.config.listen).await?;
-    let addr = listener.local_addr()?;
-    // Before the address is announced: a SIGTERM from then on shuts down gracefully.
-    let shutdown = server::shutdown_signal();
     tracing::info!(%addr, store = %backend::location(&state.config), projects = state.config.projects.len(), "collector ready");
-    // Machine-readable first line on stdout (tests and scripts read the port from it).
-    println!("footfall: listening on {scheme}://{addr}");
+    if !announced {
+        announce(scheme, addr);
+    }
     if let Some(project) = &demo_project {
         println!(
             "footfall: demo project `{}`, write key `{}`",

@@ -17,6 +17,12 @@
 //! [`WRITE_FAILURE_WINDOW`] after the last failure (then a load balancer sends again and the next
 //! commit tells), and until a commit succeeds.
 //!
+//! When a write fails as "unavailable", the batches queued behind it are answered with the same
+//! error at once rather than written as the next group: while the database hangs, each write
+//! waits for the store's timeout (`timeout=`, see `footfall_engine::store::Timeouts`), and a
+//! request must not wait for two of them. Every request thus gets its answer (503 +
+//! Retry-After) within about one store timeout.
+//!
 //! If a group fails with an error other than "unavailable" (e.g. one batch the backend refuses),
 //! every request of the group gets a retryable 503 and the following batches are committed one
 //! by one for a while, so a poisoned request, when retried, fails alone.
@@ -169,6 +175,14 @@ async fn writer(
         let batches: Vec<WriteBatch> = jobs.iter_mut().map(|j| std::mem::take(&mut j.batch)).collect();
         let written = write_merged(&*store, &metrics, batches).await;
         last_failure.record(&written);
+        if let Err(e @ CommitError::Unavailable(_)) = &written {
+            // The batches that queued up behind the failed write have waited as long as it did
+            // (up to the store's timeout when the database hangs): they get the same answer now
+            // instead of a second wait, so every answer comes within about one store timeout.
+            while let Ok(job) = rx.try_recv() {
+                let _ = job.reply.send(Err(e.clone()));
+            }
+        }
         let results = match written {
             Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
             Err(CommitError::Failed(e)) if group > 1 => {
@@ -311,6 +325,43 @@ mod tests {
         last.record::<()>(&Err(CommitError::Unavailable("disk full".into())));
         last.0.lock().unwrap().as_mut().unwrap().0 -= WRITE_FAILURE_WINDOW;
         assert_eq!(last.current(), None, "reported no longer than the window");
+    }
+
+    /// A write that fails as unavailable answers the batches that queued up behind it as well,
+    /// without writing them (they waited as long as it did); the next batch is written again.
+    #[tokio::test]
+    async fn batches_queued_behind_an_unavailable_write_share_its_answer() {
+        use crate::testing::{ControlledStore, WriteMode};
+        let inner: Arc<dyn Store> = Arc::new(DuckDbStore::open_in_memory().unwrap());
+        inner.migrate().await.unwrap();
+        let store = ControlledStore::new(inner);
+        store.set_mode(WriteMode::Unavailable);
+        store.hold();
+        let committer = Committer::spawn(store.clone(), Arc::new(Metrics::new()), 64, 250);
+        let send = |id: &str| {
+            let (committer, id) = (committer.clone(), id.to_string());
+            tokio::spawn(async move { committer.commit(batch(&[&id])).await })
+        };
+        let first = send("a");
+        store.wait_writes_started(1).await;
+        let queued: Vec<_> = ["q1", "q2", "q3"].into_iter().map(send).collect();
+        while committer.queued() < 3 {
+            tokio::task::yield_now().await;
+        }
+        store.release();
+        assert!(matches!(first.await.unwrap(), Err(CommitError::Unavailable(_))));
+        for q in queued {
+            assert!(matches!(q.await.unwrap(), Err(CommitError::Unavailable(_))));
+        }
+        assert_eq!(
+            store.writes_started(),
+            1,
+            "the queued batches were answered, not written"
+        );
+        store.set_mode(WriteMode::Pass);
+        committer.commit(batch(&["b"])).await.unwrap();
+        assert_eq!(store.writes_started(), 2);
+        assert_eq!(stored(&*store).await, vec![json("b")]);
     }
 
     fn json(s: &str) -> serde_json::Value {

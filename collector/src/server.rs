@@ -7,6 +7,14 @@
 //! ([`CacheWarmer::DEFAULT_INTERVAL`], counted from the end of a pass), one widget at a time, so
 //! opening a dashboard is served from the cache.
 //!
+//! A collector whose database server (PostgreSQL, ClickHouse) cannot be reached when it starts
+//! does not exit: it serves
+//! [`wait_for_store`]'s stand-in until it can (`/health` 200 — alive; `/ready` and everything
+//! else 503 + Retry-After — not ready), retrying every 1 s, doubling up to [`START_RETRY_MAX`].
+//! An orchestrator thus keeps the process (liveness) and sends it no traffic (readiness) until the
+//! database is there, as after any later outage. Storage errors that waiting cannot fix (a
+//! malformed location, refused credentials, a failed migration) still end the process.
+//!
 //! On SIGTERM or SIGINT the server stops accepting connections, lets every in-flight request
 //! finish (each waits for its commit, so every 2xx sent is durable), stops the alert scheduler
 //! (it finishes the round it is in, for at most [`ALERTS_STOP_GRACE`]), stops the jobs and
@@ -14,14 +22,24 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use footfall_engine::dashboard::{AlertScheduler, CacheWarmer};
+use footfall_engine::store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::state::{AppState, now_ms};
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::{AppState, StartError, now_ms};
 use crate::tls::Tls;
+
+/// Longest pause between two attempts to reach the storage at start (they start at 1 s and
+/// double).
+pub const START_RETRY_MAX: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for an alert round in progress (webhooks time out after 10 s).
 pub const ALERTS_STOP_GRACE: Duration = Duration::from_secs(15);
@@ -88,6 +106,86 @@ pub async fn close_store(state: &AppState) {
     }
 }
 
+/// Builds the state once the store is reachable; meanwhile serves `listener` with a stand-in:
+/// `GET /health` 200, everything else 503 + Retry-After naming the last failure, each
+/// connection closed after one answer (so a client's next request reaches the real server).
+/// `first_failure` is why the first attempt failed. Returns `None` when `shutdown` comes first,
+/// an error when the store fails otherwise than "unavailable".
+pub async fn wait_for_store(
+    config: Config,
+    store: Arc<dyn Store>,
+    listener: &TcpListener,
+    tls: Option<&Tls>,
+    first_failure: String,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Option<AppState>, StartError> {
+    tracing::warn!(error = %first_failure, "storage unreachable at start: not ready (503) until it is reachable");
+    let header_timeout = Duration::from_secs(config.limits.header_timeout_secs.max(1));
+    let why = Arc::new(Mutex::new(first_failure));
+    let router = stand_in(config.limits.retry_after_secs, why.clone());
+    let init = async {
+        let mut pause = Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(pause).await;
+            match AppState::new(config.clone(), store.clone()).await {
+                Err(StartError::Store(StoreError::Unavailable(e))) => {
+                    tracing::warn!(error = %e, retry_in = ?pause, "storage still unreachable");
+                    *why.lock().unwrap_or_else(|e| e.into_inner()) = e;
+                    pause = (pause * 2).min(START_RETRY_MAX);
+                }
+                other => return other,
+            }
+        }
+    };
+    let (close_tx, close_rx) = watch::channel(false);
+    let mut init = std::pin::pin!(init);
+    let mut shutdown = std::pin::pin!(shutdown);
+    let result = loop {
+        tokio::select! {
+            state = &mut init => break state.map(Some),
+            () = &mut shutdown => break Ok(None),
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => {
+                    spawn_connection(router.clone(), stream, remote, header_timeout, close_rx.clone(), tls);
+                }
+                Err(e) => accept_failed(e).await,
+            },
+        }
+    };
+    let _ = close_tx.send(true);
+    if matches!(result, Ok(Some(_))) {
+        tracing::info!("storage reachable: starting");
+    }
+    result
+}
+
+/// The routes of [`wait_for_store`].
+fn stand_in(retry_after: u64, why: Arc<Mutex<String>>) -> axum::Router {
+    fn closing(mut response: Response) -> Response {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        response
+    }
+    axum::Router::new()
+        .route(
+            "/health",
+            axum::routing::get(|| async { closing(crate::routes::ops::health().await.into_response()) }),
+        )
+        .fallback(move || {
+            let why = why.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            async move {
+                closing(
+                    ApiError::StoreUnavailable {
+                        message: format!("the collector is starting and waits for its storage: {why}"),
+                        retry_after,
+                    }
+                    .into_response(),
+                )
+            }
+        })
+}
+
 /// Resolves once the watch says stop (or its sender is gone).
 async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
@@ -139,24 +237,14 @@ async fn serve_connections(
             },
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let (router, close) = (router.clone(), close_rx.clone());
-        match &tls {
-            None => tokio::spawn(serve_connection(router, stream, remote, header_timeout, close)),
-            Some(tls) => {
-                let acceptor = tls.acceptor().clone();
-                tokio::spawn(async move {
-                    // The handshake shares the header timeout (a client that never finishes it).
-                    match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => {
-                            serve_connection(router, stream, remote, header_timeout, close).await
-                        }
-                        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
-                        Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
-                    }
-                })
-            }
-        };
+        spawn_connection(
+            router.clone(),
+            stream,
+            remote,
+            header_timeout,
+            close_rx.clone(),
+            tls.as_ref(),
+        );
     }
     drop(listener);
     drop(reloader);
@@ -185,6 +273,31 @@ async fn accept_failed(e: std::io::Error) {
     }
     tracing::warn!(error = %e, "accepting a connection failed; retrying in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// Serves one accepted connection on its own task: through the TLS handshake first with `tls`
+/// (which shares the header timeout: a client that never finishes it is cut off).
+fn spawn_connection(
+    router: axum::Router,
+    stream: tokio::net::TcpStream,
+    remote: SocketAddr,
+    header_timeout: Duration,
+    close: watch::Receiver<bool>,
+    tls: Option<&Tls>,
+) {
+    let _ = stream.set_nodelay(true);
+    let Some(tls) = tls else {
+        tokio::spawn(serve_connection(router, stream, remote, header_timeout, close));
+        return;
+    };
+    let acceptor = tls.acceptor().clone();
+    tokio::spawn(async move {
+        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(stream)) => serve_connection(router, stream, remote, header_timeout, close).await,
+            Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
+        }
+    });
 }
 
 async fn serve_connection<S>(

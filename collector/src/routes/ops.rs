@@ -21,7 +21,8 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .add("/metrics", &["GET"], get(metrics))
 }
 
-async fn health() -> Json<serde_json::Value> {
+/// Liveness: the process answers (also served while waiting for the storage at start).
+pub async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 

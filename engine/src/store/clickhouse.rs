@@ -6,6 +6,15 @@
 //! `mutations_sync` (erasure and retention poll `system.mutations` until done), nullable columns
 //! wrapped in `ifNull` inside mutation predicates (18.16 deletes rows whose predicate is NULL).
 //!
+//! # Timeouts
+//! The location's `timeout=SECS` and `query_timeout=SECS` (see [`Timeouts`]; not passed on as
+//! settings, unlike every other parameter) bound each HTTP request: `query_timeout` the query
+//! layer's queries and exports, `timeout` everything else (the writes' lookups and inserts, ping,
+//! documents, each poll of `system.mutations`). A write is up to four requests (lookup, events,
+//! identity links, dead letters), each bounded. An insert that timed out may still complete on
+//! the server; the retry then finds its rows stored and reports them as duplicates — or, if it
+//! looks before that insert finished, inserts a second copy that `FINAL` collapses.
+//!
 //! # Dedupe and reads
 //! ClickHouse cannot refuse a duplicate on insert, and several collectors may insert the same
 //! message at once. `events` is therefore a `ReplacingMergeTree(_version)` whose sorting key is
@@ -50,7 +59,8 @@ use serde_json::Value;
 
 use super::common::{self, AUDIT_COLUMNS, EVENT_COLUMNS};
 use super::{
-    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch, WriteReport,
+    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, Timeouts, WriteBatch,
+    WriteReport,
 };
 
 /// The winning identity link per (project_id, anonymous_id); see [`super::identities_relation`].
@@ -111,6 +121,7 @@ pub struct ClickHouseStore {
     database: String,
     location: String,
     mutation_timeout: Duration,
+    timeouts: Timeouts,
 }
 
 /// A ClickHouse string literal: `'…'` with `\` and `'` escaped.
@@ -318,6 +329,7 @@ impl ClickHouseStore {
             db if db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => db.to_string(),
             db => return Err(bad(format!("database name {db:?} must be letters, digits and _"))),
         };
+        let mut timeouts = Timeouts::default();
         let mut base = parsed.clone();
         base.set_path("/");
         base.set_query(None);
@@ -332,12 +344,14 @@ impl ClickHouseStore {
                 q.append_pair("password", &percent_decode(p));
             }
             for (k, v) in parsed.query_pairs() {
-                q.append_pair(&k, &v);
+                if !timeouts.take_param(&k, &v)? {
+                    q.append_pair(&k, &v);
+                }
             }
         }
+        // Each request is bounded by `timeouts` (see `post`).
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(300))
+            .connect_timeout(timeouts.operation)
             .pool_idle_timeout(Duration::from_secs(2)) // below the server's keep_alive_timeout (3 s)
             .build()
             .map_err(|e| bad(e.to_string()))?;
@@ -347,6 +361,7 @@ impl ClickHouseStore {
             database,
             location,
             mutation_timeout: DEFAULT_MUTATION_TIMEOUT,
+            timeouts,
         })
     }
 
@@ -366,12 +381,15 @@ impl ClickHouseStore {
         &self.location
     }
 
-    /// POSTs `body`; `params` are extra URL parameters (settings, `query=` for inserts).
+    /// POSTs `body`; `params` are extra URL parameters (settings, `query=` for inserts). The
+    /// whole exchange (connect, send, answer) is bounded by `timeout`; reqwest's timeout is an
+    /// `Unavailable` like any transport error.
     async fn post(
         &self,
         params: &[(&str, &str)],
         body: Vec<u8>,
         in_database: bool,
+        timeout: Duration,
     ) -> Result<String, StoreError> {
         let mut url = self.base.clone();
         {
@@ -383,7 +401,14 @@ impl ClickHouseStore {
                 q.append_pair(k, v);
             }
         }
-        let response = self.http.post(url).body(body).send().await.map_err(http_err)?;
+        let response = self
+            .http
+            .post(url)
+            .timeout(timeout)
+            .body(body)
+            .send()
+            .await
+            .map_err(http_err)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(http_err)?;
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -425,17 +450,26 @@ impl ClickHouseStore {
     }
 
     async fn execute(&self, sql: &str) -> Result<(), StoreError> {
-        self.post(&[], sql.as_bytes().to_vec(), true).await.map(|_| ())
+        self.post(&[], sql.as_bytes().to_vec(), true, self.timeouts.operation)
+            .await
+            .map(|_| ())
     }
 
     async fn insert(&self, table_and_columns: &str, body: Vec<u8>) -> Result<(), StoreError> {
         let query = format!("INSERT INTO {table_and_columns} FORMAT JSONEachRow");
-        self.post(&[("query", &query)], body, true).await.map(|_| ())
+        self.post(&[("query", &query)], body, true, self.timeouts.operation)
+            .await
+            .map(|_| ())
     }
 
+    /// A read bounded by the operation timeout.
     async fn select(&self, sql: &str) -> Result<QueryResult, StoreError> {
+        self.select_within(sql, self.timeouts.operation).await
+    }
+
+    async fn select_within(&self, sql: &str, timeout: Duration) -> Result<QueryResult, StoreError> {
         let params = [("default_format", "JSONCompact"), ("readonly", "2")];
-        let text = self.post(&params, sql.as_bytes().to_vec(), true).await?;
+        let text = self.post(&params, sql.as_bytes().to_vec(), true, timeout).await?;
         let parsed: Compact = serde_json::from_str(&text)
             .map_err(|e| StoreError::Query(format!("clickhouse: unreadable result ({e}) for: {sql}")))?;
         let rows = parsed
@@ -545,7 +579,7 @@ impl ClickHouseStore {
     /// The events matching `filter`, oldest first (exports).
     async fn events_where(&self, filter: &str) -> Result<Vec<EventRow>, StoreError> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM events FINAL WHERE {filter} ORDER BY ts, message_id");
-        self.select(&sql)
+        self.select_within(&sql, self.timeouts.query)
             .await?
             .rows
             .iter()
@@ -630,7 +664,8 @@ impl Store for ClickHouseStore {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let create_db = format!("CREATE DATABASE IF NOT EXISTS {}", self.database);
-        self.post(&[], create_db.into_bytes(), false).await?;
+        self.post(&[], create_db.into_bytes(), false, self.timeouts.operation)
+            .await?;
         self.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version UInt32, applied_at Int64) ENGINE = MergeTree ORDER BY version",
         )
@@ -715,7 +750,7 @@ impl Store for ClickHouseStore {
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
-        self.select(sql).await
+        self.select_within(sql, self.timeouts.query).await
     }
 
     async fn erase_person(&self, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError> {
@@ -992,5 +1027,45 @@ mod tests {
             "default"
         );
         assert!(ClickHouseStore::connect("http://h:8123/bad-name").is_err());
+    }
+
+    /// `timeout` / `query_timeout` are ours: parsed, not sent to the server as settings.
+    #[test]
+    fn takes_the_timeouts_off_the_settings() {
+        let s =
+            ClickHouseStore::connect("http://h:8123/db?timeout=3&max_threads=2&query_timeout=60").unwrap();
+        assert_eq!(
+            s.timeouts,
+            Timeouts {
+                operation: Duration::from_secs(3),
+                query: Duration::from_secs(60)
+            }
+        );
+        let keys: Vec<String> = s.base.query_pairs().map(|(k, _)| k.into()).collect();
+        assert_eq!(keys, ["max_threads"]);
+        assert_eq!(
+            ClickHouseStore::connect("http://h:8123").unwrap().timeouts,
+            Timeouts::default()
+        );
+        for bad in ["timeout=0", "timeout=x", "query_timeout=-1"] {
+            assert!(
+                ClickHouseStore::connect(&format!("http://h:8123/db?{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// A server that accepts connections and never answers (a hung ClickHouse): calls fail as
+    /// unavailable after the timeout instead of waiting forever.
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unavailable() {
+        let (addr, hold) = crate::store::silent_server().await;
+        let s = ClickHouseStore::connect(&format!("http://{addr}/db?timeout=1&query_timeout=1")).unwrap();
+        assert!(matches!(s.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            s.query("SELECT 1").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        hold.abort();
     }
 }

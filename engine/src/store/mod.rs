@@ -363,3 +363,82 @@ pub fn open_store(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
     Ok(Arc::new(DuckDbStore::open(path)?))
 }
+
+/// How long a server backend (PostgreSQL, ClickHouse) waits for its database before the call
+/// fails with [`StoreError::Unavailable`] (the collector's 503 + Retry-After): a database that
+/// hangs (paused, overloaded, a network path that drops packets) must not hang ingestion past the
+/// SDKs' own timeout (10 s). Set per location with the parameters `timeout=SECS` and
+/// `query_timeout=SECS` (positive integers; our parameters, not sent to the server).
+///
+/// The time a call took is not a verdict on its effect: a write that timed out may still commit
+/// on the server; its client retries and the retry is deduplicated by messageId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// `timeout`: ingestion writes, `/ready`'s ping, documents, audit log, identity lookups,
+    /// connecting. Default 5 s.
+    pub operation: std::time::Duration,
+    /// `query_timeout`: the query layer's queries, exports and erasures (which may scan much).
+    /// Default 30 s.
+    pub query: std::time::Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            operation: std::time::Duration::from_secs(5),
+            query: std::time::Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    /// Takes `key=value` when it is one of the timeout parameters (`Ok(true)`); `Ok(false)` for
+    /// any other parameter.
+    pub(crate) fn take_param(&mut self, key: &str, value: &str) -> Result<bool, StoreError> {
+        let slot = match key {
+            "timeout" => &mut self.operation,
+            "query_timeout" => &mut self.query,
+            _ => return Ok(false),
+        };
+        match value.parse::<u64>() {
+            Ok(secs) if secs > 0 => {
+                *slot = std::time::Duration::from_secs(secs);
+                Ok(true)
+            }
+            _ => Err(StoreError::Config(format!(
+                "{key}={value:?}: give a whole number of seconds greater than 0"
+            ))),
+        }
+    }
+}
+
+/// Runs `op` for at most `limit`; no answer in time is [`StoreError::Unavailable`], naming
+/// `backend` and the limit.
+pub(crate) async fn within<T>(
+    backend: &str,
+    limit: std::time::Duration,
+    op: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    match tokio::time::timeout(limit, op).await {
+        Ok(result) => result,
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "{backend}: no answer within {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and never answers (a hung database), for
+/// the server backends' timeout tests; abort the handle to stop it.
+#[cfg(test)]
+pub(crate) async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    (addr, hold)
+}

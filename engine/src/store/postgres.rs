@@ -2,9 +2,16 @@
 //! deadpool connection pool.
 //!
 //! # Location
-//! Any libpq-style URL that tokio-postgres accepts, plus one parameter of ours: `schema=NAME`
+//! Any libpq-style URL that tokio-postgres accepts, plus parameters of ours: `schema=NAME`
 //! (lowercase letters, digits, `_`) puts every table in that schema (created by `migrate`) instead
 //! of `public`. TLS is not supported yet (`sslmode=require` is refused with a clear error).
+//! `timeout=SECS` and `query_timeout=SECS` bound each call, see [`Timeouts`]:
+//! connecting, waiting for a pooled connection and the whole of a write, ping, document, audit or
+//! lookup call by `timeout`; a query, export or erasure by `query_timeout`; `migrate` and the
+//! retention deletes are not bounded. A call cut off by its timeout drops its transaction (rolled
+//! back unless its COMMIT was already sent) and its connection goes back to the pool; connections
+//! the server closed (restart, crash) are dropped by the pool's recycling check, so the store
+//! recovers by itself when the server is back.
 //!
 //! # Write path
 //! One [`Store::write`] is one transaction of at most three statements: the events as column
@@ -37,13 +44,12 @@ use tokio_postgres::{NoTls, Row};
 
 use super::common::{self, EVENT_COLUMNS};
 use super::{
-    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch, WriteReport, sql,
+    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, Timeouts, WriteBatch,
+    WriteReport, sql, within,
 };
 
 /// Pool size (connections per store handle; default 16).
 const POOL_SIZE: usize = 16;
-/// How long a call waits for a pooled connection or to open one before reporting `Unavailable`.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts of a write that hits a deadlock or serialization failure.
 const WRITE_ATTEMPTS: usize = 5;
 
@@ -53,6 +59,7 @@ pub struct PostgresStore {
     pool: Pool,
     schema: Option<String>,
     location: String,
+    timeouts: Timeouts,
 }
 
 fn pg_err(e: tokio_postgres::Error) -> StoreError {
@@ -86,17 +93,20 @@ fn is_retryable(e: &tokio_postgres::Error) -> bool {
     matches!(e.code(), Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE)
 }
 
-/// Splits our `schema=` parameter off a PostgreSQL URL.
-fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
+/// Splits our parameters (`schema=`, `timeout=`, `query_timeout=`) off a PostgreSQL URL.
+fn split_params(url: &str) -> Result<(String, Option<String>, Timeouts), StoreError> {
+    let mut timeouts = Timeouts::default();
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_string(), None));
+        return Ok((url.to_string(), None, timeouts));
     };
     let mut schema = None;
     let mut rest = Vec::new();
     for param in query.split('&').filter(|p| !p.is_empty()) {
-        match param.strip_prefix("schema=") {
-            Some(name) => schema = Some(name.to_string()),
-            None => rest.push(param),
+        let (key, value) = param.split_once('=').unwrap_or((param, ""));
+        if key == "schema" {
+            schema = Some(value.to_string());
+        } else if !timeouts.take_param(key, value)? {
+            rest.push(param);
         }
     }
     if let Some(name) = &schema {
@@ -119,14 +129,14 @@ fn split_schema(url: &str) -> Result<(String, Option<String>), StoreError> {
     } else {
         format!("{base}?{}", rest.join("&"))
     };
-    Ok((base, schema))
+    Ok((base, schema, timeouts))
 }
 
 impl PostgresStore {
     /// Builds the pool for `url` (no connection is made until first use).
     pub fn connect(url: &str) -> Result<Self, StoreError> {
         let location = common::redact_location(url);
-        let (base, schema) = split_schema(url)?;
+        let (base, schema, timeouts) = split_params(url)?;
         let mut cfg = tokio_postgres::Config::from_str(&base)
             .map_err(|e| StoreError::Config(format!("invalid PostgreSQL location {location}: {e}")))?;
         if cfg.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
@@ -142,7 +152,9 @@ impl PostgresStore {
             cfg.options(&options);
         }
         cfg.application_name("footfall");
-        cfg.connect_timeout(CONNECT_TIMEOUT);
+        if cfg.get_connect_timeout().is_none() {
+            cfg.connect_timeout(timeouts.operation);
+        }
         let manager = Manager::from_config(
             cfg,
             NoTls,
@@ -153,21 +165,32 @@ impl PostgresStore {
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .wait_timeout(Some(timeouts.operation))
+            .create_timeout(Some(timeouts.operation))
+            .recycle_timeout(Some(timeouts.operation))
             .build()
             .map_err(|e| StoreError::Config(format!("{location}: {e}")))?;
         Ok(Self {
             pool,
             schema,
             location,
+            timeouts,
         })
     }
 
     /// The location with any password hidden.
     pub fn location(&self) -> &str {
         &self.location
+    }
+
+    /// `op` bounded by the operation timeout (see [`Timeouts`]).
+    async fn quick<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        within("postgres", self.timeouts.operation, op).await
+    }
+
+    /// `op` bounded by the query timeout (see [`Timeouts`]).
+    async fn long<T>(&self, op: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        within("postgres", self.timeouts.query, op).await
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
@@ -567,98 +590,110 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.client()
-            .await?
-            .simple_query("SELECT 1")
-            .await
-            .map_err(pg_err)
-            .map(|_| ())
+        self.quick(async {
+            self.client()
+                .await?
+                .simple_query("SELECT 1")
+                .await
+                .map_err(pg_err)
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError> {
-        let (firsts, mut duplicates) = common::split_in_batch_duplicates(&batch.events);
-        let mut order = firsts.clone();
-        order.sort_by(|&a, &b| {
-            let (a, b) = (&batch.events[a], &batch.events[b]);
-            (&a.project_id, &a.message_id).cmp(&(&b.project_id, &b.message_id))
-        });
-        let links = common::reduce_links(&batch.links);
-        if order.is_empty() && links.is_empty() && batch.dead_letters.is_empty() {
-            return Ok(WriteReport {
-                inserted: 0,
-                duplicates,
+        self.quick(async {
+            let (firsts, mut duplicates) = common::split_in_batch_duplicates(&batch.events);
+            let mut order = firsts.clone();
+            order.sort_by(|&a, &b| {
+                let (a, b) = (&batch.events[a], &batch.events[b]);
+                (&a.project_id, &a.message_id).cmp(&(&b.project_id, &b.message_id))
             });
-        }
-        let mut attempt = 0;
-        let inserted = loop {
-            attempt += 1;
-            match self.write_once(&batch, &order, &links).await {
-                Ok(keys) => break keys,
-                Err(WriteFailure::Pg(e)) if is_retryable(&e) && attempt < WRITE_ATTEMPTS => {
-                    tracing::debug!("postgres: write attempt {attempt} failed ({e}); retrying");
-                    tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
-                }
-                Err(WriteFailure::Pg(e)) => return Err(pg_err(e)),
-                Err(WriteFailure::Other(e)) => return Err(e),
+            let links = common::reduce_links(&batch.links);
+            if order.is_empty() && links.is_empty() && batch.dead_letters.is_empty() {
+                return Ok(WriteReport {
+                    inserted: 0,
+                    duplicates,
+                });
             }
-        };
-        if inserted.len() < firsts.len() {
-            let keys: std::collections::HashSet<(String, String)> = inserted.iter().cloned().collect();
-            duplicates.extend(firsts.iter().copied().filter(|&i| {
-                let e = &batch.events[i];
-                !keys.contains(&(e.project_id.clone(), e.message_id.clone()))
-            }));
-            duplicates.sort_unstable();
-        }
-        Ok(WriteReport {
-            inserted: inserted.len(),
-            duplicates,
+            let mut attempt = 0;
+            let inserted = loop {
+                attempt += 1;
+                match self.write_once(&batch, &order, &links).await {
+                    Ok(keys) => break keys,
+                    Err(WriteFailure::Pg(e)) if is_retryable(&e) && attempt < WRITE_ATTEMPTS => {
+                        tracing::debug!("postgres: write attempt {attempt} failed ({e}); retrying");
+                        tokio::time::sleep(Duration::from_millis(5 << attempt)).await;
+                    }
+                    Err(WriteFailure::Pg(e)) => return Err(pg_err(e)),
+                    Err(WriteFailure::Other(e)) => return Err(e),
+                }
+            };
+            if inserted.len() < firsts.len() {
+                let keys: std::collections::HashSet<(String, String)> = inserted.iter().cloned().collect();
+                duplicates.extend(firsts.iter().copied().filter(|&i| {
+                    let e = &batch.events[i];
+                    !keys.contains(&(e.project_id.clone(), e.message_id.clone()))
+                }));
+                duplicates.sort_unstable();
+            }
+            Ok(WriteReport {
+                inserted: inserted.len(),
+                duplicates,
+            })
         })
+        .await
     }
 
     async fn query(&self, sql: &str) -> Result<QueryResult, StoreError> {
-        self.select_with(sql, &[], false).await
+        self.long(async { self.select_with(sql, &[], false).await }).await
     }
 
     async fn erase_person(&self, project_id: &str, user_id: &str) -> Result<EraseReport, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let anon = select_in(&tx, sql::LINKED_ANONYMOUS_IDS, &[&project_id, &user_id], true).await?;
-        let mut ids = vec![user_id.to_string()];
-        ids.extend(
-            anon.rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string)),
-        );
-        let events_deleted = tx
-            .execute(&sql::delete_person_events(), &[&project_id, &user_id])
-            .await
-            .map_err(pg_err)?;
-        let dead_letters = delete_dead_letters_mentioning(&tx, project_id, &ids).await?;
-        let links = tx
-            .execute(sql::DELETE_PERSON_LINKS, &[&project_id, &user_id])
-            .await
-            .map_err(pg_err)?;
-        tx.commit().await.map_err(pg_err)?;
-        tracing::info!(
-            project_id,
-            events_deleted,
-            links,
-            dead_letters,
-            "postgres: person erased"
-        );
-        Ok(EraseReport {
-            events_deleted,
-            identity_links_deleted: links,
-            ids,
+        self.long(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg_err)?;
+            let anon = select_in(&tx, sql::LINKED_ANONYMOUS_IDS, &[&project_id, &user_id], true).await?;
+            let mut ids = vec![user_id.to_string()];
+            ids.extend(
+                anon.rows
+                    .into_iter()
+                    .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string)),
+            );
+            let events_deleted = tx
+                .execute(&sql::delete_person_events(), &[&project_id, &user_id])
+                .await
+                .map_err(pg_err)?;
+            let dead_letters = delete_dead_letters_mentioning(&tx, project_id, &ids).await?;
+            let links = tx
+                .execute(sql::DELETE_PERSON_LINKS, &[&project_id, &user_id])
+                .await
+                .map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+            tracing::info!(
+                project_id,
+                events_deleted,
+                links,
+                dead_letters,
+                "postgres: person erased"
+            );
+            Ok(EraseReport {
+                events_deleted,
+                identity_links_deleted: links,
+                ids,
+            })
         })
+        .await
     }
 
     async fn export_person(&self, project_id: &str, user_id: &str) -> Result<Vec<EventRow>, StoreError> {
-        let r = self
-            .select(&sql::export_person(), &[&project_id, &user_id])
-            .await?;
-        r.rows.iter().map(|row| common::event_from_values(row)).collect()
+        self.long(async {
+            let r = self
+                .select(&sql::export_person(), &[&project_id, &user_id])
+                .await?;
+            r.rows.iter().map(|row| common::event_from_values(row)).collect()
+        })
+        .await
     }
 
     async fn delete_events_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
@@ -667,32 +702,38 @@ impl Store for PostgresStore {
     }
 
     async fn linked_user(&self, project_id: &str, anonymous_id: &str) -> Result<Option<String>, StoreError> {
-        let r = self
-            .select(sql::LINKED_USER, &[&project_id, &anonymous_id])
-            .await?;
-        Ok(first_text(r))
+        self.quick(async {
+            let r = self
+                .select(sql::LINKED_USER, &[&project_id, &anonymous_id])
+                .await?;
+            Ok(first_text(r))
+        })
+        .await
     }
 
     async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
-        if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
-            return self.erase_person(project_id, &user_id).await;
-        }
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(pg_err)?;
-        let events_deleted = tx
-            .execute(&sql::delete_anonymous_events(), &[&project_id, &anonymous_id])
-            .await
-            .map_err(pg_err)?;
-        let dead_letters =
-            delete_dead_letters_mentioning(&tx, project_id, &[anonymous_id.to_string()]).await?;
-        tx.commit().await.map_err(pg_err)?;
-        tracing::info!(
-            project_id,
-            events_deleted,
-            dead_letters,
-            "postgres: anonymous person erased"
-        );
-        Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+        self.long(async {
+            if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
+                return self.erase_person(project_id, &user_id).await;
+            }
+            let mut client = self.client().await?;
+            let tx = client.transaction().await.map_err(pg_err)?;
+            let events_deleted = tx
+                .execute(&sql::delete_anonymous_events(), &[&project_id, &anonymous_id])
+                .await
+                .map_err(pg_err)?;
+            let dead_letters =
+                delete_dead_letters_mentioning(&tx, project_id, &[anonymous_id.to_string()]).await?;
+            tx.commit().await.map_err(pg_err)?;
+            tracing::info!(
+                project_id,
+                events_deleted,
+                dead_letters,
+                "postgres: anonymous person erased"
+            );
+            Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+        })
+        .await
     }
 
     async fn export_anonymous(
@@ -700,14 +741,17 @@ impl Store for PostgresStore {
         project_id: &str,
         anonymous_id: &str,
     ) -> Result<Vec<EventRow>, StoreError> {
-        let r = match self.linked_user(project_id, anonymous_id).await? {
-            Some(u) => self.select(&sql::export_person(), &[&project_id, &u]).await?,
-            None => {
-                self.select(&sql::export_anonymous(), &[&project_id, &anonymous_id])
-                    .await?
-            }
-        };
-        r.rows.iter().map(|row| common::event_from_values(row)).collect()
+        self.long(async {
+            let r = match self.linked_user(project_id, anonymous_id).await? {
+                Some(u) => self.select(&sql::export_person(), &[&project_id, &u]).await?,
+                None => {
+                    self.select(&sql::export_anonymous(), &[&project_id, &anonymous_id])
+                        .await?
+                }
+            };
+            r.rows.iter().map(|row| common::event_from_values(row)).collect()
+        })
+        .await
     }
 
     async fn clear_sessions_before(&self, project_id: &str, cutoff_ms: i64) -> Result<u64, StoreError> {
@@ -727,13 +771,16 @@ impl Store for PostgresStore {
         id: &str,
         body: &Value,
     ) -> Result<(), StoreError> {
-        let body = body.to_string();
-        self.execute(
-            sql::DOC_UPSERT,
-            &[&kind, &project_id, &id, &body, &common::now_ms()],
-        )
+        self.quick(async {
+            let body = body.to_string();
+            self.execute(
+                sql::DOC_UPSERT,
+                &[&kind, &project_id, &id, &body, &common::now_ms()],
+            )
+            .await
+            .map(|_| ())
+        })
         .await
-        .map(|_| ())
     }
 
     async fn get_document(
@@ -742,30 +789,38 @@ impl Store for PostgresStore {
         project_id: &str,
         id: &str,
     ) -> Result<Option<Value>, StoreError> {
-        let r = self.select(sql::DOC_GET, &[&kind, &project_id, &id]).await?;
-        common::document_from(r)
+        self.quick(async {
+            let r = self.select(sql::DOC_GET, &[&kind, &project_id, &id]).await?;
+            common::document_from(r)
+        })
+        .await
     }
 
     async fn list_documents(&self, kind: &str, project_id: &str) -> Result<Vec<(String, Value)>, StoreError> {
-        common::documents_from(self.select(sql::DOC_LIST, &[&kind, &project_id]).await?)
+        self.quick(async { common::documents_from(self.select(sql::DOC_LIST, &[&kind, &project_id]).await?) })
+            .await
     }
 
     async fn delete_document(&self, kind: &str, project_id: &str, id: &str) -> Result<bool, StoreError> {
-        Ok(self.execute(sql::DOC_DELETE, &[&kind, &project_id, &id]).await? > 0)
+        self.quick(async { Ok(self.execute(sql::DOC_DELETE, &[&kind, &project_id, &id]).await? > 0) })
+            .await
     }
 
     async fn append_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        let details = e.details.to_string();
-        let params: [&(dyn ToSql + Sync); 7] = [
-            &e.id,
-            &e.project_id,
-            &e.at,
-            &e.actor,
-            &e.action,
-            &e.target,
-            &details,
-        ];
-        self.execute(&sql::audit_insert(), &params).await.map(|_| ())
+        self.quick(async {
+            let details = e.details.to_string();
+            let params: [&(dyn ToSql + Sync); 7] = [
+                &e.id,
+                &e.project_id,
+                &e.at,
+                &e.actor,
+                &e.action,
+                &e.target,
+                &details,
+            ];
+            self.execute(&sql::audit_insert(), &params).await.map(|_| ())
+        })
+        .await
     }
 
     async fn list_audit(
@@ -773,12 +828,15 @@ impl Store for PostgresStore {
         project_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let r = match project_id {
-            Some(p) => self.select(&sql::audit_list(true), &[&p, &limit]).await?,
-            None => self.select(&sql::audit_list(false), &[&limit]).await?,
-        };
-        r.rows.iter().map(|row| common::audit_from_values(row)).collect()
+        self.quick(async {
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let r = match project_id {
+                Some(p) => self.select(&sql::audit_list(true), &[&p, &limit]).await?,
+                None => self.select(&sql::audit_list(false), &[&limit]).await?,
+            };
+            r.rows.iter().map(|row| common::audit_from_values(row)).collect()
+        })
+        .await
     }
 }
 
@@ -792,3 +850,45 @@ CREATE INDEX IF NOT EXISTS identities_project_user ON identities (project_id, us
 CREATE INDEX IF NOT EXISTS dead_letters_project_received ON dead_letters (project_id, received_at);
 CREATE INDEX IF NOT EXISTS audit_log_project_at ON audit_log (project_id, at);
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_our_parameters_off_the_url() {
+        let (base, schema, timeouts) =
+            split_params("postgres://u@h/db?schema=s1&timeout=3&connect_timeout=9&query_timeout=60").unwrap();
+        assert_eq!(base, "postgres://u@h/db?connect_timeout=9");
+        assert_eq!(schema.as_deref(), Some("s1"));
+        assert_eq!(
+            timeouts,
+            Timeouts {
+                operation: Duration::from_secs(3),
+                query: Duration::from_secs(60)
+            }
+        );
+        assert_eq!(split_params("postgres://u@h/db").unwrap().2, Timeouts::default());
+        for bad in ["timeout=0", "timeout=", "query_timeout=1.5"] {
+            assert!(
+                split_params(&format!("postgres://u@h/db?{bad}")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// A server that accepts connections and never answers (a paused PostgreSQL): calls fail as
+    /// unavailable after the timeout instead of waiting forever.
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_unavailable() {
+        let (addr, hold) = crate::store::silent_server().await;
+        let url = format!("postgres://u@{addr}/db?timeout=1&query_timeout=1");
+        let s = PostgresStore::connect(&url).unwrap();
+        assert!(matches!(s.ping().await, Err(StoreError::Unavailable(_))));
+        assert!(matches!(
+            s.query("SELECT 1").await,
+            Err(StoreError::Unavailable(_))
+        ));
+        hold.abort();
+    }
+}
