@@ -6,8 +6,10 @@
 #   2. wasm-bindgen --target web, with the CLI version that matches Cargo.lock;
 #   3. wasm-opt -Oz and a few size passes (binaryen 132 from the npm devDependency `binaryen`,
 #      else Debian's binaryen 108), with the same wasm features rustc was told to emit;
-#   4. esbuild bundles the TypeScript wrapper + glue as ESM (dist/footfall.js) and as a classic
-#      <script> build (dist/footfall.global.js, global `Footfall`); tsc emits the .d.ts files.
+#   4. esbuild bundles the TypeScript wrapper + glue as ESM (dist/footfall.js), as a classic
+#      <script> build (dist/footfall.global.js, global `Footfall`), and for Node as ESM
+#      (dist/footfall.node.js) and CommonJS (dist/footfall.cjs, for `require`); tsc emits the
+#      .d.ts files.
 # The .wasm ships in dist/ next to the JS and is loaded relative to it (no CDN).
 set -euo pipefail
 js="$(cd "$(dirname "$0")/.." && pwd)"
@@ -114,11 +116,23 @@ esbuild=node_modules/.bin/esbuild
 # a listed name, wherever it appears.
 private_props='^(timerAt|inFlight|commitQueued|waiters|stopped|calls|known|keyQuery|adoptSoon|fetchSettings|timer|prefix|drain|hide|pump|settle|after|watch|listen|off|send|run|typed|queue|unlock|letGo|__wbg_ptr|__wrap)$'
 common=(--bundle --minify --target=es2020 --legal-comments=none --log-level=warning "--mangle-props=$private_props")
-"$esbuild" src/index.ts "${common[@]}" --format=esm --outfile=dist/footfall.js
+browser=("${common[@]}" --define:NODE=false)
+"$esbuild" src/index.ts "${browser[@]}" --format=esm --outfile=dist/footfall.js
 # (import.meta is unused there: global.ts passes the .wasm URL from document.currentScript)
-"$esbuild" src/global.ts "${common[@]}" --format=iife --log-override:empty-import-meta=silent \
+"$esbuild" src/global.ts "${browser[@]}" --format=iife --log-override:empty-import-meta=silent \
   --outfile=dist/footfall.global.js
+# The builds Node loads (`NODE`: a DOM there is an emulator, jsdom or happy-dom, in unit tests):
+# ESM for `import` (the `node` export condition: SSR, Vitest) and CommonJS for `require` (CommonJS
+# servers, Jest, Node without require(esm)). import.meta is unused in CommonJS: cjs.ts sets the
+# .wasm URL. cjs-globals.ts: Jest's jsdom has no TextDecoder/TextEncoder, which the glue creates
+# at load.
+"$esbuild" src/index.ts "${common[@]}" --define:NODE=true --format=esm --outfile=dist/footfall.node.js
+"$esbuild" src/cjs.ts "${common[@]}" --define:NODE=true --format=cjs --platform=neutral \
+  --log-override:empty-import-meta=silent --inject:src/cjs-globals.ts --outfile=dist/footfall.cjs
 node_modules/.bin/tsc -p tsconfig.json
 rm -f dist/host.d.ts # internal (the driver behind `Footfall`): no public types
+# The same types for `require` (TypeScript's node16/nodenext resolution reads the .d.ts of this
+# "type": "module" package as ESM, which a CommonJS file may not import): .d.cts copies.
+for f in index types; do sed "s#'./types.js'#'./types.cjs'#g" "dist/$f.d.ts" >"dist/$f.d.cts"; done
 
 printf 'build: dist/ ready: %s\n' "$(cd dist && ls | tr '\n' ' ')"

@@ -9,6 +9,17 @@ import type { ConsentDecision, EventOptions, FootfallOptions, Properties, Stats 
 
 export type * from './types.js';
 
+/** Set by scripts/build.sh: true in the builds that Node loads (the `node` and `require` export
+ * conditions: servers, Jest, Vitest), false in the browser builds, which leave out what only
+ * Node needs. */
+declare const NODE: boolean;
+
+/** A DOM emulated in Node for unit tests (jsdom under Jest or Vitest, happy-dom): no network to
+ * send to and no .wasm to fetch, so `load` gives the no-op tracker, as on the server. */
+function emulatedDom(): boolean {
+  return /jsdom|HappyDOM/.test(navigator.userAgent);
+}
+
 let defaultWasmUrl: string | URL | undefined;
 let wasmReady: Promise<unknown> | undefined;
 
@@ -131,8 +142,9 @@ export class Footfall {
   /**
    * Loads the engine and starts tracking. Rejects with an `Error` naming the option when the
    * options are invalid, or saying why the engine (`footfall_bg.wasm`) could not be loaded
-   * (network, HTTP status, Content-Security-Policy). Without a browser (server-side rendering) it resolves to a tracker
-   * that does nothing. One tracker per write key and page: a second `load` with the same
+   * (network, HTTP status, Content-Security-Policy). Without a browser (server-side rendering,
+   * and unit tests in jsdom or happy-dom) it resolves to a tracker that does nothing. One
+   * tracker per write key and page: a second `load` with the same
    * `writeKey` (React StrictMode, two script tags, HMR), even while the first is loading,
    * resolves to the same tracker, whose options stay (a warning with `debug: true` when they
    * differ); after `destroy()`, `load` starts a new one. A prerendered page resolves when it
@@ -140,7 +152,9 @@ export class Footfall {
    */
   static async load(options: FootfallOptions): Promise<Footfall> {
     if (!isObject(options)) throw argError('load', 'options', 'must be an object');
-    if (typeof window === 'undefined' || typeof document === 'undefined') return new Footfall(null);
+    if (typeof window === 'undefined' || typeof document === 'undefined' || (NODE && emulatedDom())) {
+      return new Footfall(null);
+    }
     const json = stringify('load', 'options', options);
     const key = String(options.writeKey);
     let entry = trackers.get(key);

@@ -70,7 +70,17 @@ after(async () => {
 
 test('the tarball holds the built package and nothing else', () => {
   const files = readdirSync(join(dir, 'node_modules/footfall/dist')).sort();
-  assert.deepEqual(files, ['footfall.global.js', 'footfall.js', 'footfall_bg.wasm', 'index.d.ts', 'types.d.ts']);
+  assert.deepEqual(files, [
+    'footfall.cjs',
+    'footfall.global.js',
+    'footfall.js',
+    'footfall.node.js',
+    'footfall_bg.wasm',
+    'index.d.cts',
+    'index.d.ts',
+    'types.d.cts',
+    'types.d.ts',
+  ]);
   assert.ok(!existsSync(join(dir, 'node_modules/footfall/src')));
   assert.ok(!existsSync(join(dir, 'node_modules/footfall/pkg')));
 });
@@ -137,4 +147,24 @@ export async function main(): Promise<Stats | null> {
     }),
   );
   run(bin('tsc'), ['-p', 'tsconfig.json'], dir);
+});
+
+test('the types resolve for `import` and `require` under TypeScript node16 resolution', () => {
+  const use = `export async function main(): Promise<boolean> {
+  const ff = await Footfall.load({ writeKey: 'wk', consent: { mode: 'opt_in' } });
+  ff.track('feature_used', { feature_name: 'search' });
+  return ff.active;
+}
+`;
+  writeFileSync(join(dir, 'esm.mts'), `import { Footfall } from 'footfall';\n${use}`);
+  writeFileSync(join(dir, 'cjs.cts'), `import { Footfall } from 'footfall';\n${use}`);
+  writeFileSync(join(dir, 'default.cts'), `import Footfall = require('footfall');\nvoid Footfall.default.load;\n`);
+  writeFileSync(
+    join(dir, 'tsconfig.node16.json'),
+    JSON.stringify({
+      compilerOptions: { target: 'es2020', module: 'node16', moduleResolution: 'node16', strict: true, noEmit: true, lib: ['es2021', 'dom'] },
+      files: ['esm.mts', 'cjs.cts', 'default.cts'],
+    }),
+  );
+  run(bin('tsc'), ['-p', 'tsconfig.node16.json'], dir);
 });
