@@ -537,6 +537,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         let fragment = format!("#token={}", utf8_percent_encode(token, UNRESERVED));
         println!("footfall: dashboards {scheme}://{addr}/dashboards{fragment}");
         println!("footfall: privacy {scheme}://{addr}/privacy{fragment}");
+        println!("footfall: live events {scheme}://{addr}/events{fragment}");
     }
     if !state.config.example_dirs.is_empty() {
         let key = state

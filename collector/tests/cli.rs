@@ -226,10 +226,14 @@ async fn serve_demo_seeds_a_populated_project() {
     assert!(second.contains("write key `demo`"), "{second}");
     // The printed dashboards and privacy links carry the admin token (URL-encoded, in the
     // fragment the pages read once).
-    let printed: Vec<String> = (0..3).map(|_| lines.next().unwrap().unwrap()).collect();
+    let printed: Vec<String> = (0..4).map(|_| lines.next().unwrap().unwrap()).collect();
     assert_eq!(printed[0], format!("footfall: admin token `{}`", common::ADMIN));
-    for (line, page) in printed[1..].iter().zip(["dashboards", "privacy"]) {
-        let prefix = format!("footfall: {page} http://{addr}/{page}#token=");
+    for (line, (name, page)) in printed[1..].iter().zip([
+        ("dashboards", "dashboards"),
+        ("privacy", "privacy"),
+        ("live events", "events"),
+    ]) {
+        let prefix = format!("footfall: {name} http://{addr}/{page}#token=");
         let token = line.strip_prefix(&prefix).unwrap_or_else(|| panic!("{line}"));
         assert!(
             token

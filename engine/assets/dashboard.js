@@ -443,7 +443,8 @@
         ? h('ul', { class: 'ff-index' }, items.map((d) => h('li', {},
           h('a', { href: withProject(`${api}/dashboards/${encodeURIComponent(d.id)}`) }, d.name),
           h('div', { class: 'ff-sub' }, `${(d.widgets || []).length} widgets${d.description ? ' · ' + d.description : ''}`))))
-        : h('div', { class: 'ff-empty' }, 'No dashboards yet: POST one to /v1/dashboards or run `footfall serve --demo`.'));
+        : h('div', { class: 'ff-empty' }, 'No dashboards yet: POST one to /v1/dashboards or run `footfall serve --demo`.'),
+        h('p', {}, h('a', { href: withProject(`${api}/events`) }, 'Live events'), ': the newest stored events as they arrive.'));
       document.body.dataset.loaded = 'true';
     } catch (e) {
       if (e.message !== 'unauthorized') main.replaceChildren(h('div', { class: 'ff-error' }, 'Could not list dashboards: ' + e.message));

@@ -93,6 +93,11 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String>
             "Charts, funnels and tables over the stored events (admin token).",
         ),
         link(
+            "/events",
+            "Live events",
+            "The newest stored events as they arrive, everything stored for each, and the refused messages with the reason (admin token).",
+        ),
+        link(
             "/privacy",
             "Privacy settings",
             "What is collected and kept: IP handling, consent, deny lists, retention; the change history; erase or export a person (admin token).",

@@ -114,6 +114,29 @@ pub fn render_static_report(title: &str, reports: &[DashboardData]) -> String {
     render_dashboard_html(Page::Static { title, reports }, "")
 }
 
+const EVENTS_JS: &str = include_str!("../../assets/events.js");
+
+/// The Live events page (`/events`): the newest stored events, refreshed every 2 s, with
+/// filters, each row expandable to everything stored, and the refused messages with their
+/// reasons. Holds no data: its script runs the `raw_events` query with the admin token.
+pub fn render_events_html(api_base: &str) -> String {
+    let config = json!({"mode": "events", "apiBase": api_base});
+    fill(TEMPLATE, |key| match key {
+        "title" => Some("Live events · Footfall".into()),
+        "mode" => Some("events".into()),
+        "heading" => Some("Live events".into()),
+        "subheading" => {
+            Some("What the collector stored, newest first (click a row for everything stored)".into())
+        }
+        "controls" | "status" => Some(String::new()),
+        "footer" => Some("live events".into()),
+        "config" => Some(script_json(&config)),
+        "css" => Some(CSS.to_string()),
+        "js" => Some(EVENTS_JS.to_string()),
+        _ => None,
+    })
+}
+
 /// Replaces each `{{key}}` of the template (only the template's own placeholders: inserted text
 /// is never scanned again); unknown keys stay as they are.
 pub fn fill(template: &str, value: impl Fn(&str) -> Option<String>) -> String {

@@ -17,7 +17,7 @@
 //! | `GET /v1/alerts/{id}/state` | the evaluator's state of a rule | 200 |
 //! | `POST /v1/alerts/evaluate` | evaluate the project's due rules now | 200 `{"outcomes": [...]}` |
 //! | `POST /v1/query?from=&to=` | any query spec (JSON), see [`super::cli::run_query_spec`] | 200 |
-//! | `GET /dashboards`, `GET /dashboards/{id}` | HTML pages (no data in them, so no auth: the page's script calls the API with the token) | 200 |
+//! | `GET /dashboards`, `GET /dashboards/{id}`, `GET /events` | HTML pages (no data in them, so no auth: the page's script calls the API with the token); `/events` is Live events (the `raw_events` query) | 200 |
 //!
 //! Errors are `{"error": "..."}` with the status of [`status_of`]; auth failures are whatever
 //! [`DashboardHost::authorize`] returns.
@@ -42,7 +42,7 @@ use super::cache::DataCache;
 use super::cli::run_query_value;
 use super::crud::{AlertStore, DashboardStore, Doc, DocStore, load_alert_state};
 use super::data::{DataRequest, dashboard_data_with};
-use super::html::{Page, render_dashboard_html, render_index_html};
+use super::html::{Page, render_dashboard_html, render_events_html, render_index_html};
 use super::model::Dashboard;
 use super::parse::parse_dashboards;
 use crate::store::{Store, StoreError};
@@ -107,6 +107,7 @@ pub fn dashboard_route_list<S: DashboardHost>()
         ("/v1/alerts/{id}/state", &["GET"], get(alert_state)),
         ("/v1/query", &["POST"], post(query_handler)),
         ("/dashboards", &["GET"], get(index_page::<S>)),
+        ("/events", &["GET"], get(events_page::<S>)),
         ("/dashboards/{id}", &["GET"], get(dashboard_page::<S>)),
     ]
 }
@@ -317,6 +318,10 @@ async fn query_handler(
 
 async fn index_page<S: DashboardHost>(State(s): State<S>) -> Html<String> {
     Html(render_index_html(&s.api_base()))
+}
+
+async fn events_page<S: DashboardHost>(State(s): State<S>) -> Html<String> {
+    Html(render_events_html(&s.api_base()))
 }
 
 async fn dashboard_page<S: DashboardHost>(State(s): State<S>, Path(id): Path<String>) -> Html<String> {

@@ -67,6 +67,7 @@ pub fn parse_query(mut spec: Value) -> Result<Query, DashboardError> {
         "segment" => Query::Segment(de(spec, &kind)?),
         "lifecycle" => Query::Lifecycle(de(spec, &kind)?),
         "stickiness" => Query::Stickiness(de(spec, &kind)?),
+        "raw_events" => Query::RawEvents(de(spec, &kind)?),
         other => {
             return Err(DashboardError::Invalid(format!(
                 "unknown query kind `{other}`, expected one of {}",
@@ -77,7 +78,7 @@ pub fn parse_query(mut spec: Value) -> Result<Query, DashboardError> {
 }
 
 /// The query kinds of [`Query`].
-pub const KINDS: [&str; 9] = [
+pub const KINDS: [&str; 10] = [
     "events",
     "trends",
     "funnel",
@@ -87,4 +88,5 @@ pub const KINDS: [&str; 9] = [
     "segment",
     "lifecycle",
     "stickiness",
+    "raw_events",
 ];

@@ -4,13 +4,14 @@
 //!
 //! * **One spec type per query kind** ([`EventsQuery`], [`TrendsQuery`], [`FunnelQuery`],
 //!   [`RetentionQuery`], [`UserMetricsQuery`], [`FeatureAdoptionQuery`], [`SegmentQuery`],
-//!   [`LifecycleQuery`], [`StickinessQuery`]), serde in JSON and YAML, gathered in the tagged
+//!   [`LifecycleQuery`], [`StickinessQuery`], [`RawEventsQuery`]), serde in JSON and YAML, gathered in the tagged
 //!   [`Query`] (`{"kind": "funnel", ...}`). One entry point per kind returns a serializable
 //!   result, and [`run_query`] dispatches any [`Query`] to its [`QueryOutput`]: the CLI, the HTTP
 //!   API, dashboards and alerts are thin layers over it.
 //! * **Everything runs in the backend.** Each query kind renders a few SQL statements for the
 //!   store's dialect ([`sql::Sql`] holds every dialect difference); rows returned are aggregates
-//!   (buckets, steps, cohorts, a page of persons), never events.
+//!   (buckets, steps, cohorts, a page of persons), never events — except `raw_events`, a page of
+//!   the events themselves for the Live events page and exports.
 //! * **Identical results on every backend**: integer arithmetic for times and buckets (time zones
 //!   resolved in Rust, see [`time`]), exact aggregates (`uniqExact`, sorted-array quantiles on
 //!   ClickHouse), two-valued filters, deterministic tie orders, and rates/averages computed or
@@ -31,6 +32,7 @@ mod funnel_sql;
 pub mod lifecycle;
 pub mod mask;
 pub mod normalize;
+pub mod raw_events;
 pub mod retention;
 pub mod rollup;
 pub mod scope;
@@ -51,6 +53,7 @@ pub use funnel::{FunnelMode, FunnelQuery, FunnelResult, get_conversion_funnel};
 pub use lifecycle::{
     LifecycleQuery, LifecycleResult, StickinessQuery, StickinessResult, get_lifecycle, get_stickiness,
 };
+pub use raw_events::{RawEvent, RawEventsQuery, RawEventsResult, get_raw_events};
 pub use retention::{RetentionMode, RetentionQuery, RetentionResult, get_retention};
 pub use segments::{
     Criterion, SavedSegment, SegmentQuery, SegmentResult, SegmentSpec, delete_segment, get_segment,
@@ -137,6 +140,7 @@ pub enum Query {
     Segment(SegmentQuery),
     Lifecycle(LifecycleQuery),
     Stickiness(StickinessQuery),
+    RawEvents(RawEventsQuery),
 }
 
 impl Query {
@@ -162,6 +166,7 @@ pub enum QueryOutput {
     Segment(SegmentResult),
     Lifecycle(LifecycleResult),
     Stickiness(StickinessResult),
+    RawEvents(RawEventsResult),
 }
 
 /// Runs any query.
@@ -176,5 +181,6 @@ pub async fn run_query(store: &dyn Store, ctx: &QueryContext, q: &Query) -> Resu
         Query::Segment(s) => QueryOutput::Segment(segment_users(store, ctx, s).await?),
         Query::Lifecycle(s) => QueryOutput::Lifecycle(get_lifecycle(store, ctx, s).await?),
         Query::Stickiness(s) => QueryOutput::Stickiness(get_stickiness(store, ctx, s).await?),
+        Query::RawEvents(s) => QueryOutput::RawEvents(get_raw_events(store, ctx, s).await?),
     })
 }

@@ -1,0 +1,164 @@
+//! The Live events page (`/events`) in headless Chromium (playwright-core from
+//! collector/tests/ui, Debian's chromium): the stored events newest first, the refused messages
+//! with their reasons, a new event showing up without a reload, a row's details, a filter.
+//! A screenshot is kept in `artifacts/events-page.png` at the repository root (gitignored).
+//!
+//! Needs `npm ci --prefix collector/tests/ui` (scripts/install-deps.sh does it) and Chromium.
+//! Without them the test is skipped with a loud notice, or fails when FOOTFALL_REQUIRE_BROWSER=1.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::TestServer;
+use serde_json::{Value, json};
+
+fn ui_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
+}
+
+fn browser_available() -> bool {
+    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let missing = if !ui_dir().join("node_modules/playwright-core").is_dir() {
+        Some(
+            "collector/tests/ui/node_modules is missing (run: npm ci --prefix collector/tests/ui)"
+                .to_string(),
+        )
+    } else if !Path::new(&chromium).exists() {
+        Some(format!("{chromium} is missing (apt-get install chromium)"))
+    } else {
+        None
+    };
+    match missing {
+        None => true,
+        Some(why) if std::env::var("FOOTFALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
+            panic!("FOOTFALL_REQUIRE_BROWSER=1 but {why}")
+        }
+        Some(why) => {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n!!!!!!!!!! live events browser test SKIPPED: {why} !!!!!!!!!!\n"
+            );
+            false
+        }
+    }
+}
+
+fn track(id: &str, device: &str, event: &str, props: Value) -> Value {
+    json!({"type": "track", "messageId": id, "anonymousId": device, "event": event, "properties": props})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_page_shows_what_arrives_and_what_was_refused() {
+    if !browser_available() {
+        return;
+    }
+    let env = common::env(common::Backend::DuckDb).unwrap();
+    let (project, key) = ("shop", "wk_events_ui");
+    let store = common::open(&env.location);
+    let srv = TestServer::start(common::config(&env.location, project, key), store).await;
+    let batch = json!({"batch": [
+        track("e1", "dev-1", "signup", json!({"plan": "free"})),
+        track("e2", "dev-1", "search", json!({"q": "<img src=x onerror=alert(1)>"})),
+        track("e3", "dev-2", "signup", json!({"plan": "pro"})),
+        // No identity: refused (missing_identity), kept as a dead letter.
+        {"type": "track", "messageId": "bad1", "event": "orphan"},
+    ]});
+    let (status, body) = srv.post("/v1/batch", key, &batch).await;
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(3)), "{body}");
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let args = json!({"base": srv.url(""), "project": project, "token": common::ADMIN, "key": key,
+                      "screenshot": artifacts.join("events-page.png")});
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg(ui_dir().join("check_events.mjs"))
+            .arg(args.to_string())
+            .current_dir(ui_dir())
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "browser check failed:\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let page: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(page.get("error"), None, "{page:#}");
+    assert_eq!(page["console"], json!([]), "no script errors");
+    assert_eq!(page.get("dialog"), None, "no injected script ran");
+    assert!(
+        !page["urlAfterLoad"].as_str().unwrap().contains("token="),
+        "the token leaves the URL"
+    );
+
+    // The three stored events, and what they carry, as text.
+    let ids: Vec<&str> = page["initial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["e1", "e2", "e3"], "{ids:?}");
+    let e2 = page["initial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "e2")
+        .unwrap();
+    assert!(e2["cells"][1].as_str().unwrap().contains("search"), "{e2}");
+    assert!(
+        e2["cells"][4]
+            .as_str()
+            .unwrap()
+            .contains("<img src=x onerror=alert(1)>"),
+        "shown as text: {e2}"
+    );
+
+    // The refused message with its reason.
+    let refused = page["refused"].as_array().unwrap();
+    assert!(
+        refused
+            .iter()
+            .any(|r| r[1] == "missing_identity" && r[2] == "bad1"),
+        "{refused:?}"
+    );
+
+    // A new event shows up without a reload, on top, highlighted, within the 2 s polling (+ slack).
+    assert_eq!(page["sendStatus"], 200);
+    assert!(
+        page["arrivedAfterMs"].as_u64().unwrap() < 10_000,
+        "{}",
+        page["arrivedAfterMs"]
+    );
+    assert!(
+        page["afterArrival"][0]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("live-"),
+        "{}",
+        page["afterArrival"]
+    );
+    assert_eq!(page["afterArrival"].as_array().unwrap().len(), 4);
+    assert_eq!(page["newHighlighted"], true);
+    assert_eq!(page["detail"]["event"], "arrived_live");
+    assert_eq!(page["detail"]["properties"], json!({"plan": "pro"}));
+    assert_eq!(page["detail"]["anonymous_id"], "dev-live");
+    assert!(page["detail"]["context"].is_object(), "{}", page["detail"]);
+
+    // The filter.
+    let filtered: Vec<&str> = page["filtered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(filtered, ["e3", "e1"], "signups only, newest first");
+    srv.shutdown().await;
+}
