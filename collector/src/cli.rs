@@ -8,6 +8,7 @@
 //! footfall import FILE... [--project ID] [--config F] [--data DIR | --store URL]
 //! footfall erase  (--user ID | --anonymous-id ID) [--project ID] [--config F] [--data DIR | --store URL]
 //! footfall export (--user ID | --anonymous-id ID) [--project ID] [--out FILE] [--config F] [--data DIR | --store URL]
+//! footfall export-events [--from X] [--to Y] [--format ndjson|csv] [--include-bots] [--project ID] [--out FILE] [...]
 //! footfall query SPEC.{json,yaml} [--from X] [--to Y] [--format json|table|csv] [--project ID] [...]
 //! footfall dashboard render DASHBOARDS.yaml --out REPORT.html [--from X] [--to Y] [--project ID] [...]
 //! ```
@@ -67,6 +68,8 @@ pub enum Command {
     Erase(UserArgs),
     /// Print every stored event of a person as NDJSON (right of access).
     Export(ExportArgs),
+    /// Export every stored event of a range (all persons), newest first, as NDJSON or CSV.
+    ExportEvents(ExportEventsArgs),
     /// Run a query spec (JSON or YAML file) and print the result.
     Query(QueryArgs),
     /// Dashboards: render a dashboards file as a self-contained HTML report.
@@ -254,6 +257,39 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct ExportEventsArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Range start (2026-10-01, an RFC 3339 instant, 7_days_ago, ...), over the events' own time
+    /// [default: 30_days_ago].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Range end (a day is included whole) [default: today].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Include events flagged as bots.
+    #[arg(long)]
+    pub include_bots: bool,
+    /// Output format: one JSON object per line, or CSV with a header (properties, traits and
+    /// context as JSON cells).
+    #[arg(long, value_enum, default_value_t = EventsFormat::Ndjson)]
+    pub format: EventsFormat,
+    /// Project [default: the only configured project, else `default`].
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Output format of `footfall export-events`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EventsFormat {
+    Ndjson,
+    Csv,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error(transparent)]
@@ -342,6 +378,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
+        Command::ExportEvents(args) => {
+            let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
+            let out: Box<dyn Write> = match &args.out {
+                Some(path) => Box::new(std::fs::File::create(path)?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let n = export_events(&state, &project, &args, std::io::BufWriter::new(out)).await;
+            server::close_store(&state).await;
+            eprintln!("footfall: exported {} events", n?);
+            Ok(())
+        }
         Command::Query(args) => {
             let (state, project) = open_for(&args.store, args.range.project.as_deref()).await?;
             let r = &args.range;
@@ -406,6 +453,84 @@ async fn open_for(args: &StoreArgs, project: Option<&str>) -> Result<(AppState, 
     let store = backend::open(&config)?;
     Ok((AppState::new(config, store).await?, id))
 }
+
+/// Writes every event of the range, a page (`raw_events`, 1,000 events) at a time; returns how
+/// many.
+async fn export_events(
+    state: &AppState,
+    project: &str,
+    args: &ExportEventsArgs,
+    mut out: impl Write,
+) -> Result<u64, CliError> {
+    use footfall_engine::dashboard::tabulate::to_table;
+    use footfall_engine::query::{QueryContext, RawEventsQuery, get_raw_events, raw_events::MAX_LIMIT};
+    let mut q = RawEventsQuery::new(MAX_LIMIT);
+    q.from = args.from.clone();
+    q.to = args.to.clone();
+    q.include_bots = args.include_bots;
+    let ctx = QueryContext::new(project);
+    let mut n = 0u64;
+    loop {
+        let page = get_raw_events(&*state.store, &ctx, &q)
+            .await
+            .map_err(|e| CliError::Io(std::io::Error::other(format!("export-events: {e}"))))?;
+        match args.format {
+            EventsFormat::Ndjson => {
+                for e in &page.events {
+                    serde_json::to_writer(&mut out, e).map_err(std::io::Error::other)?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            EventsFormat::Csv if !page.events.is_empty() || n == 0 => {
+                let events = serde_json::to_value(&page.events).map_err(std::io::Error::other)?;
+                let mut table = to_table(&events);
+                if table.columns.is_empty() || table.columns == ["value"] {
+                    // An empty range: the header alone.
+                    table.columns = RAW_EVENT_COLUMNS.iter().map(|c| c.to_string()).collect();
+                    table.rows.clear();
+                }
+                let csv = table.to_csv();
+                // The header once, before the first page.
+                let body = if n == 0 {
+                    &csv[..]
+                } else {
+                    csv.split_once("\r\n").map_or("", |(_, rows)| rows)
+                };
+                out.write_all(body.as_bytes())?;
+            }
+            EventsFormat::Csv => {}
+        }
+        n += page.events.len() as u64;
+        match page.next {
+            Some(cursor) => q.before = Some(cursor),
+            None => break,
+        }
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+/// The CSV header of an export without events (the columns of the rows otherwise).
+const RAW_EVENT_COLUMNS: [&str; 18] = [
+    "event",
+    "person",
+    "anonymous_id",
+    "browser",
+    "context",
+    "device_type",
+    "group_id",
+    "ip",
+    "is_bot",
+    "message_id",
+    "os",
+    "properties",
+    "received_at",
+    "session_id",
+    "timestamp",
+    "traits",
+    "type",
+    "user_id",
+];
 
 /// Adds `key` to the project `default` (created when absent), unless a project has it already.
 fn add_default_key(config: &mut Config, key: &str) {
