@@ -82,6 +82,9 @@ pub struct GenConfig {
     pub batch_size: usize,
     /// Share of events sent twice with the same message id (default 0.002).
     pub duplicate_rate: f64,
+    /// No event at or after this instant (ms): the day it falls in gets its share of events in
+    /// the hours before it. Default none (every day whole).
+    pub until_ms: Option<i64>,
 }
 
 impl GenConfig {
@@ -94,16 +97,19 @@ impl GenConfig {
             days: 30,
             batch_size: 10_000,
             duplicate_rate: 0.002,
+            until_ms: None,
         }
     }
 
     /// The collector's demo project: 400,000 events over the 61 days ending at `now_ms` — the
     /// example dashboards' default range (the last 30 days and today) and the period before it,
-    /// so "vs previous period" compares with real numbers.
+    /// so "vs previous period" compares with real numbers. None after `now_ms` (less a second):
+    /// today's share falls in today's hours so far, and what arrives live comes after it.
     pub fn demo(project_id: &str, now_ms: i64) -> Self {
         let mut c = GenConfig::new(project_id, 400_000);
         c.days = DEMO_DAYS;
         c.start_ms = (now_ms.div_euclid(DAY) - (DEMO_DAYS as i64 - 1)) * DAY;
+        c.until_ms = Some(now_ms - 1_000);
         c
     }
 }
@@ -208,12 +214,20 @@ impl Generator {
     fn fill_day(&mut self) {
         let quota = self.quota(self.day);
         let day_start = self.cfg.start_ms + self.day as i64 * DAY;
+        // The part of the day before `until_ms` (all of it without one): session starts are
+        // squeezed into it and events after it dropped (a session running past it is cut).
+        let until = self.cfg.until_ms.unwrap_or(i64::MAX);
+        let span = (until.saturating_sub(day_start)).clamp(1, DAY);
         let mut rows = Vec::with_capacity(quota + 64);
         while rows.len() < quota {
-            // Daytime-weighted session start: the mean of two uniform hours, shifted to 6..24.
-            let minute = (self.rng.below(18 * 60) + self.rng.below(18 * 60)) / 2 + 6 * 60;
-            let start = day_start + minute as i64 * 60_000 + self.rng.below(60_000) as i64;
-            self.session(start, &mut rows);
+            while rows.len() < quota {
+                // Daytime-weighted session start: the mean of two uniform hours, shifted to 6..24.
+                let minute = (self.rng.below(18 * 60) + self.rng.below(18 * 60)) / 2 + 6 * 60;
+                let offset = minute as i64 * 60_000 + self.rng.below(60_000) as i64;
+                let start = day_start + (offset as i128 * span as i128 / DAY as i128) as i64;
+                self.session(start, &mut rows);
+            }
+            rows.retain(|r| r.ts < until);
         }
         rows.truncate(quota);
         rows.sort_by(|a, b| (a.ts, &a.message_id).cmp(&(b.ts, &b.message_id)));
@@ -523,4 +537,38 @@ pub async fn seed_store(store: &dyn Store, cfg: GenConfig) -> Result<GenReport, 
 /// Seeds the collector's demo project (see [`GenConfig::demo`]).
 pub async fn seed_demo(store: &dyn Store, project_id: &str, now_ms: i64) -> Result<GenReport, StoreError> {
     seed_store(store, GenConfig::demo(project_id, now_ms)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The demo's last day ends at "now": no event (nor its arrival) after it, and the total is
+    /// still the configured number.
+    #[test]
+    fn nothing_is_generated_after_until() {
+        let now = 1_790_812_800_000 + 2 * DAY + 10 * 3_600_000; // day 3, 10:00 UTC
+        let mut c = GenConfig::new("p", 30_000);
+        c.days = 3;
+        c.until_ms = Some(now);
+        let events: Vec<EventRow> = Generator::new(c).flat_map(|b| b.events).collect();
+        assert_eq!(events.len(), 30_000);
+        let last_day: Vec<&EventRow> = events.iter().filter(|e| e.ts >= now - 10 * 3_600_000).collect();
+        assert!(
+            last_day.len() > 5_000,
+            "today keeps its share: {}",
+            last_day.len()
+        );
+        assert!(events.iter().all(|e| e.ts < now && e.received_at < now + 1_000));
+        let mut without = GenConfig::new("p", 30_000);
+        without.days = 3;
+        let late = Generator::new(without)
+            .flat_map(|b| b.events)
+            .filter(|e| e.ts >= now)
+            .count();
+        assert!(
+            late > 1_000,
+            "without `until_ms` the day is whole ({late} after 10:00)"
+        );
+    }
 }
