@@ -30,6 +30,9 @@ pub struct Entry {
     pub json: Box<str>,
     /// Where `sentAt` is spliced in: right after the top-level `timestamp` (0: first).
     pub sent_at: u32,
+    /// Its consent was withdrawn while it was in flight (it is already forgotten in the store):
+    /// a failed attempt drops it even if the consent came back meanwhile.
+    pub withdrawn: bool,
 }
 
 impl Entry {
@@ -59,6 +62,7 @@ impl Entry {
             attempts: 0,
             json,
             sent_at,
+            withdrawn: false,
         }
     }
 

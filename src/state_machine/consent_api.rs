@@ -198,10 +198,12 @@ impl Core {
             forget.push(e.id);
         }
         // In-flight messages were consented when handed out; forget them in the store so a crash
-        // cannot resurrect them (a failed attempt drops them on return).
-        for (_, entries) in &self.in_flight {
+        // cannot resurrect them, and mark them: a failed attempt drops them on return, even if
+        // the consent is back by then (as a queued message is dropped for good).
+        for (_, entries) in &mut self.in_flight {
             for e in entries {
-                if !self.is_granted(&e.category) {
+                if self.consent.decide(&e.category) != ConsentDecision::Granted {
+                    e.withdrawn = true;
                     forget.push(e.id.clone());
                 }
             }

@@ -282,7 +282,7 @@ impl Core {
             if count_attempt {
                 e.attempts += 1;
             }
-            let reason = if !self.is_granted(&e.category) {
+            let reason = if e.withdrawn || !self.is_granted(&e.category) {
                 Some(DropReason::Consent)
             } else if e.attempts >= max_attempts {
                 Some(DropReason::RetriesExhausted)
