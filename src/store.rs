@@ -100,6 +100,8 @@ pub struct SessionState {
 /// Identity, session and consent choices: everything but the queue. Stores write it as JSON
 /// with [`PersistedState::to_json`] and read it with [`PersistedState::from_json`]:
 /// `{"anonymousId":…,"userId":…,"session":{"id","startedAt","lastActivity"},"consent":{…}}`.
+/// This is version 1 (pinned by `tests/fixtures/persisted/v1`); it carries no version field (its
+/// absence means 1) and readers ignore fields they do not know, so a newer version may add some.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",

@@ -19,6 +19,12 @@
 //! process crash; with [`FileStore::with_sync`] each write is also `fsync`ed (survives power
 //! loss, costs a disk flush per event).
 //!
+//! This layout is version 1 (footfall 0.1.0), pinned by the fixture in
+//! `tests/fixtures/persisted/v1/native` (tests/persisted_v1.rs): a change that cannot read it
+//! needs a migration and a new fixture version. Readers skip record types they do not know and
+//! ignore unknown fields in `state.json`, so a newer version may add those (a rollback keeps
+//! working); queued messages must stay in *add* records.
+//!
 //! - `lock` — one store per directory: [`FileStore::open`] takes an exclusive `flock` on it
 //!   (see `dir_lock.rs`); the kernel releases it when the holder exits or is killed.
 //! - `slot-1/`, `slot-2/`, … — the same files for the other clients on this data dir, in this

@@ -40,6 +40,8 @@ struct State {
     mode: Mode,
     attempts: Vec<Vec<String>>,
     accepted: Vec<(String, serde_json::Value)>,
+    /// The raw body of every accepted batch, as sent.
+    bodies: Vec<Vec<u8>>,
 }
 
 pub struct FakeCollector {
@@ -53,6 +55,7 @@ impl FakeCollector {
                 mode,
                 attempts: Vec::new(),
                 accepted: Vec::new(),
+                bodies: Vec::new(),
             }),
         })
     }
@@ -90,6 +93,11 @@ impl FakeCollector {
         self.state.lock().unwrap().accepted.clone()
     }
 
+    /// The raw body (uncompressed JSON bytes) of every accepted batch, in order of arrival.
+    pub fn accepted_bodies(&self) -> Vec<Vec<u8>> {
+        self.state.lock().unwrap().bodies.clone()
+    }
+
     /// Polls (real time, at most 20 s) until at least `n` attempts were made; panics otherwise.
     pub fn wait_for_attempts(&self, n: usize) {
         let start = std::time::Instant::now();
@@ -116,6 +124,7 @@ impl Transport for FakeCollector {
                 for (id, m) in ids.into_iter().zip(raw["batch"].as_array().unwrap().iter()) {
                     state.accepted.push((id, m.clone()));
                 }
+                state.bodies.push(body);
                 Box::pin(async { Delivery::status(200) })
             }
             Mode::Fail(status) => Box::pin(async move { Delivery::status(status) }),

@@ -15,6 +15,12 @@
 //!   `setItem`, not one per event: `localStorage` writes are the most expensive part of a track
 //!   in Chromium) and synchronously on page hide. Delivering a batch removes whole chunks.
 //!
+//! This layout is version 1 (footfall 0.1.0), pinned by the `localStorage` snapshot in
+//! `tests/fixtures/persisted/v1/browser` (js/test/persisted-v1.test.mjs,
+//! bindings/wasm/tests/persisted_v1.rs): a change that cannot read it needs a migration and a new
+//! fixture version. Unknown fields of the state and of chunk items, and unknown keys, are ignored
+//! (a newer version may add them).
+//!
 //! # Tabs
 //! Every tab writes its events under its own partition `<tab>` and only ever sends (and removes)
 //! events of partitions it owns, so two tabs never send the same event. A tab owns its partition

@@ -32,6 +32,11 @@
 //! flipped bit) costs only the records it hits: replay goes on at the next record that checks out
 //! and logs an error naming the file and the bytes lost. The payload is the write batch, fields in
 //! declaration order: strings as u32 length + UTF-8, options as a 0/1 byte first, integers LE.
+//! This is version 1 of the format, pinned by the fixture in
+//! `engine/tests/fixtures/persisted/v1/intake` (engine/tests/persisted_v1.rs). A reader ignores
+//! bytes after the last section (the dead letters), so a newer version may append data there
+//! (e.g. a per-event section of new columns) and a rolled-back version still loads its records;
+//! anything else (a field in the middle, another magic) needs a new version and a migration.
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
@@ -690,7 +695,9 @@ fn decode_view(bytes: &[u8]) -> Option<BatchView<'_>> {
             payload: r.string()?,
         });
     }
-    r.0.is_empty().then_some(BatchView {
+    // Bytes after the dead letters are a newer version's addition (see the module docs: a
+    // rollback must not drop its records), ignored.
+    Some(BatchView {
         events,
         links,
         dead_letters,

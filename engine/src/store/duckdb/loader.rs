@@ -337,8 +337,18 @@ fn insert_records(w: &mut Writer, records: &Arc<Vec<Record>>) -> Result<(), Stor
     let links = common::reduce_links(&links);
     if !links.is_empty() {
         {
+            // Columns named: a newer version's column (a rollback) is left NULL, not an error.
+            let columns = [
+                "project_id",
+                "anonymous_id",
+                "user_id",
+                "linked_at",
+                "anon_key",
+                "user_key",
+            ];
+            let columns = if keyed { &columns[..] } else { &columns[..4] };
             let mut app = tx
-                .appender_to_catalog_and_db("identities_staging", "temp", "main")
+                .appender_with_columns_to_catalog_and_db("identities_staging", "temp", "main", columns)
                 .map_err(err)?;
             for l in &links {
                 let row = params![
@@ -365,7 +375,12 @@ fn insert_records(w: &mut Writer, records: &Arc<Vec<Record>>) -> Result<(), Stor
         tx.execute_batch(&upsert).map_err(err)?;
     }
     if !dead_letters.is_empty() {
-        let mut app = tx.appender("dead_letters").map_err(err)?;
+        let mut app = tx
+            .appender_with_columns(
+                "dead_letters",
+                &["project_id", "received_at", "reason", "message_id", "payload"],
+            )
+            .map_err(err)?;
         for d in &dead_letters {
             app.append_row(params![
                 d.project_id,
