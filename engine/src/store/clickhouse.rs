@@ -149,8 +149,12 @@ fn earliest_wins(at: i64) -> u64 {
     (i64::MAX as i128 - at as i128).clamp(0, u64::MAX as i128) as u64
 }
 
-/// ClickHouse error codes that mean "overloaded or not reachable right now" (→ 503 + retry).
-const TRANSIENT_CODES: &[u32] = &[159, 202, 203, 209, 210, 241, 242, 252, 319, 425];
+/// ClickHouse error codes that mean "overloaded or not reachable right now" (→ 503 + retry):
+/// timeouts (159, 209, 210), too many queries or connections (202, 203), memory (241), a
+/// read-only table (242), too many parts (252), unknown status of an insert (319), system errors
+/// (425), a full disk (243 NOT_ENOUGH_SPACE), and a query cancelled or aborted by a shutdown
+/// (236 ABORTED, 394 QUERY_WAS_CANCELLED).
+const TRANSIENT_CODES: &[u32] = &[159, 202, 203, 209, 210, 236, 241, 242, 243, 252, 319, 394, 425];
 
 fn http_err(e: reqwest::Error) -> StoreError {
     StoreError::Unavailable(format!("clickhouse: {e}"))
