@@ -156,6 +156,21 @@ fn earliest_wins(at: i64) -> u64 {
 /// (236 ABORTED, 394 QUERY_WAS_CANCELLED).
 const TRANSIENT_CODES: &[u32] = &[159, 202, 203, 209, 210, 236, 241, 242, 243, 252, 319, 394, 425];
 
+/// The error of a non-2xx answer: `Unavailable` for a 5xx without a code or with a
+/// [`TRANSIENT_CODES`] one (`Code: 243. DB::Exception: ...`), else `Query`.
+fn server_error(status: reqwest::StatusCode, text: &str) -> StoreError {
+    let code = text
+        .strip_prefix("Code: ")
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|s| s.parse::<u32>().ok());
+    let msg = format!("clickhouse ({status}): {}", text.trim());
+    if status.is_server_error() && code.is_none_or(|c| TRANSIENT_CODES.contains(&c)) {
+        StoreError::Unavailable(msg)
+    } else {
+        StoreError::Query(msg)
+    }
+}
+
 fn http_err(e: reqwest::Error) -> StoreError {
     StoreError::Unavailable(format!("clickhouse: {e}"))
 }
@@ -419,16 +434,7 @@ impl ClickHouseStore {
         if status.is_success() {
             return Ok(text);
         }
-        let code = text
-            .strip_prefix("Code: ")
-            .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
-            .and_then(|s| s.parse::<u32>().ok());
-        let msg = format!("clickhouse ({status}): {}", text.trim());
-        if status.is_server_error() && code.is_none_or(|c| TRANSIENT_CODES.contains(&c)) {
-            Err(StoreError::Unavailable(msg))
-        } else {
-            Err(StoreError::Query(msg))
-        }
+        Err(server_error(status, &text))
     }
 
     /// `ALTER TABLE table ADD COLUMN definition` unless the column exists (ClickHouse 18.16
@@ -983,6 +989,25 @@ impl Store for ClickHouseStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn full_disk_and_cancelled_queries_are_unavailable_syntax_errors_are_not() {
+        use reqwest::StatusCode;
+        let unavailable = |status, text| matches!(server_error(status, text), StoreError::Unavailable(_));
+        let e500 = StatusCode::INTERNAL_SERVER_ERROR;
+        assert!(unavailable(
+            e500,
+            "Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space"
+        ));
+        assert!(unavailable(e500, "Code: 394. DB::Exception: Query was cancelled"));
+        assert!(unavailable(e500, "Code: 236. DB::Exception: Aborted"));
+        assert!(unavailable(StatusCode::BAD_GATEWAY, "<html>proxy</html>"));
+        assert!(!unavailable(e500, "Code: 62. DB::Exception: Syntax error"));
+        assert!(!unavailable(
+            StatusCode::BAD_REQUEST,
+            "Code: 243. DB::Exception: ..."
+        ));
+    }
 
     #[test]
     fn escapes_literals() {
