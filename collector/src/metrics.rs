@@ -12,6 +12,7 @@
 //! | `footfall_commit_group_events` | histogram | events per group commit |
 //! | `footfall_store_write_errors_total` | counter | failed group commits |
 //! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
+//! | `footfall_store_damaged_log_bytes` | gauge | bytes of the embedded store's intake log found damaged and skipped at open (may have held acknowledged events; alert on > 0) |
 //! | `footfall_store_backlog_events` | gauge | events acknowledged and durable but not yet moved into the store's tables (the embedded store's intake log; 0 for PostgreSQL/ClickHouse), read at scrape time |
 //! | `footfall_privacy_changes_total{kind}` | counter | changes the privacy settings made to accepted messages: `plan_properties_removed`, `url_params_removed`, `pii_redacted` (values), `user_id_hashed` (messages) |
 
@@ -47,6 +48,7 @@ pub struct Metrics {
     pub store_write_errors: Counter,
     pub inflight: Gauge<i64, AtomicI64>,
     pub store_backlog: Gauge<i64, AtomicI64>,
+    pub store_damaged_log_bytes: Gauge<i64, AtomicI64>,
     pub privacy_changes: Family<KindLabel, Counter>,
 }
 
@@ -71,6 +73,7 @@ impl Metrics {
             store_write_errors: Counter::default(),
             inflight: Gauge::default(),
             store_backlog: Gauge::default(),
+            store_damaged_log_bytes: Gauge::default(),
             privacy_changes: Family::default(),
             registry: Registry::default(),
         };
@@ -129,6 +132,11 @@ impl Metrics {
             "footfall_store_backlog_events",
             "Events acknowledged but not yet moved into the store's tables (the embedded store's intake log)",
             m.store_backlog.clone(),
+        );
+        r.register(
+            "footfall_store_damaged_log_bytes",
+            "Bytes of the embedded store's intake log found damaged and skipped when it was opened (they may have held acknowledged events; the log names file and offset)",
+            m.store_damaged_log_bytes.clone(),
         );
         r.register(
             "footfall_privacy_changes",

@@ -390,6 +390,11 @@ async fn torn_intake_log_tail_is_cut_and_reported() {
 
     let (started, log) = start(dir.path(), "after", &data, &project, &key);
     let collector = expect_serving(started);
+    assert_eq!(
+        damaged_log_bytes(&collector).await,
+        0,
+        "a torn tail was never acknowledged"
+    );
     let status = collector.terminate();
     let log = log.lock().unwrap().clone();
     assert!(status.success(), "{status}: {log}");
@@ -426,6 +431,11 @@ async fn corrupt_record_mid_log_keeps_the_records_after_it() {
 
     let (started, log) = start(dir.path(), "after", &data, &project, &key);
     let collector = expect_serving(started);
+    let damaged = damaged_log_bytes(&collector).await;
+    assert!(
+        damaged > 0,
+        "the loss shows in /metrics (an operator can alert on it)"
+    );
     let status = collector.terminate();
     let log = log.lock().unwrap().clone();
     assert!(status.success(), "{status}: {log}");
@@ -444,6 +454,22 @@ async fn corrupt_record_mid_log_keeps_the_records_after_it() {
     assert_eq!(lost.len(), 1, "only the damaged record is lost: {lost:?}");
     assert!(lost[0].iter().all(|id| !stored.contains(id)));
     assert_eq!(stored.len(), 50);
+}
+
+/// `footfall_store_damaged_log_bytes` from the collector's `/metrics`.
+async fn damaged_log_bytes(collector: &Process) -> u64 {
+    let text = reqwest::get(collector.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("footfall_store_damaged_log_bytes "))
+        .unwrap_or_else(|| panic!("no footfall_store_damaged_log_bytes in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 trait AppendAll {

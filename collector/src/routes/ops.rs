@@ -49,6 +49,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .store_backlog
         .set(state.store.backlog().unwrap_or(0).try_into().unwrap_or(i64::MAX));
+    state
+        .metrics
+        .store_damaged_log_bytes
+        .set(state.store.damaged_log_bytes().try_into().unwrap_or(i64::MAX));
     (
         [(
             header::CONTENT_TYPE,

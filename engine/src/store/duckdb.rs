@@ -82,6 +82,8 @@ struct Inner {
     path: Option<PathBuf>,
     /// The intake log and its loader's signals (see [`intake`]).
     intake: Arc<Intake>,
+    /// What replaying the intake log at open skipped as damaged (see `IntakeLog::damaged_bytes`).
+    damaged_bytes: u64,
 }
 
 struct Writer {
@@ -172,6 +174,7 @@ impl DuckDbStore {
         let log = IntakeLog::open(log_dir.clone(), loaded_seq).map_err(|e| {
             StoreError::Unavailable(format!("duckdb: cannot read the intake log in {log_dir:?}: {e}"))
         })?;
+        let damaged_bytes = log.damaged_bytes;
         let readers = (0..READERS)
             .map(|_| conn.try_clone().map(Mutex::new).map_err(err))
             .collect::<Result<Vec<_>, _>>()?;
@@ -193,6 +196,7 @@ impl DuckDbStore {
             next_reader: AtomicUsize::new(0),
             path,
             intake: Arc::new(Intake::new(log)),
+            damaged_bytes,
         });
         // What the log holds beyond DuckDB (a crash before its load) is loaded before any use.
         inner.load_pending()?;
@@ -525,6 +529,10 @@ impl Store for DuckDbStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with_plain_reader(|c| c.execute_batch("SELECT 1").map_err(err))
             .await
+    }
+
+    fn damaged_log_bytes(&self) -> u64 {
+        self.inner.damaged_bytes
     }
 
     fn backlog(&self) -> Option<u64> {

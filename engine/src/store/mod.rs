@@ -245,6 +245,12 @@ pub trait Store: Send + Sync + 'static {
     fn backlog(&self) -> Option<u64> {
         None
     }
+    /// Bytes of the store's own log that the last open found damaged and skipped — they may have
+    /// held acknowledged events (the embedded store's intake log; also logged with the file and
+    /// offset). 0 for backends without such a log, and when nothing was damaged.
+    fn damaged_log_bytes(&self) -> u64 {
+        0
+    }
     /// Called once when the process is about to exit, after the last write: moves everything
     /// acknowledged into the backend's own files and stops background work, so that those files
     /// alone are complete (the embedded store loads its intake log, checkpoints DuckDB and joins

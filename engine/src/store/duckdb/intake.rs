@@ -145,6 +145,9 @@ pub struct IntakeLog {
     spare_bytes: usize,
     /// Digests of every event stored or logged (see `keys`); `None` until loaded.
     pub keys: Option<KeySet>,
+    /// Bytes replay skipped as damaged that may have held acknowledged events (damage in the
+    /// middle of a segment or a corrupt last record; not a torn, never acknowledged tail).
+    pub damaged_bytes: u64,
 }
 
 impl IntakeLog {
@@ -164,6 +167,7 @@ impl IntakeLog {
             spare: Vec::new(),
             spare_bytes: 0,
             keys: None,
+            damaged_bytes: 0,
         };
         let Some(dir) = dir else { return Ok(log) };
         fs::create_dir_all(&dir).map_err(named(&dir))?;
@@ -176,6 +180,11 @@ impl IntakeLog {
         for path in segments {
             let (records, damage) = read_segment(&fs::read(&path).map_err(named(&path))?);
             report_damage(&path, &damage);
+            log.damaged_bytes += damage
+                .iter()
+                .filter(|d| !d.short)
+                .map(|d| d.len as u64)
+                .sum::<u64>();
             for record in records {
                 log.next_seq = log.next_seq.max(record.seq + 1);
                 if record.seq > loaded_seq {
