@@ -1,4 +1,4 @@
-/* Footfall live events: the newest events as stored (the `raw_events` query through
+/* Footfall live events: the newest events as stored, of the last 7 days (the `raw_events` query through
  * POST /v1/query), refreshed every 2 s, and the messages the collector refused with their
  * reasons (GET /v1/admin/dead_letters, when the host has it) — is my instrumentation arriving,
  * with which properties, and if not, why? Everything is built with DOM methods and set as text:
@@ -77,7 +77,7 @@
     const who = personInput.value.trim();
     if (ev) filters.push({ field: 'event', op: 'eq', value: ev });
     if (who) filters.push({ or: [{ field: 'user_id', op: 'eq', value: who }, { field: 'anonymous_id', op: 'eq', value: who }] });
-    const q = { kind: 'raw_events', from: '30_days_ago', to: 'today', limit: PAGE, include_bots: bots.checked };
+    const q = { kind: 'raw_events', from: '7_days_ago', to: 'today', limit: PAGE, include_bots: bots.checked };
     if (filters.length) q.filters = filters.length === 1 ? filters[0] : { and: filters };
     if (before) q.before = before;
     return q;
@@ -161,7 +161,7 @@
   // ----- polling -----
   let timer = null;
   let paused = false;
-  const empty = h('div', { class: 'ff-empty', hidden: true }, 'No events in the last 30 days match. Send one (the example page, an SDK, curl) and it shows up here within seconds.');
+  const empty = h('div', { class: 'ff-empty', hidden: true }, 'No events in the last 7 days match. Send one (the example page, an SDK, curl) and it shows up here within seconds.');
   function showError(e) {
     if (e.message !== 'unauthorized') status.textContent = 'Could not load events: ' + e.message;
   }
