@@ -218,6 +218,7 @@ async fn serve_demo_seeds_a_populated_project() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    let mut reap = KillOnPanic(child.id(), false);
     use std::io::BufRead;
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
@@ -321,6 +322,7 @@ async fn serve_demo_seeds_a_populated_project() {
             .success()
     );
     assert!(child.wait().unwrap().success());
+    reap.1 = true;
     let store = common::open(data.to_str().unwrap());
     let events = common::event_count(&*store, "demo").await;
     assert!(events > 2000, "{events} demo events");
@@ -573,4 +575,16 @@ fn export_events_pages_through_a_range_as_ndjson_and_csv() {
         format!("{header}\r\n"),
         "an empty range: the same header alone"
     );
+}
+
+/// Kills process `.0` when dropped unless `.1` says it was stopped: a failing assertion must not
+/// leave a server running after the test.
+struct KillOnPanic(u32, bool);
+
+impl Drop for KillOnPanic {
+    fn drop(&mut self) {
+        if !self.1 {
+            let _ = Command::new("kill").args(["-9", &self.0.to_string()]).status();
+        }
+    }
 }
