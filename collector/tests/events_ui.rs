@@ -8,42 +8,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::TestServer;
 use serde_json::{Value, json};
-
-fn ui_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
-}
-
-fn browser_available() -> bool {
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing = if !ui_dir().join("node_modules/playwright-core").is_dir() {
-        Some(
-            "collector/tests/ui/node_modules is missing (run: npm ci --prefix collector/tests/ui)"
-                .to_string(),
-        )
-    } else if !Path::new(&chromium).exists() {
-        Some(format!("{chromium} is missing (apt-get install chromium)"))
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(why) if std::env::var("FOOTFALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("FOOTFALL_REQUIRE_BROWSER=1 but {why}")
-        }
-        Some(why) => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!! live events browser test SKIPPED: {why} !!!!!!!!!!\n"
-            );
-            false
-        }
-    }
-}
 
 fn track(id: &str, device: &str, event: &str, props: Value) -> Value {
     json!({"type": "track", "messageId": id, "anonymousId": device, "event": event, "properties": props})
@@ -51,7 +19,7 @@ fn track(id: &str, device: &str, event: &str, props: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_events_page_shows_what_arrives_and_what_was_refused() {
-    if !browser_available() {
+    if !common::browser::browser_available("live events") {
         return;
     }
     let env = common::env(common::Backend::DuckDb).unwrap();
@@ -72,22 +40,7 @@ async fn live_events_page_shows_what_arrives_and_what_was_refused() {
     std::fs::create_dir_all(&artifacts).unwrap();
     let args = json!({"base": srv.url(""), "project": project, "token": common::ADMIN, "key": key,
                       "screenshot": artifacts.join("events-page.png")});
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(ui_dir().join("check_events.mjs"))
-            .arg(args.to_string())
-            .current_dir(ui_dir())
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    assert!(
-        run.status.success(),
-        "browser check failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let page: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let page: Value = common::browser::run_page_script("check_events.mjs", args).await;
     assert_eq!(page.get("error"), None, "{page:#}");
     assert_eq!(page["console"], json!([]), "no script errors");
     assert_eq!(page.get("dialog"), None, "no injected script ran");

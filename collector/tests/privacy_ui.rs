@@ -9,42 +9,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::TestServer;
 use serde_json::{Value, json};
-
-fn ui_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
-}
-
-fn browser_available() -> bool {
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    let missing = if !ui_dir().join("node_modules/playwright-core").is_dir() {
-        Some(
-            "collector/tests/ui/node_modules is missing (run: npm ci --prefix collector/tests/ui)"
-                .to_string(),
-        )
-    } else if !Path::new(&chromium).exists() {
-        Some(format!("{chromium} is missing (apt-get install chromium)"))
-    } else {
-        None
-    };
-    match missing {
-        None => true,
-        Some(why) if std::env::var("FOOTFALL_REQUIRE_BROWSER").as_deref() == Ok("1") => {
-            panic!("FOOTFALL_REQUIRE_BROWSER=1 but {why}")
-        }
-        Some(why) => {
-            use std::io::Write;
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!! privacy page browser test SKIPPED: {why} !!!!!!!!!!\n"
-            );
-            false
-        }
-    }
-}
 
 fn track(id: &str, device: &str, props: Value, consent: bool) -> Value {
     let mut m = common::track(id, "x", "search");
@@ -59,7 +27,7 @@ fn track(id: &str, device: &str, props: Value, consent: bool) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn privacy_page_changes_settings_and_tools_work() {
-    if !browser_available() {
+    if !common::browser::browser_available("privacy page") {
         return;
     }
     let env = common::env(common::Backend::DuckDb).unwrap();
@@ -81,22 +49,7 @@ async fn privacy_page_changes_settings_and_tools_work() {
     let shot = artifacts.join("privacy-page.png");
     let args = json!({"base": srv.url(""), "project": project, "token": common::ADMIN, "device": "dev-1",
                       "screenshot": shot});
-    let run = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("node")
-            .arg(ui_dir().join("check_privacy.mjs"))
-            .arg(args.to_string())
-            .current_dir(ui_dir())
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    assert!(
-        run.status.success(),
-        "browser check failed:\n{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let page: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let page: Value = common::browser::run_page_script("check_privacy.mjs", args).await;
 
     // What the page showed.
     assert_eq!(page["console"], json!([]), "no script errors");
