@@ -1,7 +1,9 @@
 // The privacy settings page (`/privacy?project=ID`): the project's live settings as a form, the
 // audit history of changes, and the data-subject tools (find/export and erase a person by user
 // id or anonymous id). Talks to the admin API with the admin token (kept in sessionStorage, like
-// the dashboards; `#token=` in the URL is taken once).
+// the dashboards; `#token=` in the URL is taken once). Ids and event names come from anyone with
+// the public write key: they only become text (never markup), each isolated (`<bdi>`, U+2068..)
+// so bidi overrides in one cannot reorder the counts and ids next to it.
 (() => {
   'use strict';
   const TOKEN_KEY = 'footfall_admin_token';
@@ -168,7 +170,7 @@
         const changes = e.details?.changes;
         const detail = changes
           ? h('ul', {}, changes.map((c) => h('li', { class: 'ff-change' }, h('code', {}, c.field), ': ', fmt(c.old), ' → ', fmt(c.new))))
-          : h('div', { class: 'ff-help' }, Object.entries(e.details || {}).map(([k, v]) => `${k}: ${fmt(v)}`).join(', '));
+          : h('div', { class: 'ff-help' }, Object.entries(e.details || {}).map(([k, v]) => `${k}: \u2068${fmt(v)}\u2069`).join(', '));
         return h('li', { 'data-action': e.action }, head, detail);
       });
       list.replaceChildren(...(items.length ? items : [h('li', {}, 'No changes yet.')]));
@@ -200,8 +202,8 @@
         const link = h('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' })), download: `person-${id.value.trim()}.ndjson` }, 'Download NDJSON');
         out.replaceChildren(h('p', { id: 'dsr-found', 'data-events': events.length },
           events.length ? `Found ${events.length} event${events.length > 1 ? 's' : ''} from ${when(events[0].ts)} to ${when(events[events.length - 1].ts)}. ` : 'No events found. ', events.length ? link : ''),
-        events.length ? h('p', {}, 'Events: ', Object.entries(names).map(([n, c]) => `${n} × ${c}`).join(', ')) : '',
-        ids.length ? h('p', {}, 'Ids: ', ids.map((i) => h('code', {}, i + ' '))) : '');
+        events.length ? h('p', {}, 'Events: ', Object.entries(names).flatMap(([n, c], k) => [k ? ', ' : '', h('bdi', {}, n), ` × ${c}`])) : '',
+        ids.length ? h('p', {}, 'Ids: ', ids.flatMap((i) => [h('code', {}, h('bdi', {}, i)), ' '])) : '');
         renderHistory();
       } catch (e) { if (e.message !== 'unauthorized') out.replaceChildren(h('p', { class: 'ff-bad' }, e.message)); }
     };
@@ -213,7 +215,7 @@
         const s = await json(await call('DELETE', q(personPath(kind.value, who))));
         out.replaceChildren(h('p', { id: 'dsr-erased', 'data-events': s.events_deleted, class: 'ff-ok' },
           `Erased: ${s.events_deleted} events and ${s.identity_links_deleted} identity links deleted` + (s.user_id && s.by === 'anonymous_id' ? ` (linked user ${s.user_id})` : '') + '. '),
-        h('p', {}, 'Suppressed ids (later events refused): ', s.ids.map((i) => h('code', {}, i + ' '))));
+        h('p', {}, 'Suppressed ids (later events refused): ', s.ids.flatMap((i) => [h('code', {}, h('bdi', {}, i)), ' '])));
         renderHistory();
       } catch (e) { if (e.message !== 'unauthorized') out.replaceChildren(h('p', { class: 'ff-bad' }, e.message)); }
     };

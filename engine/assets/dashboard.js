@@ -2,6 +2,8 @@
  * (data embedded). No dependencies: charts are SVG built here, numbers stay in the DOM.
  * Config comes from <script type="application/json" id="ff-config">:
  *   {mode: "index"} | {mode: "live", dashboardId} | {mode: "static", reports: [DashboardData]}
+ * Event data is untrusted (anyone with the public write key sends it): it only ever becomes text
+ * nodes and attribute values, never markup; the page's CSP (by hash) forbids any other script.
  */
 'use strict';
 (function () {
@@ -17,6 +19,7 @@
     for (const [k, v] of Object.entries(attrs || {})) {
       if (v === null || v === undefined || v === false) continue;
       if (k === 'class') el.className = v;
+      else if (k === 'style') el.style.cssText = v; // CSSOM: allowed by the CSP, `style=` is not
       else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? '' : v);
     }
@@ -35,6 +38,9 @@
     if (v === null || v === undefined) return '–';
     return isNum(v) ? nf.format(v) : String(v);
   }
+  /** Untrusted text inside a longer string (tooltips): isolated (U+2068..U+2069), so bidi
+   * overrides in it cannot reorder the numbers that follow. */
+  const iso = (t) => '\u2068' + t + '\u2069';
   const pct = (f) => (isNum(f) ? (f * 100).toFixed(1) + '%' : '–');
   function fmtDuration(sec) {
     if (!isNum(sec)) return '–';
@@ -138,7 +144,7 @@
       sr.values.forEach((v, i) => {
         if (!isNum(v)) return;
         g.append(s('circle', { cx: xAt(i), cy: yAt(v), r: labels.length > 60 ? 1.5 : 3, fill: color(si), 'data-label': String(labels[i]), 'data-value': v },
-          s('title', {}, `${shortDate(labels[i])}${series.length > 1 ? ' · ' + sr.name : ''}: ${fmt(v)}`)));
+          s('title', {}, `${iso(shortDate(labels[i]))}${series.length > 1 ? ' · ' + iso(sr.name) : ''}: ${fmt(v)}`)));
       });
     });
     return [s('svg', { class: 'ff-chart', viewBox: `0 0 ${W} ${H}`, role: 'img' }, g), legend(series)];
@@ -163,7 +169,7 @@
       if (!isNum(v)) return;
       const hgt = ((H - T - B) * v) / max;
       g.append(s('rect', { x: xAt(i) - (bw * series.length) / 2 + bw * si, y: H - B - hgt, width: bw, height: hgt, fill: color(si), 'data-label': String(labels[i]), 'data-value': v },
-        s('title', {}, `${shortDate(labels[i])}${series.length > 1 ? ' · ' + sr.name : ''}: ${fmt(v)}`)));
+        s('title', {}, `${iso(shortDate(labels[i]))}${series.length > 1 ? ' · ' + iso(sr.name) : ''}: ${fmt(v)}`)));
     }));
     return [s('svg', { class: 'ff-chart', viewBox: `0 0 ${W} ${H}`, role: 'img' }, g), legend(series)];
   }
@@ -183,7 +189,7 @@
         if (!isNum(v)) return;
         const w = Math.max(1, ((W - L - R) * v) / max);
         const y = y0 + si * 16;
-        g.append(s('rect', { x: L, y, width: w, height: 13, rx: 2, fill: color(si), 'data-label': text, 'data-value': v }, s('title', {}, `${text}: ${fmt(v)}`)));
+        g.append(s('rect', { x: L, y, width: w, height: 13, rx: 2, fill: color(si), 'data-label': text, 'data-value': v }, s('title', {}, `${iso(text)}: ${fmt(v)}`)));
         g.append(s('text', { class: 'ff-value-label', x: L + w + 5, y: y + 11 }, fmt(v)));
       });
     });
@@ -223,8 +229,14 @@
   }
 
   /* ---- CSV ------------------------------------------------------------------------------ */
+  /** Text a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a
+   * leading `'` (OWASP's CSV-injection mitigation), unless it is a plain number (`-3.5`);
+   * numbers are written as they are. The same rule as `footfall query --format csv`. */
+  function spreadsheetText(t) {
+    return /^[=+\-@\t\r]/.test(t) && !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t) ? "'" + t : t;
+  }
   function csvCell(v) {
-    const t = v === null || v === undefined ? '' : String(v);
+    const t = v === null || v === undefined ? '' : typeof v === 'string' ? spreadsheetText(v) : String(v);
     return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
   }
   function toCsv(w) {

@@ -20,6 +20,8 @@ pub mod pages;
 pub mod settings;
 
 use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use axum::routing::MethodRouter;
 use tower_http::trace::TraceLayer;
 
@@ -101,6 +103,19 @@ pub fn route_table() -> Vec<RouteInfo> {
     all_routes().routes
 }
 
+/// Headers of every response: `X-Content-Type-Options: nosniff` (a browser never runs a JSON
+/// answer or an export that echoes event data as HTML or script). The HTML pages set their own
+/// hardening headers (CSP, framing, referrer: `footfall_engine::dashboard::html::html_response`).
+/// The admin and dashboards API get no CORS headers (only the ingestion routes of
+/// [`RouteTable::add_public`] do): other origins cannot read them.
+async fn common_headers(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
+}
+
 /// The collector's HTTP application.
 pub fn app(state: AppState) -> Router {
     let table = all_routes();
@@ -108,6 +123,7 @@ pub fn app(state: AppState) -> Router {
     table
         .router
         .merge(public)
+        .layer(axum::middleware::map_response(common_headers))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

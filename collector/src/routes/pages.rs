@@ -9,15 +9,23 @@
 //!   dashboards, the page holds no data: its script calls the admin API with the admin token.
 //! * `GET /example/…` — the directories of `example_dirs` (`--example-dir`, repeatable): the first
 //!   that has the file wins; a path without a file extension that no directory has gets the first
-//!   directory's `index.html` (single-page-app routes). 404 when none is configured.
+//!   directory's `index.html` (single-page-app routes). 404 when none is configured. Only files
+//!   inside the directories are served: no `..` or hidden segment, and no symbolic link that
+//!   resolves outside its directory.
+//!
+//! The landing and privacy pages carry a Content-Security-Policy that allows only their own
+//! inline script and styles (by hash) and the other hardening headers of the dashboards
+//! ([`html_response`]); the example's files are the user's and are served as they are.
 
 use std::path::{Path as FsPath, PathBuf};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use footfall_engine::dashboard::html::{STYLESHEET, escape_html, fill, script_json};
+use footfall_engine::dashboard::html::{
+    STYLESHEET, content_security_policy, escape_html, fill, html_response, script_json,
+};
 use serde_json::json;
 
 use super::RouteTable;
@@ -40,9 +48,12 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .add("/example/{*path}", &["GET"], get(example_file))
 }
 
-/// Fills the page template.
-fn page(page: &str, title: &str, subtitle: &str, main: &str, script: &str) -> Html<String> {
-    Html(fill(TEMPLATE, |key| match key {
+/// Fills the page template; served with a CSP allowing just `script` and the two stylesheets.
+fn page(page: &str, title: &str, subtitle: &str, main: &str, script: &str) -> Response {
+    let scripts: &[&str] = if script.is_empty() { &[] } else { &[script] };
+    let csp = content_security_policy(scripts, &[STYLESHEET, PAGE_CSS], "");
+    let html = fill(TEMPLATE, |key| match key {
+        "csp" => Some(escape_html(&csp)),
         "title" => Some(escape_html(title)),
         "subtitle" => Some(escape_html(subtitle)),
         "page" => Some(page.to_string()),
@@ -57,7 +68,8 @@ fn page(page: &str, title: &str, subtitle: &str, main: &str, script: &str) -> Ht
             format!("<script>{script}</script>")
         }),
         _ => None,
-    }))
+    });
+    html_response(html, &csp)
 }
 
 fn link(href: &str, label: &str, text: &str) -> String {
@@ -69,7 +81,7 @@ fn link(href: &str, label: &str, text: &str) -> String {
     )
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String> {
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let c = &state.config;
     // Where the client reached us (the configured address may be 0.0.0.0 or port 0).
     let host = headers
@@ -170,7 +182,7 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Html<String>
     )
 }
 
-async fn privacy_page() -> Html<String> {
+async fn privacy_page() -> Response {
     page(
         "privacy",
         "Privacy settings",
@@ -190,6 +202,14 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
         out.push(seg);
     }
     Some(out)
+}
+
+/// `dir/rel` when it is a regular file whose real path (symbolic links resolved) is inside the
+/// real `dir`: a link in an example directory never exposes a file outside it.
+fn inside(dir: &FsPath, rel: &FsPath) -> Option<PathBuf> {
+    let root = std::fs::canonicalize(dir).ok()?;
+    let file = std::fs::canonicalize(dir.join(rel)).ok()?;
+    (file.starts_with(&root) && file.is_file()).then_some(file)
 }
 
 fn content_type(path: &FsPath) -> &'static str {
@@ -238,15 +258,15 @@ async fn example(state: &AppState, path: &str) -> Response {
         rel
     };
     for dir in dirs {
-        let candidate = dir.join(&rel);
-        if candidate.is_file()
-            && let Some(r) = serve_file(&candidate).await
+        if let Some(file) = inside(dir, &rel)
+            && let Some(r) = serve_file(&file).await
         {
             return r;
         }
     }
     if rel.extension().is_none()
-        && let Some(r) = serve_file(&dirs[0].join("index.html")).await
+        && let Some(file) = inside(&dirs[0], FsPath::new("index.html"))
+        && let Some(r) = serve_file(&file).await
     {
         return r;
     }

@@ -17,7 +17,7 @@
 //! | `GET /v1/alerts/{id}/state` | the evaluator's state of a rule | 200 |
 //! | `POST /v1/alerts/evaluate` | evaluate the project's due rules now | 200 `{"outcomes": [...]}` |
 //! | `POST /v1/query?from=&to=` | any query spec (JSON), see [`super::cli::run_query_spec`] | 200 |
-//! | `GET /dashboards`, `GET /dashboards/{id}`, `GET /events` | HTML pages (no data in them, so no auth: the page's script calls the API with the token); `/events` is Live events (the `raw_events` query) | 200 |
+//! | `GET /dashboards`, `GET /dashboards/{id}`, `GET /events` | HTML pages (no data in them, so no auth: the page's script calls the API with the token; CSP and hardening headers: [`super::html::html_response`]); `/events` is Live events (the `raw_events` query) | 200 |
 //!
 //! Errors are `{"error": "..."}` with the status of [`status_of`]; auth failures are whatever
 //! [`DashboardHost::authorize`] returns.
@@ -30,7 +30,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +42,7 @@ use super::cache::DataCache;
 use super::cli::run_query_value;
 use super::crud::{AlertStore, DashboardStore, Doc, DocStore, load_alert_state};
 use super::data::{DataRequest, dashboard_data_with};
-use super::html::{Page, render_dashboard_html, render_events_html, render_index_html};
+use super::html::{Page, html_response, render_dashboard_page};
 use super::model::Dashboard;
 use super::parse::parse_dashboards;
 use crate::store::{Store, StoreError};
@@ -316,20 +316,24 @@ async fn query_handler(
     Ok(Json(out))
 }
 
-async fn index_page<S: DashboardHost>(State(s): State<S>) -> Html<String> {
-    Html(render_index_html(&s.api_base()))
+/// A page with its CSP and hardening headers.
+fn page_response(page: Page<'_>, api_base: &str) -> Response {
+    let rendered = render_dashboard_page(page, api_base);
+    html_response(rendered.html, &rendered.csp)
 }
 
-async fn events_page<S: DashboardHost>(State(s): State<S>) -> Html<String> {
-    Html(render_events_html(&s.api_base()))
+async fn index_page<S: DashboardHost>(State(s): State<S>) -> Response {
+    page_response(Page::Index, &s.api_base())
 }
 
-async fn dashboard_page<S: DashboardHost>(State(s): State<S>, Path(id): Path<String>) -> Html<String> {
-    Html(render_dashboard_html(
-        Page::Live {
-            dashboard_id: &id,
-            name: &id,
-        },
-        &s.api_base(),
-    ))
+async fn events_page<S: DashboardHost>(State(s): State<S>) -> Response {
+    page_response(Page::Events, &s.api_base())
+}
+
+async fn dashboard_page<S: DashboardHost>(State(s): State<S>, Path(id): Path<String>) -> Response {
+    let page = Page::Live {
+        dashboard_id: &id,
+        name: &id,
+    };
+    page_response(page, &s.api_base())
 }

@@ -7,6 +7,17 @@
 //! nested objects flattened as `a.b`); a scalar (one `value` cell). Nested lists and objects
 //! inside cells are written as compact JSON. Object keys have no order in `serde_json::Value`, so
 //! identifying columns (`step`, `name`, `event`, `date`...) come first, the rest alphabetically.
+//!
+//! # Untrusted text
+//!
+//! Event names, property values, ids and URLs are sent by anyone holding a (public) write key.
+//! * CSV is meant for spreadsheets, which run a cell starting with `=`, `+`, `-`, `@`, a tab or a
+//!   carriage return as a formula (CSV/formula injection): such text cells get a leading `'`
+//!   (OWASP's mitigation; the `'` is what Excel/LibreOffice/Sheets show as "text"), see
+//!   [`spreadsheet_text`]. JSON numbers and text that is a plain number (`-3.5`, `+1e3`) are
+//!   written as they are. `footfall query --format json` is untouched (exact data).
+//! * Text tables go to terminals: control characters (ESC sequences could rewrite the screen,
+//!   the window title or the clipboard) are shown escaped (`\u{1b}`).
 
 use serde_json::{Map, Value};
 
@@ -152,6 +163,38 @@ pub fn cell(v: &Value) -> String {
     }
 }
 
+/// Text that a spreadsheet would take for a formula, made inert with a leading `'`: text that
+/// starts with `=`, `+`, `-`, `@`, a tab or a carriage return, unless it is a plain decimal number
+/// (`-3.5`, `+2`, `-1e-3`: a spreadsheet reads those as numbers, nothing runs).
+pub fn spreadsheet_text(s: &str) -> std::borrow::Cow<'_, str> {
+    let risky = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = s
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
+        && s.parse::<f64>().is_ok();
+    if risky && !number {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// A cell for a terminal: control characters (C0, DEL, C1) escaped as `\u{..}`.
+fn terminal_text(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// One CSV field (RFC 4180 quoting).
 pub fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -162,21 +205,38 @@ pub fn csv_field(s: &str) -> String {
 }
 
 impl Table {
-    /// CSV with a header row, CRLF line ends (notes are not part of a CSV).
+    /// CSV with a header row, CRLF line ends (notes are not part of a CSV); text cells that a
+    /// spreadsheet would run as formulas are neutralized ([`spreadsheet_text`]).
     pub fn to_csv(&self) -> String {
         let mut out = String::new();
         let line =
             |cells: Vec<String>| cells.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(",") + "\r\n";
-        out.push_str(&line(self.columns.clone()));
+        out.push_str(&line(
+            self.columns
+                .iter()
+                .map(|c| spreadsheet_text(c).into_owned())
+                .collect(),
+        ));
         for r in &self.rows {
-            out.push_str(&line(r.iter().map(cell).collect()));
+            out.push_str(&line(
+                r.iter()
+                    .map(|v| match v {
+                        Value::String(s) => spreadsheet_text(s).into_owned(),
+                        other => cell(other),
+                    })
+                    .collect(),
+            ));
         }
         out
     }
 
     /// Aligned columns (numbers right-aligned), then the notes.
     pub fn to_text(&self) -> String {
-        let texts: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
+        let texts: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|v| terminal_text(&cell(v))).collect())
+            .collect();
         let mut widths: Vec<usize> = self.columns.iter().map(|c| c.chars().count()).collect();
         for r in &texts {
             for (i, c) in r.iter().enumerate() {
@@ -207,7 +267,8 @@ impl Table {
                 .collect();
             parts.join("  ").trim_end().to_string() + "\n"
         };
-        let mut out = fmt_row(&self.columns);
+        let columns: Vec<String> = self.columns.iter().map(|c| terminal_text(c)).collect();
+        let mut out = fmt_row(&columns);
         out.push_str(
             &(widths
                 .iter()
@@ -223,7 +284,7 @@ impl Table {
             out.push_str("(no rows)\n");
         }
         for (k, v) in &self.notes {
-            out.push_str(&format!("{k}: {}\n", cell(v)));
+            out.push_str(&format!("{}: {}\n", terminal_text(k), terminal_text(&cell(v))));
         }
         out
     }
@@ -255,5 +316,55 @@ mod tests {
             vec![vec![json!("a.b"), json!(1)], vec![json!("c"), json!("x")]]
         );
         assert_eq!(to_table(&json!(7)).rows, vec![vec![json!(7)]]);
+    }
+
+    #[test]
+    fn csv_neutralizes_formulas_and_keeps_numbers() {
+        let t = to_table(&json!({
+            "columns": ["=HYPERLINK(\"http://x\")", "n"],
+            "rows": [
+                ["=cmd|' /C calc'!A0", -3.5],
+                ["+1+1", 2],
+                ["-2+3", -7],
+                ["@SUM(A1)", 0],
+                ["\tx", 1],
+                ["\r=1", 1],
+                ["-3.5", 1],
+                ["+42", 1],
+                ["-1e-3", 1],
+                ["-inf", 1],
+                ["plain", 1],
+                ["a=b", 1],
+                [null, true],
+            ],
+        }));
+        let csv = t.to_csv();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(lines[0], "\"'=HYPERLINK(\"\"http://x\"\")\",n");
+        assert_eq!(lines[1], "'=cmd|' /C calc'!A0,-3.5");
+        assert_eq!(lines[2], "'+1+1,2");
+        assert_eq!(lines[3], "'-2+3,-7");
+        assert_eq!(lines[4], "'@SUM(A1),0");
+        assert_eq!(lines[5], "'\tx,1");
+        assert!(
+            csv.contains("\r\n\"'\r=1\",1\r\n"),
+            "CR cell quoted and neutralized: {csv:?}"
+        );
+        for kept in ["-3.5,1", "+42,1", "-1e-3,1", "plain,1", "a=b,1", ",true"] {
+            assert!(lines.contains(&kept), "{kept} in {csv:?}");
+        }
+        assert!(lines.contains(&"'-inf,1"), "not a plain number: {csv:?}");
+        // The text table (for terminals) and JSON keep the data as it is, but for control characters.
+        assert!(t.to_text().contains("=cmd|' /C calc'!A0"));
+    }
+
+    #[test]
+    fn text_tables_escape_terminal_control_characters() {
+        let t = to_table(&json!([{"event": "x\u{1b}]0;owned\u{7}\u{1b}[2J", "count": 1}]));
+        let text = t.to_text();
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "{text:?}");
+        assert!(text.contains("x\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{text}");
+        let notes = to_table(&json!({"steps": [{"name": "a"}], "note\u{9b}": "v\u{1b}"})).to_text();
+        assert!(notes.contains("note\\u{9b}: v\\u{1b}"), "{notes}");
     }
 }
