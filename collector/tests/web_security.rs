@@ -201,6 +201,14 @@ async fn api_answers_are_nosniff_and_admin_routes_have_no_cors() {
             r.headers()
         );
         assert_eq!(header(r.headers(), "x-content-type-options"), "nosniff", "{path}");
+        if path.starts_with("/v1/admin/") {
+            // Personal data (exports, dead letters, the audit log) is never cached.
+            assert_eq!(
+                header(r.headers(), "cache-control"),
+                "no-store",
+                "{method} {path}"
+            );
+        }
     }
     // The JSON and NDJSON answers are never sniffed as HTML.
     for path in ["/health", "/v1/admin/projects", "/v1/admin/users/u1/export"] {

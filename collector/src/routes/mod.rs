@@ -116,6 +116,19 @@ async fn common_headers(mut response: Response) -> Response {
     response
 }
 
+/// Admin API answers (personal data: exports, dead letters, the audit log) are never stored by
+/// a browser or a proxy cache: `Cache-Control: no-store`.
+async fn admin_no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let admin = request.uri().path().starts_with("/v1/admin/");
+    let mut response = next.run(request).await;
+    if admin {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// The collector's HTTP application.
 pub fn app(state: AppState) -> Router {
     let table = all_routes();
@@ -124,6 +137,7 @@ pub fn app(state: AppState) -> Router {
         .router
         .merge(public)
         .layer(axum::middleware::map_response(common_headers))
+        .layer(axum::middleware::from_fn(admin_no_store))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
