@@ -329,8 +329,11 @@ instance() {
   esac
   case "$action" in
     start)
-      # Other ranges than the shared services', so the two never race for a port.
-      pick_ports 25432 28123 29000
+      # Other ranges than the shared services', so the two never race for a port; from a
+      # random point of each range, so that two test runs on one machine (each stopping and
+      # restarting its instances) do not take over each other's freed ports.
+      local offset=$((RANDOM % 1900))
+      pick_ports $((25000 + offset)) $((27000 + offset)) $((29000 + offset))
       if [[ $service == postgres ]]; then
         start_postgres
         print_env | sed -n 's/^export FOOTFALL_TEST_POSTGRES_URL=//p'

@@ -63,6 +63,9 @@ pub enum ApiError {
     /// `If-Match` names a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// Too many failed admin-token attempts from this address (see `auth_limit`).
+    #[error("too many failed admin-token attempts from this address; retry later")]
+    TooManyAttempts { retry_after: u64 },
     // --- the server (5xx) ---
     #[error("the collector is at capacity; retry later")]
     Overloaded { retry_after: u64 },
@@ -82,6 +85,7 @@ impl ApiError {
             InvalidJson(_) | TooDeep | InvalidBody(_) | EmptyBatch | AllRejected(_) | InvalidGzip
             | BadRequest(_) | ProjectRequired | InvalidSettings(_) => StatusCode::BAD_REQUEST,
             PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             MissingWriteKey | InvalidWriteKey | Unauthorized => StatusCode::UNAUTHORIZED,
             OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             UnknownProject(_) | NotFound => StatusCode::NOT_FOUND,
@@ -121,6 +125,7 @@ impl ApiError {
             NotFound => "not_found",
             InvalidSettings(_) => "invalid_settings",
             PreconditionFailed(_) => "precondition_failed",
+            TooManyAttempts { .. } => "too_many_attempts",
             Overloaded { .. } => "overloaded",
             StoreUnavailable { .. } => "store_unavailable",
             Store(_) => "store_error",
@@ -159,9 +164,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let mut body = json!({ "error": self.code(), "message": self.to_string() });
         let retry_after = match &self {
-            ApiError::Overloaded { retry_after } | ApiError::StoreUnavailable { retry_after, .. } => {
-                Some(*retry_after)
-            }
+            ApiError::Overloaded { retry_after }
+            | ApiError::StoreUnavailable { retry_after, .. }
+            | ApiError::TooManyAttempts { retry_after } => Some(*retry_after),
             _ => None,
         };
         if let ApiError::AllRejected(batch) = self {

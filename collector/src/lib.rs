@@ -28,6 +28,7 @@
 //! * **Dashboards** ([`routes::dashboards`]): the engine's dashboards, alerts and query API and
 //!   pages, mounted with the collector as their host; the alert scheduler runs in [`server`].
 
+pub mod auth_limit;
 pub mod backend;
 pub mod cli;
 pub mod commit;

@@ -53,6 +53,8 @@ pub struct Inner {
     pub gate: RwLock<()>,
     by_key: HashMap<String, usize>,
     admin_token_digest: Option<[u8; 32]>,
+    /// Failed admin-token attempts per client address (see [`crate::auth_limit`]).
+    pub admin_failures: crate::auth_limit::AuthLimiter,
 }
 
 impl Deref for AppState {
@@ -90,6 +92,7 @@ impl AppState {
         Ok(AppState(Arc::new(Inner {
             intake: Semaphore::new(limits.max_inflight_requests),
             admin_token_digest: config.admin_token.as_deref().map(digest),
+            admin_failures: Default::default(),
             config,
             store,
             committer,

@@ -61,8 +61,29 @@ impl FromRequestParts<AppState> for Admin {
 }
 
 /// Checks the admin bearer token of a request; returns the audit actor (`admin`, or
-/// `admin:<X-Footfall-Actor>`).
+/// `admin:<X-Footfall-Actor>`). Failed attempts are limited per client address (see
+/// [`crate::auth_limit`]).
 pub fn authenticate(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = crate::ingest::enrich::client_ip(&parts.headers, peer, state.config.trust_proxy.hops());
+    let now = std::time::Instant::now();
+    if let Some(ip) = client {
+        state
+            .admin_failures
+            .check(ip, now)
+            .map_err(|retry_after| ApiError::TooManyAttempts { retry_after })?;
+    }
+    let result = check_token(parts, state);
+    if let (Err(_), Some(ip)) = (&result, client) {
+        state.admin_failures.failed(ip, now);
+    }
+    result
+}
+
+fn check_token(parts: &Parts, state: &AppState) -> Result<String, ApiError> {
     let token = parts
         .headers
         .get(header::AUTHORIZATION)
