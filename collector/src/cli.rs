@@ -11,6 +11,8 @@
 //! footfall export-events [--from X] [--to Y] [--format ndjson|csv] [--include-bots] [--project ID] [--out FILE] [...]
 //! footfall query SPEC.{json,yaml} [--from X] [--to Y] [--format json|table|csv] [--project ID] [...]
 //! footfall dashboard render DASHBOARDS.yaml --out REPORT.html [--from X] [--to Y] [--project ID] [...]
+//! footfall backup  [--name NAME] [--out DIR] [--url URL] [--admin-token TOKEN]   (a running collector)
+//! footfall restore --from BACKUP_DIR --data NEW_DATA_DIR                          (offline)
 //! ```
 //!
 //! `--write-key KEY --admin-token TOKEN` configure a project `default` without a config file.
@@ -75,6 +77,37 @@ pub enum Command {
     /// Dashboards: render a dashboards file as a self-contained HTML report.
     #[command(subcommand)]
     Dashboard(DashboardCommand),
+    /// Back up a RUNNING collector's embedded store (through its admin API), without stopping it.
+    Backup(BackupArgs),
+    /// Restore a backup into a new data directory (offline; then `footfall serve --data DIR`).
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The running collector's base URL.
+    #[arg(long, env = "FOOTFALL_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Its admin API bearer token.
+    #[arg(long, env = "FOOTFALL_ADMIN_TOKEN")]
+    pub admin_token: String,
+    /// Name of the backup under the collector's `backup_dir` [default: footfall-<UTC time>].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Also copy the backup into this new (or empty) directory; the collector writes it on its
+    /// own host, so this works where its `backup_dir` is readable.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A backup directory (with its manifest.json).
+    #[arg(long)]
+    pub from: PathBuf,
+    /// The new data directory to create (must be missing or empty).
+    #[arg(long)]
+    pub data: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -312,6 +345,8 @@ pub enum CliError {
     Dashboard(#[from] footfall_engine::dashboard::DashboardError),
     #[error("{0} widget(s) failed; the report was written with the errors shown in place")]
     WidgetErrors(usize),
+    #[error("{0}")]
+    Backup(String),
 }
 
 /// The binary's entry point.
@@ -423,6 +458,25 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if !report.widget_errors.is_empty() {
                 return Err(CliError::WidgetErrors(report.widget_errors.len()));
             }
+            Ok(())
+        }
+        Command::Backup(args) => {
+            let answer = crate::backup::client(
+                &args.url,
+                &args.admin_token,
+                args.name.as_deref(),
+                args.out.as_deref(),
+            )
+            .await
+            .map_err(CliError::Backup)?;
+            println!("{answer}");
+            Ok(())
+        }
+        Command::Restore(args) => {
+            let summary = crate::backup::restore(&args.from, &args.data, &cli_actor())
+                .await
+                .map_err(CliError::Backup)?;
+            println!("{}", serde_json::to_string_pretty(&summary).unwrap_or_default());
             Ok(())
         }
     }

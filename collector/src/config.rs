@@ -7,6 +7,7 @@
 //! listen: 127.0.0.1:8080        # address to serve HTTP on
 //! data: ./footfall-data         # embedded (DuckDB) store directory, used when `store` is unset
 //! store: postgres://u@host/db   # or http://host:8123/db (ClickHouse); default: DuckDB in `data`
+//! backup_dir: /var/backups/footfall  # where `POST /v1/admin/backup` writes backups (default: <data>/backups)
 //! admin_token: s3cret           # `Authorization: Bearer` token of the admin API; unset = admin API off
 //! trust_proxy: false            # false | true (= 1 hop) | N hops: take the client IP from X-Forwarded-For
 //! tls:                          # HTTPS (unset: plain HTTP, e.g. behind a TLS-terminating proxy)
@@ -81,6 +82,9 @@ pub struct Config {
     pub data: PathBuf,
     /// Storage location URL (`postgres://...`, `http://host:8123/db`); default: DuckDB in `data`.
     pub store: Option<String>,
+    /// Directory the online backups of the embedded store are written to (`POST /v1/admin/backup`
+    /// names a backup, never a path). Default: `<data>/backups`.
+    pub backup_dir: Option<PathBuf>,
     /// Bearer token of the admin API. Unset = the admin API answers 401 to everything.
     pub admin_token: Option<String>,
     /// How many proxy hops to trust for `X-Forwarded-For`. Default 0 (use the connection address).
@@ -112,6 +116,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data: PathBuf::from("./footfall-data"),
             store: None,
+            backup_dir: None,
             admin_token: None,
             trust_proxy: TrustProxy::default(),
             tls: None,
@@ -395,6 +400,21 @@ impl Default for Alerts {
 }
 
 impl Config {
+    /// Where backups go: `backup_dir`, else `backups` in the embedded store's directory (`data`,
+    /// or the directory `store` names).
+    pub fn backup_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.backup_dir {
+            return dir.clone();
+        }
+        let data = match self.store.as_deref().map(str::trim) {
+            Some(s) if !s.contains("://") && s != "noop" && !s.ends_with(":memory:") => {
+                PathBuf::from(s.strip_prefix("duckdb:").unwrap_or(s))
+            }
+            _ => self.data.clone(),
+        };
+        data.join("backups")
+    }
+
     /// Parses a YAML config file (unknown keys are errors naming the key).
     pub fn from_yaml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         serde_norway::from_str(text).map_err(|e| ConfigError::Parse {

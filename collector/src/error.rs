@@ -66,6 +66,9 @@ pub enum ApiError {
     /// Too many failed admin-token attempts from this address (see `auth_limit`).
     #[error("too many failed admin-token attempts from this address; retry later")]
     TooManyAttempts { retry_after: u64 },
+    /// The resource exists already (e.g. a backup name in use).
+    #[error("{0}")]
+    Conflict(String),
     // --- the server (5xx) ---
     #[error("the collector is at capacity; retry later")]
     Overloaded { retry_after: u64 },
@@ -75,6 +78,9 @@ pub enum ApiError {
     Store(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// The feature does not exist for this configuration (e.g. online backup of PostgreSQL).
+    #[error("{0}")]
+    NotImplemented(String),
 }
 
 impl ApiError {
@@ -86,6 +92,7 @@ impl ApiError {
             | BadRequest(_) | ProjectRequired | InvalidSettings(_) => StatusCode::BAD_REQUEST,
             PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Conflict(_) => StatusCode::CONFLICT,
             MissingWriteKey | InvalidWriteKey | Unauthorized => StatusCode::UNAUTHORIZED,
             OriginNotAllowed(_) => StatusCode::FORBIDDEN,
             UnknownProject(_) | NotFound => StatusCode::NOT_FOUND,
@@ -95,6 +102,7 @@ impl ApiError {
             BodyRead(_) => StatusCode::BAD_REQUEST,
             Overloaded { .. } | StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Store(_) | Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -126,10 +134,12 @@ impl ApiError {
             InvalidSettings(_) => "invalid_settings",
             PreconditionFailed(_) => "precondition_failed",
             TooManyAttempts { .. } => "too_many_attempts",
+            Conflict(_) => "conflict",
             Overloaded { .. } => "overloaded",
             StoreUnavailable { .. } => "store_unavailable",
             Store(_) => "store_error",
             Internal(_) => "internal",
+            NotImplemented(_) => "not_implemented",
         }
     }
 
@@ -147,6 +157,7 @@ impl ApiError {
                     | ApiError::NotFound
                     | ApiError::InvalidSettings(_)
                     | ApiError::PreconditionFailed(_)
+                    | ApiError::Conflict(_)
             )
     }
 

@@ -30,6 +30,7 @@
 
 pub mod auth_limit;
 pub mod backend;
+pub mod backup;
 pub mod cli;
 pub mod commit;
 pub mod config;

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use footfall_engine::store::{
-    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch, WriteReport,
+    AuditEntry, BackupReport, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch,
+    WriteReport,
 };
 use serde_json::Value;
 use tokio::sync::{Notify, watch};
@@ -86,6 +87,9 @@ impl Store for ControlledStore {
     }
     async fn close(&self) -> Result<(), StoreError> {
         self.inner.close().await
+    }
+    async fn backup(&self, dir: &std::path::Path) -> Result<Option<BackupReport>, StoreError> {
+        self.inner.backup(dir).await
     }
     async fn migrate(&self) -> Result<(), StoreError> {
         self.inner.migrate().await

@@ -112,6 +112,8 @@ fn documented_reasons_and_codes_cover_the_code() {
         "invalid_write_key",
         "missing_write_key",
         "all_rejected",
+        "conflict",
+        "not_implemented",
     ] {
         assert!(text.contains(code), "openapi.yaml does not mention `{code}`");
     }

@@ -10,6 +10,8 @@
 //! * `GET /v1/admin/dead_letters?project=ID&limit=N` — refused messages, newest first.
 //! * `GET /v1/admin/projects` — configured projects (ids, names, origins, live privacy settings;
 //!   no keys, no salts).
+//! * `POST /v1/admin/backup` (body `{"name": "..."}`, optional) — an online backup of the embedded
+//!   store into the configured `backup_dir` (see [`crate::backup`]); audited as `backup`.
 //!
 //! `project` may be left out when one project is configured. The optional `X-Footfall-Actor`
 //! header names the person acting, recorded in the audit log as `admin:<name>`.
@@ -19,7 +21,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -45,6 +47,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .add("/v1/admin/audit", &["GET"], get(audit_log))
         .add("/v1/admin/dead_letters", &["GET"], get(dead_letters))
         .add("/v1/admin/projects", &["GET"], get(projects))
+        .add("/v1/admin/backup", &["POST"], post(backup))
 }
 
 /// An authenticated admin; `actor` is what the audit log records.
@@ -254,4 +257,30 @@ async fn projects(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
         })
         .collect();
     Json(json!({ "projects": list }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupRequest {
+    name: Option<String>,
+}
+
+/// `POST /v1/admin/backup`: the manifest of the backup written, and where it is on the server.
+async fn backup(
+    State(state): State<AppState>,
+    admin: Admin,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let request: BackupRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        BackupRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid backup request: {e}")))?
+    };
+    // In a task of its own: a client that hangs up does not abandon a backup half-written.
+    let (manifest, path) =
+        tokio::spawn(async move { crate::backup::take(&state, request.name.as_deref(), &admin.actor).await })
+            .await
+            .map_err(|e| ApiError::Internal(format!("backup task failed: {e}")))??;
+    Ok(Json(json!({ "manifest": manifest, "path": path })))
 }

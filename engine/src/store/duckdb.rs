@@ -36,6 +36,16 @@
 //! loader computes them in Rust as it appends (the intake log's encoding is unchanged, so a log
 //! written before the upgrade loads too), the migration computes them in SQL for the rows already
 //! stored, in resumable chunks of rows.
+//!
+//! # Backup and restore
+//! [`Store::backup`] loads what the intake log holds and opens a snapshot transaction on a
+//! connection of its own, both with the writer and the log held (so the snapshot holds every
+//! write acknowledged before the call), then releases them and runs DuckDB's `EXPORT DATABASE …
+//! (FORMAT parquet)` in that snapshot: ingestion goes on meanwhile (MVCC), its writes land in the
+//! next backup. The export is DuckDB's portable format (a `schema.sql`, a `load.sql` and one
+//! Parquet file per table), readable by later DuckDB versions. [`DuckDbStore::restore`] runs
+//! `IMPORT DATABASE` into a new database file. `intake_state` travels with the tables, so the
+//! restored store continues the intake log's sequence numbers.
 
 mod intake;
 mod keys;
@@ -58,7 +68,8 @@ use self::keys::KeySet;
 use self::loader::Intake;
 use super::common::{self, EVENT_COLUMNS};
 use super::{
-    AuditEntry, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch, WriteReport, sql,
+    AuditEntry, BackupReport, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch,
+    WriteReport, sql,
 };
 
 /// Number of reader connections (queries run concurrently with each other and with a commit).
@@ -202,6 +213,35 @@ impl DuckDbStore {
         inner.load_pending()?;
         loader::spawn(&inner);
         Ok(Self { inner })
+    }
+
+    /// Restores a backup written by [`Store::backup`] (the directory `from`) into a new database
+    /// in the directory `data` (created if needed), which must not hold a database yet. Offline:
+    /// nothing may have `data` open.
+    pub fn restore(from: &Path, data: &Path) -> Result<(), StoreError> {
+        std::fs::create_dir_all(data).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create the data directory {}: {e}",
+                data.display()
+            ))
+        })?;
+        let path = data.join(DB_FILE);
+        if path.exists() {
+            return Err(StoreError::Config(format!(
+                "{} already holds a database: restore into a new directory",
+                data.display()
+            )));
+        }
+        let conn = Connection::open(&path).map_err(|e| {
+            StoreError::Config(format!(
+                "cannot create the DuckDB database {}: {e}",
+                path.display()
+            ))
+        })?;
+        conn.execute_batch(&format!("IMPORT DATABASE {}", sql_path(from)?))
+            .map_err(err)?;
+        conn.execute_batch("CHECKPOINT").map_err(err)?;
+        conn.close().map_err(|(_, e)| err(e))
     }
 
     /// The database file, or `None` in memory.
@@ -508,6 +548,45 @@ fn erase_anonymous_blocking(
     Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
 }
 
+/// `path` as a SQL string literal.
+fn sql_path(path: &Path) -> Result<String, StoreError> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| StoreError::Config(format!("{} is not a UTF-8 path", path.display())))?;
+    Ok(format!("'{}'", text.replace('\'', "''")))
+}
+
+/// [`Store::backup`] (see "Backup and restore" above).
+fn backup_blocking(inner: &Inner, dir: &Path) -> Result<BackupReport, StoreError> {
+    if inner.path.is_none() {
+        return Err(StoreError::Query(
+            "duckdb: an in-memory database has no backup".into(),
+        ));
+    }
+    let target = sql_path(dir)?;
+    // The snapshot starts at the transaction's first read, taken while nothing can be written.
+    let (conn, report) = inner.with_settled(|w, _| {
+        let conn = w.conn.try_clone().map_err(err)?;
+        conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
+        let events: i64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .map_err(err)?;
+        let schema_version: i64 = conn
+            .query_row(sql::SCHEMA_VERSION_CURRENT, [], |r| r.get(0))
+            .map_err(err)?;
+        let report = BackupReport {
+            events: events.max(0) as u64,
+            schema_version,
+        };
+        Ok((conn, report))
+    })?;
+    let result = conn
+        .execute_batch(&format!("EXPORT DATABASE {target} (FORMAT parquet)"))
+        .map_err(err);
+    let _ = conn.execute_batch("ROLLBACK");
+    result.map(|()| report)
+}
+
 fn execute(w: &mut Writer, sql: &str, params: &[&dyn ToSql]) -> Result<usize, StoreError> {
     w.conn.execute(sql, params).map_err(err)
 }
@@ -542,6 +621,13 @@ impl Store for DuckDbStore {
     async fn close(&self) -> Result<(), StoreError> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.close())
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+    }
+
+    async fn backup(&self, dir: &Path) -> Result<Option<BackupReport>, StoreError> {
+        let (inner, dir) = (self.inner.clone(), dir.to_path_buf());
+        tokio::task::spawn_blocking(move || backup_blocking(&inner, &dir).map(Some))
             .await
             .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
     }

@@ -220,6 +220,15 @@ pub struct EraseReport {
     pub ids: Vec<String>,
 }
 
+/// What [`Store::backup`] wrote: counts read in the backup's own snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupReport {
+    /// Events in the backup.
+    pub events: u64,
+    /// The schema version of the backed-up database.
+    pub schema_version: i64,
+}
+
 /// Errors at the storage boundary. The collector maps `Unavailable` to 503 + Retry-After.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -258,6 +267,15 @@ pub trait Store: Send + Sync + 'static {
     /// open), it only makes that open fast. Default: nothing.
     async fn close(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+    /// Online backup: writes a consistent snapshot of every table into the directory `dir`
+    /// (which must not exist yet) while writes go on. Everything acknowledged before the call is
+    /// in it; writes acknowledged during the call may or may not be (they are in the next one).
+    /// `Ok(None)`: the backend has no such backup (PostgreSQL, ClickHouse: use the database's own
+    /// tools). Default: `Ok(None)`.
+    async fn backup(&self, dir: &std::path::Path) -> Result<Option<BackupReport>, StoreError> {
+        let _ = dir;
+        Ok(None)
     }
     /// Durably stores events (skipping duplicates), identity links (first wins) and dead letters.
     /// `Ok` means committed.

@@ -1,0 +1,390 @@
+//! Backups of the embedded (DuckDB) store, taken while the collector serves, and their restore.
+//!
+//! * **Take** (`POST /v1/admin/backup`, `footfall backup`): the store writes a consistent
+//!   snapshot ([`Store::backup`]: every write acknowledged before the call, loaded from the
+//!   intake log first; ingestion goes on meanwhile and what it acknowledges during the backup is
+//!   in the next one) into `backup_dir/.NAME.partial`; then `manifest.json` is written and the
+//!   directory renamed to `backup_dir/NAME`: a directory with a manifest is a complete backup.
+//!   A caller only names the backup (letters, digits, `.`, `_`, `-`; no path): the server decides
+//!   where it goes. Backups run one at a time.
+//! * **Restore** (`footfall restore --from DIR --data NEWDIR`, offline): imports the backup into
+//!   a new, empty data directory, migrates it to this version's schema and checks the event
+//!   count against the manifest.
+//!
+//! PostgreSQL and ClickHouse answer 501: back them up with their own tools (`pg_dump`,
+//! ClickHouse's `BACKUP`), which see their whole database.
+
+use std::path::{Path, PathBuf};
+
+use footfall_engine::store::{AuditEntry, Dialect, DuckDbStore, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::privacy;
+use crate::state::AppState;
+
+/// The file that marks a complete backup and describes it.
+pub const MANIFEST: &str = "manifest.json";
+/// Version of this backup layout (manifest + DuckDB `EXPORT DATABASE` files).
+const FORMAT: u32 = 1;
+/// Longest backup name, in bytes.
+const MAX_NAME: usize = 100;
+
+/// `manifest.json` of a backup.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Layout version (1: DuckDB `EXPORT DATABASE … (FORMAT parquet)` files).
+    pub format: u32,
+    pub name: String,
+    /// When the snapshot was taken, RFC 3339 UTC.
+    pub created_at: String,
+    /// The same instant, ms since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Storage schema version of the backed-up database.
+    pub schema_version: i64,
+    /// Events in the backup.
+    pub events: u64,
+    /// Version of the collector that wrote it.
+    pub collector_version: String,
+    /// The backend: always `duckdb`.
+    pub store: String,
+}
+
+/// Checks a caller's backup name: 1-100 of `[A-Za-z0-9._-]`, not starting with `.` (so no `..`,
+/// no hidden or partial directory, no path).
+pub fn validate_name(name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "invalid backup name {name:?}: use 1-{MAX_NAME} letters, digits, '.', '_' or '-', not starting \
+             with '.' (the backup is written under the server's backup_dir)"
+        )))
+    }
+}
+
+/// The message of the 501 for backends without an online backup.
+fn unsupported(dialect: Dialect) -> ApiError {
+    ApiError::NotImplemented(match dialect {
+        Dialect::Postgres => "online backup covers the embedded DuckDB store only: back PostgreSQL up with \
+             pg_dump (https://www.postgresql.org/docs/current/backup-dump.html)"
+            .into(),
+        Dialect::ClickHouse => {
+            "online backup covers the embedded DuckDB store only: back ClickHouse up with \
+             its BACKUP command or clickhouse-backup \
+             (https://clickhouse.com/docs/en/operations/backup)"
+                .into()
+        }
+        Dialect::DuckDb => "this store has no backup (e.g. an in-memory or noop store)".into(),
+    })
+}
+
+/// Backups run one at a time.
+static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Takes a backup named `name` (default `footfall-<UTC time>`) into the configured backup
+/// directory, audits it as `backup` by `actor`, and returns its manifest and path.
+pub async fn take(
+    state: &AppState,
+    name: Option<&str>,
+    actor: &str,
+) -> Result<(Manifest, PathBuf), ApiError> {
+    let now = chrono::Utc::now();
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => format!("footfall-{}", now.format("%Y%m%dT%H%M%S%3fZ")),
+    };
+    validate_name(&name)?;
+    let dialect = state.store.dialect();
+    if dialect != Dialect::DuckDb {
+        return Err(unsupported(dialect));
+    }
+    let _running = RUNNING.lock().await;
+    let root = state.config.backup_dir();
+    let io = |what: &str, path: &Path, e: std::io::Error| {
+        ApiError::Internal(format!("backup: cannot {what} {}: {e}", path.display()))
+    };
+    std::fs::create_dir_all(&root).map_err(|e| io("create", &root, e))?;
+    let root = root.canonicalize().map_err(|e| io("resolve", &root, e))?;
+    let target = root.join(&name);
+    if target.exists() {
+        return Err(ApiError::Conflict(format!(
+            "a backup named {name:?} exists: choose another name"
+        )));
+    }
+    let partial = root.join(format!(".{name}.partial"));
+    if partial.exists() {
+        // Left by a backup that failed or was interrupted.
+        std::fs::remove_dir_all(&partial).map_err(|e| io("remove", &partial, e))?;
+    }
+    let started = std::time::Instant::now();
+    let report = match state.store.backup(&partial).await {
+        Ok(Some(report)) => report,
+        Ok(None) => return Err(unsupported(dialect)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(ApiError::from_store(e, state.config.limits.retry_after_secs));
+        }
+    };
+    let manifest = Manifest {
+        format: FORMAT,
+        name: name.clone(),
+        created_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at_ms: now.timestamp_millis(),
+        schema_version: report.schema_version,
+        events: report.events,
+        collector_version: env!("CARGO_PKG_VERSION").to_string(),
+        store: "duckdb".into(),
+    };
+    let finish = || -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(&manifest).map_err(std::io::Error::other)?;
+        write_synced(&partial.join(MANIFEST), &text)?;
+        std::fs::rename(&partial, &target)?;
+        std::fs::File::open(&root)?.sync_all()
+    };
+    if let Err(e) = finish() {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(io("complete", &target, e));
+    }
+    tracing::info!(name, events = report.events, elapsed = ?started.elapsed(), path = %target.display(), "backup written");
+    let details = json!({ "events": report.events, "schema_version": report.schema_version });
+    privacy::audit(state, None, actor, "backup", &format!("backup:{name}"), details)
+        .await
+        .map_err(|e| ApiError::from_store(e, state.config.limits.retry_after_secs))?;
+    Ok((manifest, target))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// Reads and checks the manifest of the backup in `dir`.
+pub fn read_manifest(dir: &Path) -> Result<Manifest, String> {
+    let path = dir.join(MANIFEST);
+    let text = std::fs::read(&path).map_err(|e| {
+        format!(
+            "{} is not a complete footfall backup (cannot read {}: {e})",
+            dir.display(),
+            path.display()
+        )
+    })?;
+    let manifest: Manifest =
+        serde_json::from_slice(&text).map_err(|e| format!("invalid {}: {e}", path.display()))?;
+    if manifest.format != FORMAT {
+        return Err(format!(
+            "{}: backup format {} is not supported by this collector (it reads format {FORMAT})",
+            path.display(),
+            manifest.format
+        ));
+    }
+    Ok(manifest)
+}
+
+/// What a restore did.
+#[derive(Debug, Serialize)]
+pub struct RestoreSummary {
+    pub backup: String,
+    pub data: PathBuf,
+    pub events: u64,
+    pub schema_version: i64,
+}
+
+/// Restores the backup in `from` into the new data directory `data` (which must be missing or
+/// empty: a data directory in use is never empty), migrates it, checks its event count and
+/// audits the restore (`restore` by `actor`) in the restored database.
+pub async fn restore(from: &Path, data: &Path, actor: &str) -> Result<RestoreSummary, String> {
+    let manifest = read_manifest(from)?;
+    let existed = data.exists();
+    if existed {
+        let mut entries =
+            std::fs::read_dir(data).map_err(|e| format!("cannot read {}: {e}", data.display()))?;
+        if entries.next().is_some() {
+            return Err(format!(
+                "{} is not empty: restore into a new directory (never over a data directory, let alone one in use)",
+                data.display()
+            ));
+        }
+    }
+    let result = restore_into(from, data, &manifest, actor).await;
+    if result.is_err() {
+        // Leave nothing half-restored behind.
+        let _ = if existed {
+            std::fs::read_dir(data).map(|entries| {
+                for e in entries.flatten() {
+                    let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+                }
+            })
+        } else {
+            std::fs::remove_dir_all(data)
+        };
+    }
+    result
+}
+
+async fn restore_into(
+    from: &Path,
+    data: &Path,
+    manifest: &Manifest,
+    actor: &str,
+) -> Result<RestoreSummary, String> {
+    let store_err = |e: StoreError| format!("restoring {}: {e}", from.display());
+    let (f, d) = (from.to_path_buf(), data.to_path_buf());
+    tokio::task::spawn_blocking(move || DuckDbStore::restore(&f, &d))
+        .await
+        .map_err(|e| format!("restore task failed: {e}"))?
+        .map_err(store_err)?;
+    let store = DuckDbStore::open(data).map_err(store_err)?;
+    store.migrate().await.map_err(store_err)?;
+    let events = scalar(&store, "SELECT count(*) FROM events")
+        .await
+        .map_err(store_err)?;
+    let schema_version = scalar(&store, "SELECT coalesce(max(version), 0) FROM schema_version")
+        .await
+        .map_err(store_err)?;
+    let events = u64::try_from(events).unwrap_or_default();
+    if events != manifest.events {
+        return Err(format!(
+            "the restored database holds {events} events but the backup's manifest says {}: the backup is damaged",
+            manifest.events
+        ));
+    }
+    let entry = AuditEntry {
+        id: uuid::Uuid::new_v4().to_string(),
+        project_id: None,
+        at: chrono::Utc::now().timestamp_millis(),
+        actor: actor.to_string(),
+        action: "restore".into(),
+        target: format!("backup:{}", manifest.name),
+        details: json!({ "events": events, "created_at": manifest.created_at, "from": from.display().to_string() }),
+    };
+    store.append_audit(&entry).await.map_err(store_err)?;
+    store.close().await.map_err(store_err)?;
+    Ok(RestoreSummary {
+        backup: manifest.name.clone(),
+        data: data.to_path_buf(),
+        events,
+        schema_version,
+    })
+}
+
+/// The integer a one-value query answers (0 when it answers none).
+async fn scalar(store: &DuckDbStore, sql: &str) -> Result<i64, StoreError> {
+    let result = store.query(sql).await?;
+    Ok(result
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(|v| v.as_i64())
+        .unwrap_or_default())
+}
+
+/// `footfall backup`: asks the collector at `url` for a backup and, with `out`, copies it there
+/// (the collector writes it on its own host: `out` works where that directory is readable).
+pub async fn client(
+    url: &str,
+    token: &str,
+    name: Option<&str>,
+    out: Option<&Path>,
+) -> Result<String, String> {
+    if let Some(out) = out
+        && out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(format!("{} exists and is not empty", out.display()));
+    }
+    let endpoint = format!("{}/v1/admin/backup", url.trim_end_matches('/'));
+    let body = match name {
+        Some(n) => json!({ "name": n }),
+        None => json!({}),
+    };
+    let response = reqwest::Client::new()
+        .post(&endpoint)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach the collector at {endpoint}: {e}"))?;
+    let status = response.status();
+    let answer: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|e| format!("{endpoint} answered {status} without JSON: {e}"))?;
+    if !status.is_success() {
+        let message = answer["message"].as_str().unwrap_or("(no message)");
+        return Err(format!("{endpoint} answered {status}: {message}"));
+    }
+    let path = answer["path"].as_str().unwrap_or_default();
+    if let Some(out) = out {
+        copy_dir(Path::new(path), out).map_err(|e| {
+            format!(
+                "the backup is at {path} on the collector's host; copying it to {} failed: {e}",
+                out.display()
+            )
+        })?;
+        read_manifest(out)?;
+    }
+    Ok(serde_json::to_string_pretty(&answer).unwrap_or_default())
+}
+
+/// Copies the directory `from` (recursively) to `to`, created if needed.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_plain() {
+        for ok in ["nightly", "2026-11-29T14.00", "a_b-c.d", "x"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        let long = "a".repeat(MAX_NAME + 1);
+        for bad in [
+            "",
+            "..",
+            ".hidden",
+            "a/b",
+            "../etc",
+            "a\\b",
+            "a b",
+            "é",
+            long.as_str(),
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_directory_without_manifest_is_no_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            read_manifest(dir.path())
+                .unwrap_err()
+                .contains("not a complete footfall backup")
+        );
+    }
+}

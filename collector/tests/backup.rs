@@ -1,0 +1,368 @@
+//! Online backup and offline restore of the embedded store, with the real binary: a backup taken
+//! while a client keeps sending holds every event acknowledged before the backup call, and the
+//! restored data directory serves every event, identity link, dead letter, dashboard, alert,
+//! privacy setting and audit entry of the backup. The API only lets a caller name a backup (400
+//! for paths), needs the admin token (401), and answers 501 on PostgreSQL.
+
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use common::{ADMIN, Process};
+use footfall_collector::config::{Config, ProjectConfig};
+use serde_json::{Value, json};
+
+const PROJECT: &str = "shop";
+const KEY: &str = "wk_backup";
+
+fn duckdb_config(data: &Path) -> Config {
+    let mut config = Config {
+        data: data.to_path_buf(),
+        admin_token: Some(ADMIN.to_string()),
+        projects: vec![ProjectConfig::new(PROJECT, KEY)],
+        ..Config::default()
+    };
+    config.alerts.enabled = false;
+    config
+}
+
+/// A batch of `n` track events with ids `{prefix}-{i}`.
+fn batch(prefix: &str, n: usize) -> (Vec<String>, Value) {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-{i}")).collect();
+    let messages: Vec<Value> = ids
+        .iter()
+        .map(|id| common::track(id, &format!("user-{}", id.len() % 7), "clicked"))
+        .collect();
+    (ids, json!({ "batch": messages }))
+}
+
+async fn send(client: &reqwest::Client, server: &Process, body: &Value) -> u16 {
+    client
+        .post(server.url("/v1/batch"))
+        .basic_auth(KEY, Some(""))
+        .json(body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+async fn admin(client: &reqwest::Client, method: &str, url: String, body: Option<Value>) -> (u16, Value) {
+    let mut req = client.request(method.parse().unwrap(), url).bearer_auth(ADMIN);
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    common::read(req.send().await.unwrap()).await
+}
+
+/// Runs the binary with `args`; returns (success, stdout, stderr).
+async fn footfall(args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(common::binary())
+        .args(args)
+        .env_remove("FOOTFALL_URL")
+        .env_remove("FOOTFALL_ADMIN_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `footfall restore --from FROM --data DATA`.
+async fn restore(from: &Path, data: &Path) -> (bool, String, String) {
+    footfall(&[
+        "restore",
+        "--from",
+        from.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .await
+}
+
+/// What the restored collector must serve as the original did.
+async fn documents(client: &reqwest::Client, server: &Process) -> (Value, Value, Value, Value) {
+    let (s1, dashboards) = admin(client, "GET", server.url("/v1/dashboards"), None).await;
+    let (s2, alerts) = admin(client, "GET", server.url("/v1/alerts"), None).await;
+    let (s3, privacy) = admin(
+        client,
+        "GET",
+        server.url(&format!("/v1/admin/projects/{PROJECT}/privacy")),
+        None,
+    )
+    .await;
+    let (s4, dead) = admin(client, "GET", server.url("/v1/admin/dead_letters"), None).await;
+    assert_eq!(
+        (s1, s2, s3, s4),
+        (200, 200, 200, 200),
+        "{dashboards} {alerts} {privacy} {dead}"
+    );
+    (dashboards, alerts, privacy["settings"].clone(), dead)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_taken_while_ingesting_restores_into_a_collector_that_serves_it_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Process::spawn(dir.path(), "original", &duckdb_config(&data));
+    let client = reqwest::Client::new();
+
+    // Everything the restore must bring back: events, an identity link, a dead letter, a
+    // dashboard, an alert, a privacy setting and their audit entries.
+    let mut acked: Vec<(Instant, Vec<String>)> = Vec::new();
+    for round in 0..10 {
+        let (ids, body) = batch(&format!("seed{round}"), 50);
+        assert_eq!(send(&client, &server, &body).await, 200);
+        acked.push((Instant::now(), ids));
+    }
+    let identify = json!({"batch": [{"type": "identify", "messageId": "identify-1", "anonymousId": "anon-1",
+                                     "userId": "user-linked", "traits": {"plan": "pro"}}]});
+    assert_eq!(send(&client, &server, &identify).await, 200);
+    acked.push((Instant::now(), vec!["identify-1".to_string()]));
+    let refused = json!({"batch": [{"type": "track", "messageId": "no-event", "userId": "u"},
+                                   {"type": "track", "messageId": "ok-1", "userId": "u", "event": "fine"}]});
+    assert_eq!(send(&client, &server, &refused).await, 200);
+    acked.push((Instant::now(), vec!["ok-1".to_string()]));
+    let r = client
+        .post(server.url("/v1/dashboards"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/yaml")
+        .body(footfall_engine::dashboard::EXAMPLE_DASHBOARDS_YAML)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let rule = json!({"id": "any-click", "name": "Any click", "filters": {"event_type": "clicked"},
+                      "condition": "> 0", "window": "30_days", "interval": "15_minutes",
+                      "webhook": "http://127.0.0.1:9/hook"});
+    let (status, body) = admin(&client, "POST", server.url("/v1/alerts"), Some(rule)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = admin(
+        &client,
+        "PUT",
+        server.url(&format!("/v1/admin/projects/{PROJECT}/privacy")),
+        Some(json!({"property_deny_list": ["email"], "respect_dnt": true})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let before = documents(&client, &server).await;
+    assert_eq!(
+        before.3["dead_letters"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        before.3
+    );
+
+    // A client keeps sending while the CLI takes the backup.
+    let sent = Arc::new(Mutex::new(acked));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let (client, sent, stop, url) = (
+            client.clone(),
+            sent.clone(),
+            stop.clone(),
+            server.url("/v1/batch"),
+        );
+        tokio::spawn(async move {
+            let mut round = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (ids, body) = batch(&format!("live{round}"), 20);
+                let ok = client
+                    .post(&url)
+                    .basic_auth(KEY, Some(""))
+                    .json(&body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    sent.lock().unwrap().push((Instant::now(), ids));
+                }
+                round += 1;
+            }
+            round
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let copy = dir.path().join("copy");
+    let url = format!("http://{}", server.addr);
+    let started = Instant::now();
+    let (ok, stdout, stderr) = footfall(&[
+        "backup",
+        "--url",
+        &url,
+        "--admin-token",
+        ADMIN,
+        "--name",
+        "nightly",
+        "--out",
+        copy.to_str().unwrap(),
+    ])
+    .await;
+    assert!(ok, "footfall backup failed: {stderr}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = sender.await.unwrap();
+    assert!(
+        rounds > 2,
+        "the client kept sending during the backup ({rounds} batches)"
+    );
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    let manifest = &answer["manifest"];
+    assert_eq!(manifest["name"], "nightly");
+    assert!(manifest["schema_version"].as_i64() >= Some(2), "{manifest}");
+    assert_eq!(manifest["collector_version"], env!("CARGO_PKG_VERSION"));
+    // The server wrote it under its backup_dir (default: <data>/backups), complete.
+    let on_server = Path::new(answer["path"].as_str().unwrap());
+    assert_eq!(
+        on_server,
+        data.canonicalize().unwrap().join("backups").join("nightly")
+    );
+    assert!(on_server.join("manifest.json").is_file() && copy.join("manifest.json").is_file());
+    let (status, audit) = admin(&client, "GET", server.url("/v1/admin/audit"), None).await;
+    assert_eq!(status, 200);
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "backup" && e["target"] == "backup:nightly"),
+        "{audit}"
+    );
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // Restore refuses a data directory that is not empty (let alone in use).
+    let (ok, _, stderr) = restore(&copy, &data).await;
+    assert!(!ok && stderr.contains("not empty"), "{stderr}");
+    let restored = dir.path().join("restored");
+    let (ok, stdout, stderr) = restore(&copy, &restored).await;
+    assert!(ok, "footfall restore failed: {stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["events"], manifest["events"]);
+
+    // The restored directory serves what the original served at the backup.
+    let served = Process::spawn(dir.path(), "restored", &duckdb_config(&restored));
+    let after = documents(&client, &served).await;
+    assert_eq!(after.0, before.0, "dashboards");
+    assert_eq!(after.1, before.1, "alerts");
+    assert_eq!(after.2, before.2, "privacy settings");
+    assert_eq!(after.3, before.3, "dead letters");
+    let (status, audit) = admin(&client, "GET", served.url("/v1/admin/audit"), None).await;
+    assert_eq!(status, 200);
+    let restored_audit: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    // The backup's own audit entry is written after its snapshot: the restore's names it.
+    for action in ["privacy.update", "restore"] {
+        assert!(restored_audit.contains(&action), "{action}: {audit}");
+    }
+    // The restored collector takes new events.
+    let (_, body) = batch("after-restore", 1);
+    assert_eq!(send(&client, &served, &body).await, 200);
+    assert_eq!(served.terminate().code(), Some(0));
+
+    let store = common::open(restored.to_str().unwrap());
+    let ids = common::message_ids(&*store, PROJECT).await;
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    let before_backup: HashSet<&String> = sent
+        .iter()
+        .filter(|(at, _)| *at < started)
+        .flat_map(|(_, ids)| ids)
+        .collect();
+    let all: HashSet<&String> = sent.iter().flat_map(|(_, ids)| ids).collect();
+    let missing: Vec<_> = before_backup.iter().filter(|id| !ids.contains(**id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} events acknowledged before the backup are not restored, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(5)]
+    );
+    let unknown: Vec<_> = ids
+        .iter()
+        .filter(|id| !all.contains(id) && !id.starts_with("after-restore"))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{} restored events nobody sent, e.g. {:?}",
+        unknown.len(),
+        &unknown[..unknown.len().min(5)]
+    );
+    assert_eq!(
+        ids.len() as u64,
+        manifest["events"].as_u64().unwrap() + 1,
+        "the manifest counts the backup's events"
+    );
+    assert_eq!(
+        common::linked_user(&*store, PROJECT, "anon-1").await.as_deref(),
+        Some("user-linked")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_takes_a_name_never_a_path_and_needs_the_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = duckdb_config(&data);
+    let backups = dir.path().join("elsewhere");
+    config.backup_dir = Some(backups.clone());
+    let server = Process::spawn(dir.path(), "names", &config);
+    let client = reqwest::Client::new();
+    let url = server.url("/v1/admin/backup");
+
+    let r = client
+        .post(&url)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = client.post(&url).bearer_auth(KEY).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a write key is no admin token");
+    for bad in ["..", "../escape", "a/b", "/tmp/x", ".hidden", "a\\b", ""] {
+        let (status, body) = admin(&client, "POST", url.clone(), Some(json!({ "name": bad }))).await;
+        assert_eq!(status, 400, "{bad:?}: {body}");
+        assert_eq!(body["error"], "bad_request");
+    }
+    assert!(!backups.exists(), "a refused request wrote nothing");
+    assert!(!dir.path().join("escape").exists());
+
+    // No body: a generated name, under the configured backup_dir.
+    let (status, body) = admin(&client, "POST", url.clone(), None).await;
+    assert_eq!(status, 200, "{body}");
+    let name = body["manifest"]["name"].as_str().unwrap();
+    assert!(name.starts_with("footfall-"), "{name}");
+    assert!(backups.join(name).join("manifest.json").is_file());
+    assert_eq!(body["manifest"]["events"], 0);
+    // A name in use is refused, and the backup there left alone.
+    let (status, body) = admin(&client, "POST", url.clone(), Some(json!({ "name": name }))).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(backups.join(name).join("manifest.json").is_file());
+    // The CLI says why it failed.
+    let base = format!("http://{}", server.addr);
+    let (ok, _, stderr) = footfall(&["backup", "--url", &base, "--admin-token", "wrong"]).await;
+    assert!(!ok && stderr.contains("401"), "{stderr}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_answers_501_pointing_at_pg_dump() {
+    let Some(env) = common::env(common::Backend::Postgres) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&env.location, &common::unique("backup"), KEY);
+    let server = Process::spawn(dir.path(), "pg", &config);
+    let client = reqwest::Client::new();
+    let (status, body) = admin(&client, "POST", server.url("/v1/admin/backup"), None).await;
+    assert_eq!(status, 501, "{body}");
+    assert_eq!(body["error"], "not_implemented");
+    assert!(body["message"].as_str().unwrap().contains("pg_dump"), "{body}");
+    assert_eq!(server.terminate().code(), Some(0));
+}
