@@ -130,6 +130,7 @@ pub async fn take(
         Ok(None) => return Err(unsupported(dialect)),
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
+            state.metrics.backups_failed.inc();
             return Err(ApiError::from_store(e, state.config.limits.retry_after_secs));
         }
     };
@@ -151,8 +152,10 @@ pub async fn take(
     };
     if let Err(e) = finish() {
         let _ = std::fs::remove_dir_all(&partial);
+        state.metrics.backups_failed.inc();
         return Err(io("complete", &target, e));
     }
+    state.metrics.backup_last_success.set(now.timestamp());
     tracing::info!(name, events = report.events, elapsed = ?started.elapsed(), path = %target.display(), "backup written");
     let details = json!({ "events": report.events, "schema_version": report.schema_version });
     privacy::audit(state, None, actor, "backup", &format!("backup:{name}"), details)

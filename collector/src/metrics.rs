@@ -13,6 +13,8 @@
 //! | `footfall_store_write_errors_total` | counter | failed group commits |
 //! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
 //! | `footfall_store_damaged_log_bytes` | gauge | bytes of the embedded store's intake log found damaged and skipped at open (may have held acknowledged events; alert on > 0) |
+//! | `footfall_backup_last_success_timestamp_seconds` | gauge | when the last backup completed (0: none since start; alert when too old) |
+//! | `footfall_backups_failed_total` | counter | backups that failed while being written |
 //! | `footfall_store_backlog_events` | gauge | events acknowledged and durable but not yet moved into the store's tables (the embedded store's intake log; 0 for PostgreSQL/ClickHouse), read at scrape time |
 //! | `footfall_privacy_changes_total{kind}` | counter | changes the privacy settings made to accepted messages: `plan_properties_removed`, `url_params_removed`, `pii_redacted` (values), `user_id_hashed` (messages) |
 
@@ -49,6 +51,8 @@ pub struct Metrics {
     pub inflight: Gauge<i64, AtomicI64>,
     pub store_backlog: Gauge<i64, AtomicI64>,
     pub store_damaged_log_bytes: Gauge<i64, AtomicI64>,
+    pub backup_last_success: Gauge<i64, AtomicI64>,
+    pub backups_failed: Counter,
     pub privacy_changes: Family<KindLabel, Counter>,
 }
 
@@ -74,6 +78,8 @@ impl Metrics {
             inflight: Gauge::default(),
             store_backlog: Gauge::default(),
             store_damaged_log_bytes: Gauge::default(),
+            backup_last_success: Gauge::default(),
+            backups_failed: Counter::default(),
             privacy_changes: Family::default(),
             registry: Registry::default(),
         };
@@ -137,6 +143,16 @@ impl Metrics {
             "footfall_store_damaged_log_bytes",
             "Bytes of the embedded store's intake log found damaged and skipped when it was opened (they may have held acknowledged events; the log names file and offset)",
             m.store_damaged_log_bytes.clone(),
+        );
+        r.register(
+            "footfall_backup_last_success_timestamp_seconds",
+            "When the last backup of the embedded store completed (Unix seconds; 0: none since start)",
+            m.backup_last_success.clone(),
+        );
+        r.register(
+            "footfall_backups_failed",
+            "Backups that failed while being written (not refused names or backends)",
+            m.backups_failed.clone(),
         );
         r.register(
             "footfall_privacy_changes",
