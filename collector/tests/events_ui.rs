@@ -30,11 +30,14 @@ async fn live_events_page_shows_what_arrives_and_what_was_refused() {
         track("e1", "dev-1", "signup", json!({"plan": "free"})),
         track("e2", "dev-1", "search", json!({"q": "<img src=x onerror=alert(1)>"})),
         track("e3", "dev-2", "signup", json!({"plan": "pro"})),
+        // A crawler: stored tagged as a bot, shown by default (this page answers "what arrived").
+        {"type": "track", "messageId": "e4", "anonymousId": "crawler", "event": "crawl",
+         "context": {"userAgent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}},
         // No identity: refused (missing_identity), kept as a dead letter.
         {"type": "track", "messageId": "bad1", "event": "orphan"},
     ]});
     let (status, body) = srv.post("/v1/batch", key, &batch).await;
-    assert_eq!((status, body["accepted"].as_u64()), (200, Some(3)), "{body}");
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(4)), "{body}");
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
@@ -58,7 +61,17 @@ async fn live_events_page_shows_what_arrives_and_what_was_refused() {
         .collect();
     let mut sorted = ids.clone();
     sorted.sort();
-    assert_eq!(sorted, ["e1", "e2", "e3"], "{ids:?}");
+    assert_eq!(sorted, ["e1", "e2", "e3", "e4"], "{ids:?}");
+    let bot = page["initial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "e4")
+        .unwrap();
+    assert!(
+        bot["cells"][3].as_str().unwrap().ends_with("bot"),
+        "marked as a bot: {bot}"
+    );
     let e2 = page["initial"]
         .as_array()
         .unwrap()
@@ -98,7 +111,7 @@ async fn live_events_page_shows_what_arrives_and_what_was_refused() {
         "{}",
         page["afterArrival"]
     );
-    assert_eq!(page["afterArrival"].as_array().unwrap().len(), 4);
+    assert_eq!(page["afterArrival"].as_array().unwrap().len(), 5);
     assert_eq!(page["newHighlighted"], true);
     assert_eq!(page["detail"]["event"], "arrived_live");
     assert_eq!(page["detail"]["properties"], json!({"plan": "pro"}));

@@ -66,7 +66,8 @@
   // ----- controls -----
   const eventInput = h('input', { type: 'search', name: 'event', placeholder: 'event name', 'aria-label': 'event name' });
   const personInput = h('input', { type: 'search', name: 'person', placeholder: 'user or anonymous id', 'aria-label': 'person' });
-  const bots = h('input', { type: 'checkbox', name: 'bots' });
+  // Bots shown by default: this page answers "what arrived" (a headless test browser is a bot).
+  const bots = h('input', { type: 'checkbox', name: 'bots', checked: true });
   const pause = h('button', { type: 'button', class: 'ff-pause' }, 'Pause');
   const status = document.querySelector('.ff-status');
 
