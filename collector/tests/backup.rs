@@ -233,26 +233,17 @@ async fn a_backup_taken_while_ingesting_restores_into_a_collector_that_serves_it
             .any(|e| e["action"] == "backup" && e["target"] == "backup:nightly"),
         "{audit}"
     );
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let last: i64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("footfall_backup_last_success_timestamp_seconds "))
-        .unwrap_or_else(|| panic!("{metrics}"))
-        .parse()
-        .unwrap();
+    let metrics_url = server.url("/metrics");
+    let last = common::metric(&metrics_url, "footfall_backup_last_success_timestamp_seconds").await as i64;
     let age = chrono::Utc::now().timestamp() - last;
     assert!(
         (0..600).contains(&age),
         "the last backup's time is in /metrics ({age} s ago)"
     );
-    assert!(metrics.contains("footfall_backups_failed_total 0"), "{metrics}");
+    assert_eq!(
+        common::metric(&metrics_url, "footfall_backups_failed_total").await,
+        0.0
+    );
     assert_eq!(server.terminate().code(), Some(0));
 
     // Restore refuses a data directory that is not empty (let alone in use).

@@ -175,19 +175,7 @@ async fn disk_full_gets_503_and_recovers_without_restart() {
     );
     assert_eq!(ready_body["error"], "store_unavailable");
 
-    let metrics = http
-        .get(collector.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let write_errors: f64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("footfall_store_write_errors_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no footfall_store_write_errors_total in {metrics}"));
+    let write_errors = common::metric(&collector.url("/metrics"), "footfall_store_write_errors_total").await;
     assert!(
         write_errors >= 10.0,
         "the failed commits are counted: {write_errors}"
@@ -391,8 +379,8 @@ async fn torn_intake_log_tail_is_cut_and_reported() {
     let (started, log) = start(dir.path(), "after", &data, &project, &key);
     let collector = expect_serving(started);
     assert_eq!(
-        damaged_log_bytes(&collector).await,
-        0,
+        common::metric(&collector.url("/metrics"), "footfall_store_damaged_log_bytes").await,
+        0.0,
         "a torn tail was never acknowledged"
     );
     let status = collector.terminate();
@@ -431,9 +419,9 @@ async fn corrupt_record_mid_log_keeps_the_records_after_it() {
 
     let (started, log) = start(dir.path(), "after", &data, &project, &key);
     let collector = expect_serving(started);
-    let damaged = damaged_log_bytes(&collector).await;
+    let damaged = common::metric(&collector.url("/metrics"), "footfall_store_damaged_log_bytes").await;
     assert!(
-        damaged > 0,
+        damaged > 0.0,
         "the loss shows in /metrics (an operator can alert on it)"
     );
     let status = collector.terminate();
@@ -454,22 +442,6 @@ async fn corrupt_record_mid_log_keeps_the_records_after_it() {
     assert_eq!(lost.len(), 1, "only the damaged record is lost: {lost:?}");
     assert!(lost[0].iter().all(|id| !stored.contains(id)));
     assert_eq!(stored.len(), 50);
-}
-
-/// `footfall_store_damaged_log_bytes` from the collector's `/metrics`.
-async fn damaged_log_bytes(collector: &Process) -> u64 {
-    let text = reqwest::get(collector.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("footfall_store_damaged_log_bytes "))
-        .unwrap_or_else(|| panic!("no footfall_store_damaged_log_bytes in {text}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 trait AppendAll {

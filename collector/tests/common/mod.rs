@@ -469,3 +469,14 @@ pub async fn message_ids(store: &dyn Store, project: &str) -> std::collections::
         .map(|r| r[0].as_str().unwrap().to_string())
         .collect()
 }
+
+/// The value of the unlabelled metric `name` in the `/metrics` answer at `url` (fails the test
+/// when it is missing).
+pub async fn metric(url: &str, name: &str) -> f64 {
+    let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
