@@ -13,6 +13,7 @@
 //! | `footfall_store_write_errors_total` | counter | failed group commits |
 //! | `footfall_inflight_requests` | gauge | ingestion requests being processed |
 //! | `footfall_store_damaged_log_bytes` | gauge | bytes of the embedded store's intake log found damaged and skipped at open (may have held acknowledged events; alert on > 0) |
+//! | `footfall_store_reopens_total` | counter | times the embedded store reopened its DuckDB database after DuckDB declared it unusable (a checkpoint that failed on a full disk; alert on increase: free disk space) |
 //! | `footfall_backup_last_success_timestamp_seconds` | gauge | when the last backup completed (0: none since start; alert when too old) |
 //! | `footfall_backups_failed_total` | counter | backups that failed while being written |
 //! | `footfall_store_backlog_events` | gauge | events acknowledged and durable but not yet moved into the store's tables (the embedded store's intake log; 0 for PostgreSQL/ClickHouse), read at scrape time |
@@ -51,6 +52,7 @@ pub struct Metrics {
     pub inflight: Gauge<i64, AtomicI64>,
     pub store_backlog: Gauge<i64, AtomicI64>,
     pub store_damaged_log_bytes: Gauge<i64, AtomicI64>,
+    pub store_reopens: Counter,
     pub backup_last_success: Gauge<i64, AtomicI64>,
     pub backups_failed: Counter,
     pub privacy_changes: Family<KindLabel, Counter>,
@@ -78,6 +80,7 @@ impl Metrics {
             inflight: Gauge::default(),
             store_backlog: Gauge::default(),
             store_damaged_log_bytes: Gauge::default(),
+            store_reopens: Counter::default(),
             backup_last_success: Gauge::default(),
             backups_failed: Counter::default(),
             privacy_changes: Family::default(),
@@ -143,6 +146,11 @@ impl Metrics {
             "footfall_store_damaged_log_bytes",
             "Bytes of the embedded store's intake log found damaged and skipped when it was opened (they may have held acknowledged events; the log names file and offset)",
             m.store_damaged_log_bytes.clone(),
+        );
+        r.register(
+            "footfall_store_reopens",
+            "Times the embedded store reopened its DuckDB database after DuckDB declared it unusable (e.g. a checkpoint that failed on a full disk)",
+            m.store_reopens.clone(),
         );
         r.register(
             "footfall_backup_last_success_timestamp_seconds",

@@ -214,6 +214,121 @@ async fn disk_full_gets_503_and_recovers_without_restart() {
     assert_eq!(common::event_count(&*store, &project).await, acked.len() as i64);
 }
 
+/// DuckDB's automatic checkpoint fails on a full disk: DuckDB then invalidates the database
+/// ("COMMIT succeeded and is durable, but the autocheckpoint failed. Reopen the database instance
+/// to recover") and refuses every later call. The store reopens it by itself: when space returns
+/// the same process serves reads again (it answered 503 until a restart), and the load whose
+/// commit was durable though reported failed is not loaded twice. The database file cannot grow
+/// (`RLIMIT_FSIZE` at its size) while the WAL and the intake log still can; a small
+/// `checkpoint_threshold` (a setting in the location) makes DuckDB checkpoint soon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_checkpoint_reopens_the_database_without_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (project, key) = (common::unique("ckpt"), common::unique("wk"));
+    let location = format!("duckdb:{}?checkpoint_threshold=256KB", data.display());
+    let config = common::config(&location, &project, &key);
+    let mut collector = Process::spawn_with(dir.path(), "ckpt", &config, |cmd| {
+        ignore_sigxfsz(cmd);
+        capture_stderr(cmd);
+    });
+    let log = drain_stderr(&mut collector);
+    let pid = collector.child.id();
+    let http = client();
+    let mut acked: HashSet<String> = HashSet::new();
+    for n in 0..5 {
+        let (ids, body) = batch(&format!("before{n}"), 20, "u1");
+        assert_eq!(post(&http, &collector, &key, &body).await.status(), 200);
+        acked.extend(ids);
+    }
+    // Loaded and checkpointed (a read loads what is pending): the file has its size now.
+    let export = http
+        .get(collector.url("/v1/admin/users/u1/export"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    let file = data.join("footfall.duckdb");
+    let size = std::fs::metadata(&file).unwrap().len();
+    if let Err(e) = set_file_size_limit(pid, Some(size)) {
+        eprintln!("\n*** SKIPPED: cannot set RLIMIT_FSIZE of the collector (prlimit: {e}) ***\n");
+        return;
+    }
+    // Batches of 50 (~35 KB of WAL per load) until DuckDB's checkpoint has failed (its fatal
+    // error is in the log, by the loader or by the reopen).
+    let started = std::time::Instant::now();
+    let mut n = 0;
+    while !log.lock().unwrap().contains("FATAL Error") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no failed checkpoint within 60 s ({n} batches); log:\n{}",
+            log.lock().unwrap()
+        );
+        let (ids, body) = batch(&format!("full{n}"), 50, "u1");
+        let r = post(&http, &collector, &key, &body).await;
+        if r.status() == 200 {
+            acked.extend(ids);
+        } else {
+            assert_eq!(r.status(), 503, "{:?}", r.text().await);
+        }
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Space returns: the same process takes batches and serves reads with everything.
+    set_file_size_limit(pid, None).unwrap();
+    for n in 0..5 {
+        let (ids, body) = batch(&format!("after{n}"), 20, "u1");
+        assert_eq!(post(&http, &collector, &key, &body).await.status(), 200);
+        acked.extend(ids);
+    }
+    let export = http
+        .get(collector.url("/v1/admin/users/u1/export"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let status = export.status();
+    let exported = export.text().await.unwrap();
+    assert_eq!(status, 200, "reads recover without a restart: {exported}");
+    let ids: Vec<String> = exported
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["message_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let distinct: HashSet<&String> = ids.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        ids.len(),
+        "a load was stored twice after the reopen"
+    );
+    assert_eq!(ids.len(), acked.len(), "export after the reopen");
+    let ready = http.get(collector.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "/ready recovers with the store");
+    let reopens = common::metric(&collector.url("/metrics"), "footfall_store_reopens_total").await;
+    assert!(reopens >= 1.0, "the reopen is counted: {reopens}");
+
+    let status = collector.terminate();
+    assert!(status.success(), "graceful exit after the reopen: {status}");
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("panicked"), "no panic: {log}");
+    let reopened: Vec<&str> = log.lines().filter(|l| l.contains("reopened it")).collect();
+    assert!(!reopened.is_empty(), "the reopen is logged: {log}");
+    eprintln!(
+        "{n} batches while the file could not grow; reopens:\n{}",
+        reopened.join("\n")
+    );
+    let store = common::open(&data.display().to_string());
+    let stored = common::message_ids(&*store, &project).await;
+    let missing: Vec<_> = acked.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(missing.is_empty(), "acked but lost: {missing:?}");
+    assert_eq!(common::event_count(&*store, &project).await, acked.len() as i64);
+}
+
 /// What `footfall serve` did with a data directory: started (and serves), or refused.
 enum Start {
     Serving(Process),

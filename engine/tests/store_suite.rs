@@ -995,6 +995,53 @@ async fn open_store_picks_backend_and_names_bad_locations() {
     assert!(matches!(open_store(file.to_str().unwrap()), Err(StoreError::Config(m)) if m.contains("file")));
 }
 
+/// `duckdb:DIR?name=value&…` opens the embedded store with DuckDB settings; DuckDB refuses an
+/// unknown name or a bad value, and the error names the setting.
+#[tokio::test]
+async fn duckdb_location_settings_are_applied_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("set");
+    let s = open_store(&format!(
+        "duckdb:{}?memory_limit=512MB&threads=1&checkpoint_threshold=1MB",
+        data.display()
+    ))
+    .unwrap();
+    s.migrate().await.unwrap();
+    let r = s
+        .query(
+            "SELECT current_setting('memory_limit'), current_setting('threads'), \
+             current_setting('checkpoint_threshold')",
+        )
+        .await
+        .unwrap();
+    let row = &r.rows[0];
+    let text = |i: usize| row[i].as_str().map_or_else(|| row[i].to_string(), str::to_string);
+    // DuckDB shows sizes in binary units: 512 MB = 488.2 MiB, 1 MB = 976.5 KiB.
+    assert_eq!(text(0), "488.2 MiB", "{row:?}");
+    assert_eq!(text(1), "1", "{row:?}");
+    assert_eq!(text(2), "976.5 KiB", "{row:?}");
+    assert!(
+        data.join("footfall.duckdb").exists(),
+        "the directory is the part before '?'"
+    );
+    drop(s);
+    for (bad, needle) in [
+        ("memory_limt=1GB", "memory_limt"),
+        ("memory_limit=lots", "memory_limit"),
+        ("threads", "threads"),
+        ("x;y=1", "x;y"),
+    ] {
+        let location = format!("duckdb:{}?{bad}", dir.path().join("bad").display());
+        match open_store(&location) {
+            Err(StoreError::Config(msg)) => {
+                assert!(msg.contains(needle), "{bad}: {msg:?} should name {needle:?}")
+            }
+            Err(e) => panic!("{bad}: wrong error {e:?}"),
+            Ok(_) => panic!("{bad}: accepted"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn unreachable_servers_are_unavailable() {
     for location in ["postgres://u@127.0.0.1:1/db", "http://127.0.0.1:1/db"] {

@@ -53,6 +53,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
         .metrics
         .store_damaged_log_bytes
         .set(state.store.damaged_log_bytes().try_into().unwrap_or(i64::MAX));
+    // The store counts; the counter follows it (it never goes back).
+    let reopens = &state.metrics.store_reopens;
+    reopens.inc_by(state.store.reopens().saturating_sub(reopens.get()));
     (
         [(
             header::CONTENT_TYPE,

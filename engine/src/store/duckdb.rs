@@ -37,6 +37,11 @@
 //! written before the upgrade loads too), the migration computes them in SQL for the rows already
 //! stored, in resumable chunks of rows.
 //!
+//! # Settings and fatal errors
+//! `duckdb:DIR?memory_limit=2GB&threads=2` opens the store with DuckDB settings, and a database
+//! instance that DuckDB invalidates after a fatal error (a checkpoint on a full disk) is closed
+//! and opened again by the store itself — see [`connection`].
+//!
 //! # Backup and restore
 //! [`Store::backup`] loads what the intake log holds and opens a snapshot transaction on a
 //! connection of its own, both with the writer and the log held (so the snapshot holds every
@@ -47,6 +52,7 @@
 //! `IMPORT DATABASE` into a new database file. `intake_state` travels with the tables, so the
 //! restored store continues the intake log's sequence numbers.
 
+mod connection;
 mod intake;
 mod keys;
 mod loader;
@@ -55,14 +61,15 @@ mod values;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock, Weak};
 
 use ::duckdb::types::Value as DValue;
 use ::duckdb::{Connection, ToSql, params};
 use async_trait::async_trait;
 use serde_json::Value;
 
+pub use self::connection::{Settings, parse_settings};
 use self::intake::IntakeLog;
 use self::keys::KeySet;
 use self::loader::Intake;
@@ -74,10 +81,6 @@ use super::{
 
 /// Number of reader connections (queries run concurrently with each other and with a commit).
 const READERS: usize = 4;
-/// WAL size that triggers an automatic checkpoint (DuckDB's default is 16 MB). Frequent small
-/// checkpoints cost ~2x more in total than larger ones under sustained ingestion (measured with
-/// engine/tests/store_throughput.rs); the price is a longer WAL replay after a crash (seconds).
-const CHECKPOINT_THRESHOLD: &str = "256MB";
 const DB_FILE: &str = "footfall.duckdb";
 
 /// The embedded DuckDB store. Cheap to clone (shared connections).
@@ -95,6 +98,13 @@ struct Inner {
     intake: Arc<Intake>,
     /// What replaying the intake log at open skipped as damaged (see `IntakeLog::damaged_bytes`).
     damaged_bytes: u64,
+    /// The location's DuckDB settings, applied at every open (see [`connection`]).
+    settings: Settings,
+    /// Held (shared) by whoever keeps a connection of the instance outside `writer` and
+    /// `readers` (a backup); a reopen takes it exclusively (see [`connection`]).
+    instance: RwLock<()>,
+    /// How often the invalidated instance was reopened (see [`connection`]).
+    reopens: AtomicU64,
 }
 
 struct Writer {
@@ -140,6 +150,12 @@ impl DuckDbStore {
     /// Opens (creating if needed) the database `dir/footfall.duckdb`, creating `dir` too. Opening
     /// a directory that is already open in this process shares that store.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(dir, Settings::new())
+    }
+
+    /// [`Self::open`] with DuckDB settings (`(name, value)`, see [`connection`]), applied when
+    /// the file is opened (a directory already open in this process keeps its settings).
+    pub fn open_with(dir: impl AsRef<Path>, settings: Settings) -> Result<Self, StoreError> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Config(format!("cannot create the data directory {}: {e}", dir.display()))
@@ -159,7 +175,12 @@ impl DuckDbStore {
         let conn = Connection::open(&path).map_err(|e| {
             StoreError::Config(format!("cannot open the DuckDB database {}: {e}", path.display()))
         })?;
-        let store = Self::from_connection(conn, Some(path.clone()), Some(dir.join(loader::INTAKE_DIR)))?;
+        let store = Self::from_connection(
+            conn,
+            Some(path.clone()),
+            Some(dir.join(loader::INTAKE_DIR)),
+            settings,
+        )?;
         open.insert(path, Arc::downgrade(&store.inner));
         Ok(store)
     }
@@ -167,7 +188,7 @@ impl DuckDbStore {
     /// A private in-memory database (tests, demos): gone when the store is dropped.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(err)?;
-        Self::from_connection(conn, None, None)
+        Self::from_connection(conn, None, None, Settings::new())
     }
 
     /// Sets DuckDB up, replays the intake log in `log_dir` (`None`: no file) and starts its
@@ -176,11 +197,9 @@ impl DuckDbStore {
         conn: Connection,
         path: Option<PathBuf>,
         log_dir: Option<PathBuf>,
+        settings: Settings,
     ) -> Result<Self, StoreError> {
-        conn.execute_batch(&format!(
-            "SET GLOBAL checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'"
-        ))
-        .map_err(err)?;
+        connection::apply_settings(&conn, &settings)?;
         let loaded_seq = loader::prepare_state(&conn)?;
         let log = IntakeLog::open(log_dir.clone(), loaded_seq).map_err(|e| {
             StoreError::Unavailable(format!("duckdb: cannot read the intake log in {log_dir:?}: {e}"))
@@ -208,6 +227,9 @@ impl DuckDbStore {
             path,
             intake: Arc::new(Intake::new(log)),
             damaged_bytes,
+            settings,
+            instance: RwLock::new(()),
+            reopens: AtomicU64::new(0),
         });
         // What the log holds beyond DuckDB (a crash before its load) is loaded before any use.
         inner.load_pending()?;
@@ -257,7 +279,12 @@ impl DuckDbStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             let mut w = inner.writer.lock().map_err(poisoned)?;
-            f(&mut w)
+            let result = f(&mut w);
+            drop(w);
+            if let Err(e) = &result {
+                inner.recover_from(e);
+            }
+            result
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
@@ -313,9 +340,18 @@ impl DuckDbStore {
                 None => inner.readers[start % n].lock().map_err(poisoned)?,
             };
             // Readers only read: generated SQL can never change data.
-            conn.execute_batch("BEGIN TRANSACTION READ ONLY").map_err(err)?;
-            let result = f(&conn);
-            conn.execute_batch("ROLLBACK").map_err(err)?;
+            let result = conn
+                .execute_batch("BEGIN TRANSACTION READ ONLY")
+                .map_err(err)
+                .and_then(|()| {
+                    let result = f(&conn);
+                    conn.execute_batch("ROLLBACK").map_err(err)?;
+                    result
+                });
+            drop(conn);
+            if let Err(e) = &result {
+                inner.recover_from(e);
+            }
             result
         })
         .await
@@ -565,7 +601,9 @@ fn backup_blocking(inner: &Inner, dir: &Path) -> Result<BackupReport, StoreError
     }
     let target = sql_path(dir)?;
     // The snapshot starts at the transaction's first read, taken while nothing can be written.
-    let (conn, report) = inner.with_settled(|w, _| {
+    let (conn, report, instance) = inner.with_settled(|w, _| {
+        // Taken with the writer held (the order of a reopen): no reopen while `conn` lives.
+        let instance = inner.instance.read().map_err(poisoned)?;
         let conn = w.conn.try_clone().map_err(err)?;
         conn.execute_batch("BEGIN TRANSACTION").map_err(err)?;
         let events: i64 = conn
@@ -578,12 +616,18 @@ fn backup_blocking(inner: &Inner, dir: &Path) -> Result<BackupReport, StoreError
             events: events.max(0) as u64,
             schema_version,
         };
-        Ok((conn, report))
+        Ok((conn, report, instance))
     })?;
     let result = conn
         .execute_batch(&format!("EXPORT DATABASE {target} (FORMAT parquet)"))
         .map_err(err);
     let _ = conn.execute_batch("ROLLBACK");
+    // The connection goes before the instance guard: a reopen may then close the instance.
+    drop(conn);
+    drop(instance);
+    if let Err(e) = &result {
+        inner.recover_from(e);
+    }
     result.map(|()| report)
 }
 
@@ -612,6 +656,10 @@ impl Store for DuckDbStore {
 
     fn damaged_log_bytes(&self) -> u64 {
         self.inner.damaged_bytes
+    }
+
+    fn reopens(&self) -> u64 {
+        self.inner.reopens.load(Ordering::Relaxed)
     }
 
     fn backlog(&self) -> Option<u64> {

@@ -38,8 +38,9 @@
 //! # Opening a store
 //!
 //! [`open_store`] picks the backend from a location: `postgres://…` / `postgresql://…` →
-//! [`PostgresStore`]; `http://host:8123/db` / `https://…` → [`ClickHouseStore`]; `duckdb:PATH`,
-//! `:memory:` or any other string (a directory) → [`DuckDbStore`]. Call [`Store::migrate`] once
+//! [`PostgresStore`]; `http://host:8123/db` / `https://…` → [`ClickHouseStore`]; `duckdb:PATH`
+//! (`duckdb:PATH?memory_limit=2GB&threads=2`: with DuckDB settings), `:memory:` or any other
+//! string (a directory) → [`DuckDbStore`]. Call [`Store::migrate`] once
 //! before use (idempotent; safe to run from several processes at once).
 //!
 //! # Reading events and identities: use the dedupe-safe relations
@@ -260,6 +261,13 @@ pub trait Store: Send + Sync + 'static {
     fn damaged_log_bytes(&self) -> u64 {
         0
     }
+    /// How often the store reopened its database after the database itself declared it
+    /// unusable (the embedded store: DuckDB invalidates its instance after a fatal error such as
+    /// a checkpoint on a full disk; the store closes and opens the file again). 0 for backends
+    /// that reconnect by themselves.
+    fn reopens(&self) -> u64 {
+        0
+    }
     /// Called once when the process is about to exit, after the last write: moves everything
     /// acknowledged into the backend's own files and stops background work, so that those files
     /// alone are complete (the embedded store loads its intake log, checkpoints DuckDB and joins
@@ -377,6 +385,15 @@ pub fn open_store(location: &str) -> Result<Arc<dyn Store>, StoreError> {
     }
     if path == ":memory:" {
         return Ok(Arc::new(DuckDbStore::open_in_memory()?));
+    }
+    // `duckdb:PATH?name=value&…`: DuckDB settings (see `duckdb/connection.rs`).
+    if trimmed.starts_with("duckdb:")
+        && let Some((dir, settings)) = path.split_once('?')
+    {
+        return Ok(Arc::new(DuckDbStore::open_with(
+            dir,
+            self::duckdb::parse_settings(settings)?,
+        )?));
     }
     if let Some((scheme, _)) = path.split_once("://") {
         return Err(StoreError::Config(format!(

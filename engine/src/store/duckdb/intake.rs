@@ -324,6 +324,26 @@ impl IntakeLog {
         }
     }
 
+    /// Drops the pending records the database already holds (sequence number ≤ `loaded_seq`):
+    /// after a reopen, a load that reported a failure may have committed. Returns how many.
+    pub fn forget_loaded(&mut self, loaded_seq: u64) -> usize {
+        let before = self.pending.len();
+        let mut rows = 0;
+        self.pending.retain(|r| {
+            let keep = r.seq > loaded_seq;
+            if !keep {
+                rows += r.rows;
+            }
+            keep
+        });
+        self.pending_rows -= rows;
+        self.backlog.fetch_sub(rows as u64, Ordering::Relaxed);
+        if self.pending.is_empty() {
+            self.oldest = None;
+        }
+        before - self.pending.len()
+    }
+
     /// Keeps the buffers of loaded records for later appends, up to [`SPARE_BYTES`].
     pub fn recycle(&mut self, records: Vec<Record>) {
         for record in records {

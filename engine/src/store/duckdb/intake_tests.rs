@@ -233,3 +233,28 @@ fn decoding_never_reads_past_the_payload() {
     huge.extend_from_slice(&[0; 64]);
     assert!(decode_view(&huge).is_none());
 }
+
+/// After a reopen, a failed load whose commit was durable: what the database holds is forgotten,
+/// the rest stays pending, and the counts follow.
+#[test]
+fn forget_loaded_drops_what_the_database_holds() {
+    let mut log = IntakeLog::open(None, 0).unwrap();
+    add(&mut log, &batch(0, 3));
+    add(&mut log, &batch(3, 2));
+    add(&mut log, &batch(5, 4));
+    let taken = log.take();
+    log.complete(taken, false); // the load reported a failure
+    assert_eq!(log.pending_rows(), 9);
+    assert_eq!(log.forget_loaded(2), 2, "records 1 and 2 were committed");
+    assert_eq!(log.pending_rows(), 4);
+    assert_eq!(log.backlog().load(Ordering::Relaxed), 4);
+    assert_eq!(pending(&log).iter().map(|(s, _)| *s).collect::<Vec<_>>(), [3]);
+    assert!(log.has_pending());
+    assert_eq!(log.forget_loaded(3), 1);
+    assert_eq!(
+        (log.pending_rows(), log.backlog().load(Ordering::Relaxed)),
+        (0, 0)
+    );
+    assert!(!log.load_due(), "nothing left to load");
+    assert_eq!(log.forget_loaded(3), 0);
+}

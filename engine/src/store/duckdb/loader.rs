@@ -191,8 +191,12 @@ impl Inner {
         let mut w = lock(&self.writer)?;
         let taken = lock(&self.intake.log)?.take();
         let (result, taken) = insert_taken(&mut w, taken);
-        drop(w);
-        lock(&self.intake.log)?.complete(taken, result.is_ok());
+        let mut log = lock(&self.intake.log)?;
+        log.complete(taken, result.is_ok());
+        if let Err(e) = &result {
+            self.recover_locked(&mut w, &mut log, e);
+        }
+        drop((log, w));
         self.intake.changed.notify_all();
         result
     }
@@ -218,8 +222,10 @@ impl Inner {
     ) -> Result<T, StoreError> {
         let mut w = lock(&self.writer)?;
         let mut log = lock(&self.intake.log)?;
-        settle_locked(&mut w, &mut log)?;
-        let result = f(&mut w, &mut log);
+        let result = settle_locked(&mut w, &mut log).and_then(|()| f(&mut w, &mut log));
+        if let Err(e) = &result {
+            self.recover_locked(&mut w, &mut log, e);
+        }
         drop(log);
         self.intake.changed.notify_all();
         result
