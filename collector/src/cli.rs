@@ -695,7 +695,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Demo(format!("example dashboards: {e}")))?;
     }
-    tracing::info!(%addr, store = %backend::location(&state.config), projects = state.config.projects.len(), "collector ready");
+    // The location may hold a password (postgres://user:secret@…): never in the log.
+    let store = footfall_engine::store::redact_location(&backend::location(&state.config));
+    tracing::info!(%addr, %store, projects = state.config.projects.len(), "collector ready");
     if !announced {
         announce(scheme, addr);
     }

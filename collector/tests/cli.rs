@@ -588,3 +588,30 @@ impl Drop for KillOnPanic {
         }
     }
 }
+
+/// `footfall serve` logs where it stores ("collector ready … store=…") without the password of
+/// a PostgreSQL location (it was logged in clear at every start).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_log_hides_the_store_password() {
+    let Some(env) = common::env(common::Backend::Postgres) else {
+        return;
+    };
+    // The test server trusts loopback: a password in the URL is accepted and never checked.
+    let (scheme, rest) = env.location.split_once("://").unwrap();
+    let (userinfo, host) = rest.split_once('@').unwrap();
+    let user = userinfo.split(':').next().unwrap();
+    let location = format!("{scheme}://{user}:s3cret-pw-42@{host}");
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::config(&location, &common::unique("pw"), &common::unique("wk"));
+    let p = common::Process::spawn_with(dir.path(), "pw", &config, |cmd| {
+        cmd.env("RUST_LOG", "info");
+    });
+    let log = std::fs::read_to_string(dir.path().join("pw.log")).unwrap();
+    drop(p);
+    let ready = log
+        .lines()
+        .find(|l| l.contains("collector ready"))
+        .unwrap_or_else(|| panic!("no 'collector ready' line: {log}"));
+    assert!(ready.contains(&format!("{user}:***@")), "{ready}");
+    assert!(!log.contains("s3cret-pw-42"), "the password is in the log: {log}");
+}

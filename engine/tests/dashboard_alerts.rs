@@ -31,7 +31,7 @@ async fn receiver() -> (String, Received) {
     }
     let app = axum::Router::new()
         .route("/hook", post(ok))
-        .route("/fail", post(fail))
+        .route("/fail/{secret}", post(fail))
         .with_state(got.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -93,7 +93,7 @@ async fn alerts_fire_only_when_their_condition_holds() {
         .await
         .unwrap();
     alerts
-        .create_from_body(&rule("Broken hook", format!(">= {n}"), "/fail"))
+        .create_from_body(&rule("Broken hook", format!(">= {n}"), "/fail/T0-s3cret-token"))
         .await
         .unwrap();
     let mut off = rule("Disabled", "> 0".into(), "/hook");
@@ -110,6 +110,12 @@ async fn alerts_fire_only_when_their_condition_holds() {
     assert!(
         broken.firing && !broken.notified && broken.error.as_deref().unwrap().contains("500"),
         "{broken:?}"
+    );
+    // The error (logged, shown by the admin API) names the host, never the webhook's secret path.
+    let error = broken.error.as_deref().unwrap();
+    assert!(
+        error.contains("127.0.0.1") && !error.contains("s3cret"),
+        "{error}"
     );
     assert!(!outcome(&round1, "disabled").evaluated);
 

@@ -242,18 +242,49 @@ fn payload(
     })
 }
 
+/// POSTs `body` to `url`. The error names the webhook by scheme and host only: a webhook's path
+/// or query is often its secret (Slack's `/services/T…/B…/XXXX`), and errors go to logs.
 async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(), String> {
+    let shown = webhook_origin(url);
     let res = client
         .post(url)
         .json(body)
         .send()
         .await
-        .map_err(|e| format!("POST {url}: {e}"))?;
+        .map_err(|e| format!("POST {shown}: {}", error_chain(&e.without_url())))?;
     if res.status().is_success() {
         Ok(())
     } else {
-        Err(format!("POST {url}: HTTP {}", res.status()))
+        Err(format!("POST {shown}: HTTP {}", res.status()))
     }
+}
+
+/// `scheme://host[:port]/…` of a webhook URL (its path and query hidden).
+fn webhook_origin(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            let hidden = if u.path() == "/" && u.query().is_none() {
+                "/"
+            } else {
+                "/…"
+            };
+            format!("{}://{}{port}{hidden}", u.scheme(), u.host_str().unwrap_or(""))
+        }
+        Err(_) => "(invalid URL)".to_string(),
+    }
+}
+
+/// An error and its causes, `: `-joined (reqwest's own message is only "error sending request").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
 }
 
 async fn audit(
@@ -331,4 +362,40 @@ impl AlertScheduler {
 /// Unused state fields stay readable for the API (`GET /v1/alerts/{id}` shows them).
 pub fn state_json(state: &AlertState) -> Value {
     serde_json::to_value(state).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod webhook_tests {
+    use super::*;
+
+    #[test]
+    fn webhook_errors_hide_path_and_query() {
+        assert_eq!(
+            webhook_origin("https://hooks.slack.com/services/T000/B000/XXXX"),
+            "https://hooks.slack.com/…"
+        );
+        assert_eq!(
+            webhook_origin("http://127.0.0.1:9000/h?token=s"),
+            "http://127.0.0.1:9000/…"
+        );
+        assert_eq!(webhook_origin("https://example.com"), "https://example.com/");
+        assert_eq!(webhook_origin("not a url"), "(invalid URL)");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_webhook_is_named_by_host_with_its_cause() {
+        // A port nothing listens on: connection refused.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("http://127.0.0.1:{port}/services/s3cret");
+        let e = post(&webhook_client(), &url, &serde_json::json!({}))
+            .await
+            .unwrap_err();
+        assert!(e.starts_with(&format!("POST http://127.0.0.1:{port}/…: ")), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+        assert!(e.to_lowercase().contains("refused"), "the cause is said: {e}");
+    }
 }

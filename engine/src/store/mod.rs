@@ -113,7 +113,7 @@ pub mod postgres;
 mod sql;
 
 pub use self::clickhouse::ClickHouseStore;
-pub use self::common::{id_key, rid_key};
+pub use self::common::{id_key, redact_location, rid_key};
 pub use self::duckdb::DuckDbStore;
 pub use self::postgres::PostgresStore;
 
