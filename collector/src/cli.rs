@@ -698,6 +698,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // The location may hold a password (postgres://user:secret@…): never in the log.
     let store = footfall_engine::store::redact_location(&backend::location(&state.config));
     tracing::info!(%addr, %store, projects = state.config.projects.len(), "collector ready");
+    state.store.start_maintenance();
     if !announced {
         announce(scheme, addr);
     }

@@ -589,10 +589,11 @@ impl Drop for KillOnPanic {
     }
 }
 
-/// `footfall serve` logs where it stores ("collector ready … store=…") without the password of
-/// a PostgreSQL location (it was logged in clear at every start).
+/// `footfall serve` on PostgreSQL logs where it stores ("collector ready … store=…") without the
+/// location's password (it was logged in clear at every start), and builds the index Live events
+/// reads in the background (`Store::start_maintenance`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_log_hides_the_store_password() {
+async fn serve_on_postgres_hides_the_password_and_builds_the_arrival_index() {
     let Some(env) = common::env(common::Backend::Postgres) else {
         return;
     };
@@ -600,12 +601,27 @@ async fn serve_log_hides_the_store_password() {
     let (scheme, rest) = env.location.split_once("://").unwrap();
     let (userinfo, host) = rest.split_once('@').unwrap();
     let user = userinfo.split(':').next().unwrap();
-    let location = format!("{scheme}://{user}:s3cret-pw-42@{host}");
+    // A schema of its own: the index must be built by this process.
+    let schema = common::unique("pw").replace('-', "_");
+    let sep = if host.contains('?') { '&' } else { '?' };
+    let location = format!("{scheme}://{user}:s3cret-pw-42@{host}{sep}schema={schema}");
     let dir = tempfile::tempdir().unwrap();
     let config = common::config(&location, &common::unique("pw"), &common::unique("wk"));
     let p = common::Process::spawn_with(dir.path(), "pw", &config, |cmd| {
         cmd.env("RUST_LOG", "info");
     });
+    let store = common::open(&location);
+    let valid = "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relname = 'events_project_received' AND n.nspname = current_schema() AND i.indisvalid";
+    let started = std::time::Instant::now();
+    while common::count(&*store, valid).await < 1 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "no index after 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let log = std::fs::read_to_string(dir.path().join("pw.log")).unwrap();
     drop(p);
     let ready = log

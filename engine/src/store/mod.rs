@@ -261,6 +261,10 @@ pub trait Store: Send + Sync + 'static {
     fn damaged_log_bytes(&self) -> u64 {
         0
     }
+    /// Starts background upkeep that a long-running (serving) process should do and a one-shot
+    /// command should not start: PostgreSQL builds the index Live events needs concurrently (see
+    /// `store/postgres/arrival_index.rs`). Returns at once; failures are logged. Default: nothing.
+    fn start_maintenance(&self) {}
     /// How often the store reopened its database after the database itself declared it
     /// unusable (the embedded store: DuckDB invalidates its instance after a fatal error such as
     /// a checkpoint on a full disk; the store closes and opens the file again). 0 for backends

@@ -31,6 +31,10 @@
 //! dead_letters `(project_id, received_at)`; audit_log `(project_id, at)`. Version 2 adds the
 //! integer identity keys (`events.rid_key`, `identities.anon_key` / `user_key`) as stored
 //! generated columns ([`super::sql::schema_v2_postgres`]): PostgreSQL computes them on insert.
+//! Outside the versions, `events (project_id, received_at)` for Live events is built
+//! concurrently in the background by a serving process (see [`arrival_index`]).
+
+mod arrival_index;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -587,6 +591,10 @@ impl Store for PostgresStore {
                 .map_err(pg_err)?;
         }
         tx.commit().await.map_err(pg_err)
+    }
+
+    fn start_maintenance(&self) {
+        self.spawn_arrival_index();
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

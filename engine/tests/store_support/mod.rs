@@ -191,6 +191,19 @@ impl Backend {
         text
     }
 
+    /// Runs statements directly on the PostgreSQL server, in the test's schema (the store's own
+    /// `query` is read-only).
+    pub async fn postgres_exec(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
+        assert_eq!(self.kind, Kind::Postgres);
+        let (client, conn) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("SET search_path TO {}; {sql}", self.namespace))
+            .await
+    }
+
     /// Drops the test's schema / database (DuckDB: the temp dir goes with the value).
     pub async fn cleanup(&self) {
         match self.kind {
