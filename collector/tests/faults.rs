@@ -100,6 +100,53 @@ fn drain_stderr(p: &mut Process) -> Arc<Mutex<String>> {
     out
 }
 
+/// A collector whose file size limit a test may lower (SIGXFSZ ignored, stderr collected), after
+/// five acknowledged batches of 20 events of user `u1`.
+struct Limited {
+    collector: Process,
+    log: Arc<Mutex<String>>,
+    pid: u32,
+    http: reqwest::Client,
+    acked: HashSet<String>,
+}
+
+impl Limited {
+    async fn start(dir: &Path, name: &str, location: &str, project: &str, key: &str) -> Limited {
+        let config = common::config(location, project, key);
+        let mut collector = Process::spawn_with(dir, name, &config, |cmd| {
+            ignore_sigxfsz(cmd);
+            capture_stderr(cmd);
+        });
+        let log = drain_stderr(&mut collector);
+        let pid = collector.child.id();
+        let http = client();
+        let mut acked = HashSet::new();
+        for n in 0..5 {
+            let (ids, body) = batch(&format!("before{n}"), 20, "u1");
+            assert_eq!(post(&http, &collector, key, &body).await.status(), 200);
+            acked.extend(ids);
+        }
+        Limited {
+            collector,
+            log,
+            pid,
+            http,
+            acked,
+        }
+    }
+}
+
+/// `GET /v1/admin/users/u1/export`: status and body.
+async fn export_u1(http: &reqwest::Client, p: &Process) -> (reqwest::StatusCode, String) {
+    let r = http
+        .get(p.url("/v1/admin/users/u1/export"))
+        .bearer_auth(common::ADMIN)
+        .send()
+        .await
+        .expect("an export answers");
+    (r.status(), r.text().await.unwrap_or_default())
+}
+
 /// The disk fills up under a running collector: requests get 503 + Retry-After (not a 2xx, not a
 /// hang, not a crash); when space returns, the same process accepts the retries, stores each
 /// event once, and every acknowledged event is in the store after a restart.
@@ -108,21 +155,8 @@ async fn disk_full_gets_503_and_recovers_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (project, key) = (common::unique("full"), common::unique("wk"));
-    let config = common::config(&data.display().to_string(), &project, &key);
-    let mut collector = Process::spawn_with(dir.path(), "full", &config, |cmd| {
-        ignore_sigxfsz(cmd);
-        capture_stderr(cmd);
-    });
-    let log = drain_stderr(&mut collector);
-    let pid = collector.child.id();
-    let http = client();
-    let mut acked: HashSet<String> = HashSet::new();
-
-    for n in 0..5 {
-        let (ids, body) = batch(&format!("before{n}"), 20, "u1");
-        assert_eq!(post(&http, &collector, &key, &body).await.status(), 200);
-        acked.extend(ids);
-    }
+    let l = Limited::start(dir.path(), "full", &data.display().to_string(), &project, &key).await;
+    let (collector, log, pid, http, mut acked) = (l.collector, l.log, l.pid, l.http, l.acked);
 
     if let Err(e) = set_file_size_limit(pid, Some(0)) {
         eprintln!("\n*** SKIPPED: cannot set RLIMIT_FSIZE of the collector (prlimit: {e}) ***\n");
@@ -193,14 +227,8 @@ async fn disk_full_gets_503_and_recovers_without_restart() {
     let ready = http.get(collector.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "/ready recovers with the store");
     // Reads see everything acknowledged (the loader got going again too).
-    let export = http
-        .get(collector.url("/v1/admin/users/u1/export"))
-        .bearer_auth(common::ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(export.status(), 200);
-    let exported = export.text().await.unwrap();
+    let (status, exported) = export_u1(&http, &collector).await;
+    assert_eq!(status, 200);
     assert_eq!(exported.lines().count(), acked.len(), "export after recovery");
 
     let status = collector.terminate();
@@ -227,28 +255,10 @@ async fn failed_checkpoint_reopens_the_database_without_restart() {
     let data = dir.path().join("data");
     let (project, key) = (common::unique("ckpt"), common::unique("wk"));
     let location = format!("duckdb:{}?checkpoint_threshold=256KB", data.display());
-    let config = common::config(&location, &project, &key);
-    let mut collector = Process::spawn_with(dir.path(), "ckpt", &config, |cmd| {
-        ignore_sigxfsz(cmd);
-        capture_stderr(cmd);
-    });
-    let log = drain_stderr(&mut collector);
-    let pid = collector.child.id();
-    let http = client();
-    let mut acked: HashSet<String> = HashSet::new();
-    for n in 0..5 {
-        let (ids, body) = batch(&format!("before{n}"), 20, "u1");
-        assert_eq!(post(&http, &collector, &key, &body).await.status(), 200);
-        acked.extend(ids);
-    }
+    let l = Limited::start(dir.path(), "ckpt", &location, &project, &key).await;
+    let (collector, log, pid, http, mut acked) = (l.collector, l.log, l.pid, l.http, l.acked);
     // Loaded and checkpointed (a read loads what is pending): the file has its size now.
-    let export = http
-        .get(collector.url("/v1/admin/users/u1/export"))
-        .bearer_auth(common::ADMIN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(export.status(), 200);
+    assert_eq!(export_u1(&http, &collector).await.0, 200);
     let file = data.join("footfall.duckdb");
     let size = std::fs::metadata(&file).unwrap().len();
     if let Err(e) = set_file_size_limit(pid, Some(size)) {
@@ -282,24 +292,9 @@ async fn failed_checkpoint_reopens_the_database_without_restart() {
         assert_eq!(post(&http, &collector, &key, &body).await.status(), 200);
         acked.extend(ids);
     }
-    let export = http
-        .get(collector.url("/v1/admin/users/u1/export"))
-        .bearer_auth(common::ADMIN)
-        .send()
-        .await
-        .unwrap();
-    let status = export.status();
-    let exported = export.text().await.unwrap();
+    let (status, exported) = export_u1(&http, &collector).await;
     assert_eq!(status, 200, "reads recover without a restart: {exported}");
-    let ids: Vec<String> = exported
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["message_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let ids = common::export_message_ids(&exported);
     let distinct: HashSet<&String> = ids.iter().collect();
     assert_eq!(
         distinct.len(),

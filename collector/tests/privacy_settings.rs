@@ -877,15 +877,7 @@ async fn data_subject_tools_by_anonymous_id(env: Env) {
                 .text()
                 .await
                 .unwrap();
-            let mut ids: Vec<String> = text
-                .lines()
-                .map(|l| {
-                    serde_json::from_str::<Value>(l).unwrap()["message_id"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect();
+            let mut ids = common::export_message_ids(&text);
             ids.sort();
             ids
         }

@@ -455,6 +455,20 @@ impl Drop for Process {
     }
 }
 
+/// The `message_id`s of an NDJSON export (`/v1/admin/…/export`), in the export's order.
+pub fn export_message_ids(ndjson: &str) -> Vec<String> {
+    ndjson
+        .lines()
+        .map(|l| {
+            let row: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            row["message_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no message_id: {l}"))
+                .to_string()
+        })
+        .collect()
+}
+
 /// Every stored messageId of a project.
 pub async fn message_ids(store: &dyn Store, project: &str) -> std::collections::HashSet<String> {
     let d = store.dialect();

@@ -195,13 +195,19 @@ impl Backend {
     /// `query` is read-only).
     pub async fn postgres_exec(&self, sql: &str) -> Result<(), tokio_postgres::Error> {
         assert_eq!(self.kind, Kind::Postgres);
+        self.postgres_client()
+            .await
+            .batch_execute(&format!("SET search_path TO {}; {sql}", self.namespace))
+            .await
+    }
+
+    /// A connection to the PostgreSQL server (no schema set).
+    async fn postgres_client(&self) -> tokio_postgres::Client {
         let (client, conn) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
         client
-            .batch_execute(&format!("SET search_path TO {}; {sql}", self.namespace))
-            .await
     }
 
     /// Drops the test's schema / database (DuckDB: the temp dir goes with the value).
@@ -209,11 +215,8 @@ impl Backend {
         match self.kind {
             Kind::DuckDb => {}
             Kind::Postgres => {
-                let (client, conn) = tokio_postgres::connect(&self.server, tokio_postgres::NoTls)
+                self.postgres_client()
                     .await
-                    .unwrap();
-                tokio::spawn(conn);
-                client
                     .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.namespace))
                     .await
                     .unwrap();
