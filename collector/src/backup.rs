@@ -7,6 +7,10 @@
 //!   directory renamed to `backup_dir/NAME`: a directory with a manifest is a complete backup.
 //!   A caller only names the backup (letters, digits, `.`, `_`, `-`; no path): the server decides
 //!   where it goes. Backups run one at a time.
+//! * **Retention** (`backup_keep`, `footfall backup --keep N`) and **listing**
+//!   (`GET /v1/admin/backups`, `footfall backups`): see [`catalog`]. After a successful backup
+//!   only, the backups beyond the N newest are deleted (ours only: directories with our manifest).
+//! * The CLI clients of both (`footfall backup`, `footfall backups`) are in `remote`.
 //! * **Restore** (`footfall restore --from DIR --data NEWDIR`, offline): imports the backup into
 //!   a new, empty data directory, migrates it to this version's schema and checks the event
 //!   count against the manifest.
@@ -19,6 +23,11 @@ use std::path::{Path, PathBuf};
 use footfall_engine::store::{AuditEntry, Dialect, DuckDbStore, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+pub mod catalog;
+mod remote;
+
+pub use remote::{client, list_client};
 
 use crate::error::ApiError;
 use crate::privacy;
@@ -70,6 +79,16 @@ pub fn validate_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Checks a requested retention (`keep`, `--keep`): the number of backups to keep, at least 1.
+pub fn validate_keep(keep: i64) -> Result<u32, ApiError> {
+    u32::try_from(keep).ok().filter(|k| *k >= 1).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid keep {keep}: keep is the number of newest backups to keep, an integer of at least 1 \
+             (leave it out to keep every backup, or to use the server's backup_keep)"
+        ))
+    })
+}
+
 /// The message of the 501 for backends without an online backup.
 fn unsupported(dialect: Dialect) -> ApiError {
     ApiError::NotImplemented(match dialect {
@@ -86,26 +105,48 @@ fn unsupported(dialect: Dialect) -> ApiError {
     })
 }
 
+/// Answers 501 unless the store is the embedded one (which alone has backups).
+fn check_backend(state: &AppState) -> Result<(), ApiError> {
+    match state.store.dialect() {
+        Dialect::DuckDb => Ok(()),
+        other => Err(unsupported(other)),
+    }
+}
+
 /// Backups run one at a time.
 static RUNNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A backup just taken.
+#[derive(Debug, Serialize)]
+pub struct Taken {
+    pub manifest: Manifest,
+    /// Its directory on the collector's host.
+    pub path: PathBuf,
+    /// What retention did after it (`null` when no `keep` applies: every backup is kept).
+    pub retention: Option<catalog::Pruned>,
+}
+
 /// Takes a backup named `name` (default `footfall-<UTC time>`) into the configured backup
-/// directory, audits it as `backup` by `actor`, and returns its manifest and path.
+/// directory; then, with `keep` (else the config's `backup_keep`), deletes the backups beyond
+/// the `keep` newest ([`catalog::prune`]); audits it all as `backup` by `actor`.
 pub async fn take(
     state: &AppState,
     name: Option<&str>,
+    keep: Option<u32>,
     actor: &str,
-) -> Result<(Manifest, PathBuf), ApiError> {
+) -> Result<Taken, ApiError> {
     let now = chrono::Utc::now();
     let name = match name {
         Some(n) => n.to_string(),
         None => format!("footfall-{}", now.format("%Y%m%dT%H%M%S%3fZ")),
     };
     validate_name(&name)?;
-    let dialect = state.store.dialect();
-    if dialect != Dialect::DuckDb {
-        return Err(unsupported(dialect));
+    if let Some(keep) = keep {
+        validate_keep(keep.into())?;
     }
+    let keep = keep.or(state.config.backup_keep);
+    check_backend(state)?;
+    let dialect = state.store.dialect();
     let _running = RUNNING.lock().await;
     let root = state.config.backup_dir();
     let io = |what: &str, path: &Path, e: std::io::Error| {
@@ -157,11 +198,47 @@ pub async fn take(
     }
     state.metrics.backup_last_success.set(now.timestamp());
     tracing::info!(name, events = report.events, elapsed = ?started.elapsed(), path = %target.display(), "backup written");
-    let details = json!({ "events": report.events, "schema_version": report.schema_version });
+    let retention =
+        match keep {
+            Some(keep) => {
+                let (root, name) = (root.clone(), name.clone());
+                let pruned = tokio::task::spawn_blocking(move || catalog::prune(&root, keep, &name)).await;
+                // Retention never fails the backup, not even when its task does.
+                Some(pruned.unwrap_or_else(|e| {
+                    catalog::Pruned::failure(keep, format!("retention task failed: {e}"))
+                }))
+            }
+            None => None,
+        };
+    let mut details = json!({ "events": report.events, "schema_version": report.schema_version });
+    if let Some(r) = &retention {
+        details["keep"] = json!(r.keep);
+        details["deleted"] = json!(r.deleted.iter().map(|d| &d.name).collect::<Vec<_>>());
+        if !r.failed.is_empty() {
+            details["delete_failed"] = json!(r.failed);
+        }
+    }
     privacy::audit(state, None, actor, "backup", &format!("backup:{name}"), details)
         .await
         .map_err(|e| ApiError::from_store(e, state.config.limits.retry_after_secs))?;
-    Ok((manifest, target))
+    Ok(Taken {
+        manifest,
+        path: target,
+        retention,
+    })
+}
+
+/// The backups in the configured backup directory, newest first, and what else is there
+/// (`GET /v1/admin/backups`). 501 on PostgreSQL/ClickHouse.
+pub async fn list(state: &AppState) -> Result<(PathBuf, catalog::Catalog), ApiError> {
+    check_backend(state)?;
+    let root = state.config.backup_dir();
+    let dir = root.clone();
+    let catalog = tokio::task::spawn_blocking(move || catalog::scan(&dir))
+        .await
+        .map_err(|e| ApiError::Internal(format!("backup listing task failed: {e}")))?
+        .map_err(|e| ApiError::Internal(format!("cannot read {}: {e}", root.display())))?;
+    Ok((std::path::absolute(&root).unwrap_or(root), catalog))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -289,71 +366,6 @@ async fn scalar(store: &DuckDbStore, sql: &str) -> Result<i64, StoreError> {
         .and_then(|r| r.first())
         .and_then(|v| v.as_i64())
         .unwrap_or_default())
-}
-
-/// `footfall backup`: asks the collector at `url` for a backup and, with `out`, copies it there
-/// (the collector writes it on its own host: `out` works where that directory is readable).
-pub async fn client(
-    url: &str,
-    token: &str,
-    name: Option<&str>,
-    out: Option<&Path>,
-) -> Result<String, String> {
-    if let Some(out) = out
-        && out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(format!("{} exists and is not empty", out.display()));
-    }
-    let endpoint = format!("{}/v1/admin/backup", url.trim_end_matches('/'));
-    let body = match name {
-        Some(n) => json!({ "name": n }),
-        None => json!({}),
-    };
-    let response = reqwest::Client::new()
-        .post(&endpoint)
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach the collector at {endpoint}: {e}"))?;
-    let status = response.status();
-    let answer: serde_json::Value = response
-        .json()
-        .await
-        .map_err(|e| format!("{endpoint} answered {status} without JSON: {e}"))?;
-    if !status.is_success() {
-        let message = answer["message"].as_str().unwrap_or("(no message)");
-        return Err(format!("{endpoint} answered {status}: {message}"));
-    }
-    let path = answer["path"].as_str().unwrap_or_default();
-    if let Some(out) = out {
-        copy_dir(Path::new(path), out).map_err(|e| {
-            format!(
-                "the backup is at {path} on the collector's host; copying it to {} failed: {e}",
-                out.display()
-            )
-        })?;
-        read_manifest(out)?;
-    }
-    Ok(serde_json::to_string_pretty(&answer).unwrap_or_default())
-}
-
-/// Copies the directory `from` (recursively) to `to`, created if needed.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

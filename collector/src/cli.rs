@@ -11,8 +11,9 @@
 //! footfall export-events [--from X] [--to Y] [--format ndjson|csv] [--include-bots] [--project ID] [--out FILE] [...]
 //! footfall query SPEC.{json,yaml} [--from X] [--to Y] [--format json|table|csv] [--project ID] [...]
 //! footfall dashboard render DASHBOARDS.yaml --out REPORT.html [--from X] [--to Y] [--project ID] [...]
-//! footfall backup  [--name NAME] [--out DIR] [--url URL] [--admin-token TOKEN]   (a running collector)
-//! footfall restore --from BACKUP_DIR --data NEW_DATA_DIR                          (offline)
+//! footfall backup  [--name NAME] [--keep N] [--out DIR] [--url URL] [--admin-token TOKEN]   (a running collector)
+//! footfall backups [--format table|json] [--url URL] [--admin-token TOKEN]                 (a running collector)
+//! footfall restore --from BACKUP_DIR --data NEW_DATA_DIR                                    (offline)
 //! ```
 //!
 //! `--write-key KEY --admin-token TOKEN` configure a project `default` without a config file.
@@ -79,25 +80,56 @@ pub enum Command {
     Dashboard(DashboardCommand),
     /// Back up a RUNNING collector's embedded store (through its admin API), without stopping it.
     Backup(BackupArgs),
+    /// List the backups of a RUNNING collector's embedded store (through its admin API), newest first.
+    Backups(BackupsArgs),
     /// Restore a backup into a new data directory (offline; then `footfall serve --data DIR`).
     Restore(RestoreArgs),
 }
 
+/// How the backup commands reach a running collector.
 #[derive(Debug, Args)]
-pub struct BackupArgs {
+pub struct AdminApiArgs {
     /// The running collector's base URL.
     #[arg(long, env = "FOOTFALL_URL", default_value = "http://127.0.0.1:8080")]
     pub url: String,
     /// Its admin API bearer token.
     #[arg(long, env = "FOOTFALL_ADMIN_TOKEN")]
     pub admin_token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub api: AdminApiArgs,
     /// Name of the backup under the collector's `backup_dir` [default: footfall-<UTC time>].
     #[arg(long)]
     pub name: Option<String>,
+    /// After the backup, keep only the N newest backups in `backup_dir` and delete the older ones
+    /// (directories with a footfall manifest only; at least 1). Overrides the collector's
+    /// `backup_keep` for this call [default: `backup_keep`, unset = keep every backup].
+    #[arg(long, value_name = "N", allow_negative_numbers = true,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: Option<u32>,
     /// Also copy the backup into this new (or empty) directory; the collector writes it on its
     /// own host, so this works where its `backup_dir` is readable.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    #[command(flatten)]
+    pub api: AdminApiArgs,
+    /// `table` (aligned columns, then what in `backup_dir` is not a backup) or `json` (the API's answer).
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Output format of `footfall backups`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -462,14 +494,23 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Backup(args) => {
             let answer = crate::backup::client(
-                &args.url,
-                &args.admin_token,
+                &args.api.url,
+                &args.api.admin_token,
                 args.name.as_deref(),
+                args.keep,
                 args.out.as_deref(),
             )
             .await
             .map_err(CliError::Backup)?;
             println!("{answer}");
+            Ok(())
+        }
+        Command::Backups(args) => {
+            let json = args.format == ListFormat::Json;
+            let out = crate::backup::list_client(&args.api.url, &args.api.admin_token, json)
+                .await
+                .map_err(CliError::Backup)?;
+            std::io::stdout().lock().write_all(out.as_bytes())?;
             Ok(())
         }
         Command::Restore(args) => {

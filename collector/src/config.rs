@@ -8,6 +8,7 @@
 //! data: ./footfall-data         # embedded (DuckDB) store directory, used when `store` is unset
 //! store: postgres://u@host/db   # or http://host:8123/db (ClickHouse); default: DuckDB in `data`
 //! backup_dir: /var/backups/footfall  # where `POST /v1/admin/backup` writes backups (default: <data>/backups)
+//! backup_keep: 7                # backups kept after each backup, newest first (default: unset = all)
 //! admin_token: s3cret           # `Authorization: Bearer` token of the admin API; unset = admin API off
 //! trust_proxy: false            # false | true (= 1 hop) | N hops: take the client IP from X-Forwarded-For
 //! tls:                          # HTTPS (unset: plain HTTP, e.g. behind a TLS-terminating proxy)
@@ -85,6 +86,10 @@ pub struct Config {
     /// Directory the online backups of the embedded store are written to (`POST /v1/admin/backup`
     /// names a backup, never a path). Default: `<data>/backups`.
     pub backup_dir: Option<PathBuf>,
+    /// Retention: after each successful backup, keep this many backups (the newest, by their
+    /// manifest's time; at least 1) and delete the older ones in `backup_dir`
+    /// ([`crate::backup::catalog`]). Default unset: every backup is kept.
+    pub backup_keep: Option<u32>,
     /// Bearer token of the admin API. Unset = the admin API answers 401 to everything.
     pub admin_token: Option<String>,
     /// How many proxy hops to trust for `X-Forwarded-For`. Default 0 (use the connection address).
@@ -117,6 +122,7 @@ impl Default for Config {
             data: PathBuf::from("./footfall-data"),
             store: None,
             backup_dir: None,
+            backup_keep: None,
             admin_token: None,
             trust_proxy: TrustProxy::default(),
             tls: None,
@@ -464,6 +470,9 @@ impl Config {
                     ));
                 }
             }
+        }
+        if self.backup_keep == Some(0) {
+            return bad("backup_keep must be at least 1 (leave it unset to keep every backup)".into());
         }
         if self.admin_token.as_deref() == Some("") {
             return bad("admin_token must not be empty".into());

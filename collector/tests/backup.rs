@@ -2,7 +2,9 @@
 //! while a client keeps sending holds every event acknowledged before the backup call, and the
 //! restored data directory serves every event, identity link, dead letter, dashboard, alert,
 //! privacy setting and audit entry of the backup. The API only lets a caller name a backup (400
-//! for paths), needs the admin token (401), and answers 501 on PostgreSQL.
+//! for paths), needs the admin token (401), and answers 501 on PostgreSQL. Retention (`--keep`,
+//! `backup_keep`) deletes only the oldest of our backups, by their manifest's time, and leaves
+//! everything else in `backup_dir` alone; the listing shows the backups newest first.
 
 mod common;
 
@@ -375,5 +377,240 @@ async fn postgres_answers_501_pointing_at_pg_dump() {
     assert_eq!(status, 501, "{body}");
     assert_eq!(body["error"], "not_implemented");
     assert!(body["message"].as_str().unwrap().contains("pg_dump"), "{body}");
+    let (status, body) = admin(&client, "GET", server.url("/v1/admin/backups"), None).await;
+    assert_eq!(status, 501, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("pg_dump"), "{body}");
     assert_eq!(server.terminate().code(), Some(0));
+}
+
+/// `footfall backup --url U --admin-token T ARGS...` against `server`.
+async fn cli_backup(server: &Process, command: &str, args: &[&str]) -> (bool, String, String) {
+    let url = format!("http://{}", server.addr);
+    let mut all = vec![command, "--url", &url, "--admin-token", ADMIN];
+    all.extend_from_slice(args);
+    footfall(&all).await
+}
+
+/// Sends `n` more events and waits until they are acknowledged.
+async fn ingest(client: &reqwest::Client, server: &Process, prefix: &str, n: usize) {
+    let (_, body) = batch(prefix, n);
+    assert_eq!(send(client, server, &body).await, 200);
+}
+
+/// `POST /v1/admin/backup` with `body`, which must succeed; its answer.
+async fn take(client: &reqwest::Client, server: &Process, body: Value) -> Value {
+    let (status, answer) = admin(client, "POST", server.url("/v1/admin/backup"), Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+fn names(list: &Value) -> Vec<&str> {
+    list["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_deletes_the_oldest_backups_only_and_the_listing_shows_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    // Not ours: a foreign directory, a directory whose manifest is broken, a file.
+    std::fs::create_dir_all(backups.join("photos")).unwrap();
+    std::fs::write(backups.join("photos").join("cat.jpg"), b"meow").unwrap();
+    std::fs::create_dir_all(backups.join("broken")).unwrap();
+    std::fs::write(
+        backups.join("broken").join("manifest.json"),
+        b"{\"format\": 1, oops",
+    )
+    .unwrap();
+    std::fs::write(backups.join("README.txt"), b"ours too").unwrap();
+    let mut config = duckdb_config(&dir.path().join("data"));
+    config.backup_dir = Some(backups.clone());
+    let server = Process::spawn(dir.path(), "keep", &config);
+    let client = reqwest::Client::new();
+
+    // Names sort against time: retention must go by the manifest's time, not by name.
+    ingest(&client, &server, "one", 5).await;
+    let body = take(&client, &server, json!({"name": "c-first"})).await;
+    assert_eq!(body["retention"], Value::Null, "no backup_keep: nothing deleted");
+    ingest(&client, &server, "two", 5).await;
+    let body = take(&client, &server, json!({"name": "b-second"})).await;
+    assert_eq!(body["retention"], Value::Null);
+    assert!(
+        backups.join("c-first").is_dir(),
+        "backup_keep unset keeps every backup"
+    );
+    ingest(&client, &server, "three", 5).await;
+    let (ok, stdout, stderr) = cli_backup(&server, "backup", &["--name", "a-third", "--keep", "2"]).await;
+    assert!(ok, "footfall backup --keep 2 failed: {stderr}");
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    let retention = &answer["retention"];
+    assert_eq!(retention["keep"], 2, "{answer}");
+    assert_eq!(
+        retention["counted"], 3,
+        "the foreign and broken directories are not counted: {answer}"
+    );
+    assert_eq!(retention["deleted"][0]["name"], "c-first", "{answer}");
+    assert_eq!(retention["deleted"].as_array().unwrap().len(), 1, "{answer}");
+    assert_eq!(retention["failed"], json!([]));
+    assert!(!backups.join("c-first").exists() && !backups.join(".c-first.deleting").exists());
+    for kept in ["b-second", "a-third"] {
+        assert!(backups.join(kept).join("manifest.json").is_file(), "{kept}");
+    }
+    assert!(
+        backups.join("photos").join("cat.jpg").is_file(),
+        "foreign directory left alone"
+    );
+    assert!(
+        backups.join("broken").join("manifest.json").is_file(),
+        "broken backup left alone"
+    );
+    assert!(backups.join("README.txt").is_file());
+    let (status, audit) = admin(&client, "GET", server.url("/v1/admin/audit"), None).await;
+    assert_eq!(status, 200);
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["target"] == "backup:a-third")
+        .unwrap_or_else(|| panic!("{audit}"));
+    assert_eq!(entry["details"]["deleted"], json!(["c-first"]), "{entry}");
+    assert_eq!(entry["details"]["keep"], 2, "{entry}");
+
+    // The listing: newest first, with their event counts; the rest is named, not counted.
+    let (status, list) = admin(&client, "GET", server.url("/v1/admin/backups"), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(names(&list), ["a-third", "b-second"], "{list}");
+    let events: Vec<u64> = list["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["events"].as_u64().unwrap())
+        .collect();
+    assert_eq!(events, [15, 10], "{list}");
+    for b in list["backups"].as_array().unwrap() {
+        assert!(b["bytes"].as_u64().unwrap() > 0, "{b}");
+        assert!(b["schema_version"].as_i64().unwrap() >= 2, "{b}");
+        assert!(b["created_at"].as_str().unwrap().ends_with('Z'), "{b}");
+    }
+    let ignored: Vec<&str> = list["ignored"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ignored, ["README.txt", "broken", "photos"], "{list}");
+    let r = client.get(server.url("/v1/admin/backups")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let (ok, stdout, stderr) = cli_backup(&server, "backups", &["--format", "json"]).await;
+    assert!(ok, "{stderr}");
+    let cli_list: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(cli_list["backups"], list["backups"]);
+    let (ok, table, stderr) = cli_backup(&server, "backups", &[]).await;
+    assert!(ok, "{stderr}");
+    let rows: Vec<&str> = table.lines().collect();
+    assert!(
+        rows[0].starts_with("name") && rows[0].contains("events"),
+        "{table}"
+    );
+    assert!(
+        rows[2].starts_with("a-third") && rows[2].contains(" 15 "),
+        "{table}"
+    );
+    assert!(
+        rows[3].starts_with("b-second") && rows[3].contains(" 10 "),
+        "{table}"
+    );
+    assert!(table.contains("not a backup, left alone: broken"), "{table}");
+    assert!(!table.contains("c-first"), "{table}");
+    let (ok, _, stderr) = footfall(&[
+        "backups",
+        "--url",
+        &format!("http://{}", server.addr),
+        "--admin-token",
+        "wrong",
+    ])
+    .await;
+    assert!(!ok && stderr.contains("401"), "{stderr}");
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // The kept backups restore, with their own event counts.
+    for (name, events) in [("b-second", 10), ("a-third", 15)] {
+        let restored = dir.path().join(format!("restored-{name}"));
+        let (ok, stdout, stderr) = restore(&backups.join(name), &restored).await;
+        assert!(ok, "restore {name}: {stderr}");
+        let summary: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(summary["events"], events, "{summary}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_must_be_at_least_one_and_backup_keep_applies_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    let mut config = duckdb_config(&dir.path().join("data"));
+    config.backup_dir = Some(backups.clone());
+    config.backup_keep = Some(1);
+    let server = Process::spawn(dir.path(), "keep-one", &config);
+    let client = reqwest::Client::new();
+    let url = server.url("/v1/admin/backup");
+
+    for keep in [json!(0), json!(-1), json!(5_000_000_000_i64)] {
+        let (status, body) = admin(
+            &client,
+            "POST",
+            url.clone(),
+            Some(json!({"name": "x", "keep": keep})),
+        )
+        .await;
+        assert_eq!(status, 400, "{keep}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("keep"), "{body}");
+    }
+    for keep in ["0", "-1", "many"] {
+        let out = tokio::process::Command::new(common::binary())
+            .args([
+                "backup",
+                "--url",
+                &format!("http://{}", server.addr),
+                "--admin-token",
+                ADMIN,
+            ])
+            .args(["--keep", keep])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--keep {keep}: {stderr}");
+        assert!(stderr.contains("--keep"), "--keep {keep}: {stderr}");
+    }
+    assert!(!backups.exists(), "a refused request wrote nothing");
+
+    // The config's backup_keep applies when the call names no keep.
+    let body = take(&client, &server, json!({"name": "first"})).await;
+    assert_eq!(body["retention"]["deleted"], json!([]), "{body}");
+    let body = take(&client, &server, json!({"name": "second"})).await;
+    assert_eq!(body["retention"]["keep"], 1, "{body}");
+    assert_eq!(body["retention"]["deleted"][0]["name"], "first", "{body}");
+    let (status, list) = admin(&client, "GET", server.url("/v1/admin/backups"), None).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(names(&list), ["second"]);
+    assert_eq!(list["keep"], 1);
+    // --keep overrides it for one call.
+    let (ok, _, stderr) = cli_backup(&server, "backup", &["--name", "third", "--keep", "2"]).await;
+    assert!(ok, "{stderr}");
+    let (_, list) = admin(&client, "GET", server.url("/v1/admin/backups"), None).await;
+    assert_eq!(names(&list), ["third", "second"]);
+    assert_eq!(server.terminate().code(), Some(0));
+
+    // backup_keep: 0 in the config is refused at start, naming the option.
+    config.backup_keep = Some(0);
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("backup_keep"), "{err}");
+    let err = Config::from_yaml("backup_keep: -1\n", Path::new("f.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("backup_keep"), "{err}");
 }

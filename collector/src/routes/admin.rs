@@ -10,8 +10,11 @@
 //! * `GET /v1/admin/dead_letters?project=ID&limit=N` — refused messages, newest first.
 //! * `GET /v1/admin/projects` — configured projects (ids, names, origins, live privacy settings;
 //!   no keys, no salts).
-//! * `POST /v1/admin/backup` (body `{"name": "..."}`, optional) — an online backup of the embedded
-//!   store into the configured `backup_dir` (see [`crate::backup`]); audited as `backup`.
+//! * `POST /v1/admin/backup` (body `{"name": "...", "keep": N}`, both optional) — an online backup
+//!   of the embedded store into the configured `backup_dir` (see [`crate::backup`]), then
+//!   retention (`keep`, else the config's `backup_keep`: the N newest backups are kept); audited
+//!   as `backup`.
+//! * `GET /v1/admin/backups` — the backups in `backup_dir`, newest first, and what else is there.
 //!
 //! `project` may be left out when one project is configured. The optional `X-Footfall-Actor`
 //! header names the person acting, recorded in the audit log as `admin:<name>`.
@@ -48,6 +51,7 @@ pub fn routes(table: RouteTable) -> RouteTable {
         .add("/v1/admin/dead_letters", &["GET"], get(dead_letters))
         .add("/v1/admin/projects", &["GET"], get(projects))
         .add("/v1/admin/backup", &["POST"], post(backup))
+        .add("/v1/admin/backups", &["GET"], get(backups))
 }
 
 /// An authenticated admin; `actor` is what the audit log records.
@@ -263,24 +267,41 @@ async fn projects(State(state): State<AppState>, _admin: Admin) -> Json<Value> {
 #[serde(deny_unknown_fields)]
 struct BackupRequest {
     name: Option<String>,
+    /// Signed, so that a negative `keep` gets our message naming `keep`, not serde's.
+    keep: Option<i64>,
 }
 
-/// `POST /v1/admin/backup`: the manifest of the backup written, and where it is on the server.
+/// `POST /v1/admin/backup`: the manifest of the backup written, where it is on the server, and
+/// what retention deleted.
 async fn backup(
     State(state): State<AppState>,
     admin: Admin,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::backup::Taken>, ApiError> {
     let request: BackupRequest = if body.iter().all(u8::is_ascii_whitespace) {
         BackupRequest::default()
     } else {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid backup request: {e}")))?
     };
+    let keep = request.keep.map(crate::backup::validate_keep).transpose()?;
     // In a task of its own: a client that hangs up does not abandon a backup half-written.
-    let (manifest, path) =
-        tokio::spawn(async move { crate::backup::take(&state, request.name.as_deref(), &admin.actor).await })
-            .await
-            .map_err(|e| ApiError::Internal(format!("backup task failed: {e}")))??;
-    Ok(Json(json!({ "manifest": manifest, "path": path })))
+    let taken = tokio::spawn(async move {
+        crate::backup::take(&state, request.name.as_deref(), keep, &admin.actor).await
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("backup task failed: {e}")))??;
+    Ok(Json(taken))
+}
+
+/// `GET /v1/admin/backups`: the backups in `backup_dir`, newest first, and the entries there that
+/// are not backups (never counted nor deleted by retention).
+async fn backups(State(state): State<AppState>, _admin: Admin) -> Result<Json<Value>, ApiError> {
+    let (dir, catalog) = crate::backup::list(&state).await?;
+    Ok(Json(json!({
+        "backup_dir": dir,
+        "keep": state.config.backup_keep,
+        "backups": catalog.backups,
+        "ignored": catalog.ignored,
+    })))
 }
