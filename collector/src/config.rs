@@ -26,6 +26,8 @@
 //!   header_timeout_secs: 30     # seconds to receive a request's headers (connection closed after)
 //!   max_clock_ahead_secs: 86400 # seconds an event may lie in the future after skew correction
 //!   retry_after_secs: 2         # Retry-After seconds on 503 (overload, storage unavailable)
+//!   max_connections: 4000       # connections open at once; more wait in the listen backlog
+//!                               # (default: from the open-files limit, see server::connections)
 //! retention:
 //!   events_days: 365            # days events are kept (per project override below)
 //!   interval_secs: 3600         # seconds between runs of the retention job
@@ -217,6 +219,15 @@ pub struct Limits {
     pub max_clock_ahead_secs: u64,
     /// `Retry-After` seconds sent with 503 answers. Default 2.
     pub retry_after_secs: u64,
+    /// Connections open at once (plain and TLS, idle ones included, the whole process); at the
+    /// cap the collector stops accepting, and new connections wait in the kernel's listen
+    /// backlog until others close, so a flood of connections cannot take the file descriptors
+    /// the store needs. Default (unset): derived from the open-files limit,
+    /// [`crate::server::connections::default_max_connections`] (the soft `RLIMIT_NOFILE`, which
+    /// the collector raises to the hard limit at start, minus a reserve for the store; at most
+    /// 10,000).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<usize>,
 }
 
 impl Default for Limits {
@@ -231,6 +242,7 @@ impl Default for Limits {
             header_timeout_secs: 30,
             max_clock_ahead_secs: 86_400,
             retry_after_secs: 2,
+            max_connections: None,
         }
     }
 }
@@ -492,6 +504,12 @@ impl Config {
                 return bad(format!("{name} must be greater than 0"));
             }
         }
+        if l.max_connections == Some(0) {
+            return bad(
+                "limits.max_connections must be greater than 0 (unset: derived from the open-files limit)"
+                    .into(),
+            );
+        }
         if self.retention.interval_secs == 0
             || self.suppression_refresh_secs == 0
             || self.settings_refresh_secs == 0
@@ -594,6 +612,19 @@ mod tests {
                 .to_string()
                 .contains("max_inflight_requests")
         );
+    }
+
+    #[test]
+    fn max_connections_is_optional_and_positive() {
+        assert_eq!(Config::default().limits.max_connections, None);
+        let c = Config::from_yaml("limits: {max_connections: 500}\n", Path::new("c")).unwrap();
+        assert_eq!(c.limits.max_connections, Some(500));
+        c.validate().unwrap();
+        let c = Config::from_yaml("limits: {max_connections: 0}\n", Path::new("c")).unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("max_connections"));
+        // Unset stays unset when the config is written back (the default follows the limit).
+        let yaml = serde_norway::to_string(&Config::default()).unwrap();
+        assert!(!yaml.contains("max_connections"), "{yaml}");
     }
 
     #[test]

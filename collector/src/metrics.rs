@@ -17,8 +17,12 @@
 //! | `footfall_backup_last_success_timestamp_seconds` | gauge | when the last backup completed (0: none since start; alert when too old) |
 //! | `footfall_backups_failed_total` | counter | backups that failed while being written |
 //! | `footfall_store_backlog_events` | gauge | events acknowledged and durable but not yet moved into the store's tables (the embedded store's intake log; 0 for PostgreSQL/ClickHouse), read at scrape time |
+//! | `footfall_connections_open` | gauge | connections open (plain and TLS, idle ones included; the whole process) |
+//! | `footfall_connections_max` | gauge | the cap `limits.max_connections` in effect |
+//! | `footfall_connections_limit_reached_total` | counter | times the accept loop found `limits.max_connections` connections open and paused (new connections wait in the listen backlog; alert on increase) |
 //! | `footfall_privacy_changes_total{kind}` | counter | changes the privacy settings made to accepted messages: `plan_properties_removed`, `url_params_removed`, `pii_redacted` (values), `user_id_hashed` (messages) |
 
+use std::sync::LazyLock;
 use std::sync::atomic::AtomicI64;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -56,6 +60,27 @@ pub struct Metrics {
     pub backup_last_success: Gauge<i64, AtomicI64>,
     pub backups_failed: Counter,
     pub privacy_changes: Family<KindLabel, Counter>,
+    /// The process's connection metrics ([`connections`]), registered here too.
+    pub connections: &'static ConnectionMetrics,
+}
+
+/// The connection metrics: per process, like the file descriptors they are about, so that the
+/// stand-in served before the state (and its `Metrics`) exists counts too (see
+/// [`crate::server::connections`]).
+#[derive(Debug, Default)]
+pub struct ConnectionMetrics {
+    /// `footfall_connections_open`: connections whose task is running.
+    pub open: Gauge<i64, AtomicI64>,
+    /// `footfall_connections_max`: the cap in effect.
+    pub max: Gauge<i64, AtomicI64>,
+    /// `footfall_connections_limit_reached_total`: times an accept loop paused at the cap.
+    pub limit_reached: Counter,
+}
+
+/// The process's [`ConnectionMetrics`].
+pub fn connections() -> &'static ConnectionMetrics {
+    static CONNECTIONS: LazyLock<ConnectionMetrics> = LazyLock::new(ConnectionMetrics::default);
+    &CONNECTIONS
 }
 
 impl Default for Metrics {
@@ -84,6 +109,7 @@ impl Metrics {
             backup_last_success: Gauge::default(),
             backups_failed: Counter::default(),
             privacy_changes: Family::default(),
+            connections: connections(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -167,6 +193,21 @@ impl Metrics {
             "Changes the privacy settings made to accepted messages, by kind",
             m.privacy_changes.clone(),
         );
+        r.register(
+            "footfall_connections_open",
+            "Connections open (plain and TLS, idle ones included) in the whole process",
+            m.connections.open.clone(),
+        );
+        r.register(
+            "footfall_connections_max",
+            "The cap on open connections in effect (limits.max_connections)",
+            m.connections.max.clone(),
+        );
+        r.register(
+            "footfall_connections_limit_reached",
+            "Times the accept loop found limits.max_connections connections open and paused (new connections wait in the listen backlog)",
+            m.connections.limit_reached.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -233,5 +274,10 @@ mod tests {
         assert!(text.contains("footfall_store_write_seconds_count 1"), "{text}");
         assert!(text.contains("footfall_inflight_requests 0"), "{text}");
         assert!(text.contains("footfall_store_backlog_events 0"), "{text}");
+        assert!(text.contains("footfall_connections_open "), "{text}");
+        assert!(
+            text.contains("footfall_connections_limit_reached_total "),
+            "{text}"
+        );
     }
 }

@@ -15,6 +15,11 @@
 //! database is there, as after any later outage. Storage errors that waiting cannot fix (a
 //! malformed location, refused credentials, a failed migration) still end the process.
 //!
+//! Connections are capped (`limits.max_connections`, default derived from the open-files limit,
+//! which is raised to its hard limit first): at the cap the accept loops stop accepting and new
+//! connections wait in the listen backlog, so a flood of connections cannot take the file
+//! descriptors the store needs (see [`connections`]).
+//!
 //! On SIGTERM or SIGINT the server stops accepting connections, lets every in-flight request
 //! finish (each waits for its commit, so every 2xx sent is durable), stops the alert scheduler
 //! (it finishes the round it is in, for at most [`ALERTS_STOP_GRACE`]), stops the jobs and
@@ -36,6 +41,10 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::{AppState, StartError, now_ms};
 use crate::tls::Tls;
+
+pub mod connections;
+
+use connections::{ConnectionLimit, Slot};
 
 /// Longest pause between two attempts to reach the storage at start (they start at 1 s and
 /// double).
@@ -121,6 +130,7 @@ pub async fn wait_for_store(
 ) -> Result<Option<AppState>, StartError> {
     tracing::warn!(error = %first_failure, "storage unreachable at start: not ready (503) until it is reachable");
     let header_timeout = Duration::from_secs(config.limits.header_timeout_secs.max(1));
+    let limit = ConnectionLimit::new(&config.limits);
     let why = Arc::new(Mutex::new(first_failure));
     let router = stand_in(config.limits.retry_after_secs, why.clone());
     let init = async {
@@ -144,9 +154,9 @@ pub async fn wait_for_store(
         tokio::select! {
             state = &mut init => break state.map(Some),
             () = &mut shutdown => break Ok(None),
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    spawn_connection(router.clone(), stream, remote, header_timeout, close_rx.clone(), tls);
+            accepted = limit.accept(listener) => match accepted {
+                Ok(accepted) => {
+                    spawn_connection(router.clone(), accepted, header_timeout, close_rx.clone(), tls);
                 }
                 Err(e) => accept_failed(e).await,
             },
@@ -216,6 +226,7 @@ async fn serve_connections(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let header_timeout = Duration::from_secs(state.config.limits.header_timeout_secs.max(1));
+    let limit = ConnectionLimit::new(&state.config.limits);
     // Renewed certificate files are picked up while serving (aborted when serving ends).
     let reloader = match (&tls, &state.config.tls) {
         (Some(tls), Some(config)) => Some(AbortOnDrop(
@@ -227,8 +238,8 @@ async fn serve_connections(
     let (close_tx, close_rx) = watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
-        let (stream, remote) = tokio::select! {
-            accepted = listener.accept() => match accepted {
+        let accepted = tokio::select! {
+            accepted = limit.accept(&listener) => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(e).await;
@@ -239,8 +250,7 @@ async fn serve_connections(
         };
         spawn_connection(
             router.clone(),
-            stream,
-            remote,
+            accepted,
             header_timeout,
             close_rx.clone(),
             tls.as_ref(),
@@ -276,22 +286,26 @@ async fn accept_failed(e: std::io::Error) {
 }
 
 /// Serves one accepted connection on its own task: through the TLS handshake first with `tls`
-/// (which shares the header timeout: a client that never finishes it is cut off).
+/// (which shares the header timeout: a client that never finishes it is cut off). The task
+/// holds the connection's [`Slot`] until it ends.
 fn spawn_connection(
     router: axum::Router,
-    stream: tokio::net::TcpStream,
-    remote: SocketAddr,
+    (stream, remote, slot): (tokio::net::TcpStream, SocketAddr, Slot),
     header_timeout: Duration,
     close: watch::Receiver<bool>,
     tls: Option<&Tls>,
 ) {
     let _ = stream.set_nodelay(true);
     let Some(tls) = tls else {
-        tokio::spawn(serve_connection(router, stream, remote, header_timeout, close));
+        tokio::spawn(async move {
+            serve_connection(router, stream, remote, header_timeout, close).await;
+            drop(slot);
+        });
         return;
     };
     let acceptor = tls.acceptor().clone();
     tokio::spawn(async move {
+        let _slot = slot;
         match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
             Ok(Ok(stream)) => serve_connection(router, stream, remote, header_timeout, close).await,
             Ok(Err(e)) => tracing::debug!(error = %e, %remote, "TLS handshake failed"),

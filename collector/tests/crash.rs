@@ -59,13 +59,7 @@ async fn kill9_loses_nothing_acked(env: Env) {
             for n in 0..MAX_BATCHES_PER_CLIENT {
                 let (ids, body) = batch(c, n);
                 sent.lock().await.push((ids.clone(), body.clone()));
-                match http
-                    .post(&url)
-                    .basic_auth(&key, Some(""))
-                    .json(&body)
-                    .send()
-                    .await
-                {
+                match common::send_batch(&http, &url, &key, &body).await {
                     Ok(r) if r.status().is_success() => {
                         acked.lock().await.extend(ids);
                         acks.fetch_add(1, Ordering::SeqCst);

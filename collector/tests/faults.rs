@@ -17,17 +17,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::Process;
-use serde_json::{Value, json};
+use common::{Process, read_until_closed};
+use serde_json::Value;
 
 /// How long any single request may take before the test calls it a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A batch of `n` track messages `{prefix}-m{i}` of user `user`.
 fn batch(prefix: &str, n: usize, user: &str) -> (Vec<String>, Value) {
-    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-m{i}")).collect();
-    let messages: Vec<Value> = ids.iter().map(|id| common::track(id, user, "fault")).collect();
-    (ids, json!({ "batch": messages }))
+    common::batch(prefix, n, user, "fault")
 }
 
 fn client() -> reqwest::Client {
@@ -38,10 +36,7 @@ fn client() -> reqwest::Client {
 }
 
 async fn post(http: &reqwest::Client, p: &Process, key: &str, body: &Value) -> reqwest::Response {
-    http.post(p.url("/v1/batch"))
-        .basic_auth(key, Some(""))
-        .json(body)
-        .send()
+    common::send_batch(http, &p.url("/v1/batch"), key, body)
         .await
         .expect("the collector answers (no hang, no crash)")
 }
@@ -666,22 +661,6 @@ async fn garbage_wal_tail_loses_nothing_acked() {
     assert_eq!(stored.len(), acked.len());
 }
 
-/// Reads until the peer closes or `limit` passes; returns what was read and whether the
-/// connection was closed (EOF or reset) in time.
-async fn read_until_closed(s: &mut (impl tokio::io::AsyncRead + Unpin), limit: Duration) -> (String, bool) {
-    use tokio::io::AsyncReadExt;
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
-            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into_owned(), true),
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
 /// Connects, sends `head`, then one byte of `drip` every 100 ms in the background until the
 /// server closes the connection (or 30 s pass). Returns the reading half.
 async fn slow_client(
@@ -843,13 +822,7 @@ async fn sigterm_under_load_loses_nothing_acked() {
             for n in 0..2_000 {
                 let (ids, body) = batch(&format!("c{c}-b{n}"), 50, &format!("u{c}"));
                 sent.lock().unwrap().extend(ids.iter().cloned());
-                match http
-                    .post(&url)
-                    .basic_auth(&key, Some(""))
-                    .json(&body)
-                    .send()
-                    .await
-                {
+                match common::send_batch(&http, &url, &key, &body).await {
                     Ok(r) if r.status().is_success() => {
                         acked.lock().unwrap().extend(ids);
                         acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);

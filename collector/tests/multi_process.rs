@@ -35,13 +35,7 @@ async fn same_messages_to_two_processes(env: Env) {
             tasks.push(tokio::spawn(async move {
                 let http = reqwest::Client::new();
                 for body in mine {
-                    let r = http
-                        .post(&url)
-                        .basic_auth(&key, Some(""))
-                        .json(&body)
-                        .send()
-                        .await
-                        .unwrap();
+                    let r = common::send_batch(&http, &url, &key, &body).await.unwrap();
                     assert_eq!(r.status(), 200);
                     let answer: Value = r.json().await.unwrap();
                     assert_eq!(answer["accepted"], BATCH);

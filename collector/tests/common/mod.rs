@@ -455,6 +455,16 @@ impl Drop for Process {
     }
 }
 
+/// POSTs `body` to `url` with the write key `key` as the SDKs do (Basic auth, empty password).
+pub async fn send_batch(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> reqwest::Result<reqwest::Response> {
+    http.post(url).basic_auth(key, Some("")).json(body).send().await
+}
+
 /// The `message_id`s of an NDJSON export (`/v1/admin/…/export`), in the export's order.
 pub fn export_message_ids(ndjson: &str) -> Vec<String> {
     ndjson
@@ -493,4 +503,31 @@ pub async fn metric(url: &str, name: &str) -> f64 {
         .find_map(|l| l.strip_prefix(prefix.as_str()))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// A batch of `n` track messages `{prefix}-m{i}` (event `event`) of user `user`: their ids and
+/// the `/v1/batch` body.
+pub fn batch(prefix: &str, n: usize, user: &str, event: &str) -> (Vec<String>, Value) {
+    let ids: Vec<String> = (0..n).map(|i| format!("{prefix}-m{i}")).collect();
+    let messages: Vec<Value> = ids.iter().map(|id| track(id, user, event)).collect();
+    (ids, serde_json::json!({ "batch": messages }))
+}
+
+/// Reads until the peer closes or `limit` passes; returns what was read and whether the
+/// connection was closed (EOF or reset) in time.
+pub async fn read_until_closed(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+    limit: std::time::Duration,
+) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
+            Ok(Ok(0)) | Ok(Err(_)) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+        }
+    }
 }
