@@ -4,8 +4,8 @@
 //! ```text
 //! footfall serve  [--config F] [--listen ADDR] [--data DIR | --store URL]
 //!                 [--write-key KEY] [--admin-token TOKEN] [--trust-proxy N] [--demo]
-//!                 [--example-dir DIR]... [--no-alerts]
-//! footfall import FILE... [--project ID] [--config F] [--data DIR | --store URL]
+//!                 [--example-dir DIR]... [--no-alerts] [--tls-cert FILE --tls-key FILE]
+//! footfall import FILE... [--project ID] [--quiet] [--config F] [--data DIR | --store URL]
 //! footfall erase  (--user ID | --anonymous-id ID) [--project ID] [--config F] [--data DIR | --store URL]
 //! footfall export (--user ID | --anonymous-id ID) [--project ID] [--out FILE] [--config F] [--data DIR | --store URL]
 //! footfall export-events [--from X] [--to Y] [--format ndjson|csv] [--include-bots] [--project ID] [--out FILE] [...]
@@ -17,6 +17,7 @@
 //! ```
 //!
 //! `--write-key KEY --admin-token TOKEN` configure a project `default` without a config file.
+//! collector/README.md has the full synopsis; `collector/tests/docs.rs` checks it against [`Cli`].
 //! To add a subcommand: add a variant to [`Command`] with its `Args` struct (flatten
 //! [`StoreArgs`] to get the config/storage flags) and a branch in [`run`].
 
@@ -250,9 +251,10 @@ pub struct ServeArgs {
     /// Admin API bearer token.
     #[arg(long, env = "FOOTFALL_ADMIN_TOKEN")]
     pub admin_token: Option<String>,
-    /// Reverse-proxy hops to trust for X-Forwarded-For [default: 0].
-    #[arg(long, env = "FOOTFALL_TRUST_PROXY")]
-    pub trust_proxy: Option<u8>,
+    /// Reverse-proxy hops to trust for X-Forwarded-For: `false` (0), `true` (1) or a number, as
+    /// the config's `trust_proxy` [default: false].
+    #[arg(long, env = "FOOTFALL_TRUST_PROXY", value_name = "N", value_parser = parse_trust_proxy)]
+    pub trust_proxy: Option<TrustProxy>,
     /// Serve HTTPS with this PEM certificate chain (with --tls-key; config `tls.cert_file`).
     #[arg(long, env = "FOOTFALL_TLS_CERT", value_name = "FILE", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -270,6 +272,18 @@ pub struct ServeArgs {
     /// Do not run the alert scheduler in this process (`alerts.enabled: false`).
     #[arg(long)]
     pub no_alerts: bool,
+}
+
+/// `--trust-proxy` / `FOOTFALL_TRUST_PROXY`: the values the config file's `trust_proxy` takes.
+fn parse_trust_proxy(s: &str) -> Result<TrustProxy, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(TrustProxy::Flag(true)),
+        "false" => Ok(TrustProxy::Flag(false)),
+        n => n
+            .parse::<u8>()
+            .map(TrustProxy::Hops)
+            .map_err(|_| format!("`{s}` is not false, true or a number of proxy hops (0-255)")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -656,8 +670,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if let Some(token) = &args.admin_token {
         config.admin_token = Some(token.clone());
     }
-    if let Some(hops) = args.trust_proxy {
-        config.trust_proxy = TrustProxy::Hops(hops);
+    if let Some(trust) = args.trust_proxy {
+        config.trust_proxy = trust;
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         let reload_secs = config.tls.as_ref().map(|t| t.reload_secs);
@@ -849,6 +863,23 @@ mod tests {
         let Command::Serve(s) = cli.command else { panic!() };
         assert_eq!(s.example_dirs, vec![PathBuf::from("a"), PathBuf::from("b")]);
         assert!(s.no_alerts);
+    }
+
+    #[test]
+    fn trust_proxy_flag_takes_the_config_values() {
+        // collector/README.md: `--trust-proxy` / `FOOTFALL_TRUST_PROXY` take `false`, `true` (= 1)
+        // or N, like the config file's `trust_proxy`.
+        let hops = |v: &str| {
+            let cli =
+                Cli::try_parse_from(["footfall", "serve", "--trust-proxy", v]).map_err(|e| e.to_string())?;
+            let Command::Serve(s) = cli.command else { panic!() };
+            Ok::<_, String>(s.trust_proxy.map(TrustProxy::hops))
+        };
+        assert_eq!(hops("true"), Ok(Some(1)));
+        assert_eq!(hops("false"), Ok(Some(0)));
+        assert_eq!(hops("2"), Ok(Some(2)));
+        let err = hops("maybe").unwrap_err();
+        assert!(err.contains("not false, true or a number"), "{err}");
     }
 
     #[test]
