@@ -750,6 +750,8 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Demo(format!("example dashboards: {e}")))?;
     }
+    // Loaded before the first request, not by it (read-only commands never load it).
+    state.store.prepare_writes().await.map_err(StartError::Store)?;
     // The location may hold a password (postgres://user:secret@…): never in the log.
     let store = footfall_engine::store::redact_location(&backend::location(&state.config));
     tracing::info!(%addr, %store, projects = state.config.projects.len(), "collector ready");

@@ -631,3 +631,50 @@ async fn serve_on_postgres_hides_the_password_and_builds_the_arrival_index() {
     assert!(ready.contains(&format!("{user}:***@")), "{ready}");
     assert!(!log.contains("s3cret-pw-42"), "the password is in the log: {log}");
 }
+
+/// Read-only commands do not load the embedded store's dedupe set (a digest per stored event:
+/// seconds and memory on a big store, and only writes need it); a command that writes does.
+#[test]
+fn read_only_commands_skip_the_dedupe_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("e.ndjson");
+    let events = vec![
+        json!({"type": "track", "messageId": "k1", "userId": "ada", "event": "purchase", "timestamp": ts(3)}),
+    ];
+    write_ndjson(&file, &events, false);
+    let run = |args: &[&str]| {
+        let out = Command::new(common::binary())
+            .args(args)
+            .args(["--data", data.to_str().unwrap(), "--project", "p"])
+            .env("RUST_LOG", "info")
+            .env_remove("FOOTFALL_DATA")
+            .env_remove("FOOTFALL_STORE")
+            .env_remove("FOOTFALL_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let imported = run(&["import", "--quiet", file.to_str().unwrap()]);
+    assert!(
+        imported.contains("dedupe keys loaded"),
+        "a write loads it: {imported}"
+    );
+    let spec = dir.path().join("q.yaml");
+    std::fs::write(&spec, "kind: events\ndimensions: [event]\nmetrics: [count]\n").unwrap();
+    let queried = run(&["query", spec.to_str().unwrap(), "--format", "csv"]);
+    assert!(
+        !queried.contains("dedupe keys loaded"),
+        "a query loaded it: {queried}"
+    );
+    let exported = run(&["export-events", "--format", "csv"]);
+    assert!(
+        !exported.contains("dedupe keys loaded"),
+        "an export loaded it: {exported}"
+    );
+}

@@ -642,11 +642,11 @@ impl Store for DuckDbStore {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        self.with_settled_writer(|w, log| {
-            migrate_blocking(w)?;
-            loader::ensure_keys(w, log)
-        })
-        .await
+        self.with_settled_writer(|w, _| migrate_blocking(w)).await
+    }
+
+    async fn prepare_writes(&self) -> Result<(), StoreError> {
+        self.with_settled_writer(loader::ensure_keys).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -261,6 +261,13 @@ pub trait Store: Send + Sync + 'static {
     fn damaged_log_bytes(&self) -> u64 {
         0
     }
+    /// Prepares for a stream of writes, before a serving process takes requests, so that the
+    /// first ones do not wait: the embedded store loads its dedupe set (a digest per stored
+    /// event; seconds for tens of millions). Writes work without it (the first one loads it);
+    /// read-only commands skip it. Default: nothing.
+    async fn prepare_writes(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Starts background upkeep that a long-running (serving) process should do and a one-shot
     /// command should not start: PostgreSQL builds the index Live events needs concurrently (see
     /// `store/postgres/arrival_index.rs`). Returns at once; failures are logged. Default: nothing.
