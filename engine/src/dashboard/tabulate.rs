@@ -2,6 +2,8 @@
 //!
 //! Shapes, in order: `{columns, rows}` (columns as names or `{name}` objects); a list of objects
 //! (columns: the union of keys in first-seen order); a list of scalars (one `value` column); an
+//! time series (`buckets` with trends' `series` or lifecycle's arrays: a row per bucket, a column
+//! per series, trends' totals as a last row); an
 //! object holding a list of objects (e.g. funnel `steps`, retention `cohorts`: that list is the
 //! table, the object's scalar fields become notes); any other object (`key`, `value` rows with
 //! nested objects flattened as `a.b`); a scalar (one `value` cell). Nested lists and objects
@@ -55,6 +57,9 @@ pub fn to_table(v: &Value) -> Table {
                     notes: scalar_notes(m, &["columns", "rows"]),
                 };
             }
+            if let Some(t) = buckets_table(m) {
+                return t;
+            }
             if let Some((key, Value::Array(items))) = m.iter().find(|(_, v)| is_object_list(v)) {
                 let mut t = objects_table(items);
                 t.notes = scalar_notes(m, &[key.as_str()]);
@@ -80,6 +85,69 @@ pub fn to_table(v: &Value) -> Table {
             notes: Vec::new(),
         },
     }
+}
+
+/// A time series result (`buckets` plus values per bucket: trends' `series`, lifecycle's
+/// `new`/`returning`/…) as one row per bucket and one column per series, the layout a spreadsheet
+/// charts; trends' per-series totals as a last `total` row. `None` when `m` is not one.
+fn buckets_table(m: &Map<String, Value>) -> Option<Table> {
+    let buckets = m.get("buckets")?.as_array()?;
+    let n = buckets.len();
+    let mut columns = vec!["bucket".to_string()];
+    let mut values: Vec<&Vec<Value>> = Vec::new();
+    let mut totals: Vec<Value> = Vec::new();
+    for (k, v) in m {
+        if let Value::Array(a) = v
+            && k != "buckets"
+            && a.len() == n
+            && a.iter().all(|x| !x.is_array() && !x.is_object())
+        {
+            columns.push(k.clone());
+            values.push(a);
+            totals.push(Value::Null);
+        }
+    }
+    let series = m.get("series").and_then(Value::as_array);
+    for (i, s) in series.into_iter().flatten().enumerate() {
+        let Some(a) = s.get("values").and_then(Value::as_array).filter(|a| a.len() == n) else {
+            continue;
+        };
+        let label = ["breakdown", "name", "event", "label"]
+            .iter()
+            .find_map(|k| s.get(*k).filter(|v| !v.is_null()).map(cell))
+            .unwrap_or_else(|| {
+                if series.is_some_and(|all| all.len() == 1) {
+                    "value".to_string()
+                } else {
+                    format!("series {}", i + 1)
+                }
+            });
+        columns.push(label);
+        values.push(a);
+        totals.push(s.get("total").cloned().unwrap_or(Value::Null));
+    }
+    if values.is_empty() {
+        return None;
+    }
+    let mut rows: Vec<Vec<Value>> = (0..n)
+        .map(|i| {
+            std::iter::once(buckets[i].clone())
+                .chain(values.iter().map(|a| a[i].clone()))
+                .collect()
+        })
+        .collect();
+    if totals.iter().any(|t| !t.is_null()) {
+        rows.push(
+            std::iter::once(Value::String("total".into()))
+                .chain(totals)
+                .collect(),
+        );
+    }
+    Some(Table {
+        columns,
+        rows,
+        notes: scalar_notes(m, &["buckets"]),
+    })
 }
 
 fn is_object_list(v: &Value) -> bool {
@@ -294,6 +362,36 @@ impl Table {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn time_series_are_a_row_per_bucket() {
+        let trends = json!({"kind": "trends", "interval": "day", "buckets": ["2026-11-01", "2026-11-02"],
+            "series": [{"breakdown": "click", "total": 5, "values": [2, 3]},
+                       {"breakdown": null, "total": 1, "values": [1, 0]}]});
+        let t = to_table(&trends);
+        assert_eq!(t.columns, ["bucket", "click", "series 2"]);
+        assert_eq!(
+            t.rows,
+            vec![
+                vec![json!("2026-11-01"), json!(2), json!(1)],
+                vec![json!("2026-11-02"), json!(3), json!(0)],
+                vec![json!("total"), json!(5), json!(1)],
+            ]
+        );
+        assert!(t.notes.contains(&("interval".to_string(), json!("day"))));
+        assert_eq!(
+            t.to_csv(),
+            "bucket,click,series 2\r\n2026-11-01,2,1\r\n2026-11-02,3,0\r\ntotal,5,1\r\n"
+        );
+        let one = json!({"buckets": ["w1"], "series": [{"breakdown": null, "total": 4, "values": [4]}]});
+        assert_eq!(to_table(&one).columns, ["bucket", "value"]);
+        let lifecycle =
+            json!({"kind": "lifecycle", "buckets": ["a", "b"], "new": [1, 2], "dormant": [-3, -4]});
+        let t = to_table(&lifecycle);
+        assert_eq!(t.columns, ["bucket", "dormant", "new"]);
+        assert_eq!(t.rows[1], vec![json!("b"), json!(-4), json!(2)]);
+        assert_eq!(t.rows.len(), 2, "no totals row without totals");
+    }
 
     #[test]
     fn shapes() {
