@@ -461,6 +461,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::ExportEvents(args) => {
             let (state, project) = open_for(&args.store, args.project.as_deref()).await?;
+            warn_if_no_events(&state, &project).await;
             let out: Box<dyn Write> = match &args.out {
                 Some(path) => Box::new(std::fs::File::create(path)?),
                 None => Box::new(std::io::stdout().lock()),
@@ -472,6 +473,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Query(args) => {
             let (state, project) = open_for(&args.store, args.range.project.as_deref()).await?;
+            warn_if_no_events(&state, &project).await;
             let r = &args.range;
             let out = run_query_file(
                 &*state.store,
@@ -487,6 +489,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Dashboard(DashboardCommand::Render(args)) => {
             let (state, project) = open_for(&args.store, args.range.project.as_deref()).await?;
+            warn_if_no_events(&state, &project).await;
             let r = &args.range;
             let report = render_report_file(
                 &*state.store,
@@ -546,6 +549,46 @@ fn cli_actor() -> String {
 
 /// Opens the store for an offline command and picks its project: `--project`, else the only
 /// configured one, else `default` (created in memory when the config does not name it).
+/// Reading a project without events gives zeros, easily taken for an answer: says so on stderr,
+/// naming the projects that have events (the usual slip: `--project` left out, so `default`).
+/// Best effort: a failed check says nothing.
+async fn warn_if_no_events(state: &AppState, project: &str) {
+    use footfall_engine::query::sql::Sql;
+    let Ok(lit) = Sql::new(state.store.dialect()).lit(project) else {
+        return;
+    };
+    let any = format!("SELECT 1 FROM events WHERE project_id = {lit} LIMIT 1");
+    if !matches!(state.store.query(&any).await, Ok(r) if r.rows.is_empty()) {
+        return;
+    }
+    let others = state
+        .store
+        .query("SELECT project_id, count(*) AS n FROM events GROUP BY project_id ORDER BY n DESC LIMIT 10")
+        .await
+        .map(|r| {
+            r.rows
+                .iter()
+                .map(|row| {
+                    format!(
+                        "{} ({})",
+                        footfall_engine::dashboard::tabulate::cell(&row[0]),
+                        row[1]
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if others.is_empty() {
+        eprintln!("footfall: warning: the store holds no events yet: every number below is 0");
+    } else {
+        eprintln!(
+            "footfall: warning: project `{project}` has no events in this store (projects with events: {}); \
+             pass --project ID",
+            others.join(", ")
+        );
+    }
+}
+
 async fn open_for(args: &StoreArgs, project: Option<&str>) -> Result<(AppState, String), CliError> {
     let mut config = args.load()?;
     let id = match project {

@@ -678,3 +678,60 @@ fn read_only_commands_skip_the_dedupe_set() {
         "an export loaded it: {exported}"
     );
 }
+
+/// Reading a project that has no events (typically `--project` left out) warns on stderr and
+/// names the projects that have events; a project with events reads without a warning.
+#[test]
+fn reading_a_project_without_events_warns_and_names_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("e.ndjson");
+    let events = vec![
+        json!({"type": "track", "messageId": "w1", "userId": "ada", "event": "purchase", "timestamp": ts(3)}),
+        json!({"type": "track", "messageId": "w2", "userId": "bob", "event": "purchase", "timestamp": ts(2)}),
+    ];
+    write_ndjson(&file, &events, false);
+    let spec = dir.path().join("q.yaml");
+    std::fs::write(&spec, "kind: events\nmetrics: [count]\n").unwrap();
+    let store = ["--data", data.to_str().unwrap()];
+    let (ok, _, err) = footfall(&[&["query", spec.to_str().unwrap()][..], &store].concat());
+    assert!(ok, "{err}");
+    assert!(err.contains("the store holds no events yet"), "{err}");
+    let (ok, _, err) = footfall(
+        &[
+            &["import", "--quiet", "--project", "shop", file.to_str().unwrap()][..],
+            &store,
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) =
+        footfall(&[&["query", spec.to_str().unwrap(), "--format", "csv"][..], &store].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains('0'), "zeros for `default`: {out}");
+    assert!(
+        err.contains("project `default` has no events")
+            && err.contains("shop (2)")
+            && err.contains("--project"),
+        "{err}"
+    );
+    let (ok, _, err) = footfall(&[&["export-events", "--project", "shp"][..], &store].concat());
+    assert!(ok && err.contains("project `shp` has no events"), "{err}");
+    let (ok, out, err) = footfall(
+        &[
+            &[
+                "query",
+                spec.to_str().unwrap(),
+                "--project",
+                "shop",
+                "--format",
+                "csv",
+            ][..],
+            &store,
+        ]
+        .concat(),
+    );
+    assert!(ok, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    assert!(out.contains('2'), "{out}");
+}
