@@ -319,6 +319,303 @@ async fn failed_checkpoint_reopens_the_database_without_restart() {
     assert_eq!(common::event_count(&*store, &project).await, acked.len() as i64);
 }
 
+/// The log without its colours.
+fn plain(log: &str) -> String {
+    let mut out = String::with_capacity(log.len());
+    let mut chars = log.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|&c| c == 'm');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The log's lines without time and fields (the start of the message), counted: a reopen loop
+/// shows as spam here.
+fn log_messages(plain: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in plain.lines() {
+        let message = line.split_once(' ').map_or("", |(_, m)| m).trim_start();
+        *out.entry(message.chars().take(100).collect()).or_default() += 1;
+    }
+    out
+}
+
+/// The sum of a numeric field (`name=N`) over the log's lines.
+fn field_sum(plain: &str, name: &str) -> u64 {
+    let key = format!(" {name}=");
+    plain
+        .lines()
+        .filter_map(|l| l.split_once(&key)?.1.split(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// A batch of the stress test: 48 track events of `u1`, one of an anonymous id and the identify
+/// that links it to `u1` (its events are u1's: exported with them), and one invalid message (a
+/// dead letter). Returns the ids of the 50 stored events.
+fn stress_batch(prefix: &str) -> (Vec<String>, Value) {
+    let (mut ids, mut body) = batch(prefix, 48, "u1");
+    let anon = format!("{prefix}-anon");
+    let messages = body["batch"].as_array_mut().unwrap();
+    let mut anonymous = common::track(&format!("{prefix}-a"), "x", "fault");
+    anonymous.as_object_mut().unwrap().remove("userId");
+    anonymous["anonymousId"] = Value::from(anon.clone());
+    messages.push(anonymous);
+    messages.push(serde_json::json!({
+        "type": "identify", "messageId": format!("{prefix}-i"), "anonymousId": anon, "userId": "u1",
+    }));
+    messages.push(serde_json::json!({ "type": "track", "messageId": format!("{prefix}-bad") }));
+    ids.extend([format!("{prefix}-a"), format!("{prefix}-i")]);
+    (ids, body)
+}
+
+/// Answers a stress task may get while the database file cannot grow: served, or refused as
+/// retryable. Anything else (a 500, a 400 from a query on the wrong database) fails the test.
+fn served_or_retryable(what: &str, status: reqwest::StatusCode, body: &str) {
+    assert!(
+        status == 200 || status == 503,
+        "{what}: {status} {}",
+        body.chars().take(400).collect::<String>()
+    );
+}
+
+/// What the stress tasks saw: events acknowledged, batches refused (to send again), answers.
+#[derive(Default)]
+struct Stressed {
+    acked: HashSet<String>,
+    refused: Vec<(Vec<String>, Value)>,
+    answers: std::collections::BTreeMap<String, usize>,
+}
+
+/// The reopen under load: three clients send batches (with identity links and dead letters), a
+/// reader exports, queries dead letters and the audit log and asks /ready, and backups run, while
+/// the database file cannot grow for 800 ms out of every 2 s (`checkpoint_threshold=256KB`), so
+/// that DuckDB's checkpoints fail again and again and the store keeps reopening the database
+/// under them, between loads and backups that go through. Every request answers (the client's
+/// timeout is the bound: a hang — e.g. a lock taken in the wrong order — fails), nothing but 200
+/// or 503 comes back (a connection of a dead or stand-in instance answering fails), and when
+/// space returns the same process serves reads again and holds every acknowledged event exactly
+/// once, and one dead letter per acknowledged batch (export, and the file after a restart).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn repeated_reopens_under_load_lose_nothing_and_never_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (project, key) = (common::unique("reopen"), common::unique("wk"));
+    let location = format!("duckdb:{}?checkpoint_threshold=256KB", data.display());
+    let l = Limited::start(dir.path(), "reopen", &location, &project, &key).await;
+    let (collector, log, pid, http) = (l.collector, l.log, l.pid, l.http);
+    assert_eq!(export_u1(&http, &collector).await.0, 200);
+    let size = std::fs::metadata(data.join("footfall.duckdb")).unwrap().len();
+    if let Err(e) = set_file_size_limit(pid, Some(size)) {
+        eprintln!("\n*** SKIPPED: cannot set RLIMIT_FSIZE of the collector (prlimit: {e}) ***\n");
+        return;
+    }
+    let seen = Arc::new(Mutex::new(Stressed {
+        acked: l.acked,
+        ..Stressed::default()
+    }));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let base = collector.url("");
+    let count =
+        |seen: &Mutex<Stressed>, what: String| *seen.lock().unwrap().answers.entry(what).or_default() += 1;
+    let mut tasks = Vec::new();
+    for c in 0..3 {
+        let (http, base, key, seen, stop) = (
+            http.clone(),
+            base.clone(),
+            key.clone(),
+            seen.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (ids, body) = stress_batch(&format!("c{c}-b{n}"));
+                let r = common::send_batch(&http, &format!("{base}/v1/batch"), &key, &body)
+                    .await
+                    .expect("a batch answers (no hang, no crash)");
+                let status = r.status();
+                served_or_retryable("a batch", status, &r.text().await.unwrap_or_default());
+                count(&seen, format!("batch {status}"));
+                {
+                    let mut s = seen.lock().unwrap();
+                    if status == 200 {
+                        s.acked.extend(ids);
+                    } else {
+                        s.refused.push((ids, body));
+                    }
+                }
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+    {
+        let (http, base, project, seen, stop) = (
+            http.clone(),
+            base.clone(),
+            project.clone(),
+            seen.clone(),
+            stop.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for path in [
+                    "/v1/admin/users/u1/export".to_string(),
+                    format!("/v1/admin/dead_letters?project={project}"),
+                    format!("/v1/admin/audit?project={project}"),
+                    "/ready".to_string(),
+                ] {
+                    let r = http
+                        .get(format!("{base}{path}"))
+                        .bearer_auth(common::ADMIN)
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("{path} answers (no hang, no crash): {e}"));
+                    let status = r.status();
+                    served_or_retryable(&path, status, &r.text().await.unwrap_or_default());
+                    let name = path.split('?').next().unwrap_or_default().to_string();
+                    count(&seen, format!("{name} {status}"));
+                }
+            }
+        }));
+    }
+    {
+        let (http, base, seen, stop) = (http.clone(), base.clone(), seen.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                // Back to back (two kept), so that reopens meet backups in every phase.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let r = http
+                    .post(format!("{base}/v1/admin/backup"))
+                    .bearer_auth(common::ADMIN)
+                    .json(&serde_json::json!({ "name": format!("stress{n}"), "keep": 2 }))
+                    .send()
+                    .await
+                    .expect("a backup answers (no hang, no crash)");
+                let status = r.status();
+                served_or_retryable("a backup", status, &r.text().await.unwrap_or_default());
+                count(&seen, format!("backup {status}"));
+                n += 1;
+            }
+        }));
+    }
+    // The file cannot grow for 800 ms, then can for 1.2 s, and so on: checkpoints fail, the
+    // store reopens (backing off), loads and backups go through, until the store has reopened a
+    // few times (or 20 s: then at least once, asserted below).
+    let metrics = collector.url("/metrics");
+    let file = data.join("footfall.duckdb");
+    let started = std::time::Instant::now();
+    let mut rounds = 0;
+    while started.elapsed() < Duration::from_secs(20) {
+        let size = std::fs::metadata(&file).unwrap().len();
+        set_file_size_limit(pid, Some(size)).unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        set_file_size_limit(pid, None).unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        rounds += 1;
+        if rounds >= 4 && common::metric(&metrics, "footfall_store_reopens_total").await >= 3.0 {
+            break;
+        }
+    }
+    set_file_size_limit(pid, Some(std::fs::metadata(&file).unwrap().len())).unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("a stress task failed");
+    }
+    let reopens = common::metric(&metrics, "footfall_store_reopens_total").await;
+
+    // Space returns: reads recover without a restart, and the refused batches go in once each
+    // (the acknowledged ones sent again are duplicates).
+    set_file_size_limit(pid, None).unwrap();
+    let mut s = std::mem::take(&mut *seen.lock().unwrap());
+    let recovered = std::time::Instant::now();
+    let (status, exported) = loop {
+        let (status, exported) = export_u1(&http, &collector).await;
+        // The store backs off between reopens (8 s at most, engine's REOPEN_RETRY_MAX).
+        if status == 200 || recovered.elapsed() > Duration::from_secs(20) {
+            break (status, exported);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, 200, "reads recover without a restart: {exported}");
+    // Each acknowledged batch has one dead letter (they have no dedupe: a batch sent again is
+    // a second dead letter).
+    let mut dead_letters = s.answers.get("batch 200 OK").copied().unwrap_or(0);
+    for (ids, body) in std::mem::take(&mut s.refused) {
+        let r = post(&http, &collector, &key, &body).await;
+        assert_eq!(r.status(), 200, "a retry after recovery is stored");
+        s.acked.extend(ids);
+        dead_letters += 1;
+    }
+    // An acknowledged batch sent again: duplicates (a 200; the export below finds one copy).
+    let (_, again) = stress_batch("c0-b0");
+    assert_eq!(post(&http, &collector, &key, &again).await.status(), 200);
+    dead_letters += 1;
+    let (status, exported) = export_u1(&http, &collector).await;
+    assert_eq!(status, 200);
+    let ids = common::export_message_ids(&exported);
+    let distinct: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(distinct.len(), ids.len(), "an event was stored twice");
+    let lost: Vec<_> = s.acked.difference(&distinct).take(10).collect();
+    assert!(lost.is_empty(), "acknowledged but not exported: {lost:?}");
+    assert_eq!(distinct.len(), s.acked.len(), "exported but never acknowledged");
+    let ready = http.get(collector.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "/ready recovers with the store");
+
+    let mut collector = collector;
+    let status = terminate_within(&mut collector, Duration::from_secs(30), "after the reopens").await;
+    assert!(status.success(), "graceful exit after the reopens: {status}");
+    let log = log.lock().unwrap().clone();
+    assert!(!log.contains("panicked"), "no panic: {log}");
+    let log = plain(&log);
+    let lines = log.lines().count();
+    eprintln!(
+        "log messages: {:#?}\nrecords loaded by a load reported failed, forgotten at a reopen: {}\n\
+         reopens took: {:?}",
+        log_messages(&log),
+        field_sum(&log, "already_loaded_records"),
+        log.lines()
+            .filter_map(|l| l.split_once(" elapsed=")?.1.split(' ').next())
+            .collect::<Vec<_>>()
+    );
+    eprintln!(
+        "reopens: {reopens}; answers while the file could not grow: {:?}; {} acknowledged; {lines} log lines",
+        s.answers,
+        s.acked.len()
+    );
+    assert!(
+        reopens >= 1.0,
+        "the store reopened the database: {reopens}; log:\n{log}"
+    );
+    // The store's own lines: a few per reopen, not one per failed call or load.
+    let store_lines = log
+        .lines()
+        .filter(|l| l.contains("footfall_engine::store"))
+        .count();
+    assert!(
+        store_lines <= 40,
+        "{store_lines} lines of the store in the log:\n{log}"
+    );
+    let store = common::open(&data.display().to_string());
+    let stored = common::message_ids(&*store, &project).await;
+    assert_eq!(
+        stored, s.acked,
+        "the file after a restart holds exactly what was acknowledged"
+    );
+    assert_eq!(common::event_count(&*store, &project).await, s.acked.len() as i64);
+    assert_eq!(
+        common::dead_letters(&*store, &project).await.len(),
+        dead_letters,
+        "one dead letter per acknowledged batch"
+    );
+}
+
 /// What `footfall serve` did with a data directory: started (and serves), or refused.
 enum Start {
     Serving(Process),

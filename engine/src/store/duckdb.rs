@@ -61,7 +61,7 @@ mod values;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, RwLock, Weak};
 
 use ::duckdb::types::Value as DValue;
@@ -105,6 +105,10 @@ struct Inner {
     instance: RwLock<()>,
     /// How often the invalidated instance was reopened (see [`connection`]).
     reopens: AtomicU64,
+    /// Whether the instance is closed and not open again yet (a reopen failed): the writer and
+    /// the readers are stand-ins, and every call fails as unavailable (see [`connection`]).
+    /// Changed with the writer and every reader held.
+    closed: AtomicBool,
 }
 
 struct Writer {
@@ -118,6 +122,8 @@ struct Writer {
     scan: scan::Slot,
     /// DuckDB's `threads` setting as configured (read once; loads lower it, see `loader`).
     threads: Option<i64>,
+    /// When the next reopen may run (see [`connection`]).
+    reopen: connection::Backoff,
 }
 
 /// Databases open in this process, by canonical file path.
@@ -221,6 +227,7 @@ impl DuckDbStore {
                 keyed: None,
                 scan: slot,
                 threads: None,
+                reopen: connection::Backoff::default(),
             }),
             readers,
             next_reader: AtomicUsize::new(0),
@@ -230,6 +237,7 @@ impl DuckDbStore {
             settings,
             instance: RwLock::new(()),
             reopens: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
         });
         // What the log holds beyond DuckDB (a crash before its load) is loaded before any use.
         inner.load_pending()?;
@@ -278,7 +286,7 @@ impl DuckDbStore {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut w = inner.writer.lock().map_err(poisoned)?;
+            let mut w = inner.writer()?;
             let result = f(&mut w);
             drop(w);
             if let Err(e) = &result {
@@ -339,15 +347,19 @@ impl DuckDbStore {
                 Some(conn) => conn,
                 None => inner.readers[start % n].lock().map_err(poisoned)?,
             };
-            // Readers only read: generated SQL can never change data.
-            let result = conn
-                .execute_batch("BEGIN TRANSACTION READ ONLY")
-                .map_err(err)
-                .and_then(|()| {
-                    let result = f(&conn);
-                    conn.execute_batch("ROLLBACK").map_err(err)?;
-                    result
-                });
+            // Readers only read: generated SQL can never change data. A closed database's stand-in
+            // never answers (its failure tries the reopen again, below).
+            let result = if inner.is_closed() {
+                Err(connection::closed_error())
+            } else {
+                conn.execute_batch("BEGIN TRANSACTION READ ONLY")
+                    .map_err(err)
+                    .and_then(|()| {
+                        let result = f(&conn);
+                        conn.execute_batch("ROLLBACK").map_err(err)?;
+                        result
+                    })
+            };
             drop(conn);
             if let Err(e) = &result {
                 inner.recover_from(e);

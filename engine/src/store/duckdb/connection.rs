@@ -15,16 +15,39 @@
 //! later call on any of its connections then fails until the instance is closed and opened
 //! again. The store does that itself ([`Inner::reopen_locked`]), so the process recovers when the
 //! disk does, as it does from a failed write: every connection of the dead instance is dropped
-//! (the writer, the readers, and — by waiting for [`Inner::instance`] — a backup's), the file is
-//! opened again (DuckDB replays its WAL), and the intake log forgets what the reopened database
-//! already holds: a commit that was durable though it reported a failure is not loaded twice.
+//! (the writer, the readers, and a backup's, see [`Inner::instance`]), the file is opened again
+//! (DuckDB replays its WAL), and the intake log forgets what the reopened database already holds:
+//! a commit that was durable though it reported a failure is not loaded twice (no load is in
+//! progress then: a load holds the writer from `take` to `complete`). The dedupe set stays as
+//! it is: it covers the stored and the logged events, and the reopen changes neither.
+//!
+//! Locks, in this order only: the writer, the intake log, then (the reopen) the instance lock
+//! and the readers. A reader holder and a backup's export take nothing else; they call
+//! [`Inner::recover_from`] after releasing their connection. The reopen holds the writer and the
+//! log, so it never *waits* for a connection in use (a long query or export would stall intake
+//! behind it): it takes every one with `try_lock`, or leaves the instance as it is
+//! ([`NotReopened::Busy`]) for the next failing call to try again — every call on the dead
+//! instance fails, so one comes.
+//!
+//! The old instance is closed before the file is opened again (two instances of one file in
+//! one process would diverge); meanwhile the connections are stand-ins (private in-memory
+//! databases). If the open fails (the disk still full, another process holding the file) they
+//! stay so and the store is *closed*: every call that would use them fails with
+//! [`closed_error`] (503) instead, writes are still logged (acknowledged, durable), and the open
+//! is retried by the calls, with one error line in the log per [`REOPEN_FAILURES_PER_LOG`]
+//! attempts. Reopens back off ([`REOPEN_RETRY`] doubling up to [`REOPEN_RETRY_MAX`] while they
+//! follow each other): on a disk that stays full every reopened instance is invalidated again at
+//! its first commit, and each reopen replays the WAL (up to the checkpoint threshold, 256 MB).
 
-use std::sync::{MutexGuard, RwLockWriteGuard};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use ::duckdb::Connection;
 
 use super::intake::IntakeLog;
-use super::{Inner, Writer, err, loader, lock, poisoned, scan};
+use super::{Inner, Writer, err, loader, lock, scan};
 use crate::store::StoreError;
 
 /// WAL size that triggers an automatic checkpoint (DuckDB's default is 16 MB). Frequent small
@@ -78,6 +101,82 @@ pub fn is_fatal(e: &StoreError) -> bool {
         || m.contains("Reopen the database instance"))
 }
 
+/// The time between two reopens at first (each opens the file and replays its WAL, and on a
+/// full disk the reopened instance is invalidated again at its first commit: the WAL is still
+/// beyond the checkpoint threshold). Each reopen soon after the previous one waits twice as long,
+/// up to [`REOPEN_RETRY_MAX`]; meanwhile calls fail as unavailable and writes are logged.
+pub const REOPEN_RETRY: Duration = Duration::from_millis(500);
+/// The longest wait between two reopens: also how long reads may stay unavailable after the
+/// disk has space again.
+pub const REOPEN_RETRY_MAX: Duration = Duration::from_secs(8);
+/// A reopen this long after the previous one waits [`REOPEN_RETRY`] again.
+const REOPEN_CALM: Duration = Duration::from_secs(20);
+
+/// Failed attempts to reopen between two error lines in the log (besides the first failure's;
+/// at [`REOPEN_RETRY_MAX`] about one a minute).
+const REOPEN_FAILURES_PER_LOG: u64 = 8;
+
+/// When the next reopen may run (see [`REOPEN_RETRY`]); kept with the writer.
+#[derive(Debug, Default)]
+pub struct Backoff {
+    /// The last attempt, and the wait after it.
+    last: Option<(Instant, Duration)>,
+    /// Failed opens in a row.
+    failures: u64,
+}
+
+impl Backoff {
+    /// Whether an attempt may run at `now`.
+    fn ready(&self, now: Instant) -> bool {
+        self.last.is_none_or(|(at, wait)| now >= at + wait)
+    }
+
+    /// Records an attempt at `now`: the wait after it doubles when the previous attempt was less
+    /// than [`REOPEN_CALM`] ago.
+    fn attempted(&mut self, now: Instant) {
+        let wait = match self.last {
+            Some((at, wait)) if now < at + REOPEN_CALM => (wait * 2).clamp(REOPEN_RETRY, REOPEN_RETRY_MAX),
+            _ => REOPEN_RETRY,
+        };
+        self.last = Some((now, wait));
+    }
+}
+
+/// The error of every call while the database is closed (a reopen failed): unavailable (a 503),
+/// and fatal, so that the call's failure tries the reopen again.
+pub fn closed_error() -> StoreError {
+    StoreError::Unavailable(
+        "duckdb: FATAL Error: the database instance was invalidated by a fatal error and could not be \
+         opened again yet (see the collector's log); retrying"
+            .into(),
+    )
+}
+
+/// Why a reopen did not happen.
+#[derive(Debug)]
+pub enum NotReopened {
+    /// A connection of the instance is in use (a backup's, or a reader running a query): the
+    /// next failure of a call tries again, without anyone waiting for it meanwhile.
+    Busy(&'static str),
+    /// The file could not be opened (the connections are stand-ins until a retry opens it).
+    Failed(StoreError),
+}
+
+impl From<StoreError> for NotReopened {
+    fn from(e: StoreError) -> Self {
+        NotReopened::Failed(e)
+    }
+}
+
+/// Takes a lock without waiting; a poisoned one is taken too (its connection is replaced).
+fn try_take<G>(r: Result<G, TryLockError<G>>) -> Option<G> {
+    match r {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 impl Inner {
     /// After a call failed with `e`: reopens the database if `e` is fatal (see the module docs).
     /// Takes the writer and the log; call it holding neither (nor a reader).
@@ -102,67 +201,125 @@ impl Inner {
         }
     }
 
+    /// Whether the instance is closed and not open again yet: the connections are stand-ins.
+    pub(super) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// The writer, for a call that uses the database: while the database is closed (a reopen
+    /// failed), tries to open it first (when [`Backoff`] allows) and fails with
+    /// [`closed_error`] if it stays closed. Call it holding no other lock of the store.
+    pub(super) fn writer(&self) -> Result<MutexGuard<'_, Writer>, StoreError> {
+        let mut w = lock(&self.writer)?;
+        if self.is_closed() {
+            let mut log = lock(&self.intake.log)?;
+            self.reopen_locked(&mut w, &mut log, &closed_error());
+            drop(log);
+            if self.is_closed() {
+                return Err(closed_error());
+            }
+        }
+        Ok(w)
+    }
+
     /// Closes the invalidated instance and opens the file again (no-op if the writer works: a
-    /// concurrent caller reopened it already). Failures are logged; the next fatal error tries
-    /// again.
+    /// concurrent caller reopened it already). Never waits for a connection in use (a backup, a
+    /// query): the writer and the log are held here, so waiting would stall intake; the next
+    /// failure tries again. Reopens back off (see [`REOPEN_RETRY`]); a failed open is logged once
+    /// per [`REOPEN_FAILURES_PER_LOG`] attempts.
     fn reopen_locked(&self, w: &mut Writer, log: &mut IntakeLog, cause: &StoreError) {
         let Some(path) = self.path.as_ref() else {
             tracing::error!(error = %cause, "duckdb: the in-memory database was invalidated; it cannot be reopened");
             return;
         };
-        if w.conn.execute_batch("SELECT 1").is_ok() {
+        if !self.is_closed() && w.conn.execute_batch("SELECT 1").is_ok() {
             return;
         }
-        match self.reopen(w, path) {
+        let started = Instant::now();
+        if !w.reopen.ready(started) {
+            return;
+        }
+        let result = self.reopen(w, path);
+        if !matches!(result, Err(NotReopened::Busy(_))) {
+            w.reopen.attempted(started);
+        }
+        match result {
             Ok(loaded_seq) => {
                 let forgotten = log.forget_loaded(loaded_seq);
-                self.reopens.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.reopens.fetch_add(1, Ordering::Relaxed);
+                let failed_attempts = std::mem::take(&mut w.reopen.failures);
                 tracing::warn!(
                     error = %cause,
                     path = %path.display(),
                     loaded_seq,
                     already_loaded_records = forgotten,
+                    failed_attempts,
+                    elapsed = ?started.elapsed(),
                     "duckdb: the database instance was invalidated by a fatal error; reopened it (WAL replayed, \
                      the intake log goes on after the last load it holds)"
                 );
             }
-            Err(e) => tracing::error!(
-                error = %e,
-                cause = %cause,
-                path = %path.display(),
-                "duckdb: the database instance was invalidated and cannot be reopened yet; retrying at the next failure"
-            ),
+            Err(NotReopened::Busy(what)) => {
+                tracing::debug!(error = %cause, "duckdb: the database instance is invalidated; reopening it when {what} is done");
+            }
+            Err(NotReopened::Failed(e)) => {
+                w.reopen.failures += 1;
+                if w.reopen.failures % REOPEN_FAILURES_PER_LOG == 1 {
+                    tracing::error!(
+                        error = %e,
+                        cause = %cause,
+                        path = %path.display(),
+                        failed_attempts = w.reopen.failures,
+                        "duckdb: the database instance was invalidated and cannot be opened again yet; every call \
+                         fails as unavailable (writes are still logged) and the open is retried"
+                    );
+                }
+            }
         }
     }
 
     /// Drops every connection of the current instance and opens `path` again; returns the
-    /// reopened database's last loaded intake sequence number.
-    fn reopen(&self, w: &mut Writer, path: &std::path::Path) -> Result<u64, StoreError> {
-        // A backup's connection is the only one outside `writer` and `readers`: wait for it.
-        let _instance: RwLockWriteGuard<'_, ()> = self.instance.write().map_err(poisoned)?;
-        let mut readers: Vec<MutexGuard<'_, Connection>> =
-            self.readers.iter().map(lock).collect::<Result<_, _>>()?;
-        // Stand-ins while the file is closed (a private in-memory database each).
-        let stand_in = Connection::open_in_memory().map_err(err)?;
-        for r in readers.iter_mut() {
-            **r = stand_in.try_clone().map_err(err)?;
+    /// reopened database's last loaded intake sequence number. Takes every connection or none
+    /// ([`NotReopened::Busy`]); if the open fails the connections stay stand-ins (a private
+    /// in-memory database each) and the store closed ([`Self::writer`], `with_plain_reader`).
+    pub(super) fn reopen(&self, w: &mut Writer, path: &Path) -> Result<u64, NotReopened> {
+        // A backup's connection is the only one outside `writer` and `readers`.
+        let Some(_instance) = try_take(self.instance.try_write()) else {
+            return Err(NotReopened::Busy("a backup"));
+        };
+        let mut readers: Vec<MutexGuard<'_, Connection>> = Vec::with_capacity(self.readers.len());
+        for r in &self.readers {
+            readers.push(try_take(r.try_lock()).ok_or(NotReopened::Busy("a query"))?);
         }
-        w.conn = stand_in;
+        if !self.is_closed() {
+            let stand_in = Connection::open_in_memory().map_err(err)?;
+            for r in readers.iter_mut() {
+                **r = stand_in.try_clone().map_err(err)?;
+            }
+            w.conn = stand_in;
+            // Set with every connection held: a reader sees it as soon as it has its connection.
+            self.closed.store(true, Ordering::Release);
+        }
         let conn = Connection::open(path).map_err(err)?;
         apply_settings(&conn, &self.settings)?;
         let loaded_seq = loader::prepare_state(&conn)?;
-        for r in readers.iter_mut() {
-            **r = conn.try_clone().map_err(err)?;
-        }
+        let clones = readers
+            .iter()
+            .map(|_| conn.try_clone().map_err(err))
+            .collect::<Result<Vec<_>, _>>()?;
         conn.register_table_function_with_extra_info::<scan::IntakeScan, scan::Slot>(
             scan::SCAN_FUNCTION,
             &w.scan,
         )
         .map_err(err)?;
+        for (r, clone) in readers.iter_mut().zip(clones) {
+            **r = clone;
+        }
         w.conn = conn;
         w.staging_ready = false;
         w.keyed = None;
         w.threads = None;
+        self.closed.store(false, Ordering::Release);
         Ok(loaded_seq)
     }
 }
@@ -170,6 +327,184 @@ impl Inner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::duckdb::{DB_FILE, DuckDbStore};
+    use crate::store::{EventRow, Store, WriteBatch};
+
+    fn events(from: usize, n: usize) -> WriteBatch {
+        let events = (from..from + n)
+            .map(|i| EventRow {
+                project_id: "p".into(),
+                message_id: format!("m{i}"),
+                kind: "track".into(),
+                event: "Signed Up".into(),
+                ts: 1_700_000_000_000 + i as i64,
+                received_at: 1_700_000_000_500,
+                sent_at: None,
+                original_timestamp: None,
+                anonymous_id: Some(format!("a{i}")),
+                user_id: None,
+                session_id: None,
+                group_id: None,
+                browser: None,
+                os: None,
+                device_type: None,
+                is_bot: false,
+                ip: None,
+                properties: "{}".into(),
+                traits: "{}".into(),
+                context: "{}".into(),
+            })
+            .collect();
+        WriteBatch {
+            events,
+            ..WriteBatch::default()
+        }
+    }
+
+    async fn count(store: &DuckDbStore) -> Result<i64, StoreError> {
+        let r = store.query("SELECT count(*) FROM events").await?;
+        Ok(r.rows[0][0].as_i64().unwrap())
+    }
+
+    /// A reopen whose open fails (here: the file is not a database for a while; in production a
+    /// full disk or another process holding the file) leaves no connection that answers as if
+    /// it were the database: every call fails as unavailable (a 503) while writes are still
+    /// logged, and a later call opens the file again and finds everything.
+    #[tokio::test]
+    async fn a_failed_reopen_fails_calls_as_unavailable_until_a_retry_opens_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DuckDbStore::open(dir.path()).unwrap();
+        store.migrate().await.unwrap();
+        store.write(events(0, 3)).await.unwrap();
+        assert_eq!(count(&store).await.unwrap(), 3);
+        let inner = store.inner.clone();
+        inner
+            .with_settled(|w, _| w.conn.execute_batch("CHECKPOINT").map_err(err))
+            .unwrap();
+        // The file goes away while the instance is open, and something else is in its place.
+        let file = dir.path().canonicalize().unwrap().join(DB_FILE);
+        let aside = file.with_extension("aside");
+        std::fs::rename(&file, &aside).unwrap();
+        std::fs::write(&file, vec![b'x'; 8192]).unwrap();
+        {
+            let mut w = inner.writer.lock().unwrap();
+            let r = inner.reopen(&mut w, &file);
+            assert!(
+                matches!(r, Err(NotReopened::Failed(_))),
+                "the open must fail here: {r:?}"
+            );
+        }
+        for (what, r) in [
+            ("ping", store.ping().await.map(|()| 0)),
+            ("query", count(&store).await),
+            ("audit", store.list_audit(None, 10).await.map(|a| a.len() as i64)),
+        ] {
+            assert!(
+                matches!(&r, Err(StoreError::Unavailable(_))),
+                "{what} while the database is closed: {r:?}"
+            );
+        }
+        // Writes are still logged, durably: acknowledged.
+        assert_eq!(store.write(events(3, 2)).await.unwrap().inserted, 2);
+        assert!(inner.reopens.load(std::sync::atomic::Ordering::Relaxed) == 0);
+        // The file is back: the next calls open it again (after the retry interval).
+        std::fs::remove_file(&file).unwrap();
+        std::fs::rename(&aside, &file).unwrap();
+        let started = std::time::Instant::now();
+        let n = loop {
+            match count(&store).await {
+                Ok(n) => break n,
+                Err(e) => {
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(10),
+                        "never reopened: {e}"
+                    );
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        };
+        assert_eq!(n, 5, "every acknowledged write after the reopen");
+        assert_eq!(
+            store.write(events(0, 5)).await.unwrap().inserted,
+            0,
+            "dedupe kept"
+        );
+        store.ping().await.unwrap();
+    }
+
+    /// The reopen runs with the writer and the intake log held: waiting there for a long query
+    /// or a backup's export would stall every write behind it. It takes every connection of the
+    /// instance without waiting, or leaves the instance alone (the next failing call retries).
+    #[test]
+    fn a_reopen_never_waits_for_a_connection_in_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DuckDbStore::open(dir.path()).unwrap();
+        let inner = store.inner.clone();
+        let path = inner.path.clone().unwrap();
+        let reopen = |inner: &std::sync::Arc<Inner>| {
+            let (inner, path) = (inner.clone(), path.clone());
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let mut w = inner.writer.lock().unwrap();
+                let _ = tx.send(inner.reopen(&mut w, &path).map_err(|e| format!("{e:?}")));
+            });
+            rx.recv_timeout(std::time::Duration::from_secs(10))
+                .expect("the reopen waited for a connection in use (with the writer and the log held)")
+        };
+        {
+            let _query = inner.readers[2].lock().unwrap();
+            let r = reopen(&inner);
+            assert!(
+                matches!(&r, Err(e) if e.contains("Busy")),
+                "a query in progress: {r:?}"
+            );
+        }
+        {
+            let _backup = inner.instance.read().unwrap();
+            let r = reopen(&inner);
+            assert!(
+                matches!(&r, Err(e) if e.contains("Busy")),
+                "a backup in progress: {r:?}"
+            );
+        }
+        assert!(
+            !inner.is_closed(),
+            "nothing was swapped: the instance is as it was"
+        );
+        assert!(reopen(&inner).is_ok(), "nothing in use: reopened");
+        for r in &inner.readers {
+            r.lock()
+                .unwrap()
+                .execute_batch("SELECT count(*) FROM intake_state")
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn reopens_back_off_while_they_follow_each_other() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut b = Backoff::default();
+        assert!(b.ready(t0), "the first reopen runs at once");
+        b.attempted(t0);
+        assert!(!b.ready(ms(499)) && b.ready(ms(500)));
+        b.attempted(ms(500));
+        assert!(
+            !b.ready(ms(1499)) && b.ready(ms(1500)),
+            "1 s after a quick second"
+        );
+        let mut at = 1500;
+        for _ in 0..10 {
+            b.attempted(ms(at));
+            at += REOPEN_RETRY_MAX.as_millis() as u64;
+        }
+        assert!(
+            b.ready(ms(at)) && !b.ready(ms(at - 1)),
+            "at most REOPEN_RETRY_MAX"
+        );
+        b.attempted(ms(at + 21_000));
+        assert!(b.ready(ms(at + 21_500)), "after a calm spell: REOPEN_RETRY again");
+    }
 
     #[test]
     fn settings_parse_and_refuse_by_name() {

@@ -15,13 +15,15 @@ use ::duckdb::{Connection, params};
 use super::intake::{BACKLOG_WAIT, IntakeLog, LOAD_ROWS, MAX_PENDING_ROWS, Record, Taken};
 use super::keys::{self, KeySet};
 use super::scan::{SCAN_FUNCTION, ScanSlot};
-use super::{EVENT_COLUMN_NAMES, Inner, KEYED_EVENT_COLUMN_NAMES, Writer, err, lock, sql};
+use super::{EVENT_COLUMN_NAMES, Inner, KEYED_EVENT_COLUMN_NAMES, Writer, connection, err, lock, sql};
 use crate::store::{EventRow, StoreError, WriteBatch, WriteReport, common};
 
 /// The log's directory inside the data directory.
 pub const INTAKE_DIR: &str = "intake";
 /// How often the idle loader looks at the log's age.
 const LOADER_TICK: Duration = Duration::from_millis(100);
+/// Failed loads in a row between two warnings in the log (one a second: one line a minute).
+const LOADER_FAILURES_PER_LOG: u64 = 60;
 
 /// The log and the signals around it, shared with the loader thread (which holds no strong
 /// reference to the store, so dropping the store ends it).
@@ -83,6 +85,9 @@ pub fn spawn(inner: &Arc<Inner>) {
 }
 
 fn run_loader(intake: &Intake, store: &Weak<Inner>) {
+    // Failures in a row: the first is logged, then one in LOADER_FAILURES_PER_LOG (a full disk
+    // fails every round until space returns).
+    let mut failures = 0u64;
     loop {
         {
             let Ok(mut log) = intake.log.lock() else { return };
@@ -97,10 +102,20 @@ fn run_loader(intake: &Intake, store: &Weak<Inner>) {
             return;
         }
         let Some(inner) = store.upgrade() else { return };
-        if let Err(e) = inner.load_pending() {
-            tracing::warn!(error = %e, "duckdb: loading the intake log failed; retrying in 1 s");
-            drop(inner);
-            std::thread::sleep(Duration::from_secs(1));
+        match inner.load_pending() {
+            Ok(()) if failures > 0 => {
+                tracing::info!(failures, "duckdb: loading the intake log works again");
+                failures = 0;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                failures += 1;
+                if failures % LOADER_FAILURES_PER_LOG == 1 {
+                    tracing::warn!(error = %e, failures, "duckdb: loading the intake log failed; retrying every second");
+                }
+                drop(inner);
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
     }
 }
@@ -177,7 +192,7 @@ impl Inner {
                 return Ok(log);
             }
         }
-        let mut w = lock(&self.writer)?;
+        let mut w = self.writer()?;
         let mut log = lock(&self.intake.log)?;
         ensure_keys(&mut w, &mut log)?;
         drop(w);
@@ -188,7 +203,7 @@ impl Inner {
     /// acknowledged before the call is in DuckDB (a load already running is waited for: it
     /// holds the writer).
     pub(super) fn load_pending(&self) -> Result<(), StoreError> {
-        let mut w = lock(&self.writer)?;
+        let mut w = self.writer()?;
         let taken = lock(&self.intake.log)?.take();
         let (result, taken) = insert_taken(&mut w, taken);
         let mut log = lock(&self.intake.log)?;
@@ -220,7 +235,7 @@ impl Inner {
         &self,
         f: impl FnOnce(&mut Writer, &mut IntakeLog) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut w = lock(&self.writer)?;
+        let mut w = self.writer()?;
         let mut log = lock(&self.intake.log)?;
         let result = settle_locked(&mut w, &mut log).and_then(|()| f(&mut w, &mut log));
         if let Err(e) = &result {
@@ -238,7 +253,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.intake.closed.store(true, Ordering::Release);
         self.intake.changed.notify_all();
-        if let (Ok(w), Ok(mut log)) = (self.writer.get_mut(), self.intake.log.lock())
+        // A closed database (a failed reopen) has only stand-ins: the log keeps everything.
+        if !self.is_closed()
+            && let (Ok(w), Ok(mut log)) = (self.writer.get_mut(), self.intake.log.lock())
             && let Err(e) = settle_locked(w, &mut log)
         {
             tracing::warn!(error = %e, "duckdb: loading the intake log at close failed; it is replayed at the next open");
@@ -296,7 +313,11 @@ fn insert_taken(w: &mut Writer, mut taken: Taken) -> (Result<(), StoreError>, Ta
     let threads = if records.is_empty() { 1 } else { w.threads() };
     let toggle = threads > 1 && w.conn.execute_batch("SET threads = 1").is_ok();
     let result = insert_records(w, &records);
-    if toggle && let Err(e) = w.conn.execute_batch(&format!("SET threads = {threads}")) {
+    if toggle
+        && let Err(e) = w.conn.execute_batch(&format!("SET threads = {threads}")).map_err(err)
+        // An invalidated instance refuses it too: it is reopened with its settings anew.
+        && !connection::is_fatal(&e)
+    {
         tracing::warn!(error = %e, threads, "duckdb: cannot restore the thread count after a load");
     }
     if let Ok(mut slot) = w.scan.lock() {
