@@ -735,3 +735,29 @@ fn reading_a_project_without_events_warns_and_names_the_others() {
     assert!(!err.contains("warning"), "{err}");
     assert!(out.contains('2'), "{out}");
 }
+
+/// A command on a data directory that `footfall serve` is using is refused with a message that
+/// says what to do (it was DuckDB's "Could not set lock on file"); the directory's lock also
+/// covers the moments when the store reopens its database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_in_use_is_refused_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = common::config(
+        &data.display().to_string(),
+        &common::unique("busy"),
+        &common::unique("wk"),
+    );
+    let serving = common::Process::spawn(dir.path(), "busy", &config);
+    let spec = dir.path().join("q.yaml");
+    std::fs::write(&spec, "kind: events\nmetrics: [count]\n").unwrap();
+    let (ok, _, err) = footfall(&["query", spec.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    assert!(!ok, "a second process opened the data directory");
+    assert!(
+        err.contains("is in use by another process") && err.contains("admin API"),
+        "{err}"
+    );
+    drop(serving);
+    let (ok, _, err) = footfall(&["query", spec.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    assert!(ok, "free again once serve is gone: {err}");
+}

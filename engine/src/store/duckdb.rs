@@ -53,6 +53,7 @@
 //! restored store continues the intake log's sequence numbers.
 
 mod connection;
+mod dir_lock;
 mod intake;
 mod keys;
 mod loader;
@@ -105,6 +106,8 @@ struct Inner {
     instance: RwLock<()>,
     /// How often the invalidated instance was reopened (see [`connection`]).
     reopens: AtomicU64,
+    /// The data directory's lock, held while the store lives (see [`dir_lock`]).
+    _dir_lock: Option<std::fs::File>,
     /// Whether the instance is closed and not open again yet (a reopen failed): the writer and
     /// the readers are stand-ins, and every call fails as unavailable (see [`connection`]).
     /// Changed with the writer and every reader held.
@@ -178,6 +181,7 @@ impl DuckDbStore {
         if let Some(inner) = open.get(&path).and_then(Weak::upgrade) {
             return Ok(Self { inner });
         }
+        let dir_lock = dir_lock::acquire(&dir)?;
         let conn = Connection::open(&path).map_err(|e| {
             StoreError::Config(format!("cannot open the DuckDB database {}: {e}", path.display()))
         })?;
@@ -186,6 +190,7 @@ impl DuckDbStore {
             Some(path.clone()),
             Some(dir.join(loader::INTAKE_DIR)),
             settings,
+            Some(dir_lock),
         )?;
         open.insert(path, Arc::downgrade(&store.inner));
         Ok(store)
@@ -194,7 +199,7 @@ impl DuckDbStore {
     /// A private in-memory database (tests, demos): gone when the store is dropped.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(err)?;
-        Self::from_connection(conn, None, None, Settings::new())
+        Self::from_connection(conn, None, None, Settings::new(), None)
     }
 
     /// Sets DuckDB up, replays the intake log in `log_dir` (`None`: no file) and starts its
@@ -204,6 +209,7 @@ impl DuckDbStore {
         path: Option<PathBuf>,
         log_dir: Option<PathBuf>,
         settings: Settings,
+        dir_lock: Option<std::fs::File>,
     ) -> Result<Self, StoreError> {
         connection::apply_settings(&conn, &settings)?;
         let loaded_seq = loader::prepare_state(&conn)?;
@@ -237,6 +243,7 @@ impl DuckDbStore {
             settings,
             instance: RwLock::new(()),
             reopens: AtomicU64::new(0),
+            _dir_lock: dir_lock,
             closed: AtomicBool::new(false),
         });
         // What the log holds beyond DuckDB (a crash before its load) is loaded before any use.
