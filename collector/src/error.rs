@@ -170,10 +170,14 @@ impl ApiError {
     }
 }
 
+/// Server errors logged by [`ApiError::into_response`], sampled (see [`crate::log_sample`]).
+static FAILURES: std::sync::LazyLock<crate::log_sample::Sampler> = std::sync::LazyLock::new(Default::default);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let mut body = json!({ "error": self.code(), "message": self.to_string() });
+        let code = self.code();
+        let mut body = json!({ "error": code, "message": self.to_string() });
         let retry_after = match &self {
             ApiError::Overloaded { retry_after }
             | ApiError::StoreUnavailable { retry_after, .. }
@@ -184,8 +188,11 @@ impl IntoResponse for ApiError {
             body["accepted"] = json!(batch.accepted);
             body["rejected"] = json!(batch.rejected);
         }
-        if status.is_server_error() {
-            tracing::warn!(status = status.as_u16(), error = %body["message"], "request failed");
+        if status.is_server_error()
+            && let Some(suppressed) = FAILURES.admit(code, std::time::Instant::now())
+        {
+            // An outage fails every request alike: one line per kind per 10 s, with the count.
+            tracing::warn!(status = status.as_u16(), error = %body["message"], suppressed, "request failed");
         }
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = retry_after {

@@ -38,6 +38,7 @@ pub mod demo;
 pub mod error;
 pub mod import;
 pub mod ingest;
+pub mod log_sample;
 pub mod metrics;
 pub mod privacy;
 pub mod routes;

@@ -204,6 +204,20 @@ async fn disk_full_gets_503_and_recovers_without_restart() {
     );
     assert_eq!(ready_body["error"], "store_unavailable");
 
+    // Twelve failed requests of one kind are one log line (sampled: at most one a kind per 10 s,
+    // with the count held back), not one per request twice over (our line and the trace layer's).
+    {
+        let log = log.lock().unwrap();
+        let failed = log.lines().filter(|l| l.contains("request failed")).count();
+        assert!(
+            (1..=2).contains(&failed),
+            "{failed} 'request failed' lines: {log}"
+        );
+        assert!(
+            !log.contains("response failed"),
+            "the trace layer logs 5xx too: {log}"
+        );
+    }
     let write_errors = common::metric(&collector.url("/metrics"), "footfall_store_write_errors_total").await;
     assert!(
         write_errors >= 10.0,

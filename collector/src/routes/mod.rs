@@ -23,7 +23,7 @@ use axum::Router;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use axum::routing::MethodRouter;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::state::AppState;
 
@@ -138,6 +138,8 @@ pub fn app(state: AppState) -> Router {
         .merge(public)
         .layer(axum::middleware::map_response(common_headers))
         .layer(axum::middleware::from_fn(admin_no_store))
-        .layer(TraceLayer::new_for_http())
+        // 5xx answers are logged once, sampled, with their message by `ApiError` (error.rs);
+        // the trace layer's own line for each would double an outage's log volume.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(state)
 }
