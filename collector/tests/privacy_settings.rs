@@ -217,8 +217,10 @@ async fn admin_api_reads_changes_validates_and_audits() {
         (r.status, r.body["error"].as_str()),
         (412, Some("precondition_failed"))
     );
+    // A list of tags matches when one does (RFC 9110).
+    let listed = format!("{first_etag}, {etag}");
     let fresh = admin("PUT", "/v1/admin/projects/shop/privacy", None)
-        .header(header::IF_MATCH, &etag)
+        .header(header::IF_MATCH, &listed)
         .body(Body::from(
             r#"{"respect_dnt": false, "property_deny_list": null}"#,
         ))

@@ -362,10 +362,14 @@ impl Registry {
                     .map_err(|e| UpdateError::Invalid(e.to_string()))?
             }
         };
-        if let Some(tag) = if_match.map(str::trim).filter(|t| *t != "*")
-            && tag != current.etag
+        // A list of tags, or `*` (RFC 9110): any one matching lets the update through.
+        if let Some(tags) = if_match.map(str::trim)
+            && !tags
+                .split(',')
+                .map(str::trim)
+                .any(|t| t == "*" || t == current.etag)
         {
-            return Err(UpdateError::Conflict(tag.to_string()));
+            return Err(UpdateError::Conflict(tags.to_string()));
         }
         let old_json = serde_json::to_value(&current.settings).unwrap_or_default();
         let mut new_json = old_json.clone();
