@@ -194,11 +194,52 @@ fn objects_table(items: &[Value]) -> Table {
                 .collect()
         })
         .collect();
-    Table {
+    let mut t = Table {
         columns,
         rows,
         notes: Vec::new(),
+    };
+    expand_step_lists(&mut t);
+    t
+}
+
+/// A column whose cells are lists of funnel steps (`[{name, persons, …}]`, a funnel's
+/// `breakdown` rows) becomes one column per step with its `persons`: a row per breakdown value
+/// that reads across, instead of the steps as a JSON cell.
+fn expand_step_lists(t: &mut Table) {
+    let is_steps = |v: &Value| {
+        v.as_array().is_some_and(|a| {
+            !a.is_empty()
+                && a.iter()
+                    .all(|s| s.get("name").is_some_and(Value::is_string) && s.get("persons").is_some())
+        })
+    };
+    let Some(c) = (0..t.columns.len()).find(|&c| {
+        t.rows.iter().all(|r| r[c].is_null() || is_steps(&r[c])) && t.rows.iter().any(|r| is_steps(&r[c]))
+    }) else {
+        return;
+    };
+    let mut names: Vec<String> = Vec::new();
+    for r in &t.rows {
+        for s in r[c].as_array().into_iter().flatten() {
+            let name = cell(&s["name"]);
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
     }
+    for r in &mut t.rows {
+        let steps = r.remove(c);
+        let persons = |name: &str| {
+            steps
+                .as_array()
+                .and_then(|a| a.iter().find(|s| cell(&s["name"]) == name))
+                .map_or(Value::Null, |s| s["persons"].clone())
+        };
+        let cells: Vec<Value> = names.iter().map(|n| persons(n)).collect();
+        r.splice(c..c, cells);
+    }
+    t.columns.splice(c..=c, names);
 }
 
 fn scalar_notes(m: &Map<String, Value>, skip: &[&str]) -> Vec<(String, Value)> {
@@ -362,6 +403,17 @@ impl Table {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn funnel_breakdowns_read_across_their_steps() {
+        let step = |name: &str, persons: u64| json!({"name": name, "persons": persons, "step": 1});
+        let funnel = json!({"kind": "funnel", "conversion_rate": 0.1, "steps": [step("view", 30), step("buy", 3)],
+            "breakdown": [{"value": "Chrome", "conversion_rate": 0.1, "steps": [step("view", 20), step("buy", 2)]},
+                          {"value": "Safari", "conversion_rate": 0.1, "steps": [step("view", 10), step("buy", 1)]}]});
+        let t = to_table(&funnel);
+        assert_eq!(t.columns, ["value", "conversion_rate", "view", "buy"]);
+        assert_eq!(t.rows[1], vec![json!("Safari"), json!(0.1), json!(10), json!(1)]);
+    }
 
     #[test]
     fn time_series_are_a_row_per_bucket() {
