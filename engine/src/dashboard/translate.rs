@@ -213,7 +213,7 @@ fn fill_buckets(
             _ => Value::Null,
         })
         .collect();
-    for id in frame.buckets(iv) {
+    for id in frame.buckets(iv)? {
         let label = bucket_label(id, iv);
         rows.push(have.remove(&label).unwrap_or_else(|| {
             let mut r = vec![Value::from(label)];

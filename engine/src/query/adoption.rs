@@ -81,7 +81,7 @@ pub async fn get_feature_adoption(
         text_eq_sql(sql, &prop, &q.feature)?
     );
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);
-    let ids = p.frame.buckets(Interval::Day);
+    let ids = p.frame.buckets(Interval::Day)?;
     let first = ids.first().copied().unwrap_or(0);
     let mut daily: Vec<AdoptionDay> = ids
         .iter()

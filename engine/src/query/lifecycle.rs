@@ -111,7 +111,7 @@ pub async fn get_lifecycle(
     }
     let p = Prepared::new(store, ctx, &q.scope()).await?;
     let sql = &p.sql;
-    let ids = p.frame.buckets(q.interval);
+    let ids = p.frame.buckets(q.interval)?;
     let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
         return Ok(LifecycleResult {
             interval: q.interval,
@@ -204,7 +204,7 @@ pub async fn get_stickiness(
     };
     let p = Prepared::new(store, ctx, &q.scope()).await?;
     let sql = &p.sql;
-    let ids = p.frame.buckets(q.interval);
+    let ids = p.frame.buckets(q.interval)?;
     let m = event_match_sql(sql, &q.event)?;
     let period = p.frame.bucket_sql(sql, "ts", q.interval);
     let day = p.frame.bucket_sql(sql, "ts", Interval::Day);

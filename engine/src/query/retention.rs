@@ -118,7 +118,7 @@ pub async fn get_retention(
     }
     let p = Prepared::new(store, ctx, &q.scope()).await?;
     let sql = &p.sql;
-    let ids = p.frame.buckets(q.period);
+    let ids = p.frame.buckets(q.period)?;
     let n = q.periods as i64;
     let bucket = p.frame.bucket_sql(sql, "ts", q.period);
     let start_m = event_match_sql(sql, &q.start_event)?;

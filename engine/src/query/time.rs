@@ -215,16 +215,41 @@ impl Frame {
         }
     }
 
-    /// Every bucket id overlapping the range, in order.
-    pub fn buckets(&self, interval: Interval) -> Vec<i64> {
+    /// Every bucket id overlapping the range, in order; more than [`MAX_BUCKETS`] is refused
+    /// with a message that suggests a coarser interval (an hourly trend over years would
+    /// answer hundreds of thousands of points no chart can show).
+    pub fn buckets(&self, interval: Interval) -> Result<Vec<i64>, QueryError> {
         if self.to_ms <= self.from_ms {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        (self.bucket_of(self.from_ms, interval)..=self.bucket_of(self.to_ms - 1, interval)).collect()
+        let (first, last) = (
+            self.bucket_of(self.from_ms, interval),
+            self.bucket_of(self.to_ms - 1, interval),
+        );
+        let n = last - first + 1;
+        if n > MAX_BUCKETS {
+            return Err(QueryError::Invalid(format!(
+                "the range makes {n} {} buckets, more than {MAX_BUCKETS}: use a coarser interval or a shorter range",
+                interval_name(interval)
+            )));
+        }
+        Ok((first..=last).collect())
     }
 
     pub fn label(&self, id: i64, interval: Interval) -> String {
         bucket_label(id, interval)
+    }
+}
+
+/// Most buckets a query answers (10,000: 416 days of hours, 27 years of days).
+pub const MAX_BUCKETS: i64 = 10_000;
+
+fn interval_name(interval: Interval) -> &'static str {
+    match interval {
+        Interval::Hour => "hourly",
+        Interval::Day => "daily",
+        Interval::Week => "weekly",
+        Interval::Month => "monthly",
     }
 }
 
@@ -310,13 +335,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn more_than_max_buckets_is_refused_with_advice() {
+        let now = parse_bound("2026-10-15T12:00:00Z", Zone::Utc, 0, false).unwrap();
+        let years = Frame::resolve(Some("2010-01-01"), Some("today"), Zone::Utc, now).unwrap();
+        let e = years.buckets(Interval::Hour).unwrap_err().to_string();
+        assert!(e.contains("hourly") && e.contains("coarser interval"), "{e}");
+        assert_eq!(
+            years.buckets(Interval::Day).unwrap().len(),
+            6132,
+            "days of the same range are fine"
+        );
+        let edge = Frame::new(0, MAX_BUCKETS * HOUR, Zone::Utc).unwrap();
+        assert_eq!(edge.buckets(Interval::Hour).unwrap().len() as i64, MAX_BUCKETS);
+        let over = Frame::new(0, MAX_BUCKETS * HOUR + 1, Zone::Utc).unwrap();
+        assert!(over.buckets(Interval::Hour).is_err());
+    }
+
+    #[test]
     fn bounds_and_buckets() {
         let now = parse_bound("2026-10-15T12:00:00Z", Zone::Utc, 0, false).unwrap();
         let f = Frame::resolve(Some("7_days_ago"), Some("today"), Zone::Utc, now).unwrap();
         assert_eq!(ms_to_rfc3339(f.from_ms), "2026-10-08T00:00:00.000Z");
         assert_eq!(ms_to_rfc3339(f.to_ms), "2026-10-16T00:00:00.000Z");
-        assert_eq!(f.buckets(Interval::Day).len(), 8);
-        let w = f.buckets(Interval::Week);
+        assert_eq!(f.buckets(Interval::Day).unwrap().len(), 8);
+        let w = f.buckets(Interval::Week).unwrap();
         assert_eq!(bucket_label(w[0], Interval::Week), "2026-10-05");
         assert_eq!(
             f.bucket_start(w[1], Interval::Week),
@@ -335,7 +377,7 @@ mod tests {
         let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap();
         assert_eq!(z.day_start(d + Duration::days(1)) - z.day_start(d), 23 * HOUR);
         let f = Frame::new(z.day_start(d), z.day_start(d + Duration::days(2)), z).unwrap();
-        assert_eq!(f.buckets(Interval::Day).len(), 2);
+        assert_eq!(f.buckets(Interval::Day).unwrap().len(), 2);
         assert_eq!(
             f.bucket_of(z.day_start(d) + 23 * HOUR, Interval::Day),
             f.bucket_of(z.day_start(d), Interval::Day) + 1

@@ -143,7 +143,7 @@ pub async fn get_trends(
     q: &TrendsQuery,
 ) -> Result<TrendsResult, QueryError> {
     let p = Prepared::new(store, ctx, &q.scope()).await?;
-    let ids = p.frame.buckets(q.interval);
+    let ids = p.frame.buckets(q.interval)?;
     let buckets: Vec<String> = ids.iter().map(|id| bucket_label(*id, q.interval)).collect();
     let m = event_match_sql(&p.sql, &q.event)?;
     let series = match &q.metric {
