@@ -328,35 +328,14 @@ impl Inner {
 mod tests {
     use super::*;
     use crate::store::duckdb::{DB_FILE, DuckDbStore};
-    use crate::store::{EventRow, Store, WriteBatch};
+    use crate::store::{Store, WriteBatch};
 
+    /// Events `m{from}`… of project `p` (the intake log tests' rows).
     fn events(from: usize, n: usize) -> WriteBatch {
-        let events = (from..from + n)
-            .map(|i| EventRow {
-                project_id: "p".into(),
-                message_id: format!("m{i}"),
-                kind: "track".into(),
-                event: "Signed Up".into(),
-                ts: 1_700_000_000_000 + i as i64,
-                received_at: 1_700_000_000_500,
-                sent_at: None,
-                original_timestamp: None,
-                anonymous_id: Some(format!("a{i}")),
-                user_id: None,
-                session_id: None,
-                group_id: None,
-                browser: None,
-                os: None,
-                device_type: None,
-                is_bot: false,
-                ip: None,
-                properties: "{}".into(),
-                traits: "{}".into(),
-                context: "{}".into(),
-            })
-            .collect();
         WriteBatch {
-            events,
+            events: (from..from + n)
+                .map(crate::store::duckdb::intake::tests::event)
+                .collect(),
             ..WriteBatch::default()
         }
     }

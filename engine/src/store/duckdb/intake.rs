@@ -735,4 +735,4 @@ fn decode_view(bytes: &[u8]) -> Option<BatchView<'_>> {
 
 #[cfg(test)]
 #[path = "intake_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -3,7 +3,7 @@
 use super::*;
 use crate::store::WriteBatch;
 
-fn event(i: usize) -> EventRow {
+pub(in crate::store::duckdb) fn event(i: usize) -> EventRow {
     EventRow {
         project_id: "p".into(),
         message_id: format!("m{i}"),
