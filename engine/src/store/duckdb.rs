@@ -38,9 +38,10 @@
 //! stored, in resumable chunks of rows.
 //!
 //! # Settings and fatal errors
-//! `duckdb:DIR?memory_limit=2GB&threads=2` opens the store with DuckDB settings, and a database
-//! instance that DuckDB invalidates after a fatal error (a checkpoint on a full disk) is closed
-//! and opened again by the store itself — see [`connection`].
+//! `duckdb:DIR?memory_limit=2GB&threads=2` opens the store with DuckDB settings (see
+//! [`settings`]), and a database instance that DuckDB invalidates after a fatal error (a
+//! checkpoint on a full disk) is closed and opened again by the store itself (see
+//! [`connection`]); the directory's lock keeps other processes out meanwhile (see [`dir_lock`]).
 //!
 //! # Backup and restore
 //! [`Store::backup`] loads what the intake log holds and opens a snapshot transaction on a
@@ -58,6 +59,7 @@ mod intake;
 mod keys;
 mod loader;
 mod scan;
+mod settings;
 mod values;
 
 use std::collections::HashMap;
@@ -70,10 +72,10 @@ use ::duckdb::{Connection, ToSql, params};
 use async_trait::async_trait;
 use serde_json::Value;
 
-pub use self::connection::{Settings, parse_settings};
 use self::intake::IntakeLog;
 use self::keys::KeySet;
 use self::loader::Intake;
+pub use self::settings::{Settings, parse_settings};
 use super::common::{self, EVENT_COLUMNS};
 use super::{
     AuditEntry, BackupReport, Dialect, EraseReport, EventRow, QueryResult, Store, StoreError, WriteBatch,
@@ -99,7 +101,7 @@ struct Inner {
     intake: Arc<Intake>,
     /// What replaying the intake log at open skipped as damaged (see `IntakeLog::damaged_bytes`).
     damaged_bytes: u64,
-    /// The location's DuckDB settings, applied at every open (see [`connection`]).
+    /// The location's DuckDB settings, applied at every open (see [`settings`]).
     settings: Settings,
     /// Held (shared) by whoever keeps a connection of the instance outside `writer` and
     /// `readers` (a backup); a reopen takes it exclusively (see [`connection`]).
@@ -162,7 +164,7 @@ impl DuckDbStore {
         Self::open_with(dir, Settings::new())
     }
 
-    /// [`Self::open`] with DuckDB settings (`(name, value)`, see [`connection`]), applied when
+    /// [`Self::open`] with DuckDB settings (`(name, value)`, see [`settings`]), applied when
     /// the file is opened (a directory already open in this process keeps its settings).
     pub fn open_with(dir: impl AsRef<Path>, settings: Settings) -> Result<Self, StoreError> {
         let dir = dir.as_ref();
@@ -211,7 +213,7 @@ impl DuckDbStore {
         settings: Settings,
         dir_lock: Option<std::fs::File>,
     ) -> Result<Self, StoreError> {
-        connection::apply_settings(&conn, &settings)?;
+        settings::apply_settings(&conn, &settings)?;
         let loaded_seq = loader::prepare_state(&conn)?;
         let log = IntakeLog::open(log_dir.clone(), loaded_seq).map_err(|e| {
             StoreError::Unavailable(format!("duckdb: cannot read the intake log in {log_dir:?}: {e}"))
