@@ -1,5 +1,6 @@
 //! The intake log on its own: format, replay, torn records, segments.
 
+use super::format::{BatchView, decode_view, encode_batch};
 use super::*;
 use crate::store::WriteBatch;
 

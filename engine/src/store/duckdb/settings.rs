@@ -10,7 +10,7 @@
 
 use ::duckdb::Connection;
 
-use super::err;
+use super::{Writer, err};
 use crate::store::StoreError;
 
 /// WAL size that triggers an automatic checkpoint (DuckDB's default is 16 MB). Frequent small
@@ -55,6 +55,17 @@ pub fn apply_settings(conn: &Connection, settings: &Settings) -> Result<(), Stor
             .map_err(|e| StoreError::Config(format!("duckdb: the setting {name} = {value:?}: {e}")))?;
     }
     Ok(())
+}
+
+impl Writer {
+    /// DuckDB's configured `threads` (1 if it cannot be read: then loads leave it alone).
+    pub(super) fn threads(&mut self) -> i64 {
+        *self.threads.get_or_insert_with(|| {
+            self.conn
+                .query_row("SELECT current_setting('threads')", [], |r| r.get::<_, i64>(0))
+                .unwrap_or(1)
+        })
+    }
 }
 
 #[cfg(test)]
