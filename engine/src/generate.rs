@@ -14,6 +14,8 @@
 //!   before it carry only the anonymous id, so person resolution must merge them.
 //! * **Signed-up users**: `sign_in`, `feature_used` (`feature_name` Zipf-distributed over eight
 //!   features, `feature_version`), `purchase` (`amount`, `currency`, `items`), `error`.
+//! * **Campaigns**: page views referred by the search ad or the launch post carry
+//!   `context.campaign` (`source`/`medium`/`name`, as the browser SDK sends from UTM parameters).
 //! * **Bots** (~3% of sessions): page views flagged `is_bot` with a crawler browser.
 //! * **Retries**: a small share of events is emitted twice with the same message id (the store
 //!   must keep one).
@@ -23,7 +25,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::store::{EventRow, IdentityLink, Store, StoreError, WriteBatch};
 
@@ -433,7 +435,19 @@ impl Generator {
         r.properties =
             json!({"url": format!("https://example.com{path}"), "path": path, "referrer": referrer})
                 .to_string();
-        r.context = json!({"page": {"path": path}, "locale": "en-US"}).to_string();
+        // Visitors from the search ad and the launch post carry UTM parameters: the browser SDK
+        // puts them in `context.campaign` (no random draw, so the rest of the data is unchanged).
+        let campaign = match referrer {
+            "https://google.com" => json!({"source": "google", "medium": "cpc", "name": "brand"}),
+            "https://twitter.com" => json!({"source": "twitter", "medium": "social", "name": "launch"}),
+            _ => Value::Null,
+        };
+        r.context = if campaign.is_null() {
+            json!({"page": {"path": path}, "locale": "en-US"})
+        } else {
+            json!({"page": {"path": path}, "locale": "en-US", "campaign": campaign})
+        }
+        .to_string();
         r
     }
 

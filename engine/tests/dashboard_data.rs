@@ -219,6 +219,31 @@ async fn check_example(store: &dyn Store, today: i64) {
             })
             .collect()
     };
+    // Visitors per campaign source: the landing page views that carry a campaign.
+    let links: HashMap<&str, &str> = batch
+        .links
+        .iter()
+        .map(|l| (l.anonymous_id.as_str(), l.user_id.as_str()))
+        .collect();
+    let mut by_source: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for e in batch
+        .events
+        .iter()
+        .filter(|e| !e.is_bot && e.event == "page_view")
+    {
+        let context: Value = serde_json::from_str(&e.context).unwrap();
+        if let (Some(source), true) = (context["campaign"]["source"].as_str(), e.ts >= from30) {
+            let anon = e.anonymous_id.as_deref().unwrap_or_default();
+            let person = e.user_id.as_deref().or(links.get(anon).copied()).unwrap_or(anon);
+            by_source.entry(source.into()).or_default().insert(person.into());
+        }
+    }
+    let want: BTreeMap<String, usize> = by_source.into_iter().map(|(k, s)| (k, s.len())).collect();
+    assert_eq!(want.len(), 2, "the dataset has two campaign sources: {want:?}");
+    let (cols, rows) = table(widget(&data, "visits_by_campaign"));
+    assert_eq!(cols, ["context.campaign.source", "visitors"]);
+    assert_eq!(as_map(rows), want);
+
     let (_, rows) = table(widget(&data, "purchases_by_currency"));
     assert_eq!(as_map(rows), per("purchase", "currency", false));
     let (cols, rows) = table(widget(&data, "feature_adoption"));

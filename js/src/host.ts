@@ -105,9 +105,18 @@ function retryAfter(r: Response): string | undefined {
   return isNaN(at) ? (v ?? undefined) : String(Math.max(0, Math.ceil((at - Date.now()) / 1000)));
 }
 
-/** `{url, path, referrer, search, title}` of the current page, as JSON. */
+/** `{url, path, referrer, search, title}` of the current page, as JSON, with `params`: the
+ * query's parameters as the browser's URL parser decodes them (the engine takes the campaign's
+ * UTM parameters from them and does not send them). */
 const pageInfo = (referrer: string | null = document.referrer): string =>
-  JSON.stringify({ path: location.pathname, referrer, search: location.search, title: document.title, url: location.href });
+  JSON.stringify({
+    path: location.pathname,
+    referrer,
+    search: location.search,
+    title: document.title,
+    url: location.href,
+    params: Object.fromEntries(new URLSearchParams(location.search)),
+  });
 
 function storageWorks(): boolean {
   try {

@@ -36,6 +36,29 @@ test('pushState / replaceState / popstate → one page view per URL change', asy
   await context.close();
 });
 
+test('UTM parameters of the current page → context.campaign (Segment-style), gone after navigating away', async () => {
+  r.collector.state.messages.length = 0;
+  const context = await r.browser.newContext();
+  const page = await openApp(r, context, { tracking: { flush_interval: 0.05 } });
+  await page.evaluate(() => {
+    history.pushState({}, '', '/pages/app.html?utm_source=news&utm_medium=e%2Dmail&utm_campaign=spring+sale&ref=1');
+    ff.track('on_landing');
+    history.pushState({}, '', '/pages/next');
+    ff.track('after_landing');
+    return ff.flush();
+  });
+  await r.collector.waitFor((s) => s.messages.some(isTrack('after_landing')), 10_000, 'after_landing');
+  const campaign = { source: 'news', medium: 'e-mail', name: 'spring sale' };
+  const [landing] = received(r, isTrack('on_landing'));
+  assert.deepEqual(landing.context.campaign, campaign);
+  const view = received(r, (m) => m.type === 'page' && m.properties.search?.includes('utm_source'));
+  assert.equal(view.length, 1, 'a page view for the landing URL');
+  assert.deepEqual(view[0].context.campaign, campaign);
+  const [later] = received(r, isTrack('after_landing'));
+  assert.equal(later.context.campaign, undefined);
+  await context.close();
+});
+
 test('autoPageViews: false → no automatic page views', async () => {
   r.collector.state.messages.length = 0;
   const context = await r.browser.newContext();

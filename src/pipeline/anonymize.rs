@@ -13,7 +13,8 @@
 //! - `property_deny_list`: keys removed from properties, traits, `context.page` and
 //!   `context.traits`.
 //! - `url_param_deny_list`: query parameters removed from `url`/`referrer` properties and from
-//!   `context.page.url`/`referrer`/`search`.
+//!   `context.page.url`/`referrer`/`search`; a denied `utm_X` also removes `context.campaign.X`
+//!   (see [`super::campaign`]).
 
 use super::patterns::PatternMatcher;
 use super::pii;
@@ -116,8 +117,9 @@ pub fn anonymize(msg: &mut Stamped, privacy: &PrivacyConfig, patterns: Option<&d
 }
 
 /// The context rules: `ip` truncated (or removed when it is not an address) and the property
-/// rules applied to the `page` object and to `traits` (where Segment's libraries put user
-/// traits; the collector checks them too).
+/// rules applied to the `page` object, to `traits` (where Segment's libraries put user traits;
+/// the collector checks them too) and to `campaign` (whose `X` also goes when `utm_X` is a denied
+/// URL parameter; an emptied campaign is removed).
 pub fn anonymize_context(
     ctx: &mut EventContext,
     privacy: &PrivacyConfig,
@@ -134,6 +136,7 @@ pub fn anonymize_context(
     if let Some(Value::Object(traits)) = ctx.extra.get_mut("traits") {
         anonymize_properties(traits, privacy, patterns);
     }
+    super::campaign::anonymize(&mut ctx.extra, privacy, patterns);
 }
 
 /// The property rules (deny list, URL parameters, PII scrubbing with the custom `patterns` in

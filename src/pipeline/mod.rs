@@ -5,7 +5,8 @@
 //! 3. consent ([`crate::consent`]): denied → dropped (`consent`); pending → held in memory.
 //! 4. [`enrich`]: ids, timestamp, session and caller context ([`enrich::stamp`], at track time,
 //!    so an event waiting for consent keeps its facts); library, super properties and consent
-//!    state are added when the message is written (`wire.rs`).
+//!    state are added when the message is written (`wire.rs`); the browser host adds the
+//!    page's [`campaign`] (UTM parameters) to the default context.
 //! 5. [`anonymize`] (+ [`pii`], [`patterns`], [`ip`], [`hash`]): IP truncation, user id
 //!    hashing, PII scrubbing (built-in detector and the custom patterns, matched by the host's
 //!    regex engine), deny lists.
@@ -24,6 +25,7 @@
 //! with a [`Rejected`] value; the core counts the drop and logs it.
 
 pub mod anonymize;
+pub mod campaign;
 pub mod enrich;
 pub mod hash;
 #[cfg(feature = "ip")]

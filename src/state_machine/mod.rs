@@ -324,7 +324,8 @@ impl Core {
     }
 
     /// Context merged into every message (the event's own context wins): the browser's
-    /// `userAgent`, `locale` and current `page`, an `app` object, ... Anonymized here, once (IP,
+    /// `userAgent`, `locale`, current `page` and its `campaign` ([`crate::pipeline::campaign`]),
+    /// an `app` object, ... Anonymized here, once (IP,
     /// page URL parameters, deny list, PII), like a message's own context. Messages already
     /// tracked keep the context that was in force when they were tracked.
     pub fn set_default_context(&mut self, mut context: EventContext) {

@@ -467,3 +467,68 @@ fn unchanged_settings_change_nothing() {
     assert_eq!(store.messages(), before);
     assert_eq!(core.stats().dropped_total(), 0);
 }
+
+#[test]
+fn the_pages_campaign_is_on_every_message_and_obeys_the_privacy_rules() {
+    // What the browser host sets: the page and the campaign of its UTM parameters.
+    let page = |search: &str, campaign: Value| {
+        let mut ctx = crate::event::EventContext {
+            page: json!({"url": format!("https://x.com/{search}"), "search": search})
+                .as_object()
+                .cloned()
+                .map(Into::into),
+            ..Default::default()
+        };
+        let params: crate::json::Map = json!(campaign).as_object().cloned().unwrap().into();
+        let campaign = crate::pipeline::campaign::from_params(&params);
+        if !campaign.is_empty() {
+            ctx.extra
+                .insert("campaign".into(), crate::json::Value::Object(campaign));
+        }
+        ctx
+    };
+    let (mut core, _) = make(json!({}));
+    core.set_default_context(page(
+        "?utm_source=news&utm_campaign=spring+sale&utm_term=shoes&utm_content=jane%40example.com",
+        json!({"utm_source": "news", "utm_campaign": "spring sale", "utm_term": "shoes",
+               "utm_content": "jane@example.com"}),
+    ));
+    core.track(Event::track("t"), T0 + 1);
+    let m = &sent(&mut core, T0 + 2)[0];
+    assert_eq!(
+        m.context.extra["campaign"],
+        json!({"source": "news", "name": "spring sale", "term": "shoes", "content": "jane@example.com"})
+    );
+
+    // The privacy team denies utm_term and turns PII scrubbing on: the campaign in force loses
+    // `term` and its decoded e-mail address, like the page's URL.
+    core.apply_server_settings(
+        settings(json!({"pii_scrubbing": true, "url_param_deny_list": ["utm_term"]})),
+        T0 + 3,
+    );
+    core.track(Event::track("t"), T0 + 4);
+    let m = &sent(&mut core, T0 + 5)[0];
+    assert_eq!(
+        m.context.extra["campaign"],
+        json!({"source": "news", "name": "spring sale", "content": crate::pipeline::pii::REDACTED})
+    );
+    assert!(
+        !m.context.page.as_ref().unwrap()["url"]
+            .as_str()
+            .unwrap()
+            .contains("utm_term")
+    );
+
+    // A page whose only UTM parameter is denied has no campaign; an event's own campaign wins.
+    core.set_default_context(page("?utm_term=boots", json!({"utm_term": "boots"})));
+    core.track(Event::track("t"), T0 + 6);
+    let mut own = Event::track("own");
+    own.context
+        .extra
+        .insert("campaign".into(), crate::json::Value::String("mine".into()));
+    core.set_default_context(page("?utm_source=x", json!({"utm_source": "x"})));
+    core.track(own, T0 + 7);
+    let ms = sent(&mut core, T0 + 8);
+    assert_eq!(ms[0].context.extra.get("campaign"), None);
+    assert_eq!(ms[1].context.extra["campaign"], "mine");
+}

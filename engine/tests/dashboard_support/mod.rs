@@ -60,7 +60,8 @@ fn row(
     }
 }
 
-/// The dataset: 40 visitors, each arriving on a past day (1..=27 days ago) through home →
+/// The dataset: 40 visitors, each arriving on a past day (1..=27 days ago) — two in three from
+/// a campaign (`context.campaign` of the landing page view: google/cpc, newsletter/email) — through home →
 /// pricing → click "Start free" → submit → sign_up (dropping at each step by `i % 5`), signed-up users
 /// coming back every other day to use features and every third day to buy; a few bot page views.
 /// All events lie between 10:00 and 13:00 UTC of past days, so day boundaries never cut through
@@ -83,6 +84,11 @@ pub fn dataset(project: &str, today: i64) -> WriteBatch {
             row(project, kind, ev, t0 + dt_min * 60_000, &anon, u, i)
         };
         push(&mut b, r("page", "page_view", 0, None), json!({"path": "/"}));
+        // Two visitors in three land from a campaign (what the browser SDK sends for UTM links).
+        let campaign = [Some(("google", "cpc")), Some(("newsletter", "email")), None][i % 3];
+        if let (Some((source, medium)), Some(landing)) = (campaign, b.events.last_mut()) {
+            landing.context = json!({"campaign": {"source": source, "medium": medium}}).to_string();
+        }
         push(
             &mut b,
             r("page", "page_view", 5, None),

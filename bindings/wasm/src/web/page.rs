@@ -1,8 +1,10 @@
 //! What the page looks like: `{url, path, referrer, search, title}` (read by the JS side on load
-//! and on every navigation), the user agent and locale — the default context of every message —
-//! and the page view events built from it.
+//! and on every navigation, with the query's decoded `params`, which become the page's
+//! `campaign`, see [`footfall::pipeline::campaign`]), the user agent and locale — the default
+//! context of every message — and the page view events built from it.
 
 use footfall::json::{Value, parse};
+use footfall::pipeline::campaign;
 use footfall::{Event, EventContext, Properties};
 
 /// The `url` of a page's `{url, path, referrer, search, title}`.
@@ -23,18 +25,32 @@ pub fn add_missing(properties: &mut Properties, from: &Properties) {
 /// The current page.
 pub struct PageState {
     pub info: Properties,
+    /// `context.campaign` (empty: none).
+    campaign: Properties,
     user_agent: Option<String>,
     locale: Option<String>,
 }
 
 impl PageState {
-    /// From the page's `{url, path, referrer, search, title}`.
+    /// From the page's `{url, path, referrer, search, title, params}`.
     pub fn new(info: Properties, user_agent: Option<String>, locale: Option<String>) -> PageState {
-        PageState {
-            info,
+        let mut page = PageState {
+            info: Properties::new(),
+            campaign: Properties::new(),
             user_agent,
             locale,
-        }
+        };
+        page.set(info);
+        page
+    }
+
+    /// The page's info without its `params`, which give the campaign.
+    fn set(&mut self, mut info: Properties) {
+        self.campaign = match info.remove("params") {
+            Some(Value::Object(params)) => campaign::from_params(&params),
+            _ => Properties::new(),
+        };
+        self.info = info;
     }
 
     /// `url`.
@@ -42,7 +58,7 @@ impl PageState {
         url(&self.info)
     }
 
-    /// Moves to the page `{url, path, referrer, search, title}` (JSON), in the same browser;
+    /// Moves to the page `{url, path, referrer, search, title, params}` (JSON), in the same browser;
     /// `false` (and nothing changes) when its URL is this page's.
     pub fn navigate(&mut self, page_json: &str) -> bool {
         let info = match parse(page_json) {
@@ -52,16 +68,21 @@ impl PageState {
         if url(&info) == self.url() {
             return false;
         }
-        self.info = info;
+        self.set(info);
         true
     }
 
-    /// The context every message gets: user agent, locale and this page.
+    /// The context every message gets: user agent, locale, this page and its campaign.
     pub fn context(&self) -> EventContext {
+        let mut extra = Properties::new();
+        if !self.campaign.is_empty() {
+            extra.insert("campaign".to_string(), Value::Object(self.campaign.clone()));
+        }
         EventContext {
             user_agent: self.user_agent.clone(),
             locale: self.locale.clone(),
             page: Some(self.info.clone()),
+            extra,
             ..EventContext::default()
         }
     }
