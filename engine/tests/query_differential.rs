@@ -92,6 +92,10 @@ fn specs() -> Vec<Value> {
         range(json!({"kind": "lifecycle", "event": "sign_in", "interval": "week"})),
         range(json!({"kind": "stickiness", "event": "feature_used", "interval": "week"})),
         range(
+            json!({"kind": "paths", "start": "page_view", "steps": 5, "node": "properties.path", "limit": 30}),
+        ),
+        range(json!({"kind": "paths", "start": "*", "steps": 3, "collapse_repeats": false, "limit": 50})),
+        range(
             json!({"kind": "events", "metrics": ["count"], "segment": {"criteria": {"did": {"event": "purchase", "min_count": 2}}}}),
         ),
     ]
@@ -153,6 +157,15 @@ async fn every_query_kind_agrees_across_backends() {
         base[13]
     );
     assert!(base[19]["count"].as_i64().unwrap() > 0, "{}", base[19]);
+    assert!(
+        base[24]["paths"][0]["steps"]
+            .as_array()
+            .is_some_and(|s| s.len() > 1)
+            && base[25]["persons"].as_i64() > Some(0),
+        "{} {}",
+        base[24],
+        base[25]
+    );
     for (name, other) in &results[1..] {
         for (i, (a, b)) in base.iter().zip(other).enumerate() {
             assert_eq!(

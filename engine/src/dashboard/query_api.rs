@@ -67,6 +67,7 @@ pub fn parse_query(mut spec: Value) -> Result<Query, DashboardError> {
         "segment" => Query::Segment(de(spec, &kind)?),
         "lifecycle" => Query::Lifecycle(de(spec, &kind)?),
         "stickiness" => Query::Stickiness(de(spec, &kind)?),
+        "paths" => Query::Paths(de(spec, &kind)?),
         "raw_events" => Query::RawEvents(de(spec, &kind)?),
         other => {
             return Err(DashboardError::Invalid(format!(
@@ -78,7 +79,7 @@ pub fn parse_query(mut spec: Value) -> Result<Query, DashboardError> {
 }
 
 /// The query kinds of [`Query`].
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 11] = [
     "events",
     "trends",
     "funnel",
@@ -88,5 +89,6 @@ pub const KINDS: [&str; 10] = [
     "segment",
     "lifecycle",
     "stickiness",
+    "paths",
     "raw_events",
 ];

@@ -4,7 +4,7 @@
 //!
 //! * **One spec type per query kind** ([`EventsQuery`], [`TrendsQuery`], [`FunnelQuery`],
 //!   [`RetentionQuery`], [`UserMetricsQuery`], [`FeatureAdoptionQuery`], [`SegmentQuery`],
-//!   [`LifecycleQuery`], [`StickinessQuery`], [`RawEventsQuery`]), serde in JSON and YAML, gathered in the tagged
+//!   [`LifecycleQuery`], [`StickinessQuery`], [`PathsQuery`], [`RawEventsQuery`]), serde in JSON and YAML, gathered in the tagged
 //!   [`Query`] (`{"kind": "funnel", ...}`). One entry point per kind returns a serializable
 //!   result, and [`run_query`] dispatches any [`Query`] to its [`QueryOutput`]: the CLI, the HTTP
 //!   API, dashboards and alerts are thin layers over it.
@@ -32,6 +32,7 @@ mod funnel_sql;
 pub mod lifecycle;
 pub mod mask;
 pub mod normalize;
+pub mod paths;
 pub mod raw_events;
 pub mod retention;
 pub mod rollup;
@@ -53,6 +54,7 @@ pub use funnel::{FunnelMode, FunnelQuery, FunnelResult, get_conversion_funnel};
 pub use lifecycle::{
     LifecycleQuery, LifecycleResult, StickinessQuery, StickinessResult, get_lifecycle, get_stickiness,
 };
+pub use paths::{PathCount, PathsQuery, PathsResult, get_paths};
 pub use raw_events::{RawEvent, RawEventsQuery, RawEventsResult, get_raw_events};
 pub use retention::{RetentionMode, RetentionQuery, RetentionResult, get_retention};
 pub use segments::{
@@ -140,6 +142,7 @@ pub enum Query {
     Segment(SegmentQuery),
     Lifecycle(LifecycleQuery),
     Stickiness(StickinessQuery),
+    Paths(PathsQuery),
     RawEvents(RawEventsQuery),
 }
 
@@ -166,6 +169,7 @@ pub enum QueryOutput {
     Segment(SegmentResult),
     Lifecycle(LifecycleResult),
     Stickiness(StickinessResult),
+    Paths(PathsResult),
     RawEvents(RawEventsResult),
 }
 
@@ -181,6 +185,7 @@ pub async fn run_query(store: &dyn Store, ctx: &QueryContext, q: &Query) -> Resu
         Query::Segment(s) => QueryOutput::Segment(segment_users(store, ctx, s).await?),
         Query::Lifecycle(s) => QueryOutput::Lifecycle(get_lifecycle(store, ctx, s).await?),
         Query::Stickiness(s) => QueryOutput::Stickiness(get_stickiness(store, ctx, s).await?),
+        Query::Paths(s) => QueryOutput::Paths(get_paths(store, ctx, s).await?),
         Query::RawEvents(s) => QueryOutput::RawEvents(get_raw_events(store, ctx, s).await?),
     })
 }
