@@ -6,8 +6,10 @@
 //! per series, trends' totals as a last row); an
 //! object holding a list of objects (e.g. funnel `steps`, retention `cohorts`: that list is the
 //! table, the object's scalar fields become notes); any other object (`key`, `value` rows with
-//! nested objects flattened as `a.b`); a scalar (one `value` cell). Nested lists and objects
-//! inside cells are written as compact JSON. Object keys have no order in `serde_json::Value`, so
+//! nested objects flattened as `a.b`); a scalar (one `value` cell). In a list of objects, a
+//! column of funnel step lists becomes a column per step (its persons) and a column of text lists
+//! (a path's `steps`) a column per position (`steps 1`, `steps 2`, …). Other nested lists and
+//! objects inside cells are written as compact JSON. Object keys have no order in `serde_json::Value`, so
 //! identifying columns (`step`, `name`, `event`, `date`...) come first, the rest alphabetically.
 //!
 //! # Untrusted text
@@ -200,7 +202,33 @@ fn objects_table(items: &[Value]) -> Table {
         notes: Vec::new(),
     };
     expand_step_lists(&mut t);
+    expand_text_lists(&mut t);
     t
+}
+
+/// A column whose cells are lists of text (a path's `steps`) becomes one column per position,
+/// `steps 1`, `steps 2`, … (empty beyond a shorter list): a spreadsheet can then filter and
+/// pivot by step, which a JSON cell does not allow.
+fn expand_text_lists(t: &mut Table) {
+    let is_texts = |v: &Value| {
+        v.as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string))
+    };
+    while let Some(c) = (0..t.columns.len()).find(|&c| t.rows.iter().all(|r| is_texts(&r[c]))) {
+        let n = t
+            .rows
+            .iter()
+            .filter_map(|r| r[c].as_array().map(Vec::len))
+            .max()
+            .unwrap_or(0);
+        for r in &mut t.rows {
+            let list = r.remove(c);
+            let cells = (0..n).map(|i| list.get(i).cloned().unwrap_or(Value::Null));
+            r.splice(c..c, cells);
+        }
+        let name = t.columns[c].clone();
+        t.columns.splice(c..=c, (1..=n).map(|i| format!("{name} {i}")));
+    }
 }
 
 /// A column whose cells are lists of funnel steps (`[{name, persons, …}]`, a funnel's
@@ -413,6 +441,32 @@ mod tests {
         let t = to_table(&funnel);
         assert_eq!(t.columns, ["value", "conversion_rate", "view", "buy"]);
         assert_eq!(t.rows[1], vec![json!("Safari"), json!(0.1), json!(10), json!(1)]);
+    }
+
+    #[test]
+    fn paths_read_across_a_column_per_step() {
+        let t = to_table(&json!({"kind": "paths", "persons": 9, "paths": [
+            {"steps": ["/", "click", "sign_up"], "persons": 5},
+            {"steps": ["/docs"], "persons": 4},
+        ]}));
+        assert_eq!(t.columns, ["persons", "steps 1", "steps 2", "steps 3"]);
+        assert_eq!(
+            t.rows,
+            vec![
+                vec![json!(5), json!("/"), json!("click"), json!("sign_up")],
+                vec![json!(4), json!("/docs"), Value::Null, Value::Null],
+            ]
+        );
+        assert_eq!(
+            t.notes,
+            vec![
+                ("kind".to_string(), json!("paths")),
+                ("persons".to_string(), json!(9))
+            ]
+        );
+        // A list of texts in only some rows stays a cell.
+        let t = to_table(&json!([{"tags": ["a"]}, {"tags": 1}]));
+        assert_eq!(t.columns, ["tags"]);
     }
 
     #[test]
