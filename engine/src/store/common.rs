@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use sha2::Digest;
 
-use super::{AuditEntry, EventRow, IdentityLink, QueryResult, StoreError};
+use super::{AuditEntry, EraseReport, EventRow, IdentityLink, QueryResult, Store, StoreError};
 
 /// Column list of `events` in canonical order (the order of [`EventRow`]'s fields).
 pub const EVENT_COLUMNS: &str = "project_id, message_id, type, event, ts, received_at, sent_at, \
@@ -148,8 +148,6 @@ pub fn reduce_links(links: &[IdentityLink]) -> Vec<IdentityLink> {
     out
 }
 
-/// Strings that identify a dead letter as belonging to one of `ids`: each id as a JSON string
-/// (with its quotes), as it appears in a message payload.
 /// Regular expressions (RE2 and PostgreSQL syntax alike) matching a context's
 /// `"sessionId":"…"` member in compact JSON text: followed by another member, else the last one
 /// (with its leading comma). Replacing the first, then the second, with nothing removes it and
@@ -160,6 +158,50 @@ pub const SESSION_ID_MEMBER: [&str; 2] = [
     r#",?"sessionId":"(?:[^"\\]|\\.)*""#,
 ];
 
+/// [`Store::erase_anonymous`] where the link is read apart from the erasure (PostgreSQL,
+/// ClickHouse; DuckDB reads it under its writer lock): an anonymous id linked to a user is
+/// erased as that person ([`Store::erase_person`], all their ids), else `unlinked` erases the
+/// id's own events.
+pub async fn erase_anonymous_or_person<S, F, Fut>(
+    store: &S,
+    project_id: &str,
+    anonymous_id: &str,
+    unlinked: F,
+) -> Result<EraseReport, StoreError>
+where
+    S: Store + ?Sized,
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<EraseReport, StoreError>>,
+{
+    match store.linked_user(project_id, anonymous_id).await? {
+        Some(user_id) => store.erase_person(project_id, &user_id).await,
+        None => unlinked().await,
+    }
+}
+
+/// A person's ids, as erasure and export use them: `user_id` first, then the anonymous ids
+/// linked to it (`linked`: one per row, first column; e.g. [`super::sql::LINKED_ANONYMOUS_IDS`]).
+pub fn person_ids(user_id: &str, linked: QueryResult) -> Vec<String> {
+    let mut ids = vec![user_id.to_string()];
+    ids.extend(first_column_texts(linked));
+    ids
+}
+
+/// The first column of every row that holds text there, in row order.
+pub fn first_column_texts(r: QueryResult) -> impl Iterator<Item = String> {
+    r.rows
+        .into_iter()
+        .filter_map(|row| row.into_iter().next()?.as_str().map(str::to_string))
+}
+
+/// The first column of the first row, as text.
+pub fn first_text(r: QueryResult) -> Option<String> {
+    r.rows
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string))
+}
+
 /// The report of erasing an anonymous id linked to no user.
 pub fn anonymous_erase_report(anonymous_id: &str, events_deleted: u64) -> super::EraseReport {
     super::EraseReport {
@@ -169,6 +211,8 @@ pub fn anonymous_erase_report(anonymous_id: &str, events_deleted: u64) -> super:
     }
 }
 
+/// Strings that identify a dead letter as belonging to one of `ids`: each id as a JSON string
+/// (with its quotes), as it appears in a message payload.
 pub fn json_needles(ids: &[String]) -> Vec<String> {
     ids.iter()
         .map(|id| Value::String(id.clone()).to_string())

@@ -251,17 +251,14 @@ impl Store for ClickHouseStore {
             lit(project_id),
             lit(anonymous_id)
         );
-        Ok(self
-            .select(&sql)
-            .await?
-            .rows
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next()?.as_str().map(str::to_string)))
+        Ok(common::first_text(self.select(&sql).await?))
     }
 
     async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
-        self.erase_anonymous_by_mutation(project_id, anonymous_id).await
+        common::erase_anonymous_or_person(self, project_id, anonymous_id, || {
+            self.erase_unlinked_anonymous_by_mutation(project_id, anonymous_id)
+        })
+        .await
     }
 
     async fn export_anonymous(

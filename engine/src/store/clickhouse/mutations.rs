@@ -8,7 +8,7 @@ use super::http::{list, lit};
 use super::write::LOOKUP_CHUNK;
 use super::{ClickHouseStore, IDENTITIES_RELATION};
 use crate::store::common::{self, EVENT_COLUMNS};
-use crate::store::{EraseReport, EventRow, Store, StoreError};
+use crate::store::{EraseReport, EventRow, StoreError};
 
 impl ClickHouseStore {
     /// Waits until no mutation of this database is pending.
@@ -43,14 +43,7 @@ impl ClickHouseStore {
             lit(project_id),
             lit(user_id)
         );
-        let mut ids = vec![user_id.to_string()];
-        ids.extend(
-            self.select(&sql)
-                .await?
-                .rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string)),
-        );
+        let ids = common::person_ids(user_id, self.select(&sql).await?);
         let mut filter = format!(
             "project_id = {} AND (ifNull(user_id, '') = {}",
             lit(project_id),
@@ -134,14 +127,13 @@ impl ClickHouseStore {
         Ok(n)
     }
 
-    pub(super) async fn erase_anonymous_by_mutation(
+    /// [`Store::erase_anonymous`](crate::store::Store::erase_anonymous) of an id linked to no
+    /// user (see [`common::erase_anonymous_or_person`]).
+    pub(super) async fn erase_unlinked_anonymous_by_mutation(
         &self,
         project_id: &str,
         anonymous_id: &str,
     ) -> Result<EraseReport, StoreError> {
-        if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
-            return self.erase_person(project_id, &user_id).await;
-        }
         let filter = anonymous_filter(project_id, anonymous_id);
         let events_deleted = self
             .count(&format!("SELECT count() FROM events FINAL WHERE {filter}"))
@@ -197,13 +189,7 @@ impl ClickHouseStore {
             "SELECT anonymous_id FROM {IDENTITIES_RELATION} WHERE project_id = {} AND linked_at < {cutoff_ms}",
             lit(project_id)
         );
-        let ids: Vec<String> = self
-            .select(&sql)
-            .await?
-            .rows
-            .into_iter()
-            .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string))
-            .collect();
+        let ids: Vec<String> = common::first_column_texts(self.select(&sql).await?).collect();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
             self.execute(&format!(
                 "ALTER TABLE identities DELETE WHERE project_id = {} AND anonymous_id IN ({})",

@@ -18,7 +18,7 @@ impl DuckDbStore {
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let mut w = inner.writer()?;
             let result = f(&mut w);
             drop(w);
@@ -27,8 +27,7 @@ impl DuckDbStore {
             }
             result
         })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        .await?
     }
 
     /// Runs `f` on the writer with every acknowledged write loaded and the intake log held (no
@@ -39,9 +38,7 @@ impl DuckDbStore {
         F: FnOnce(&mut Writer, &mut IntakeLog) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.with_settled(f))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        run_blocking(move || inner.with_settled(f)).await?
     }
 
     /// Loads every acknowledged write into DuckDB (if any awaits), so a read that follows sees
@@ -51,9 +48,7 @@ impl DuckDbStore {
             return Ok(());
         }
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.load_pending())
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        run_blocking(move || inner.load_pending()).await?
     }
 
     pub(super) async fn with_reader<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -72,7 +67,7 @@ impl DuckDbStore {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        run_blocking(move || {
             let n = inner.readers.len();
             let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
             // Take the first idle reader, else wait for the round-robin one.
@@ -99,9 +94,19 @@ impl DuckDbStore {
             }
             result
         })
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        .await?
     }
+}
+
+/// Runs `f` on tokio's blocking pool; a task that panicked or was cancelled is an outage.
+pub(super) async fn run_blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))
 }
 
 /// Runs `sql` and normalizes every value (see "Query results" in store/mod.rs).

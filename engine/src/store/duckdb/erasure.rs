@@ -40,19 +40,9 @@ pub(super) fn erase_blocking(
 ) -> Result<EraseReport, StoreError> {
     let tx = w.conn.transaction().map_err(err)?;
     let anon = query_blocking(&tx, sql::LINKED_ANONYMOUS_IDS, &[&project_id, &user_id])?;
-    let mut ids = vec![user_id.to_string()];
-    ids.extend(
-        anon.rows
-            .into_iter()
-            .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string)),
-    );
+    let ids = common::person_ids(user_id, anon);
     let events_deleted = delete_events(&tx, keys, &sql::delete_person_events(), &[&project_id, &user_id])?;
-    let mut dead_letters = 0;
-    for needle in common::json_needles(&ids) {
-        dead_letters += tx
-            .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, params![project_id, needle])
-            .map_err(err)?;
-    }
+    let dead_letters = delete_dead_letters_mentioning(&tx, project_id, &ids)?;
     let links = tx
         .execute(sql::DELETE_PERSON_LINKS, params![project_id, user_id])
         .map_err(err)?;
@@ -78,10 +68,7 @@ pub(super) fn linked_user_in(
     anonymous_id: &str,
 ) -> Result<Option<String>, StoreError> {
     let r = query_blocking(tx, sql::LINKED_USER, &[&project_id, &anonymous_id])?;
-    Ok(r.rows
-        .into_iter()
-        .next()
-        .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string)))
+    Ok(common::first_text(r))
 }
 
 /// [`Store::erase_anonymous`](crate::store::Store::erase_anonymous): the linked user's erasure, or the anonymous id's own events, under
@@ -102,12 +89,7 @@ pub(super) fn erase_anonymous_blocking(
         &sql::delete_anonymous_events(),
         &[&project_id, &anonymous_id],
     )?;
-    let mut dead_letters = 0;
-    for needle in common::json_needles(&[anonymous_id.to_string()]) {
-        dead_letters += tx
-            .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, params![project_id, needle])
-            .map_err(err)?;
-    }
+    let dead_letters = delete_dead_letters_mentioning(&tx, project_id, &[anonymous_id.to_string()])?;
     tx.commit().map_err(err)?;
     tracing::info!(
         project_id,
@@ -116,4 +98,20 @@ pub(super) fn erase_anonymous_blocking(
         "duckdb: anonymous person erased"
     );
     Ok(common::anonymous_erase_report(anonymous_id, events_deleted))
+}
+
+/// Deletes the project's dead letters whose payload mentions any of `ids` (erasure), in `tx`;
+/// returns how many.
+fn delete_dead_letters_mentioning(
+    tx: &::duckdb::Transaction<'_>,
+    project_id: &str,
+    ids: &[String],
+) -> Result<usize, StoreError> {
+    let mut deleted = 0;
+    for needle in common::json_needles(ids) {
+        deleted += tx
+            .execute(sql::DELETE_DEAD_LETTERS_MENTIONING, params![project_id, needle])
+            .map_err(err)?;
+    }
+    Ok(deleted)
 }

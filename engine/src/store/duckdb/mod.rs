@@ -57,13 +57,15 @@
 //! This file holds the store's state and the [`Store`] glue; `open.rs` opening a directory or
 //! memory, `blocking.rs` how a call reaches the writer or a reader on tokio's blocking pool,
 //! `schema.rs` the migrations, `erasure.rs` erasure, `backup.rs` backup and restore, and the
-//! modules linked above for the intake log, its loader and the connection's upkeep.
+//! modules linked above for the intake log, its loader (each load's transaction in `insert.rs`)
+//! and the connection's upkeep.
 
 mod backup;
 mod blocking;
 mod connection;
 mod dir_lock;
 mod erasure;
+mod insert;
 mod intake;
 mod keys;
 mod loader;
@@ -82,7 +84,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use self::backup::backup_blocking;
-use self::blocking::{execute, query_blocking};
+use self::blocking::{execute, query_blocking, run_blocking};
 use self::erasure::{delete_events, erase_anonymous_blocking, erase_blocking, linked_user_in};
 use self::loader::Intake;
 use self::schema::migrate_blocking;
@@ -134,7 +136,7 @@ struct Writer {
     keyed: Option<bool>,
     /// Hands the records of a load to `footfall_intake_scan()` (see [`scan`]).
     scan: scan::Slot,
-    /// DuckDB's `threads` setting as configured (read once; loads lower it, see `loader`).
+    /// DuckDB's `threads` setting as configured (read once; loads lower it, see `insert`).
     threads: Option<i64>,
     /// When the next reopen may run (see [`connection`]).
     reopen: connection::Backoff,
@@ -207,16 +209,12 @@ impl Store for DuckDbStore {
 
     async fn close(&self) -> Result<(), StoreError> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.close())
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        run_blocking(move || inner.close()).await?
     }
 
     async fn backup(&self, dir: &Path) -> Result<Option<BackupReport>, StoreError> {
         let (inner, dir) = (self.inner.clone(), dir.to_path_buf());
-        tokio::task::spawn_blocking(move || backup_blocking(&inner, &dir).map(Some))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?
+        run_blocking(move || backup_blocking(&inner, &dir).map(Some)).await?
     }
 
     async fn write(&self, batch: WriteBatch) -> Result<WriteReport, StoreError> {
@@ -224,9 +222,7 @@ impl Store for DuckDbStore {
             return Ok(WriteReport::default());
         }
         let inner = self.inner.clone();
-        let (report, duplicates) = tokio::task::spawn_blocking(move || inner.intake_write(batch))
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("duckdb task failed: {e}")))?;
+        let (report, duplicates) = run_blocking(move || inner.intake_write(batch)).await?;
         // The rows were allocated by request tasks on the runtime's workers: freeing the
         // duplicates there, not on the blocking thread, keeps those frees thread-local.
         drop(duplicates);

@@ -5,10 +5,10 @@ use deadpool_postgres::GenericClient;
 
 use super::values::select_in;
 use super::{PostgresStore, pg_err};
-use crate::store::{EraseReport, Store, StoreError, common, sql};
+use crate::store::{EraseReport, StoreError, common, sql};
 
 impl PostgresStore {
-    /// [`Store::erase_person`], without the timeout around it.
+    /// [`Store::erase_person`](crate::store::Store::erase_person), without the timeout around it.
     pub(super) async fn erase_person_in_tx(
         &self,
         project_id: &str,
@@ -17,12 +17,7 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
         let anon = select_in(&tx, sql::LINKED_ANONYMOUS_IDS, &[&project_id, &user_id], true).await?;
-        let mut ids = vec![user_id.to_string()];
-        ids.extend(
-            anon.rows
-                .into_iter()
-                .filter_map(|r| r.into_iter().next()?.as_str().map(str::to_string)),
-        );
+        let ids = common::person_ids(user_id, anon);
         let events_deleted = tx
             .execute(&sql::delete_person_events(), &[&project_id, &user_id])
             .await
@@ -47,15 +42,13 @@ impl PostgresStore {
         })
     }
 
-    /// [`Store::erase_anonymous`], without the timeout around it.
-    pub(super) async fn erase_anonymous_in_tx(
+    /// [`Store::erase_anonymous`](crate::store::Store::erase_anonymous) of an id linked to no
+    /// user (see [`common::erase_anonymous_or_person`]), without the timeout around it.
+    pub(super) async fn erase_unlinked_anonymous_in_tx(
         &self,
         project_id: &str,
         anonymous_id: &str,
     ) -> Result<EraseReport, StoreError> {
-        if let Some(user_id) = self.linked_user(project_id, anonymous_id).await? {
-            return self.erase_person(project_id, &user_id).await;
-        }
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(pg_err)?;
         let events_deleted = tx

@@ -142,14 +142,6 @@ impl PostgresStore {
     }
 }
 
-/// The first column of the first row, as text.
-fn first_text(r: QueryResult) -> Option<String> {
-    r.rows
-        .into_iter()
-        .next()
-        .and_then(|row| row.into_iter().next()?.as_str().map(str::to_string))
-}
-
 #[async_trait]
 impl Store for PostgresStore {
     fn dialect(&self) -> Dialect {
@@ -208,14 +200,19 @@ impl Store for PostgresStore {
             let r = self
                 .select(sql::LINKED_USER, &[&project_id, &anonymous_id])
                 .await?;
-            Ok(first_text(r))
+            Ok(common::first_text(r))
         })
         .await
     }
 
     async fn erase_anonymous(&self, project_id: &str, anonymous_id: &str) -> Result<EraseReport, StoreError> {
-        self.long(self.erase_anonymous_in_tx(project_id, anonymous_id))
-            .await
+        self.long(common::erase_anonymous_or_person(
+            self,
+            project_id,
+            anonymous_id,
+            || self.erase_unlinked_anonymous_in_tx(project_id, anonymous_id),
+        ))
+        .await
     }
 
     async fn export_anonymous(
