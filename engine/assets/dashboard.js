@@ -262,7 +262,7 @@
 
   /* ---- cards ------------------------------------------------------------------------------ */
   function card(dash, w) {
-    const wide = w.type === 'table' || (w.type === 'chart' && w.chart_type === 'line');
+    const wide = w.type === 'table' || w.type === 'paths' || (w.type === 'chart' && w.chart_type === 'line');
     const body = h('div', { class: 'ff-body' });
     const dataView = h('div', { class: 'ff-body ff-data-view', hidden: true });
     const r = w.result;
@@ -273,7 +273,7 @@
     } else {
       if (r.kind === 'number') body.append(...metricTile(r).filter(Boolean));
       else if (r.kind === 'funnel') body.append(...funnel(r).flat());
-      else if (w.type === 'table') body.append(table(r));
+      else if (w.type === 'table' || w.type === 'paths') body.append(table(r));
       else if (!r.rows.length) body.append(h('div', { class: 'ff-empty' }, 'No data in this range'));
       else body.append(...(w.chart_type === 'line' ? lineChart(r) : barChart(r)).filter(Boolean));
       if (w.type === 'chart') {

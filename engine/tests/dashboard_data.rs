@@ -13,8 +13,8 @@ use dashboard_support::{DAY, PROJECT, dataset, example_yaml, today_start};
 use footfall_engine::dashboard::data::{DashboardData, WidgetResult, dashboard_data_at};
 use footfall_engine::dashboard::parse_dashboards;
 use footfall_engine::query::{
-    EventMatch, EventsQuery, Filter, FunnelQuery, Metric, MetricKind, QueryContext, get_conversion_funnel,
-    query_events,
+    EventMatch, EventsQuery, Filter, FunnelQuery, Metric, MetricKind, PathsQuery, QueryContext,
+    get_conversion_funnel, get_paths, query_events,
 };
 use footfall_engine::store::{Store, WriteBatch};
 use serde_json::{Value, json};
@@ -243,6 +243,46 @@ async fn check_example(store: &dyn Store, today: i64) {
     let (cols, rows) = table(widget(&data, "visits_by_campaign"));
     assert_eq!(cols, ["context.campaign.source", "visitors"]);
     assert_eq!(as_map(rows), want);
+
+    // What visitors do after the pricing page: the widget is the query layer's paths.
+    let mut pq = PathsQuery::new(
+        EventMatch::with_filter("page_view", Filter::eq("properties.path", "/pricing")),
+        4,
+    );
+    pq.node = "properties.path".into();
+    pq.limit = 8;
+    pq.from = Some("30_days_ago".into());
+    pq.to = Some("today".into());
+    let direct = get_paths(store, &QueryContext::at(PROJECT, now), &pq)
+        .await
+        .unwrap();
+    let (cols, rows) = table(widget(&data, "after_pricing"));
+    assert_eq!(cols, ["Step 1", "Step 2", "Step 3", "Step 4", "persons"]);
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r[0] == "/pricing"),
+        "{rows:?}"
+    );
+    let want: Vec<Vec<Value>> = direct
+        .paths
+        .iter()
+        .map(|p| {
+            let mut r: Vec<Value> = (0..4)
+                .map(|k| p.steps.get(k).map_or(Value::Null, |s| json!(s)))
+                .collect();
+            r.push(json!(p.persons));
+            r
+        })
+        .collect();
+    assert_eq!(rows, want);
+    // Everyone who saw pricing: a path per stage they dropped at (the dataset's i % 5).
+    assert_eq!(
+        rows.iter().map(|r| r[4].as_i64().unwrap()).sum::<i64>(),
+        direct.persons
+    );
+    assert_eq!(
+        direct.persons as usize,
+        o.persons(from30, tomorrow, Some("page_view"))
+    );
 
     let (_, rows) = table(widget(&data, "purchases_by_currency"));
     assert_eq!(as_map(rows), per("purchase", "currency", false));

@@ -182,6 +182,38 @@ fn errors_name_dashboard_widget_and_field() {
             ],
         ),
         (
+            "- type: paths\n  title: P\n  paths_steps: 1",
+            &[
+                "widgets[1] (\"P\")",
+                "field `paths_steps`",
+                "2 to 10 steps, found 1",
+            ],
+        ),
+        (
+            "- type: paths\n  title: P\n  limit: 500",
+            &["widgets[1] (\"P\")", "field `limit`", "at most 100 paths"],
+        ),
+        (
+            "- type: paths\n  title: P\n  paths_node: day",
+            &["field `paths_node`", "`day` is a time bucket"],
+        ),
+        (
+            "- type: paths\n  title: P\n  paths_start: {event_type: ' '}",
+            &["field `paths_start.event_type`", "empty event name"],
+        ),
+        (
+            "- type: paths\n  title: P\n  metrics: [count]",
+            &["field `metrics`", "not allowed on a paths widget"],
+        ),
+        (
+            "- type: table\n  title: T\n  dimensions: [event]\n  paths_node: path",
+            &[
+                "widgets[1] (\"T\")",
+                "field `paths_node`",
+                "not allowed on a table widget",
+            ],
+        ),
+        (
             "- type: funnel\n  title: F\n  funnel_steps: [{event_type: a}]",
             &["widgets[1] (\"F\")", "field `funnel_steps`", "2 to 32 steps"],
         ),

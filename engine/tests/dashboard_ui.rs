@@ -110,6 +110,11 @@ mod browser {
         format!("{:.1}%", f * 100.0)
     }
 
+    /// Widgets of the example dashboard (the product team's, examples/dashboards.yaml).
+    fn example_widgets() -> usize {
+        footfall_engine::dashboard::example_dashboards()[0].widgets.len()
+    }
+
     fn rows_shown(rows: &Value) -> Vec<Vec<String>> {
         rows.as_array()
             .unwrap()
@@ -149,7 +154,11 @@ mod browser {
                     checked += 1;
                 }
                 "table" => {
-                    let key = if w["type"] == "table" { "table" } else { "data" };
+                    let key = if w["type"] == "table" || w["type"] == "paths" {
+                        "table"
+                    } else {
+                        "data"
+                    };
                     assert_eq!(
                         d[key]
                             .as_array()
@@ -307,7 +316,7 @@ mod browser {
             "the token leaves the URL"
         );
         let data = api("").await;
-        assert_eq!(compare(&page["before"][0], &data), 8);
+        assert_eq!(compare(&page["before"][0], &data), example_widgets());
         let top = data["widgets"]
             .as_array()
             .unwrap()
@@ -323,7 +332,7 @@ mod browser {
                 .contains("from=7_days_ago&to=today")
         );
         let data7 = api("?from=7_days_ago&to=today").await;
-        assert_eq!(compare(&page["after"][0], &data7), 8);
+        assert_eq!(compare(&page["after"][0], &data7), example_widgets());
         assert_ne!(
             data7["widgets"][1]["result"]["value"], data["widgets"][1]["result"]["value"],
             "the range changed the numbers"
@@ -381,7 +390,7 @@ mod browser {
         assert_eq!(report["console_errors"], json!([]));
         assert_eq!(
             compare(&report["before"][0], &serde_json::to_value(&reports[0]).unwrap()),
-            8
+            example_widgets()
         );
         server.abort();
     }
@@ -408,7 +417,7 @@ mod browser {
         let report = warmer
             .warm_once(super::dashboard_support::now_ms() - 90_000)
             .await;
-        assert_eq!((report.computed, report.failed), (8, 0));
+        assert_eq!((report.computed, report.failed), (example_widgets(), 0));
         let host = Host {
             store: store.clone(),
             cache: Some(cache.clone()),
@@ -422,9 +431,17 @@ mod browser {
             .await
             .unwrap();
         assert_eq!(page["console_errors"], json!([]));
-        assert_eq!(page["stale_at_load"], json!("8"), "every widget was served stale");
+        let n = example_widgets();
+        assert_eq!(
+            page["stale_at_load"],
+            json!(n.to_string()),
+            "every widget was served stale"
+        );
         let status = page["status"].as_str().unwrap();
-        assert!(status.contains("8 cached (8 refreshing)"), "{status}");
+        assert!(
+            status.contains(&format!("{n} cached ({n} refreshing)")),
+            "{status}"
+        );
         // The refreshed results (the data did not change: the same numbers as the stale ones).
         let data = data_api(base.clone(), "").await;
         assert!(
@@ -435,8 +452,8 @@ mod browser {
                 .all(|w| w["cached"] == json!(true) && w.get("stale").is_none()),
             "refreshed in the background: {data}"
         );
-        assert_eq!(compare(&page["before"][0], &data), 8);
-        assert_eq!(compare(&page["fresh"][0], &data), 8);
+        assert_eq!(compare(&page["before"][0], &data), example_widgets());
+        assert_eq!(compare(&page["fresh"][0], &data), example_widgets());
         for w in page["before"][0]["widgets"].as_array().unwrap() {
             let c = w["computed"].as_str().unwrap_or_default();
             assert!(

@@ -5,7 +5,7 @@
 //!
 //! * **Format** ([`model`], [`filters`], [`period`], [`parse`], [`validate`]): the seed's YAML
 //!   verbatim (`dashboards:` as a list or a map keyed by id; widgets `metric`, `chart`, `funnel`,
-//!   `table`), strict serde types (`deny_unknown_fields`) and errors naming the dashboard, the
+//!   `table`, and `paths`), strict serde types (`deny_unknown_fields`) and errors naming the dashboard, the
 //!   widget (index and title) and the field.
 //! * **No SQL here**: every widget is translated into a query-layer spec ([`translate`]) and run
 //!   by [`crate::query`] (any spec through [`query_api`]), so dashboards, the CLI, `POST /v1/query`
@@ -64,6 +64,7 @@ pub mod query_api;
 pub mod tabulate;
 pub mod translate;
 pub mod translate_funnel;
+pub mod translate_paths;
 pub mod validate;
 pub mod warm;
 

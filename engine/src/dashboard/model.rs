@@ -30,7 +30,7 @@ pub struct Dashboard {
     pub widgets: Vec<Widget>,
 }
 
-/// The four widget types of the format.
+/// The widget types of the format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WidgetKind {
@@ -43,6 +43,8 @@ pub enum WidgetKind {
     Funnel,
     /// Rows of dimensions and metrics.
     Table,
+    /// What people do after an event: the most common step sequences (a table, a row per path).
+    Paths,
 }
 
 impl WidgetKind {
@@ -52,6 +54,7 @@ impl WidgetKind {
             WidgetKind::Chart => "chart",
             WidgetKind::Funnel => "funnel",
             WidgetKind::Table => "table",
+            WidgetKind::Paths => "paths",
         }
     }
 }
@@ -100,8 +103,8 @@ pub struct Widget {
     /// Default: charts over time by time ascending; others by the first metric descending.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub order_by: Vec<String>,
-    /// Chart and table widgets: at most this many rows. Default: 100 for tables, 50 for charts
-    /// over a property, unlimited for time series.
+    /// Chart, table and paths widgets: at most this many rows. Default: 100 for tables, 50 for
+    /// charts over a property, unlimited for time series, 10 paths (at most 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// Funnel widgets: 2 to 32 ordered steps.
@@ -114,6 +117,17 @@ pub struct Widget {
     /// Funnel widgets: `sequential` (default), `strict` or `any_order`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub funnel_mode: Option<String>,
+    /// Paths widgets: where paths start, an event with optional property filters (each person's
+    /// first in the range). Default: any event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_start: Option<FunnelStep>,
+    /// Paths widgets: steps per path, the start included, 2 to 10. Default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_steps: Option<u32>,
+    /// Paths widgets: the field that names a step (`properties.path`, `event`...); events without
+    /// it are named by their event name. Default `event`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_node: Option<String>,
     /// Metric widgets: compare with the same metric over the range shifted back by this period
     /// (`7_days`, `1_weeks`, `previous_period`). For a range of that length this is the
     /// previous period of that length. Default: no trend.
@@ -218,7 +232,7 @@ impl MetricSpec {
     }
 }
 
-/// One funnel step: an event with optional property filters.
+/// One funnel step (or a paths widget's start): an event with optional property filters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FunnelStep {

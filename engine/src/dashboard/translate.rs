@@ -6,6 +6,7 @@
 //! | `chart`/`table` over a time bucket and a breakdown, one metric, no `order_by` | [`TrendsQuery`] (every bucket present; the breakdown keeps the top `limit` values, default 10, plus `$other`) |
 //! | other `chart`/`table` | [`EventsQuery`] with the dimensions, metrics, order and limit; a series over time alone gets every bucket of its range (missing counts and sums 0) |
 //! | `funnel` | [`crate::query::FunnelQuery`] with the steps, window and mode (see [`super::translate_funnel`]) |
+//! | `paths` | [`crate::query::PathsQuery`] with the start, steps, node and limit (see [`super::translate_paths`]) |
 //!
 //! Ranges are passed as RFC 3339 instants (`[from, to)`), filters as the query layer's
 //! [`crate::query::Filter`] (see [`Filters::to_query`]); `user_id`/`person` become `person`.
@@ -92,9 +93,10 @@ fn time_dimension(w: &Widget) -> Option<crate::query::Interval> {
 pub fn trends_query(w: &Widget, from: i64, to: i64) -> Option<TrendsQuery> {
     let dims = w.all_dimensions();
     let interval = time_dimension(w)?;
-    if w.kind == WidgetKind::Metric
-        || w.kind == WidgetKind::Funnel
-        || w.metrics.len() > 1
+    if matches!(
+        w.kind,
+        WidgetKind::Metric | WidgetKind::Funnel | WidgetKind::Paths
+    ) || w.metrics.len() > 1
         || !w.order_by.is_empty()
         || dims.len() != 2
     {
@@ -170,6 +172,7 @@ pub async fn run_widget(
             })
         }
         WidgetKind::Funnel => super::translate_funnel::run_funnel_widget(store, ctx, w, from, to).await,
+        WidgetKind::Paths => super::translate_paths::run_paths_widget(store, ctx, w, from, to).await,
         WidgetKind::Chart | WidgetKind::Table => match trends_query(w, from, to) {
             Some(q) => Ok(trends_table(w, &get_trends(store, ctx, &q).await?)),
             None => {

@@ -2,8 +2,9 @@
 //! metric fields, order_by terms, periods and dates. Each failure names the offending field.
 
 use super::filters::{Field, Filters};
-use super::model::{Aggregation, ChartType, Widget, WidgetKind, needs_numeric_field};
+use super::model::{Aggregation, ChartType, FunnelStep, Widget, WidgetKind, needs_numeric_field};
 use super::period::{DateRange, Period};
+use crate::query::paths::{MAX_PATHS, MAX_STEPS as MAX_PATH_STEPS};
 
 /// A rule broken by a widget: the field (path inside the widget) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +84,10 @@ impl Widget {
         not_for("funnel_steps", !is_funnel && !self.funnel_steps.is_empty())?;
         not_for("funnel_window", !is_funnel && self.funnel_window.is_some())?;
         not_for("funnel_mode", !is_funnel && self.funnel_mode.is_some())?;
+        let is_paths = kind == WidgetKind::Paths;
+        not_for("paths_start", !is_paths && self.paths_start.is_some())?;
+        not_for("paths_steps", !is_paths && self.paths_steps.is_some())?;
+        not_for("paths_node", !is_paths && self.paths_node.is_some())?;
         not_for("trend", kind != WidgetKind::Metric && self.trend.is_some())?;
         not_for(
             "chart_type",
@@ -93,8 +98,8 @@ impl Widget {
         not_for("dimensions", !grouped && !self.dimensions.is_empty())?;
         not_for("group_by", !grouped && !self.group_by.is_empty())?;
         not_for("order_by", !grouped && !self.order_by.is_empty())?;
-        not_for("limit", !grouped && self.limit.is_some())?;
-        not_for("metrics", is_funnel && !self.metrics.is_empty())?;
+        not_for("limit", !grouped && !is_paths && self.limit.is_some())?;
+        not_for("metrics", (is_funnel || is_paths) && !self.metrics.is_empty())?;
         if self.date_range.is_some() && (self.filters.start_date.is_some() || self.filters.end_date.is_some())
         {
             return err(
@@ -158,6 +163,7 @@ impl Widget {
                 return err("dimensions", "at most two dimensions (an axis and a breakdown)");
             }
             WidgetKind::Funnel => self.check_funnel()?,
+            WidgetKind::Paths => self.check_paths()?,
             _ => {}
         }
         for (i, o) in self.order_by.iter().enumerate() {
@@ -188,17 +194,7 @@ impl Widget {
             );
         }
         for (i, s) in self.funnel_steps.iter().enumerate() {
-            if s.event_type.trim().is_empty() {
-                return err(format!("funnel_steps[{i}].event_type"), "empty event name");
-            }
-            if s.filters.start_date.is_some() || s.filters.end_date.is_some() || !s.filters.events.is_empty()
-            {
-                return err(
-                    format!("funnel_steps[{i}].filters"),
-                    "step filters are property filters; the step's event is `event_type`",
-                );
-            }
-            check_filters(&s.filters, &format!("funnel_steps[{i}].filters"))?;
+            check_step(s, &format!("funnel_steps[{i}]"))?;
         }
         if let Some(w) = &self.funnel_window {
             Period::parse(w).or_else(|m| err("funnel_window", m))?;
@@ -212,6 +208,34 @@ impl Widget {
                 "funnel_mode",
                 format!("unknown mode `{m}`, expected sequential, strict or any_order"),
             );
+        }
+        Ok(())
+    }
+
+    fn check_paths(&self) -> Result<(), FieldError> {
+        if let Some(n) = self
+            .paths_steps
+            .filter(|n| !(2..=MAX_PATH_STEPS as u32).contains(n))
+        {
+            return err(
+                "paths_steps",
+                format!("a path has 2 to {MAX_PATH_STEPS} steps, found {n}"),
+            );
+        }
+        if let Some(l) = self.limit.filter(|l| *l as usize > MAX_PATHS) {
+            return err("limit", format!("at most {MAX_PATHS} paths, found {l}"));
+        }
+        if let Some(s) = &self.paths_start {
+            check_step(s, "paths_start")?;
+        }
+        if let Some(n) = &self.paths_node {
+            match Field::parse(n) {
+                Err(m) => return err("paths_node", m),
+                Ok(Field::Time(_)) => {
+                    return err("paths_node", format!("`{n}` is a time bucket, not a field"));
+                }
+                Ok(_) => {}
+            }
         }
         Ok(())
     }
@@ -253,6 +277,20 @@ impl Widget {
             "`{name}` is neither a metric nor a dimension of this widget"
         ))
     }
+}
+
+/// A funnel step or a paths widget's start (`at`: where it is, for the error).
+fn check_step(s: &FunnelStep, at: &str) -> Result<(), FieldError> {
+    if s.event_type.trim().is_empty() {
+        return err(format!("{at}.event_type"), "empty event name");
+    }
+    if s.filters.start_date.is_some() || s.filters.end_date.is_some() || !s.filters.events.is_empty() {
+        return err(
+            format!("{at}.filters"),
+            "step filters are property filters; the step's event is `event_type`",
+        );
+    }
+    check_filters(&s.filters, &format!("{at}.filters"))
 }
 
 fn check_filters(f: &Filters, at: &str) -> Result<(), FieldError> {

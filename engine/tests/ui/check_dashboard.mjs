@@ -39,7 +39,7 @@ async function extract(page) {
       const w = { id: card.dataset.widgetId, type: card.dataset.widgetType, title: text('h3'), range: text('.ff-range'), error: text('.ff-error'),
         computed: text('.ff-computed'), stale: card.dataset.stale || null };
       if (card.querySelector('.ff-metric-value')) { w.metric = text('.ff-metric-value'); w.trend = text('.ff-trend'); }
-      if (w.type === 'table') w.table = rows(card.querySelector('.ff-body:not(.ff-data-view)'));
+      if (w.type === 'table' || w.type === 'paths') w.table = rows(card.querySelector('.ff-body:not(.ff-data-view)'));
       if (w.type === 'chart') {
         w.data = rows(card.querySelector('.ff-data-view'));
         w.marks = [...card.querySelectorAll('svg [data-value]')].length;
