@@ -226,7 +226,7 @@ async fn assert_stored_once(db: &Instance, ids: &HashSet<String>) {
     assert_eq!(rows as usize, ids.len(), "some message is stored more than once");
     if db.service == Service::ClickHouse {
         // Copies a retried insert may have left before the background merge (read through FINAL
-        // they are one): reported, not asserted (see engine/src/store/clickhouse.rs).
+        // they are one): reported, not asserted (see engine/src/store/clickhouse/mod.rs).
         let raw = common::count(
             &*store,
             &format!("SELECT count() FROM events WHERE project_id = '{PROJECT}'"),

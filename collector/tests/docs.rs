@@ -701,7 +701,7 @@ async fn the_engine_readme_query_specs_run_and_find_data() {
         specs.iter().filter_map(|(_, v)| v["kind"].as_str()).collect();
     assert_eq!(
         kinds.len(),
-        10,
+        footfall_engine::dashboard::query_api::KINDS.len(),
         "engine/README.md shows every query kind: {kinds:?}"
     );
 
