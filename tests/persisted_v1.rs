@@ -187,7 +187,7 @@ fn a_v1_data_dir_is_delivered_whole_with_its_identity_consent_and_settings() {
     check_restored_state(&collector, &expected, &client);
 }
 
-/// The layout of one queue.log record (see `native/file_store.rs`).
+/// The layout of one queue.log record (see `native/file_store/log.rs`).
 fn record(payload: &[u8]) -> Vec<u8> {
     let mut out = b"FFQ1".to_vec();
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());

@@ -1,6 +1,6 @@
 //! Property tests of `footfall::settings::merge`: for any server settings and any local SDK
 //! configuration, the merged settings are never less private than either (the order is
-//! `PrivacySettings::is_at_least_as_private_as`, defined field by field in `src/settings.rs`),
+//! `PrivacySettings::is_at_least_as_private_as`, defined field by field in `src/settings/`),
 //! merging them into the local configuration in place (`merge_into`) gives exactly the merged
 //! settings and never loosens it, and a local configuration with no opinion leaves the server's
 //! settings as they are.

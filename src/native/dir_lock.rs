@@ -2,7 +2,7 @@
 //! `flock(2)` on `{dir}/lock` and holds it until the store is dropped (when the client's worker
 //! has finished). The kernel releases the lock when the holder exits, even on `SIGKILL`: no
 //! stale lock file to clean up. A directory whose lock is held belongs to a live client; the
-//! store then takes another *slot* of the data dir (see `file_store.rs`), and a store that can
+//! store then takes another *slot* of the data dir (see `file_store/mod.rs`), and a store that can
 //! take the lock of a slot nobody holds may adopt what that slot left behind.
 //!
 //! A slot directory can be removed by the store that adopted it (lock file included) while
