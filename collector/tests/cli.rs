@@ -247,6 +247,14 @@ async fn serve_demo_seeds_a_populated_project() {
             common::ADMIN
         );
     }
+    // The example page's link: the demo write key, and UTM parameters (its events show a campaign).
+    let example = lines.next().unwrap().unwrap();
+    assert_eq!(
+        example,
+        format!(
+            "footfall: example page http://{addr}/example/?writeKey=demo&utm_source=footfall&utm_medium=terminal&utm_campaign=demo"
+        )
+    );
     std::thread::spawn(move || for _ in lines {});
     let http = reqwest::Client::new();
     let projects: Value = http

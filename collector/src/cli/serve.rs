@@ -226,7 +226,10 @@ pub(super) async fn serve(args: ServeArgs) -> Result<(), CliError> {
             .first()
             .map(|p| p.write_keys[0].clone())
             .unwrap_or_default();
-        println!("footfall: example page {scheme}://{addr}/example/?writeKey={key}");
+        // With UTM parameters, so the events it sends show a campaign (`context.campaign`).
+        println!(
+            "footfall: example page {scheme}://{addr}/example/?writeKey={key}&utm_source=footfall&utm_medium=terminal&utm_campaign=demo"
+        );
     }
     let _ = std::io::stdout().flush();
     server::serve_with_tls(state, listener, tls, shutdown).await?;
