@@ -251,4 +251,13 @@ impl FunnelStep {
     pub fn label(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.event_type)
     }
+
+    /// The query layer's matcher of this step (event, property filters, label).
+    pub fn to_event_match(&self) -> crate::query::EventMatch {
+        crate::query::EventMatch {
+            event: self.event_type.clone(),
+            filters: self.filters.to_query(),
+            name: self.name.clone(),
+        }
+    }
 }

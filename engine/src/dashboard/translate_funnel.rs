@@ -8,23 +8,15 @@ use serde_json::Value;
 
 use super::DashboardError;
 use super::data::{FunnelStepData, WidgetResult};
-use super::model::Widget;
+use super::model::{FunnelStep, Widget};
 use super::period::{Period, Unit};
 use crate::query::funnel::WindowUnit;
-use crate::query::{EventMatch, FunnelMode, FunnelQuery, QueryContext, get_conversion_funnel};
+use crate::query::{FunnelMode, FunnelQuery, QueryContext, get_conversion_funnel};
 use crate::store::Store;
 
 /// The funnel query of a funnel widget over `[from, to)`.
 pub fn funnel_query(w: &Widget, from: i64, to: i64) -> Result<FunnelQuery, DashboardError> {
-    let steps = w
-        .funnel_steps
-        .iter()
-        .map(|s| EventMatch {
-            event: s.event_type.clone(),
-            filters: s.filters.to_query(),
-            name: s.name.clone(),
-        })
-        .collect();
+    let steps = w.funnel_steps.iter().map(FunnelStep::to_event_match).collect();
     let mut q = FunnelQuery::new(steps);
     if let Some(m) = &w.funnel_mode {
         q.mode = serde_json::from_value::<FunnelMode>(Value::String(m.clone()))

@@ -10,7 +10,7 @@
 use super::DashboardError;
 use super::data::{Column, ColumnRole, WidgetResult};
 use super::filters::Field;
-use super::model::Widget;
+use super::model::{FunnelStep, Widget};
 use crate::query::{EventMatch, PathsQuery, QueryContext, get_paths};
 use crate::store::Store;
 
@@ -19,14 +19,10 @@ pub const PATHS_LIMIT: usize = 10;
 
 /// The paths query of a paths widget over `[from, to)`.
 pub fn paths_query(w: &Widget, from: i64, to: i64) -> Result<PathsQuery, DashboardError> {
-    let start = match &w.paths_start {
-        Some(s) => EventMatch {
-            event: s.event_type.clone(),
-            filters: s.filters.to_query(),
-            name: s.name.clone(),
-        },
-        None => EventMatch::named("*"),
-    };
+    let start = w
+        .paths_start
+        .as_ref()
+        .map_or_else(|| EventMatch::named("*"), FunnelStep::to_event_match);
     let mut q = PathsQuery::new(start, w.paths_steps.map_or(4, |n| n as usize));
     if let Some(node) = &w.paths_node {
         q.node = Field::parse(node).map_err(DashboardError::Invalid)?.canonical();
