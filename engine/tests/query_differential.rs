@@ -96,6 +96,9 @@ fn specs() -> Vec<Value> {
         ),
         range(json!({"kind": "paths", "start": "*", "steps": 3, "collapse_repeats": false, "limit": 50})),
         range(
+            json!({"kind": "paths", "end": "purchase", "steps": 4, "node": "properties.path", "limit": 30}),
+        ),
+        range(
             json!({"kind": "events", "metrics": ["count"], "segment": {"criteria": {"did": {"event": "purchase", "min_count": 2}}}}),
         ),
     ]
@@ -157,6 +160,13 @@ async fn every_query_kind_agrees_across_backends() {
         base[13]
     );
     assert!(base[19]["count"].as_i64().unwrap() > 0, "{}", base[19]);
+    assert!(
+        base[26]["paths"][0]["steps"]
+            .as_array()
+            .is_some_and(|s| s.len() > 1),
+        "{}",
+        base[26]
+    );
     assert!(
         base[24]["paths"][0]["steps"]
             .as_array()

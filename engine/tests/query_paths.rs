@@ -1,5 +1,5 @@
-//! Paths: hand-computed cases on every backend (see query_support): the start event, person
-//! resolution, repeats collapsed or not, steps named by a field with the event name as fallback,
+//! Paths: hand-computed cases on every backend (see query_support): the start event, paths
+//! that lead to an end event, person resolution, repeats collapsed or not, steps named by a field with the event name as fallback,
 //! the order of ties and the validation of the spec.
 
 mod query_support;
@@ -53,6 +53,10 @@ async fn paths_after_an_event() {
             page("g", "/", 0, 0).msg("g-1"),
             page("g", "/", 0, 0).msg("g-2"),
             act("g", "click", 0, 1),
+            // h: its end event and a click at the same instant, the click's message id sorting
+            // after: the end still comes last.
+            act("h", "sign_up", 2, 0).msg("h-1"),
+            act("h", "click", 2, 0).msg("h-2"),
             // bots do not count
             page("bot", "/", 0, 0).bot(),
         ];
@@ -117,13 +121,44 @@ async fn paths_after_an_event() {
 
         // Start anywhere: each person's first event in the range.
         let r = run(PathsQuery::new(EventMatch::named("*"), 2)).await.unwrap();
-        assert_eq!(r.persons, 7, "{}", b.name);
+        assert_eq!(r.persons, 8, "{}", b.name);
         assert_eq!(
             paths(&r),
             vec![
                 (vec!["page_view", "click"], 4),
                 (vec!["click"], 2),
-                (vec!["click", "page_view"], 1)
+                (vec!["click", "page_view"], 1),
+                (vec!["sign_up", "click"], 1)
+            ],
+            "{}",
+            b.name
+        );
+
+        // What leads to sign_up: the last steps up to each person's first sign_up.
+        let r = run(PathsQuery::to(EventMatch::named("sign_up"), 3))
+            .await
+            .unwrap();
+        assert_eq!(r.persons, 3, "{}", b.name);
+        assert_eq!(
+            paths(&r),
+            vec![
+                (vec!["click", "page_view", "sign_up"], 1),
+                (vec!["click", "sign_up"], 1),
+                (vec!["page_view", "click", "sign_up"], 1),
+            ],
+            "{}",
+            b.name
+        );
+        let mut q = PathsQuery::to(EventMatch::named("sign_up"), 4);
+        q.node = "properties.path".into();
+        q.collapse_repeats = false;
+        let r = run(q).await.unwrap();
+        assert_eq!(
+            paths(&r),
+            vec![
+                (vec!["/pricing", "/pricing", "click", "sign_up"], 1),
+                (vec!["click", "click", "/docs", "sign_up"], 1),
+                (vec!["click", "sign_up"], 1),
             ],
             "{}",
             b.name
@@ -153,6 +188,13 @@ async fn paths_after_an_event() {
                 },
                 "node: ",
             ),
+            (
+                PathsQuery {
+                    end: Some(EventMatch::named("sign_up")),
+                    ..PathsQuery::new(EventMatch::named("page_view"), 3)
+                },
+                "give `start` or `end`, not both",
+            ),
         ] {
             let e = run(q).await.unwrap_err().to_string();
             assert!(e.contains(want), "{}: {e}", b.name);
@@ -169,4 +211,8 @@ fn a_paths_spec_reads_from_json_with_defaults() {
         (4, 20, "event", true)
     );
     assert!(Query::from_json(r#"{"kind": "paths", "stepz": 3}"#).is_err());
+    let Query::Paths(q) = Query::from_json(r#"{"kind": "paths", "end": "sign_up"}"#).unwrap() else {
+        panic!()
+    };
+    assert_eq!(q.end, Some(EventMatch::named("sign_up")));
 }

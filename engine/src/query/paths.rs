@@ -6,7 +6,10 @@
 //! ```
 //!
 //! Per person with a `start` event in the range: their events from the first such event on (the
-//! range's end bounds them), in time order; a step is named by the `node` field's text — or by
+//! range's end bounds them), in time order. With `end` instead (`{"kind": "paths", "end":
+//! "sign_up"}`: what leads there): per person with an `end` event in the range, their events up
+//! to and including the first such event (the range's start bounds them), and the path is the
+//! last `steps` names, ending with the end event's. A step is named by the `node` field's text — or by
 //! the event name when the event has no such field or it is empty (so `properties.path` names
 //! page views by their path and every other event by its name); consecutive repeats of a name
 //! collapse into one step (a reload, a double click), unless `collapse_repeats: false`; the
@@ -15,8 +18,8 @@
 //! by the steps, bytewise; a path that ended sorts before its longer continuations), and the
 //! number of persons who did the start event at all.
 //!
-//! Events are ordered by time, then the start event before others at the same instant, then
-//! message id (a total order, the same on every backend). DuckDB and PostgreSQL number each
+//! Events are ordered by time, then the start event before others (the end event after others) at
+//! the same instant, then message id (a total order, the same on every backend). DuckDB and PostgreSQL number each
 //! person's rows with window functions; ClickHouse 18.16 has none, so it sorts each person's
 //! events into one array and slices it (see [`ch_paths`]).
 
@@ -25,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::fields::{Field, event_match_sql};
 use super::normalize::rows;
 use super::scope::Prepared;
-use super::spec::{EventMatch, de_event_match, scoped_spec};
+use super::spec::{EventMatch, de_event_match, de_opt_event_match, scoped_spec};
 use super::sql::Sql;
 use super::{QueryContext, QueryError};
 use crate::store::{Dialect, Store};
@@ -58,6 +61,10 @@ scoped_spec! {
         /// first event).
         #[serde(default = "any_event", deserialize_with = "de_event_match")]
         pub start: EventMatch,
+        /// Paths that lead to this event instead (each person's first in the range); `start` is
+        /// then left at its default. Default: none.
+        #[serde(default, deserialize_with = "de_opt_event_match", skip_serializing_if = "Option::is_none")]
+        pub end: Option<EventMatch>,
         /// Steps per path, the start included: 2–10. Default 4.
         #[serde(default = "default_steps")]
         pub steps: usize,
@@ -76,20 +83,32 @@ scoped_spec! {
 
 impl PathsQuery {
     pub fn new(start: EventMatch, steps: usize) -> Self {
-        Self::from_fields(start, steps, default_node(), default_limit(), true)
+        Self::from_fields(start, None, steps, default_node(), default_limit(), true)
+    }
+
+    /// Paths of `steps` steps that lead to `end`.
+    pub fn to(end: EventMatch, steps: usize) -> Self {
+        Self::from_fields(
+            any_event(),
+            Some(end),
+            steps,
+            default_node(),
+            default_limit(),
+            true,
+        )
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathCount {
-    /// The step names, the start first.
+    /// The step names in time order (the start first; with `end`, the end last).
     pub steps: Vec<String>,
     pub persons: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathsResult {
-    /// Persons with a start event in the range.
+    /// Persons with a start (or end) event in the range.
     pub persons: i64,
     /// The most common paths, most persons first.
     pub paths: Vec<PathCount>,
@@ -117,15 +136,25 @@ pub async fn get_paths(
         Field::Text("event") => "event".to_string(),
         f => format!("coalesce(nullIf({}, ''), event)", f.text_sql(sql)?),
     };
-    let start = sql.flag(&event_match_sql(sql, &q.start)?);
+    let anchor = match &q.end {
+        Some(_) if !q.start.is_any() || q.start.filters.is_some() => {
+            return Err(QueryError::Invalid(
+                "give `start` or `end`, not both: paths start at an event or lead to one".into(),
+            ));
+        }
+        Some(end) => end,
+        None => &q.start,
+    };
+    let anchor = sql.flag(&event_match_sql(sql, anchor)?);
     let events = format!(
-        "SELECT person, ts, message_id, {start} AS s, {node} AS node FROM {}",
+        "SELECT person, ts, message_id, {anchor} AS s, {node} AS node FROM {}",
         p.frame_events(&[])?
     );
-    let per_person = if sql.is_ch() {
-        ch_paths(&events, q)
-    } else {
-        window_paths(&events, q)
+    let per_person = match (sql.is_ch(), q.end.is_some()) {
+        (true, false) => ch_paths(&events, q),
+        (true, true) => ch_paths_to(&events, q),
+        (false, false) => window_paths(&events, q),
+        (false, true) => window_paths_to(&events, q),
     };
     let cols: Vec<String> = (1..=q.steps).map(|k| format!("n{k}")).collect();
     let order: Vec<String> = cols
@@ -194,15 +223,77 @@ fn window_paths(events: &str, q: &PathsQuery) -> String {
     } else {
         from_start
     };
-    let pivot: Vec<String> = (1..=q.steps)
-        .map(|k| format!("max(CASE WHEN rn = {k} THEN node END) AS n{k}"))
-        .collect();
     format!(
         "SELECT person, {} FROM (SELECT person, node, row_number() OVER (PARTITION BY person {order}) AS rn \
          FROM ({kept}) AS k) AS r WHERE rn <= {} GROUP BY person",
-        pivot.join(", "),
+        pivot(q.steps, "rn"),
         q.steps
     )
+}
+
+/// `n1..nK` of each person's rows numbered 1..K by `pos` (NULL where no row has that number).
+fn pivot(steps: usize, pos: &str) -> String {
+    let cols: Vec<String> = (1..=steps)
+        .map(|k| format!("max(CASE WHEN {pos} = {k} THEN node END) AS n{k}"))
+        .collect();
+    cols.join(", ")
+}
+
+/// DuckDB / PostgreSQL, paths that lead to the end event (`s` flags it here): each person's rows
+/// numbered in time order (the end event after others at its instant), those up to their first
+/// end kept, repeats dropped, the last `steps` numbered backwards and pivoted forwards.
+fn window_paths_to(events: &str, q: &PathsQuery) -> String {
+    let order = "ORDER BY ts, s, message_id";
+    let upto = format!(
+        "SELECT * FROM (SELECT *, min(CASE WHEN s = 1 THEN rn END) OVER (PARTITION BY person) AS re FROM \
+         (SELECT *, row_number() OVER (PARTITION BY person {order}) AS rn FROM ({events}) AS e) AS n) AS f \
+         WHERE rn <= re"
+    );
+    let kept = if q.collapse_repeats {
+        format!(
+            "SELECT * FROM (SELECT *, lag(node) OVER (PARTITION BY person {order}) AS prev FROM ({upto}) AS j) AS l \
+             WHERE prev IS NULL OR prev <> node"
+        )
+    } else {
+        upto
+    };
+    let k = q.steps;
+    format!(
+        "SELECT person, {} FROM (SELECT person, node, least(count(*) OVER (PARTITION BY person), {k}) - rd + 1 AS pos \
+         FROM (SELECT person, node, row_number() OVER (PARTITION BY person ORDER BY ts DESC, s DESC, message_id DESC) AS rd \
+         FROM ({kept}) AS k) AS r) AS b WHERE pos >= 1 GROUP BY person",
+        pivot(k, "pos")
+    )
+}
+
+/// ClickHouse, paths that lead to the end event (`s` flags it): each person's `(ts, s, message_id,
+/// node)` sorted (the end after others at its instant), cut after the first end, repeats
+/// dropped as in [`ch_paths`], the last `steps` names.
+fn ch_paths_to(events: &str, q: &PathsQuery) -> String {
+    let head = "arraySlice(arrayMap(x -> x.4, a), 1, i)";
+    let path = if q.collapse_repeats {
+        format!(
+            "arrayFilter((x, y, j) -> j = 1 OR x != y, {head}, arrayPushFront(arrayPopBack({head}), ''), \
+             arrayEnumerate({head}))"
+        )
+    } else {
+        head.to_string()
+    };
+    format!(
+        "SELECT {} FROM (SELECT arraySlice({path}, -{}) AS p FROM \
+         (SELECT arraySort(groupArray((ts, s, message_id, node))) AS a, arrayFirstIndex(x -> x.2 = 1, a) AS i \
+          FROM ({events}) GROUP BY person HAVING i > 0))",
+        ch_columns(q.steps),
+        q.steps
+    )
+}
+
+/// `n1..nK` from a path array `p` (NULL after its end).
+fn ch_columns(steps: usize) -> String {
+    let cols: Vec<String> = (1..=steps)
+        .map(|k| format!("if(length(p) >= {k}, p[{k}], NULL) AS n{k}"))
+        .collect();
+    cols.join(", ")
 }
 
 /// ClickHouse: each person's `(ts, 1 - s, message_id, node)` sorted into one array, sliced from
@@ -218,14 +309,11 @@ fn ch_paths(events: &str, q: &PathsQuery) -> String {
     } else {
         tail.to_string()
     };
-    let cols: Vec<String> = (1..=q.steps)
-        .map(|k| format!("if(length(p) >= {k}, p[{k}], NULL) AS n{k}"))
-        .collect();
     format!(
         "SELECT {} FROM (SELECT arraySlice({path}, 1, {}) AS p FROM \
          (SELECT arraySort(groupArray((ts, 1 - s, message_id, node))) AS a, arrayFirstIndex(x -> x.2 = 0, a) AS i \
           FROM ({events}) GROUP BY person HAVING i > 0))",
-        cols.join(", "),
+        ch_columns(q.steps),
         q.steps
     )
 }

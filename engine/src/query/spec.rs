@@ -225,6 +225,14 @@ pub(crate) fn de_event_match<'de, D: Deserializer<'de>>(d: D) -> Result<EventMat
     event_match_from(Value::deserialize(d)?).map_err(D::Error::custom)
 }
 
+/// [`de_event_match`] for an optional field (`null` is absent).
+pub(crate) fn de_opt_event_match<'de, D: Deserializer<'de>>(d: D) -> Result<Option<EventMatch>, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        v => event_match_from(v).map(Some).map_err(D::Error::custom),
+    }
+}
+
 pub(crate) fn de_event_matches<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<EventMatch>, D::Error> {
     match Value::deserialize(d)? {
         Value::Array(items) => items.into_iter().map(event_match_from).collect::<Result<_, _>>(),
