@@ -7,11 +7,13 @@
 #   scripts/bench-engine.sh --10m      # 10,000,000 events
 #   RUNS=7 scripts/bench-engine.sh     # timed rounds (default 5, after one warm-up round)
 #
-# Data: engine/src/generate.rs (seed 42), stored in $BENCH_DIR/<N>/ (default
+# Data: engine/src/generate/ (seed 42), stored in $BENCH_DIR/<N>/ (default
 # $CARGO_TARGET_DIR/bench-engine, else target/bench-engine; reused by later runs). The peers read
 # the same rows: Python duckdb a copy of our database file (DuckDB lets one process open a file
 # that another one writes), chdb a Parquet export loaded into a MergeTree table ordered by
 # (anonymous_id, ts). Every peer resolves persons at query time with the same identities join.
+# (A Parquet export from before the paths query lacks `message_id`: delete $work/events.parquet
+# and $work/chdb to rebuild them.)
 #
 # The machine is shared and its load varies by 2x within minutes, so the sides are interleaved:
 # each round runs every query once on ours (a `bench_queries --serve` process kept open), then
@@ -79,7 +81,7 @@ def timed(fn):
 
 # ---- DuckDB, hand-written SQL over a copy of the same database file ----
 con = duckdb.connect(os.path.join(work, "peer", "footfall.duckdb"), read_only=True)
-EV = f"""(SELECT coalesce(e.user_id, i.user_id, e.anonymous_id) AS person, e.ts, e.event, e.properties, e.session_id
+EV = f"""(SELECT coalesce(e.user_id, i.user_id, e.anonymous_id) AS person, e.ts, e.event, e.properties, e.session_id, e.message_id
           FROM events e LEFT JOIN identities i ON i.project_id = e.project_id AND i.anonymous_id = e.anonymous_id
           WHERE e.project_id = 'bench' AND NOT e.is_bot AND e.ts >= {S} AND e.ts < {E})"""
 duck = {
@@ -101,19 +103,28 @@ duck = {
     count(*) FILTER (event = 'click'), count(*) FILTER (event = 'purchase') FROM {EV} WHERE person = '{user}'""",
  "feature_adoption": f"""SELECT count(DISTINCT person) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export'),
     count(DISTINCT person), count(*) FILTER (event = 'feature_used' AND json_extract_string(properties, '$.feature_name') = 'export') FROM {EV}""",
+ "paths_4_steps": f"""WITH ev AS (SELECT person, ts, message_id, (event = 'page_view')::INT AS s,
+      coalesce(nullif(json_extract_string(properties, '$.path'), ''), event) AS node FROM {EV}),
+    f AS (SELECT *, min(ts) FILTER (s = 1) OVER (PARTITION BY person) AS t0 FROM ev),
+    k AS (SELECT *, lag(node) OVER (PARTITION BY person ORDER BY ts, 1 - s, message_id) AS prev FROM f WHERE ts >= t0),
+    r AS (SELECT person, node, row_number() OVER (PARTITION BY person ORDER BY ts, 1 - s, message_id) AS rn FROM k
+          WHERE prev IS NULL OR prev <> node)
+    SELECT path, count(*) AS n FROM (SELECT person, list(node ORDER BY rn) AS path FROM r WHERE rn <= 4 GROUP BY person)
+    GROUP BY path ORDER BY n DESC, path LIMIT 20""",
 }
 
 # ---- ClickHouse (chdb): windowFunnel / retention ----
 pq_e, pq_i = os.path.join(work, "events.parquet"), os.path.join(work, "identities.parquet")
 if not os.path.exists(pq_e):
-    con.execute(f"COPY (SELECT anonymous_id, user_id, event, ts, session_id, properties, is_bot FROM events WHERE project_id = 'bench') TO '{pq_e}' (FORMAT parquet)")
+    con.execute(f"COPY (SELECT anonymous_id, user_id, event, ts, session_id, properties, is_bot, message_id FROM events WHERE project_id = 'bench') TO '{pq_e}' (FORMAT parquet)")
     con.execute(f"COPY (SELECT anonymous_id, user_id FROM identities WHERE project_id = 'bench') TO '{pq_i}' (FORMAT parquet)")
 sess = chs.Session(os.path.join(work, "chdb"))
 sess.query("CREATE DATABASE IF NOT EXISTS b")
 if sess.query("EXISTS TABLE b.events", "CSV").bytes().strip() != b"1":
-    sess.query(f"CREATE TABLE b.events ENGINE = MergeTree ORDER BY (anonymous_id, ts) AS SELECT ifNull(anonymous_id, '') AS anonymous_id, user_id, event, ts, session_id, properties, toUInt8(is_bot) AS is_bot FROM file('{pq_e}', Parquet)")
+    sess.query(f"CREATE TABLE b.events ENGINE = MergeTree ORDER BY (anonymous_id, ts) AS SELECT ifNull(anonymous_id, '') AS anonymous_id, user_id, event, ts, session_id, properties, toUInt8(is_bot) AS is_bot, message_id FROM file('{pq_e}', Parquet)")
     sess.query(f"CREATE TABLE b.identities ENGINE = MergeTree ORDER BY anonymous_id AS SELECT anonymous_id, user_id FROM file('{pq_i}', Parquet)")
-CEV = f"""(SELECT coalesce(e.user_id, nullIf(i.user_id, ''), e.anonymous_id) AS person, e.ts AS ts, e.event AS event, e.properties AS properties, e.session_id AS session_id
+CEV = f"""(SELECT coalesce(e.user_id, nullIf(i.user_id, ''), e.anonymous_id) AS person, e.ts AS ts, e.event AS event, e.properties AS properties, e.session_id AS session_id,
+                 e.message_id AS message_id
           FROM b.events AS e LEFT ANY JOIN b.identities AS i ON i.anonymous_id = e.anonymous_id
           WHERE e.is_bot = 0 AND e.ts >= {S} AND e.ts < {E})"""
 weeks = [(S // D + 3) // 7 + k for k in range(5)]
@@ -129,6 +140,14 @@ ch = {
       countIf(event = 'purchase') FROM {CEV} WHERE person = '{user}'""",
  "feature_adoption": f"""SELECT uniqExactIf(person, event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export'), uniqExact(person),
       countIf(event = 'feature_used' AND JSONExtractString(properties, 'feature_name') = 'export') FROM {CEV}""",
+ "paths_4_steps": f"""SELECT p, count() AS n FROM (
+      SELECT arraySlice(arrayFilter((x, y, j) -> j = 1 OR x != y, t, arrayPushFront(arrayPopBack(t), ''), arrayEnumerate(t)), 1, 4) AS p FROM (
+        SELECT arraySlice(arrayMap(x -> x.4, a), i) AS t FROM (
+          SELECT arraySort(groupArray((ts, 1 - s, message_id, node))) AS a, arrayFirstIndex(x -> x.2 = 0, a) AS i FROM (
+            SELECT person, ts, message_id, toUInt8(event = 'page_view') AS s,
+                   if(JSONExtractString(properties, 'path') = '', event, JSONExtractString(properties, 'path')) AS node FROM {CEV})
+          GROUP BY person HAVING i > 0)))
+      GROUP BY p ORDER BY n DESC, p LIMIT 20""",
 }
 
 names = list(duck)
@@ -159,4 +178,6 @@ for k in names:
     print(f"| {k} | {o:.1f} | {d:.1f} | {o / d:.2f} | {c:.1f} | {o / c:.2f} |")
 steps = [s["persons"] for s in answers["funnel_4_steps_14d"]["steps"]]
 print(f"\nfunnel persons per step (ours): {steps}; windowFunnel level histogram (level,persons): {fun.splitlines()}")
+top = [(p["steps"], p["persons"]) for p in answers["paths_4_steps"]["paths"][:3]]
+print(f"top paths (ours): {top}; DuckDB peer: {con.execute(duck['paths_4_steps']).fetchall()[:3]}")
 PY

@@ -190,6 +190,7 @@ async fn main() {
             "feature_adoption",
             Query::FeatureAdoption(FeatureAdoptionQuery::new("export").range("2026-10-01", "2026-10-30")),
         ),
+        ("paths_4_steps", Query::Paths(paths_after_page_views())),
     ];
     if std::env::args().any(|a| a == "--serve") {
         let names: Vec<&str> = queries.iter().map(|(n, _)| *n).collect();
@@ -290,4 +291,12 @@ async fn bench_dashboard(store: &Arc<dyn Store>, now_ms: i64, runs: usize, sql_d
         eprintln!("{id:<24} median {m:>9.1} ms");
     }
     eprintln!("{:<24} sum    {total:>9.1} ms", "all widgets");
+}
+
+/// What people do after a page view: 4 steps named by page path (other events by name), the 20
+/// most common paths.
+fn paths_after_page_views() -> PathsQuery {
+    let mut q = PathsQuery::new(EventMatch::named("page_view"), 4).range("2026-10-01", "2026-10-30");
+    q.node = "properties.path".into();
+    q
 }
