@@ -90,7 +90,7 @@
 //! - **Persistence**: the last known settings (with their ETag and fetch time) go through
 //!   [`Store::save_settings`] and are restored by [`Core::new`] before anything is sent, so an
 //!   offline start obeys them (the browser writes them only once storage is allowed).
-//! - **What is already queued obeys the new settings too** (see `state_machine/server_settings.rs`):
+//! - **What is already queued obeys the new settings too** (see `state_machine/settings_in_force.rs`):
 //!   events of a category that is no longer granted — e.g. after a switch to `opt_in` — are
 //!   purged from memory and store (`consent`); events the tracking plan no longer allows are
 //!   dropped (`disabled`, `not_in_plan`); the others are re-anonymized and rewritten in place with

@@ -9,7 +9,7 @@
 //! `userId`, `previousId`, `timestamp`, (`sentAt`), `event`, `name`, `category`, `groupId`,
 //! `properties`, `traits`, `context`, `integrations`, with properties in the order they were set
 //! (`wire_tests.rs` checks this byte for byte against the fixtures and value for value against
-//! serde). `sentAt` is left out: it is spliced in after `timestamp` per send attempt (`queue.rs`).
+//! serde). `sentAt` is left out: it is spliced in after `timestamp` per send attempt (`queue/entry.rs`).
 //!
 //! With the `serde` feature, [`to_message`] builds the decorated `Message` itself, for
 //! before-send hooks.

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
+use super::bookkeeping::RECENT_WARNINGS;
 use super::*;
 use crate::consent::{ConsentDecision, PrivacySignals};
 use crate::delivery::Delivery;
