@@ -1,35 +1,10 @@
-//! A deterministic generator of realistic product events, for benchmarks, differential tests
-//! and the collector's demo project.
-//!
-//! The same [`GenConfig`] (seed included) always yields the same events, in the same order, on
-//! every machine (own SplitMix64 generator, no floating-point time arithmetic). The model:
-//!
-//! * **Visitors** arrive over the period (a new visitor starts ~30% of sessions); returning
-//!   sessions favour a heavy-tailed set of regulars. Each visitor has a browser, OS and device,
-//!   and one anonymous id per device (some signed-up users get a second device later).
-//! * **Sessions** (`session_id`) at daytime-weighted hours: page views (`page_view`, `kind`
-//!   page) and clicks; anonymous visitors sometimes run the **signup journey** — pricing →
-//!   click → signup page → `submit` → `sign_up` → an `identify` (`$identify`, traits plan,
-//!   company_size, email_domain) with an [`IdentityLink`] from the anonymous id: the events
-//!   before it carry only the anonymous id, so person resolution must merge them.
-//! * **Signed-up users**: `sign_in`, `feature_used` (`feature_name` Zipf-distributed over eight
-//!   features, `feature_version`), `purchase` (`amount`, `currency`, `items`), `error`.
-//! * **Campaigns**: page views referred by the search ad or the launch post carry
-//!   `context.campaign` (`source`/`medium`/`name`, as the browser SDK sends from UTM parameters).
-//! * **Bots** (~3% of sessions): page views flagged `is_bot` with a crawler browser.
-//! * **Retries**: a small share of events is emitted twice with the same message id (the store
-//!   must keep one).
-//!
-//! Events stream as [`WriteBatch`] chunks ([`Generator`] is an iterator), day by day in time
-//! order, so any [`Store`] can be fed without holding the data set in memory.
-
-use std::collections::HashSet;
+//! One session of the simulation: who visits (a new visitor, a regular or a bot), the pages and
+//! events of the visit, the signup journey and the identity links it creates.
 
 use serde_json::{Value, json};
 
-use crate::store::{EventRow, IdentityLink, Store, StoreError, WriteBatch};
-
-const DAY: i64 = 86_400_000;
+use super::{Generator, Rng};
+use crate::store::{EventRow, IdentityLink};
 
 /// Pause between two events of a session: 1 to 91 s.
 fn gap(rng: &mut Rng) -> i64 {
@@ -70,90 +45,8 @@ const OSES: [(&str, &str, u32); 5] = [
     ("Linux", "desktop", 4),
 ];
 
-/// What to generate. Defaults: 1,000,000 events over 30 days from 2026-10-01 UTC, seed 42.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenConfig {
-    pub project_id: String,
-    pub seed: u64,
-    /// Total events emitted (duplicates included).
-    pub events: usize,
-    /// First day, ms since the epoch (UTC midnight recommended).
-    pub start_ms: i64,
-    pub days: u32,
-    /// Events per [`WriteBatch`] (default 10,000).
-    pub batch_size: usize,
-    /// Share of events sent twice with the same message id (default 0.002).
-    pub duplicate_rate: f64,
-    /// No event at or after this instant (ms): the day it falls in gets its share of events in
-    /// the hours before it. Default none (every day whole).
-    pub until_ms: Option<i64>,
-}
-
-impl GenConfig {
-    pub fn new(project_id: &str, events: usize) -> Self {
-        GenConfig {
-            project_id: project_id.into(),
-            seed: 42,
-            events,
-            start_ms: 1_790_812_800_000, // 2026-10-01T00:00:00Z
-            days: 30,
-            batch_size: 10_000,
-            duplicate_rate: 0.002,
-            until_ms: None,
-        }
-    }
-
-    /// The collector's demo project: 400,000 events over the 61 days ending at `now_ms` — the
-    /// example dashboards' default range (the last 30 days and today) and the period before it,
-    /// so "vs previous period" compares with real numbers. None after `now_ms` (less a second):
-    /// today's share falls in today's hours so far, and what arrives live comes after it.
-    pub fn demo(project_id: &str, now_ms: i64) -> Self {
-        let mut c = GenConfig::new(project_id, 400_000);
-        c.days = DEMO_DAYS;
-        c.start_ms = (now_ms.div_euclid(DAY) - (DEMO_DAYS as i64 - 1)) * DAY;
-        c.until_ms = Some(now_ms - 1_000);
-        c
-    }
-}
-
-/// Days of the demo project's events (see [`GenConfig::demo`]).
-pub const DEMO_DAYS: u32 = 61;
-
-/// SplitMix64: tiny, fast, and identical everywhere.
 #[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in 0..n.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// True with probability `per_mille / 1000`.
-    fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-    fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
-        let total: u32 = items.iter().map(|i| i.1).sum();
-        let mut x = self.below(total as u64) as u32;
-        for (item, w) in items {
-            if x < *w {
-                return item;
-            }
-            x -= w;
-        }
-        &items[0].0
-    }
-}
-
-#[derive(Debug, Clone)]
-struct Visitor {
+pub(super) struct Visitor {
     anon: Vec<String>,
     user: Option<String>,
     browser: &'static str,
@@ -162,80 +55,7 @@ struct Visitor {
     plan: &'static str,
 }
 
-/// Streams the events of a [`GenConfig`] as write batches.
-pub struct Generator {
-    cfg: GenConfig,
-    rng: Rng,
-    visitors: Vec<Visitor>,
-    day: u32,
-    emitted: usize,
-    next_id: u64,
-    pending: Vec<EventRow>,
-    links: Vec<IdentityLink>,
-    /// Anonymous ids already linked to a user.
-    linked: HashSet<String>,
-    users: u64,
-}
-
-/// Counts of what a generation produced.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GenReport {
-    pub events: usize,
-    pub inserted: usize,
-    pub duplicates: usize,
-    pub links: usize,
-}
-
 impl Generator {
-    pub fn new(cfg: GenConfig) -> Self {
-        let rng = Rng(cfg.seed ^ 0x5EED_F007_FA11_0001);
-        Generator {
-            cfg,
-            rng,
-            visitors: Vec::new(),
-            day: 0,
-            emitted: 0,
-            next_id: 0,
-            pending: Vec::new(),
-            links: Vec::new(),
-            linked: HashSet::new(),
-            users: 0,
-        }
-    }
-
-    fn quota(&self, day: u32) -> usize {
-        let per = self.cfg.events / self.cfg.days.max(1) as usize;
-        if day + 1 == self.cfg.days {
-            self.cfg.events - per * (self.cfg.days as usize - 1)
-        } else {
-            per
-        }
-    }
-
-    /// Generates one day into `pending` (sorted by time).
-    fn fill_day(&mut self) {
-        let quota = self.quota(self.day);
-        let day_start = self.cfg.start_ms + self.day as i64 * DAY;
-        // The part of the day before `until_ms` (all of it without one): session starts are
-        // squeezed into it and events after it dropped (a session running past it is cut).
-        let until = self.cfg.until_ms.unwrap_or(i64::MAX);
-        let span = (until.saturating_sub(day_start)).clamp(1, DAY);
-        let mut rows = Vec::with_capacity(quota + 64);
-        while rows.len() < quota {
-            while rows.len() < quota {
-                // Daytime-weighted session start: the mean of two uniform hours, shifted to 6..24.
-                let minute = (self.rng.below(18 * 60) + self.rng.below(18 * 60)) / 2 + 6 * 60;
-                let offset = minute as i64 * 60_000 + self.rng.below(60_000) as i64;
-                let start = day_start + (offset as i128 * span as i128 / DAY as i128) as i64;
-                self.session(start, &mut rows);
-            }
-            rows.retain(|r| r.ts < until);
-        }
-        rows.truncate(quota);
-        rows.sort_by(|a, b| (a.ts, &a.message_id).cmp(&(b.ts, &b.message_id)));
-        self.pending = rows;
-    }
-
     fn pick_visitor(&mut self) -> usize {
         if self.visitors.is_empty() || self.rng.chance(300) {
             let browser = *self.rng.weighted(&BROWSERS);
@@ -261,7 +81,7 @@ impl Generator {
         ((n * u / 1_000_000 * u / 1_000_000 * u / 1_000_000) as usize).min(self.visitors.len() - 1)
     }
 
-    fn session(&mut self, start: i64, rows: &mut Vec<EventRow>) {
+    pub(super) fn session(&mut self, start: i64, rows: &mut Vec<EventRow>) {
         let bot = self.rng.chance(30);
         let vid = if bot { usize::MAX } else { self.pick_visitor() };
         let session = format!("s-{:x}-{}", self.cfg.seed, self.next_id);
@@ -485,104 +305,5 @@ impl Generator {
             traits: "{}".into(),
             context: "{}".into(),
         }
-    }
-}
-
-impl Iterator for Generator {
-    type Item = WriteBatch;
-
-    fn next(&mut self) -> Option<WriteBatch> {
-        while self.pending.is_empty() {
-            if self.day >= self.cfg.days || self.emitted >= self.cfg.events {
-                return None;
-            }
-            self.fill_day();
-            self.day += 1;
-        }
-        // Retries below count towards the total: the last day is cut so that exactly
-        // `events` are emitted.
-        let take = self
-            .cfg
-            .batch_size
-            .max(1)
-            .min(self.pending.len())
-            .min(self.cfg.events - self.emitted);
-        let mut events: Vec<EventRow> = self.pending.drain(..take).collect();
-        // Retries: re-send a few events of this batch with the same message id.
-        let dup_per_million = (self.cfg.duplicate_rate * 1e6) as u64;
-        let extra: Vec<EventRow> = events
-            .iter()
-            .filter(|_| self.rng.below(1_000_000) < dup_per_million)
-            .cloned()
-            .collect();
-        let room = self.cfg.events.saturating_sub(self.emitted + events.len());
-        events.extend(extra.into_iter().take(room));
-        self.emitted += events.len();
-        if self.emitted >= self.cfg.events {
-            self.pending.clear();
-            self.day = self.cfg.days;
-        }
-        let last_ts = events.last().map(|e| e.ts).unwrap_or(i64::MAX);
-        let (links, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.links)
-            .into_iter()
-            .partition(|l| l.linked_at <= last_ts);
-        self.links = rest;
-        Some(WriteBatch {
-            events,
-            links,
-            dead_letters: Vec::new(),
-        })
-    }
-}
-
-/// Writes everything `cfg` generates into `store`.
-pub async fn seed_store(store: &dyn Store, cfg: GenConfig) -> Result<GenReport, StoreError> {
-    let mut report = GenReport::default();
-    for batch in Generator::new(cfg) {
-        report.events += batch.events.len();
-        report.links += batch.links.len();
-        let r = store.write(batch).await?;
-        report.inserted += r.inserted;
-        report.duplicates += r.duplicates.len();
-    }
-    Ok(report)
-}
-
-/// Seeds the collector's demo project (see [`GenConfig::demo`]).
-pub async fn seed_demo(store: &dyn Store, project_id: &str, now_ms: i64) -> Result<GenReport, StoreError> {
-    seed_store(store, GenConfig::demo(project_id, now_ms)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The demo's last day ends at "now": no event (nor its arrival) after it, and the total is
-    /// still the configured number.
-    #[test]
-    fn nothing_is_generated_after_until() {
-        let now = 1_790_812_800_000 + 2 * DAY + 10 * 3_600_000; // day 3, 10:00 UTC
-        let mut c = GenConfig::new("p", 30_000);
-        c.days = 3;
-        c.until_ms = Some(now);
-        let events: Vec<EventRow> = Generator::new(c).flat_map(|b| b.events).collect();
-        assert_eq!(events.len(), 30_000);
-        let last_day: Vec<&EventRow> = events.iter().filter(|e| e.ts >= now - 10 * 3_600_000).collect();
-        assert!(
-            last_day.len() > 5_000,
-            "today keeps its share: {}",
-            last_day.len()
-        );
-        assert!(events.iter().all(|e| e.ts < now && e.received_at < now + 1_000));
-        let mut without = GenConfig::new("p", 30_000);
-        without.days = 3;
-        let late = Generator::new(without)
-            .flat_map(|b| b.events)
-            .filter(|e| e.ts >= now)
-            .count();
-        assert!(
-            late > 1_000,
-            "without `until_ms` the day is whole ({late} after 10:00)"
-        );
     }
 }
