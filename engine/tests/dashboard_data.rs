@@ -283,6 +283,21 @@ async fn check_example(store: &dyn Store, today: i64) {
         direct.persons as usize,
         o.persons(from30, tomorrow, Some("page_view"))
     );
+    // What leads to sign-up: the dataset's journey, the same for everyone who signed up
+    // (pricing, the click, the form), ending with the sign-up; the `$identify` sent at the
+    // sign-up's instant is not a step.
+    let (cols, rows) = table(widget(&data, "before_sign_up"));
+    assert_eq!(cols, ["Step 1", "Step 2", "Step 3", "Step 4", "persons"]);
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!("/pricing"),
+            json!("click"),
+            json!("submit"),
+            json!("sign_up"),
+            json!(o.persons(from30, tomorrow, Some("sign_up")))
+        ]]
+    );
 
     let (_, rows) = table(widget(&data, "purchases_by_currency"));
     assert_eq!(as_map(rows), per("purchase", "currency", false));

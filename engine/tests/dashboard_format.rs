@@ -202,6 +202,10 @@ fn errors_name_dashboard_widget_and_field() {
             &["field `paths_start.event_type`", "empty event name"],
         ),
         (
+            "- type: paths\n  title: P\n  paths_start: {event_type: a}\n  paths_end: {event_type: b}",
+            &["widgets[1] (\"P\")", "field `paths_end`", "not both"],
+        ),
+        (
             "- type: paths\n  title: P\n  metrics: [count]",
             &["field `metrics`", "not allowed on a paths widget"],
         ),

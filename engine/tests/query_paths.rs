@@ -29,6 +29,8 @@ async fn paths_after_an_event() {
             page("a", "/pricing", 0, 1),
             page("a", "/pricing", 0, 2),
             act("a", "click", 0, 3),
+            // an identify call is not a step
+            ev("a", "$identify", at(0, 10, 3, 30)).kind("identify"),
             act("a", "sign_up", 0, 4),
             // b
             page("b", "/", 0, 0),

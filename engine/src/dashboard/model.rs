@@ -121,7 +121,11 @@ pub struct Widget {
     /// first in the range). Default: any event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths_start: Option<FunnelStep>,
-    /// Paths widgets: steps per path, the start included, 2 to 10. Default 4.
+    /// Paths widgets: paths that lead to this event instead (each person's last steps up to
+    /// their first one in the range); not with `paths_start`. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths_end: Option<FunnelStep>,
+    /// Paths widgets: steps per path, the start (or end) included, 2 to 10. Default 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paths_steps: Option<u32>,
     /// Paths widgets: the field that names a step (`properties.path`, `event`...); events without

@@ -1,7 +1,7 @@
 //! Paths widgets → the query layer's [`PathsQuery`] (`get_paths`).
 //!
-//! `paths_start` (an event with property filters, like a funnel step; default any event),
-//! `paths_steps` (default 4), `paths_node` (a dashboard field name, default `event`) and `limit`
+//! `paths_start` (an event with property filters, like a funnel step; default any event) or
+//! `paths_end` (paths that lead there), `paths_steps` (default 4), `paths_node` (a dashboard field name, default `event`) and `limit`
 //! (default [`PATHS_LIMIT`]) become the query's `start`, `steps`, `node` and `limit`; the widget's
 //! `filters` apply to every event the paths read. The result is a table: a column per step
 //! (`Step 1`, `Step 2`, … — empty after a path's end) and `persons`, a row per path, most
@@ -24,6 +24,7 @@ pub fn paths_query(w: &Widget, from: i64, to: i64) -> Result<PathsQuery, Dashboa
         .as_ref()
         .map_or_else(|| EventMatch::named("*"), FunnelStep::to_event_match);
     let mut q = PathsQuery::new(start, w.paths_steps.map_or(4, |n| n as usize));
+    q.end = w.paths_end.as_ref().map(FunnelStep::to_event_match);
     if let Some(node) = &w.paths_node {
         q.node = Field::parse(node).map_err(DashboardError::Invalid)?.canonical();
     }
@@ -32,7 +33,7 @@ pub fn paths_query(w: &Widget, from: i64, to: i64) -> Result<PathsQuery, Dashboa
     Ok(q)
 }
 
-/// Runs a paths widget: a row per path (its steps, then its persons).
+/// Runs a paths widget: a row per path (its steps in time order, then its persons).
 pub async fn run_paths_widget(
     store: &dyn Store,
     ctx: &QueryContext,

@@ -86,6 +86,7 @@ impl Widget {
         not_for("funnel_mode", !is_funnel && self.funnel_mode.is_some())?;
         let is_paths = kind == WidgetKind::Paths;
         not_for("paths_start", !is_paths && self.paths_start.is_some())?;
+        not_for("paths_end", !is_paths && self.paths_end.is_some())?;
         not_for("paths_steps", !is_paths && self.paths_steps.is_some())?;
         not_for("paths_node", !is_paths && self.paths_node.is_some())?;
         not_for("trend", kind != WidgetKind::Metric && self.trend.is_some())?;
@@ -227,6 +228,15 @@ impl Widget {
         }
         if let Some(s) = &self.paths_start {
             check_step(s, "paths_start")?;
+        }
+        if let Some(s) = &self.paths_end {
+            if self.paths_start.is_some() {
+                return err(
+                    "paths_end",
+                    "give paths_start or paths_end, not both: paths start at an event or lead to one",
+                );
+            }
+            check_step(s, "paths_end")?;
         }
         if let Some(n) = &self.paths_node {
             match Field::parse(n) {

@@ -5,7 +5,9 @@
 //! {"kind": "paths", "start": "page_view", "steps": 4, "node": "properties.path", "limit": 20}
 //! ```
 //!
-//! Per person with a `start` event in the range: their events from the first such event on (the
+//! Steps are what people do — `track`, `page` and `screen` calls; `identify`, `group` and `alias`
+//! calls are not steps. Per person with a `start` event in the range: their events from the
+//! first such event on (the
 //! range's end bounds them), in time order. With `end` instead (`{"kind": "paths", "end":
 //! "sign_up"}`: what leads there): per person with an `end` event in the range, their events up
 //! to and including the first such event (the range's start bounds them), and the path is the
@@ -146,9 +148,11 @@ pub async fn get_paths(
         None => &q.start,
     };
     let anchor = sql.flag(&event_match_sql(sql, anchor)?);
+    // Steps are what people do: track, page and screen calls (not identify, group or alias).
+    let actions = ["type IN ('track', 'page', 'screen')".to_string()];
     let events = format!(
         "SELECT person, ts, message_id, {anchor} AS s, {node} AS node FROM {}",
-        p.frame_events(&[])?
+        p.frame_events_pre(&actions, &[])?
     );
     let per_person = match (sql.is_ch(), q.end.is_some()) {
         (true, false) => ch_paths(&events, q),
