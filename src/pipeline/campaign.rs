@@ -58,20 +58,24 @@ pub fn anonymize(extra: &mut Properties, privacy: &PrivacyConfig, patterns: Opti
     }
 }
 
-/// Removes from `campaign` the keys of the denied parameters (`deny`, compared
-/// case-insensitively, like the URL parameters themselves).
+/// Removes from `campaign` the keys of the denied parameters (see [`key_denied`]).
 pub fn remove_denied(campaign: &mut Properties, deny: &[String]) {
-    campaign.retain(|key, _| {
-        !deny.iter().any(|param| {
-            let (prefix, p) = param.as_bytes().split_at(param.len().min(4));
-            let p: &[u8] = if p.eq_ignore_ascii_case(b"campaign") {
-                b"name"
-            } else {
-                p
-            };
-            prefix.eq_ignore_ascii_case(b"utm_") && !p.is_empty() && p.eq_ignore_ascii_case(key.as_bytes())
-        })
-    });
+    campaign.retain(|key, _| !key_denied(key, deny));
+}
+
+/// Whether the campaign key `key` comes from a parameter in `deny` (`utm_term` denies `term`,
+/// `utm_campaign` denies `name`; compared case-insensitively, like the URL parameters
+/// themselves). The collector applies the same rule to the campaigns other clients send.
+pub fn key_denied(key: &str, deny: &[String]) -> bool {
+    deny.iter().any(|param| {
+        let (prefix, p) = param.as_bytes().split_at(param.len().min(4));
+        let p: &[u8] = if p.eq_ignore_ascii_case(b"campaign") {
+            b"name"
+        } else {
+            p
+        };
+        prefix.eq_ignore_ascii_case(b"utm_") && !p.is_empty() && p.eq_ignore_ascii_case(key.as_bytes())
+    })
 }
 
 #[cfg(test)]

@@ -8,15 +8,17 @@
 //! | [`denied_properties`] | `property_deny_list` | **refused** `denied_property` | the SDKs remove these before sending, so a message still carrying one comes from a client that ignores the privacy team's settings: it is kept out of the data and made visible (dead letter without the denied values, metric by reason) rather than silently repaired |
 //! | bots | `bots` | `reject`: refused `bot`; `tag`: stored with `is_bot` | |
 //! | IP | `anonymize_ip`, `store_raw_ip` | truncated | |
-//! | [`strip_url_params`] | `url_param_deny_list` | parameters **removed** from `url`, `referrer`, `search` of `properties` and `context.page` | full URLs are what every client sends (Segment's analytics.js too); refusing them would refuse most page views |
-//! | [`scrub_pii`] | `pii_scrubbing`, `pii_patterns` | values **redacted** (`"[redacted]"`) in `properties`, `traits`, `context.page`, `context.traits` | as the SDKs do |
+//! | [`strip_url_params`] | `url_param_deny_list` | parameters **removed** from `url`, `referrer`, `search` of `properties` and `context.page`, and a denied `utm_X`'s `X` from `context.campaign` | full URLs are what every client sends (Segment's analytics.js too); refusing them would refuse most page views |
+//! | [`scrub_pii`] | `pii_scrubbing`, `pii_patterns` | values **redacted** (`"[redacted]"`) in `properties`, `traits`, `context.page`, `context.traits`, `context.campaign` | as the SDKs do |
 //! | [`hash_user_ids`] | `hash_user_id` | `userId` (and an alias's `previousId` unless it is the anonymous id) replaced by hex HMAC-SHA256(salt, id) — the core's `hash_id`, so SDK-hashed and collector-hashed ids agree | an id that already is 64 lowercase hex characters is taken as hashed by an SDK and kept |
 //!
-//! Deny lists and PII scrubbing look at `properties`, `traits`, `context.page` and
-//! `context.traits` (where Segment's libraries put user traits), at any depth.
+//! Deny lists and PII scrubbing look at `properties`, `traits`, `context.page`, `context.traits`
+//! (where Segment's libraries put user traits) and `context.campaign` (UTM parameters, as
+//! analytics.js and our browser SDK send them), at any depth.
 
 use footfall::message::{Message, MessageType, Properties};
 use footfall::pipeline::anonymize::{hash_id, strip_query_params};
+use footfall::pipeline::campaign;
 use footfall::pipeline::pii::{REDACTED, looks_like_pii, luhn_valid};
 use footfall::settings::TrackingPlan;
 use regex::Regex;
@@ -68,22 +70,27 @@ pub fn apply_plan(m: &mut Message, plan: &TrackingPlan) -> Result<usize, Reason>
 
 /// The maps deny lists and scrubbing look at (see the module docs).
 fn maps_mut(m: &mut Message) -> impl Iterator<Item = &mut Properties> {
-    let context_traits = match m.context.extra.get_mut("traits") {
-        Some(Value::Object(map)) => Some(map),
-        _ => None,
-    };
+    let (mut context_traits, mut campaign) = (None, None);
+    for (key, value) in m.context.extra.iter_mut() {
+        match (key.as_str(), value) {
+            ("traits", Value::Object(map)) => context_traits = Some(map),
+            ("campaign", Value::Object(map)) => campaign = Some(map),
+            _ => {}
+        }
+    }
     [
         m.properties.as_mut(),
         m.traits.as_mut(),
         m.context.page.as_mut(),
         context_traits,
+        campaign,
     ]
     .into_iter()
     .flatten()
 }
 
 fn maps(m: &Message) -> impl Iterator<Item = &Properties> {
-    let context_traits = match m.context.extra.get("traits") {
+    let object = |key| match m.context.extra.get(key) {
         Some(Value::Object(map)) => Some(map),
         _ => None,
     };
@@ -91,7 +98,8 @@ fn maps(m: &Message) -> impl Iterator<Item = &Properties> {
         m.properties.as_ref(),
         m.traits.as_ref(),
         m.context.page.as_ref(),
-        context_traits,
+        object("traits"),
+        object("campaign"),
     ]
     .into_iter()
     .flatten()
@@ -126,12 +134,21 @@ pub fn denied_properties(m: &Message, deny: &[String]) -> Vec<String> {
 }
 
 /// Removes denied query parameters from `url`, `referrer` and `search` of `properties` and
-/// `context.page`; returns how many values changed.
+/// `context.page`, and the `context.campaign` keys they give (`utm_term` → `term`, see
+/// [`campaign::key_denied`]; an emptied campaign is removed); returns how many values changed.
 pub fn strip_url_params(m: &mut Message, deny: &[String]) -> usize {
     if deny.is_empty() {
         return 0;
     }
     let mut changed = 0;
+    if let Some(Value::Object(c)) = m.context.extra.get_mut("campaign") {
+        let before = c.len();
+        c.retain(|key, _| !campaign::key_denied(key, deny));
+        changed += before - c.len();
+        if c.is_empty() {
+            m.context.extra.remove("campaign");
+        }
+    }
     for map in [m.properties.as_mut(), m.context.page.as_mut()]
         .into_iter()
         .flatten()
@@ -275,6 +292,32 @@ mod tests {
         let deny = vec!["email".to_string(), "phone".to_string()];
         assert_eq!(denied_properties(&m, &deny), ["EMAIL", "phone", "email"]);
         assert!(denied_properties(&m, &["other".to_string()]).is_empty());
+    }
+
+    #[test]
+    fn campaigns_from_other_clients_obey_the_rules() {
+        // A campaign as analytics.js sends it: a denied utm_ parameter's key goes, PII scrubbing
+        // sees its values, the property deny list its keys.
+        let mut m = track(json!({}));
+        m.context.extra.insert(
+            "campaign".into(),
+            json!({"source": "mail", "term": "shoes", "content": "ada@example.com"}),
+        );
+        assert_eq!(strip_url_params(&mut m, &["UTM_TERM".to_string()]), 1);
+        assert_eq!(scrub_pii(&mut m, &[]), 1);
+        assert_eq!(
+            m.context.extra["campaign"],
+            json!({"source": "mail", "content": REDACTED})
+        );
+        assert_eq!(denied_properties(&m, &["Source".to_string()]), ["source"]);
+        m.context
+            .extra
+            .insert("campaign".into(), json!({"name": "spring"}));
+        assert_eq!(strip_url_params(&mut m, &["utm_campaign".to_string()]), 1);
+        assert!(
+            !m.context.extra.contains_key("campaign"),
+            "an emptied campaign is removed"
+        );
     }
 
     #[test]
